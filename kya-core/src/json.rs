@@ -1,0 +1,266 @@
+//! Strict JSON input and RFC 8785 canonical output.
+//!
+//! Everything kya signs or verifies passes through here. Parsing is stricter than
+//! `serde_json::from_slice`: duplicate object keys, nesting beyond a limit, and numbers that
+//! I-JSON (RFC 7493) does not allow are errors, because two parsers that disagree on such input
+//! would disagree on what was signed.
+
+use serde_json::{Map, Value};
+
+/// Bounds applied while parsing untrusted JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JsonLimits {
+    /// Maximum input length in bytes.
+    pub max_bytes: usize,
+    /// Maximum nesting depth of arrays and objects.
+    pub max_depth: usize,
+}
+
+impl Default for JsonLimits {
+    /// 256 KiB and 32 levels: far above any credential chain kya produces, far below what
+    /// costs a verifier noticeable time.
+    fn default() -> Self {
+        Self {
+            max_bytes: 256 * 1024,
+            max_depth: 32,
+        }
+    }
+}
+
+/// Why a JSON input was refused.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JsonError {
+    /// The input is longer than the limit.
+    #[error("input is {len} bytes, over the limit of {max} bytes")]
+    TooLarge {
+        /// Input length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Nesting is deeper than the limit.
+    #[error("json nesting is deeper than the limit of {max} levels")]
+    TooDeep {
+        /// The limit.
+        max: usize,
+    },
+    /// The same key appears twice in one object.
+    #[error("duplicate json key `{key}`")]
+    DuplicateKey {
+        /// The repeated key.
+        key: String,
+    },
+    /// A number outside the range I-JSON allows (integers beyond ±2^53, non-finite values).
+    #[error("number {number} is outside the i-json range (integers up to ±2^53)")]
+    NumberOutOfRange {
+        /// The number as written.
+        number: String,
+    },
+    /// Not JSON at all.
+    #[error("invalid json: {0}")]
+    Syntax(String),
+    /// The value could not be written in canonical form.
+    #[error("cannot canonicalize json: {0}")]
+    Canonicalize(String),
+}
+
+/// Largest integer an IEEE 754 double holds exactly; I-JSON's bound for interoperable numbers.
+const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// Parses untrusted bytes into a JSON value, refusing duplicate keys, excessive depth,
+/// oversize input and numbers outside the I-JSON range.
+pub fn parse_strict(bytes: &[u8], limits: JsonLimits) -> Result<Value, JsonError> {
+    if bytes.len() > limits.max_bytes {
+        return Err(JsonError::TooLarge {
+            len: bytes.len(),
+            max: limits.max_bytes,
+        });
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let seed = StrictSeed {
+        depth_left: limits.max_depth,
+        max_depth: limits.max_depth,
+    };
+    let value = serde::de::DeserializeSeed::deserialize(seed, &mut de).map_err(classify)?;
+    de.end().map_err(classify)?;
+    Ok(value)
+}
+
+/// The RFC 8785 (JCS) canonical bytes of a JSON value.
+pub fn canonicalize(value: &Value) -> Result<Vec<u8>, JsonError> {
+    serde_json_canonicalizer::to_vec(value).map_err(|e| JsonError::Canonicalize(e.to_string()))
+}
+
+// Our visitor reports limit violations through serde's custom error, tagged so that they
+// become typed errors again here.
+const TAG_DEPTH: &str = "\u{1}kya-depth:";
+const TAG_DUP: &str = "\u{1}kya-dup:";
+const TAG_NUM: &str = "\u{1}kya-num:";
+
+fn classify(e: serde_json::Error) -> JsonError {
+    let msg = e.to_string();
+    if let Some(rest) = msg.strip_prefix(TAG_DEPTH) {
+        let max = rest
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        return JsonError::TooDeep { max };
+    }
+    if let Some(rest) = msg.strip_prefix(TAG_DUP) {
+        let key = rest.rsplit_once(" at line ").map_or(rest, |(k, _)| k);
+        return JsonError::DuplicateKey {
+            key: key.to_owned(),
+        };
+    }
+    if let Some(rest) = msg.strip_prefix(TAG_NUM) {
+        let number = rest.rsplit_once(" at line ").map_or(rest, |(k, _)| k);
+        return JsonError::NumberOutOfRange {
+            number: number.to_owned(),
+        };
+    }
+    if msg.starts_with("recursion limit exceeded") {
+        return JsonError::TooDeep { max: 127 };
+    }
+    JsonError::Syntax(msg)
+}
+
+struct StrictSeed {
+    depth_left: usize,
+    max_depth: usize,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for StrictSeed {
+    type Value = Value;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(StrictVisitor(self))
+    }
+}
+
+struct StrictVisitor(StrictSeed);
+
+impl StrictVisitor {
+    /// The seed for the children of a container, or an error when the container is one
+    /// level too deep.
+    fn child<E: serde::de::Error>(&self) -> Result<StrictSeed, E> {
+        match self.0.depth_left.checked_sub(1) {
+            Some(depth_left) => Ok(StrictSeed {
+                depth_left,
+                max_depth: self.0.max_depth,
+            }),
+            None => Err(E::custom(format_args!("{TAG_DEPTH}{}", self.0.max_depth))),
+        }
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a json value")
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Value, E> {
+        if v.unsigned_abs() > MAX_SAFE_INTEGER {
+            return Err(E::custom(format_args!("{TAG_NUM}{v}")));
+        }
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Value, E> {
+        if v > MAX_SAFE_INTEGER {
+            return Err(E::custom(format_args!("{TAG_NUM}{v}")));
+        }
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
+        serde_json::Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom(format_args!("{TAG_NUM}{v}")))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        loop {
+            let child = self.child()?;
+            match seq.next_element_seed(child)? {
+                Some(v) => out.push(v),
+                None => return Ok(Value::Array(out)),
+            }
+        }
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        // Checked before the first key so that `{}` nested too deep is refused as well.
+        self.child::<A::Error>()?;
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                return Err(serde::de::Error::custom(format_args!("{TAG_DUP}{key}")));
+            }
+            let v = map.next_value_seed(self.child()?)?;
+            out.insert(key, v);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn parse(s: &str) -> Result<Value, JsonError> {
+        parse_strict(s.as_bytes(), JsonLimits::default())
+    }
+
+    #[test]
+    fn refuses_duplicate_keys_at_any_depth() {
+        assert_eq!(
+            parse(r#"{"a":1,"a":2}"#),
+            Err(JsonError::DuplicateKey { key: "a".into() })
+        );
+        assert_eq!(
+            parse(r#"{"x":[{"b":1,"c":{"d":1,"d":1}}]}"#),
+            Err(JsonError::DuplicateKey { key: "d".into() })
+        );
+    }
+
+    #[test]
+    fn bounds_depth_exactly() {
+        let limits = JsonLimits { max_bytes: 1 << 20, max_depth: 3 };
+        assert!(parse_strict(b"[[[1]]]", limits).is_ok());
+        assert!(parse_strict(br#"[[{"a":1}]]"#, limits).is_ok());
+        assert_eq!(parse_strict(b"[[[[1]]]]", limits), Err(JsonError::TooDeep { max: 3 }));
+        assert_eq!(parse_strict(b"[[[{}]]]", limits), Err(JsonError::TooDeep { max: 3 }));
+        assert_eq!(parse_strict(b"[[[[]]]]", limits), Err(JsonError::TooDeep { max: 3 }));
+        let deep = "[".repeat(100_000);
+        assert!(matches!(parse(&deep), Err(JsonError::TooDeep { .. })));
+    }
+
+    #[test]
+    fn refuses_numbers_outside_i_json() {
+        assert!(parse("9007199254740991").is_ok());
+        assert!(parse("-9007199254740991").is_ok());
+        assert!(matches!(parse("9007199254740992"), Err(JsonError::NumberOutOfRange { .. })));
+        assert!(matches!(parse("-9007199254740992"), Err(JsonError::NumberOutOfRange { .. })));
+        assert!(matches!(parse("1e400"), Err(JsonError::Syntax(_) | JsonError::NumberOutOfRange { .. })));
+    }
+
+    #[test]
+    fn refuses_oversize_and_trailing_input() {
+        let limits = JsonLimits { max_bytes: 4, max_depth: 8 };
+        assert_eq!(parse_strict(b"[1,2]", limits), Err(JsonError::TooLarge { len: 5, max: 4 }));
+        assert!(matches!(parse("{} {}"), Err(JsonError::Syntax(_))));
+        assert!(matches!(parse(r#""\ud800""#), Err(JsonError::Syntax(_))));
+    }
+}

@@ -1,0 +1,387 @@
+//! Ed25519 keys and their Multikey encodings.
+//!
+//! A public key is written `z6Mk…`: multibase base58btc of the multicodec `ed25519-pub`
+//! (`0xed 0x01`) followed by the 32 key bytes. A secret key is `z3u2…`: the multicodec
+//! `ed25519-priv` (`0x80 0x26`) followed by the 32-byte seed (RFC 8032).
+
+use std::fmt;
+
+use ed25519_dalek::{Signature, Signer as _};
+use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, Zeroizing};
+
+/// Multicodec prefix of an Ed25519 public key (`ed25519-pub`, varint of 0xed).
+pub const ED25519_PUB_PREFIX: [u8; 2] = [0xed, 0x01];
+/// Multicodec prefix of an Ed25519 secret key seed (`ed25519-priv`, varint of 0x1300).
+pub const ED25519_PRIV_PREFIX: [u8; 2] = [0x80, 0x26];
+
+/// Why a key could not be read.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The string is not multibase, or not base58btc (`z…`).
+    #[error("`{value}` is not a base58btc multibase string (it must start with `z`)")]
+    NotBase58Btc {
+        /// What was given (public values only).
+        value: String,
+    },
+    /// The multicodec prefix names a different kind of key.
+    #[error("multicodec prefix 0x{prefix} is not {expected}")]
+    WrongMulticodec {
+        /// The prefix found, in hex.
+        prefix: String,
+        /// What was expected.
+        expected: &'static str,
+    },
+    /// The key has the wrong number of bytes.
+    #[error("{what} must be 32 bytes after the multicodec prefix, found {len}")]
+    WrongLength {
+        /// Which key.
+        what: &'static str,
+        /// Bytes found.
+        len: usize,
+    },
+    /// The bytes are not a valid Ed25519 public key, or a weak (small-order) one.
+    #[error("not a usable ed25519 public key: {reason}")]
+    InvalidPublicKey {
+        /// Why.
+        reason: &'static str,
+    },
+    /// The key file does not hold a Multikey.
+    #[error("invalid multikey json: {0}")]
+    InvalidKeyFile(String),
+    /// The secret does not belong to the public key stored beside it.
+    #[error("the secret key does not match publicKeyMultibase {public}")]
+    Mismatch {
+        /// The stored public key.
+        public: String,
+    },
+}
+
+/// An Ed25519 public key that is a valid, non-weak curve point.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PublicKey(ed25519_dalek::VerifyingKey);
+
+impl PublicKey {
+    /// Reads 32 raw bytes, refusing invalid encodings and small-order (weak) points, which
+    /// `verify_strict` would refuse anyway and batch verification would not.
+    pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, KeyError> {
+        let key = ed25519_dalek::VerifyingKey::from_bytes(bytes).map_err(|_| {
+            KeyError::InvalidPublicKey {
+                reason: "not a point on the curve",
+            }
+        })?;
+        if key.is_weak() {
+            return Err(KeyError::InvalidPublicKey {
+                reason: "small-order point",
+            });
+        }
+        Ok(Self(key))
+    }
+
+    /// The 32 raw bytes.
+    pub fn to_bytes(&self) -> [u8; 32] {
+        self.0.to_bytes()
+    }
+
+    /// The dalek verifying key.
+    pub fn as_dalek(&self) -> &ed25519_dalek::VerifyingKey {
+        &self.0
+    }
+
+    /// Reads a `z6Mk…` Multikey `publicKeyMultibase`.
+    pub fn from_multibase(s: &str) -> Result<Self, KeyError> {
+        let bytes = decode_base58btc(s, || s.to_owned())?;
+        let raw = strip_prefix(&bytes, ED25519_PUB_PREFIX, "ed25519-pub (0xed01)")?;
+        let raw: &[u8; 32] = raw.try_into().map_err(|_| KeyError::WrongLength {
+            what: "an ed25519 public key",
+            len: raw.len(),
+        })?;
+        Self::from_bytes(raw)
+    }
+
+    /// The `z6Mk…` Multikey `publicKeyMultibase`.
+    pub fn to_multibase(&self) -> String {
+        let mut bytes = Vec::with_capacity(34);
+        bytes.extend_from_slice(&ED25519_PUB_PREFIX);
+        bytes.extend_from_slice(self.0.as_bytes());
+        multibase::encode(multibase::Base::Base58Btc, bytes)
+    }
+
+    /// Checks a signature with `verify_strict` (canonical `S`, no small-order `R`).
+    pub fn verify_strict(&self, message: &[u8], signature: &Signature) -> bool {
+        self.0.verify_strict(message, signature).is_ok()
+    }
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey({})", self.to_multibase())
+    }
+}
+
+impl fmt::Display for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_multibase())
+    }
+}
+
+/// An Ed25519 secret key. Zeroized on drop; `Debug` shows only the public half.
+pub struct SecretKey(ed25519_dalek::SigningKey);
+
+impl SecretKey {
+    /// A new key from the operating system's random source.
+    pub fn generate() -> Self {
+        Self(ed25519_dalek::SigningKey::generate(&mut rand_core::OsRng))
+    }
+
+    /// The key for a 32-byte RFC 8032 seed.
+    pub fn from_seed(seed: &[u8; 32]) -> Self {
+        Self(ed25519_dalek::SigningKey::from_bytes(seed))
+    }
+
+    /// Reads a `z3u2…` multibase secret (`ed25519-priv` multicodec + seed).
+    pub fn from_multibase(s: &str) -> Result<Self, KeyError> {
+        // Never echo a secret in an error.
+        let bytes = Zeroizing::new(decode_base58btc(s, || "<secret>".to_owned())?);
+        let raw = strip_prefix(&bytes, ED25519_PRIV_PREFIX, "ed25519-priv (0x8026)")?;
+        let seed: Zeroizing<[u8; 32]> =
+            Zeroizing::new(raw.try_into().map_err(|_| KeyError::WrongLength {
+                what: "an ed25519 secret key",
+                len: raw.len(),
+            })?);
+        Ok(Self::from_seed(&seed))
+    }
+
+    /// The `z3u2…` multibase secret. Handle with care: this is the key.
+    pub fn to_multibase(&self) -> Zeroizing<String> {
+        let mut bytes = Zeroizing::new(Vec::with_capacity(34));
+        bytes.extend_from_slice(&ED25519_PRIV_PREFIX);
+        bytes.extend_from_slice(self.0.as_bytes());
+        Zeroizing::new(multibase::encode(multibase::Base::Base58Btc, &*bytes))
+    }
+
+    /// The public half.
+    pub fn public_key(&self) -> PublicKey {
+        PublicKey(self.0.verifying_key())
+    }
+
+    /// Signs a message (deterministic Ed25519, RFC 8032).
+    pub fn sign(&self, message: &[u8]) -> Signature {
+        self.0.sign(message)
+    }
+}
+
+impl signature::Signer<Signature> for SecretKey {
+    fn try_sign(&self, msg: &[u8]) -> Result<Signature, signature::Error> {
+        Ok(self.0.sign(msg))
+    }
+}
+
+impl signature::Keypair for SecretKey {
+    type VerifyingKey = ed25519_dalek::VerifyingKey;
+    fn verifying_key(&self) -> ed25519_dalek::VerifyingKey {
+        self.0.verifying_key()
+    }
+}
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretKey(public: {}, secret: <redacted>)", self.public_key())
+    }
+}
+
+/// A key that can sign for kya: anything implementing the standard
+/// [`signature::Signer`] trait for Ed25519 and able to name its public key, so an HSM, a
+/// cloud KMS or an MPC wallet can stand in for a key file.
+pub trait Ed25519Signer: signature::Signer<Signature> {
+    /// The public key whose signatures this signer makes.
+    fn public_key(&self) -> PublicKey;
+}
+
+impl Ed25519Signer for SecretKey {
+    fn public_key(&self) -> PublicKey {
+        SecretKey::public_key(self)
+    }
+}
+
+/// A Multikey document as stored in a key file.
+///
+/// Written with `secretKeyMultibase` (the Multikey spelling); read with either
+/// `secretKeyMultibase` or `privateKeyMultibase` (the spelling of the W3C test vectors).
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MultikeyFile {
+    /// Always `Multikey` when written by kya; optional on read.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// The verification method id (`did:key:z6Mk…#z6Mk…`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The controller DID, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub controller: Option<String>,
+    /// `z6Mk…`.
+    pub public_key_multibase: String,
+    /// `z3u2…`, the secret.
+    #[serde(
+        default,
+        alias = "privateKeyMultibase",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub secret_key_multibase: Option<String>,
+}
+
+impl Drop for MultikeyFile {
+    fn drop(&mut self) {
+        self.secret_key_multibase.zeroize();
+    }
+}
+
+impl fmt::Debug for MultikeyFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MultikeyFile")
+            .field("id", &self.id)
+            .field("public_key_multibase", &self.public_key_multibase)
+            .field(
+                "secret_key_multibase",
+                &self.secret_key_multibase.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+impl MultikeyFile {
+    /// The Multikey document of a secret key, with its did:key verification method id.
+    pub fn from_secret(secret: &SecretKey) -> Self {
+        let public = secret.public_key();
+        let did = crate::did::DidKey::from_public_key(public);
+        Self {
+            kind: Some("Multikey".to_owned()),
+            id: Some(did.verification_method_id()),
+            controller: Some(did.to_string()),
+            public_key_multibase: public.to_multibase(),
+            secret_key_multibase: Some(secret.to_multibase().to_string()),
+        }
+    }
+
+    /// Reads a key file's JSON.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, KeyError> {
+        let value = crate::json::parse_strict(bytes, crate::json::JsonLimits::default())
+            .map_err(|e| KeyError::InvalidKeyFile(e.to_string()))?;
+        serde_json::from_value(value).map_err(|e| KeyError::InvalidKeyFile(e.to_string()))
+    }
+
+    /// The public key.
+    pub fn public_key(&self) -> Result<PublicKey, KeyError> {
+        PublicKey::from_multibase(&self.public_key_multibase)
+    }
+
+    /// The secret key, checked against the public key stored beside it.
+    pub fn secret_key(&self) -> Result<SecretKey, KeyError> {
+        let encoded = self
+            .secret_key_multibase
+            .as_deref()
+            .ok_or_else(|| KeyError::InvalidKeyFile("no secretKeyMultibase".to_owned()))?;
+        let secret = SecretKey::from_multibase(encoded)?;
+        if secret.public_key() != self.public_key()? {
+            return Err(KeyError::Mismatch {
+                public: self.public_key_multibase.clone(),
+            });
+        }
+        Ok(secret)
+    }
+}
+
+fn decode_base58btc(s: &str, shown: impl Fn() -> String) -> Result<Vec<u8>, KeyError> {
+    // Multibase allows many bases; Multikey requires base58btc, so insist on `z` first.
+    if !s.starts_with('z') {
+        return Err(KeyError::NotBase58Btc { value: shown() });
+    }
+    match multibase::decode(s) {
+        Ok((multibase::Base::Base58Btc, bytes)) => Ok(bytes),
+        _ => Err(KeyError::NotBase58Btc { value: shown() }),
+    }
+}
+
+fn strip_prefix<'a>(
+    bytes: &'a [u8],
+    prefix: [u8; 2],
+    expected: &'static str,
+) -> Result<&'a [u8], KeyError> {
+    bytes.strip_prefix(&prefix).ok_or_else(|| KeyError::WrongMulticodec {
+        prefix: hex::encode(bytes.get(..2).unwrap_or(bytes)),
+        expected,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    const W3C_PUBLIC: &str = "z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2";
+    const W3C_SECRET: &str = "z3u2en7t5LR2WtQH5PfFqMqwVHBeXouLzo6haApm8XHqvjxq";
+
+    #[test]
+    fn w3c_key_pair_round_trips() {
+        let secret = SecretKey::from_multibase(W3C_SECRET).unwrap();
+        assert_eq!(secret.public_key().to_multibase(), W3C_PUBLIC);
+        assert_eq!(&*secret.to_multibase(), W3C_SECRET);
+        let file = MultikeyFile::from_json(
+            format!(r#"{{"publicKeyMultibase":"{W3C_PUBLIC}","privateKeyMultibase":"{W3C_SECRET}"}}"#)
+                .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(file.secret_key().unwrap().public_key().to_multibase(), W3C_PUBLIC);
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let secret = SecretKey::from_multibase(W3C_SECRET).unwrap();
+        let file = MultikeyFile::from_secret(&secret);
+        for shown in [format!("{secret:?}"), format!("{file:?}")] {
+            assert!(!shown.contains(W3C_SECRET), "{shown}");
+            assert!(shown.contains("redacted"));
+        }
+    }
+
+    #[test]
+    fn refuses_wrong_codecs_bases_and_lengths() {
+        assert!(matches!(
+            PublicKey::from_multibase(W3C_SECRET),
+            Err(KeyError::WrongMulticodec { .. })
+        ));
+        assert!(matches!(
+            SecretKey::from_multibase(W3C_PUBLIC),
+            Err(KeyError::WrongMulticodec { .. })
+        ));
+        assert!(matches!(
+            PublicKey::from_multibase("f6d6b"),
+            Err(KeyError::NotBase58Btc { .. })
+        ));
+        let short = multibase::encode(multibase::Base::Base58Btc, [0xed, 0x01, 1, 2, 3]);
+        assert!(matches!(
+            PublicKey::from_multibase(&short),
+            Err(KeyError::WrongLength { len: 3, .. })
+        ));
+        // The identity point is small-order: refused.
+        let mut weak = [0u8; 32];
+        weak[0] = 1;
+        assert!(matches!(
+            PublicKey::from_bytes(&weak),
+            Err(KeyError::InvalidPublicKey { .. })
+        ));
+    }
+
+    #[test]
+    fn refuses_a_secret_that_does_not_match_its_public_key() {
+        let other = SecretKey::from_seed(&[7; 32]).public_key().to_multibase();
+        let file = MultikeyFile::from_json(
+            format!(r#"{{"publicKeyMultibase":"{other}","secretKeyMultibase":"{W3C_SECRET}"}}"#)
+                .as_bytes(),
+        )
+        .unwrap();
+        assert!(matches!(file.secret_key(), Err(KeyError::Mismatch { .. })));
+    }
+}

@@ -1,0 +1,404 @@
+//! Data Integrity proofs with the `eddsa-jcs-2022` cryptosuite (W3C vc-di-eddsa §3.3).
+//!
+//! # Exactly which bytes get signed
+//!
+//! For a document `D` (without `proof`) and proof options `P` (the proof without
+//! `proofValue`; `P.@context` = `D.@context` when `D` has one):
+//!
+//! ```text
+//! hashData  = SHA-256(JCS(P)) ‖ SHA-256(JCS(D))      (64 bytes; proof config first)
+//! signature = Ed25519-Sign(secret key, hashData)     (RFC 8032, deterministic)
+//! proofValue = "z" + base58btc(signature)
+//! ```
+//!
+//! Verification recomputes `hashData` from the received document and checks the signature
+//! with `verify_strict`: non-canonical `S` and small-order `R` or keys are refused.
+
+use ed25519_dalek::Signature;
+use serde_json::{Map, Value};
+use sha2::{Digest as _, Sha256};
+
+use crate::did::{DidError, DidKey};
+use crate::json::{JsonError, canonicalize};
+use crate::key::{Ed25519Signer, PublicKey};
+use crate::timestamp::Timestamp;
+
+/// The proof `type` of every Data Integrity proof.
+pub const PROOF_TYPE: &str = "DataIntegrityProof";
+/// The cryptosuite implemented here.
+pub const CRYPTOSUITE: &str = "eddsa-jcs-2022";
+
+/// Why a proof could not be created or did not verify.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProofError {
+    /// The secured value is not a JSON object.
+    #[error("the document must be a json object")]
+    NotAnObject,
+    /// There is no `proof`.
+    #[error("the document has no proof")]
+    MissingProof,
+    /// `proof` is an array (a proof set or chain), which kya does not accept.
+    #[error("the document carries {count} proofs; kya accepts exactly one")]
+    ProofSet {
+        /// How many.
+        count: usize,
+    },
+    /// A required proof property is missing or has the wrong JSON type.
+    #[error("proof property `{property}` is missing or not a {expected}")]
+    MissingProperty {
+        /// The property.
+        property: &'static str,
+        /// The JSON type expected.
+        expected: &'static str,
+    },
+    /// `type` or `cryptosuite` name another suite.
+    #[error("unsupported proof: type `{kind}`, cryptosuite `{cryptosuite}` (expected DataIntegrityProof / eddsa-jcs-2022)")]
+    UnsupportedSuite {
+        /// The proof type found.
+        kind: String,
+        /// The cryptosuite found.
+        cryptosuite: String,
+    },
+    /// `created` or `expires` is not an XSD dateTimeStamp.
+    #[error("proof `{property}` is not an xsd dateTimeStamp: `{value}`")]
+    BadTimestamp {
+        /// The property.
+        property: &'static str,
+        /// The value found.
+        value: String,
+    },
+    /// The verification method cannot be resolved to an Ed25519 key.
+    #[error("verification method `{vm}` is not a did:key ed25519 method: {source}")]
+    VerificationMethod {
+        /// The method id.
+        vm: String,
+        /// Why it could not be used.
+        source: DidError,
+    },
+    /// `proofValue` is not base58btc multibase of 64 bytes.
+    #[error("proofValue is not a base58btc-encoded 64-byte ed25519 signature")]
+    MalformedProofValue,
+    /// The proof's `@context` is not a prefix of the document's.
+    #[error("the proof @context is not a prefix of the document @context")]
+    ContextMismatch,
+    /// The signature does not verify over the document.
+    #[error("signature by {signer} does not verify: the document or its proof was altered, or another key signed it")]
+    BadSignature {
+        /// The verification method whose key was tried.
+        signer: String,
+    },
+    /// A value could not be canonicalized.
+    #[error(transparent)]
+    Json(#[from] JsonError),
+    /// The signer failed.
+    #[error("the signer failed: {0}")]
+    Signer(String),
+}
+
+/// The options of a new proof (W3C Data Integrity §2.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProofOptions {
+    /// The verification method id (`did:key:z6Mk…#z6Mk…`).
+    pub verification_method: String,
+    /// `assertionMethod` for credentials, `authentication` for presentations.
+    pub proof_purpose: String,
+    /// When the proof was made.
+    pub created: Option<Timestamp>,
+    /// When the proof stops being valid.
+    pub expires: Option<Timestamp>,
+    /// Data Integrity `challenge` (a nonce chosen by, or agreed with, the verifier).
+    pub challenge: Option<String>,
+    /// Data Integrity `domain` (the audience the proof is meant for).
+    pub domain: Option<String>,
+}
+
+impl ProofOptions {
+    /// An `assertionMethod` proof by the did:key of `key`, with no creation time.
+    pub fn assertion(key: PublicKey) -> Self {
+        Self {
+            verification_method: DidKey::from_public_key(key).verification_method_id(),
+            proof_purpose: "assertionMethod".to_owned(),
+            created: None,
+            expires: None,
+            challenge: None,
+            domain: None,
+        }
+    }
+
+    /// Sets `created`.
+    pub fn created(mut self, at: Timestamp) -> Self {
+        self.created = Some(at);
+        self
+    }
+
+    fn to_proof_config(&self, context: Option<&Value>) -> Map<String, Value> {
+        let mut p = Map::new();
+        p.insert("type".into(), PROOF_TYPE.into());
+        p.insert("cryptosuite".into(), CRYPTOSUITE.into());
+        if let Some(created) = self.created {
+            p.insert("created".into(), created.to_string().into());
+        }
+        if let Some(expires) = self.expires {
+            p.insert("expires".into(), expires.to_string().into());
+        }
+        p.insert(
+            "verificationMethod".into(),
+            self.verification_method.clone().into(),
+        );
+        p.insert("proofPurpose".into(), self.proof_purpose.clone().into());
+        if let Some(c) = &self.challenge {
+            p.insert("challenge".into(), c.clone().into());
+        }
+        if let Some(d) = &self.domain {
+            p.insert("domain".into(), d.clone().into());
+        }
+        if let Some(ctx) = context {
+            p.insert("@context".into(), ctx.clone());
+        }
+        p
+    }
+}
+
+/// The exact inputs of an `eddsa-jcs-2022` signature, for audit and conformance tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningInput {
+    /// `JCS(proof config)`.
+    pub canonical_proof_config: Vec<u8>,
+    /// `JCS(document without proof)`.
+    pub canonical_document: Vec<u8>,
+    /// `SHA-256(canonical_proof_config) ‖ SHA-256(canonical_document)`: the signed message.
+    pub hash_data: [u8; 64],
+}
+
+impl SigningInput {
+    /// Canonicalizes and hashes a proof config and an unsecured document.
+    pub fn new(proof_config: &Value, document: &Value) -> Result<Self, ProofError> {
+        let canonical_proof_config = canonicalize(proof_config)?;
+        let canonical_document = canonicalize(document)?;
+        let mut hash_data = [0u8; 64];
+        hash_data[..32].copy_from_slice(&Sha256::digest(&canonical_proof_config));
+        hash_data[32..].copy_from_slice(&Sha256::digest(&canonical_document));
+        Ok(Self {
+            canonical_proof_config,
+            canonical_document,
+            hash_data,
+        })
+    }
+}
+
+/// Signs a JSON object, returning it with a `proof` added.
+///
+/// Any existing `proof` is refused rather than replaced: adding a second proof would make a
+/// proof set, which kya does not produce.
+pub fn sign(
+    document: &Value,
+    options: &ProofOptions,
+    signer: &dyn Ed25519Signer,
+) -> Result<Value, ProofError> {
+    let object = document.as_object().ok_or(ProofError::NotAnObject)?;
+    if object.contains_key("proof") {
+        return Err(ProofError::ProofSet { count: 2 });
+    }
+    let config = Value::Object(options.to_proof_config(object.get("@context")));
+    let input = SigningInput::new(&config, document)?;
+    let signature = signer
+        .try_sign(&input.hash_data)
+        .map_err(|e| ProofError::Signer(e.to_string()))?;
+    let mut proof = match config {
+        Value::Object(p) => p,
+        _ => return Err(ProofError::NotAnObject),
+    };
+    proof.insert(
+        "proofValue".into(),
+        multibase::encode(multibase::Base::Base58Btc, signature.to_bytes()).into(),
+    );
+    let mut secured = object.clone();
+    secured.insert("proof".into(), Value::Object(proof));
+    Ok(Value::Object(secured))
+}
+
+/// What a proof says about itself, read from a secured document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProofInfo {
+    /// The did:key whose key made the signature.
+    pub signer: DidKey,
+    /// The verification method id as written.
+    pub verification_method: String,
+    /// `proofPurpose`.
+    pub proof_purpose: String,
+    /// `created`, if present.
+    pub created: Option<Timestamp>,
+    /// `expires`, if present.
+    pub expires: Option<Timestamp>,
+    /// `challenge`, if present.
+    pub challenge: Option<String>,
+    /// `domain`, if present.
+    pub domain: Option<String>,
+}
+
+/// A parsed proof with its signed message, ready for a single or a batch check.
+#[derive(Debug, Clone)]
+pub struct PreparedProof {
+    /// What the proof says.
+    pub info: ProofInfo,
+    /// The signed message (`hashData`).
+    pub message: [u8; 64],
+    /// The signature.
+    pub signature: Signature,
+}
+
+impl PreparedProof {
+    /// Parses the proof of a secured document and recomputes the message it must sign,
+    /// per the verification algorithm of vc-di-eddsa §3.3.2. Does not check the signature.
+    pub fn from_document(secured: &Value) -> Result<Self, ProofError> {
+        let object = secured.as_object().ok_or(ProofError::NotAnObject)?;
+        let proof = match object.get("proof") {
+            Some(Value::Object(p)) => p,
+            Some(Value::Array(a)) => return Err(ProofError::ProofSet { count: a.len() }),
+            Some(_) => {
+                return Err(ProofError::MissingProperty {
+                    property: "proof",
+                    expected: "object",
+                });
+            }
+            None => return Err(ProofError::MissingProof),
+        };
+        let kind = str_property(proof, "type")?;
+        let cryptosuite = str_property(proof, "cryptosuite")?;
+        if kind != PROOF_TYPE || cryptosuite != CRYPTOSUITE {
+            return Err(ProofError::UnsupportedSuite {
+                kind: kind.chars().take(64).collect(),
+                cryptosuite: cryptosuite.chars().take(64).collect(),
+            });
+        }
+        let verification_method = str_property(proof, "verificationMethod")?;
+        let signer = DidKey::from_verification_method(verification_method).map_err(|source| {
+            ProofError::VerificationMethod {
+                vm: verification_method.chars().take(128).collect(),
+                source,
+            }
+        })?;
+        let proof_purpose = str_property(proof, "proofPurpose")?.to_owned();
+        let created = timestamp_property(proof, "created")?;
+        let expires = timestamp_property(proof, "expires")?;
+        let challenge = optional_str_property(proof, "challenge")?;
+        let domain = optional_str_property(proof, "domain")?;
+        let signature = decode_proof_value(str_property(proof, "proofValue")?)?;
+
+        let mut options = proof.clone();
+        options.remove("proofValue");
+        let mut unsecured = object.clone();
+        unsecured.remove("proof");
+        if let Some(proof_context) = options.get("@context") {
+            if !context_is_prefix(proof_context, unsecured.get("@context")) {
+                return Err(ProofError::ContextMismatch);
+            }
+            unsecured.insert("@context".into(), proof_context.clone());
+        }
+        let input = SigningInput::new(&Value::Object(options), &Value::Object(unsecured))?;
+        Ok(Self {
+            info: ProofInfo {
+                signer,
+                verification_method: verification_method.to_owned(),
+                proof_purpose,
+                created,
+                expires,
+                challenge,
+                domain,
+            },
+            message: input.hash_data,
+            signature,
+        })
+    }
+
+    /// Checks the signature with `verify_strict`.
+    pub fn verify(self) -> Result<ProofInfo, ProofError> {
+        if self
+            .info
+            .signer
+            .public_key()
+            .verify_strict(&self.message, &self.signature)
+        {
+            Ok(self.info)
+        } else {
+            Err(ProofError::BadSignature {
+                signer: self.info.verification_method,
+            })
+        }
+    }
+}
+
+/// Verifies the `eddsa-jcs-2022` proof of a secured document.
+pub fn verify(secured: &Value) -> Result<ProofInfo, ProofError> {
+    PreparedProof::from_document(secured)?.verify()
+}
+
+fn str_property<'a>(proof: &'a Map<String, Value>, property: &'static str) -> Result<&'a str, ProofError> {
+    proof
+        .get(property)
+        .and_then(Value::as_str)
+        .ok_or(ProofError::MissingProperty {
+            property,
+            expected: "string",
+        })
+}
+
+fn optional_str_property(
+    proof: &Map<String, Value>,
+    property: &'static str,
+) -> Result<Option<String>, ProofError> {
+    match proof.get(property) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ProofError::MissingProperty {
+            property,
+            expected: "string",
+        }),
+    }
+}
+
+fn timestamp_property(
+    proof: &Map<String, Value>,
+    property: &'static str,
+) -> Result<Option<Timestamp>, ProofError> {
+    optional_str_property(proof, property)?
+        .map(|s| {
+            s.parse().map_err(|_| ProofError::BadTimestamp {
+                property,
+                value: s.chars().take(64).collect(),
+            })
+        })
+        .transpose()
+}
+
+fn decode_proof_value(value: &str) -> Result<Signature, ProofError> {
+    if !value.starts_with('z') || value.len() > 100 {
+        return Err(ProofError::MalformedProofValue);
+    }
+    match multibase::decode(value) {
+        Ok((multibase::Base::Base58Btc, bytes)) => {
+            let bytes: [u8; 64] = bytes.try_into().map_err(|_| ProofError::MalformedProofValue)?;
+            Ok(Signature::from_bytes(&bytes))
+        }
+        _ => Err(ProofError::MalformedProofValue),
+    }
+}
+
+/// vc-di-eddsa §3.3.2 step 4: the document's `@context` must start with every value of the
+/// proof's, in the same order.
+fn context_is_prefix(proof_context: &Value, document_context: Option<&Value>) -> bool {
+    fn as_list(v: &Value) -> Vec<&Value> {
+        match v {
+            Value::Array(a) => a.iter().collect(),
+            other => vec![other],
+        }
+    }
+    let Some(document_context) = document_context else {
+        return false;
+    };
+    let proof_list = as_list(proof_context);
+    let document_list = as_list(document_context);
+    proof_list.len() <= document_list.len()
+        && proof_list.iter().zip(&document_list).all(|(a, b)| a == b)
+}
