@@ -1,1 +1,151 @@
-fn main() {}
+//! `cargo xtask …`: the project's own commands.
+//!
+//! ```text
+//! cargo xtask demo            the main job: the whole story end to end
+//! cargo xtask test            every test (installs the pinned tools first)
+//! cargo xtask ci              what CI runs: fmt, clippy, test, freshness checks, cargo-deny
+//! cargo xtask install         install the pinned tools into .tools/
+//! cargo xtask vectors [--check]   regenerate kya's own test vectors (or check them)
+//! cargo xtask gas             gas per registry operation
+//! cargo xtask bench           benchmarks against peers, printing RATIO lines
+//! cargo xtask fuzz [--minutes N | --smoke]
+//! ```
+
+#![forbid(unsafe_code)]
+
+mod demo;
+mod vectors;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = root()?;
+    std::env::set_current_dir(&root)?;
+    match args.first().map(String::as_str) {
+        Some("demo") => demo::run(&root),
+        Some("test") => test(&root),
+        Some("ci") => ci(&root),
+        Some("install") => install(&root),
+        Some("vectors") => vectors::run(&root, args.iter().any(|a| a == "--check")),
+        Some("gas") => gas(&root),
+        Some("bench") => bench(&root),
+        Some("fuzz") => fuzz(&root, &args[1..]),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <demo|test|ci|install|vectors [--check]|gas|bench|fuzz [--minutes N|--smoke]>"
+            );
+            std::process::exit(2);
+        }
+    }
+}
+
+/// The workspace root (the parent of this crate's directory).
+fn root() -> Result<PathBuf> {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .parent()
+        .map(Path::to_path_buf)
+        .context("xtask has no parent directory")
+}
+
+/// Runs a command, echoing it, failing on a non-zero exit.
+pub(crate) fn run(cmd: &mut Command) -> Result<()> {
+    eprintln!("+ {}", shown(cmd));
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {}", shown(cmd)))?;
+    if !status.success() {
+        bail!("{} failed ({status})", shown(cmd));
+    }
+    Ok(())
+}
+
+fn shown(cmd: &Command) -> String {
+    let mut s = cmd.get_program().to_string_lossy().into_owned();
+    for a in cmd.get_args() {
+        s.push(' ');
+        s.push_str(&a.to_string_lossy());
+    }
+    s
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
+}
+
+/// Installs the pinned tools (forge, anvil, cast, solc, OpenZeppelin) into `.tools/`.
+fn install(root: &Path) -> Result<()> {
+    run(Command::new("bash").arg(root.join("scripts/install-tools.sh")))
+}
+
+/// Every test: the Rust workspace (unit, integration, doc tests; registry tests against a
+/// real anvil), the Solidity tests, and the freshness of generated files.
+fn test(root: &Path) -> Result<()> {
+    install(root)?;
+    let tools = root.join(".tools/bin");
+    let path = format!(
+        "{}:{}",
+        tools.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    run(cargo()
+        .args(["test", "--workspace", "--locked", "--all-targets"])
+        .env("PATH", &path))?;
+    run(cargo()
+        .args(["test", "--workspace", "--locked", "--doc"])
+        .env("PATH", &path))?;
+    vectors::run(root, true)?;
+    let solidity_tests = root.join("solidity/scripts/test.sh");
+    if solidity_tests.exists() {
+        run(Command::new("bash").arg(solidity_tests).env("PATH", &path))?;
+    }
+    eprintln!("xtask test: all passed");
+    Ok(())
+}
+
+/// What CI runs on a fresh clone.
+fn ci(root: &Path) -> Result<()> {
+    run(cargo().args(["fmt", "--all", "--", "--check"]))?;
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--all-features",
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    test(root)?;
+    Ok(())
+}
+
+fn gas(root: &Path) -> Result<()> {
+    install(root)?;
+    run(Command::new("bash").arg(root.join("solidity/scripts/gas.sh")))
+}
+
+fn bench(root: &Path) -> Result<()> {
+    let peers = root.join("peers/Cargo.toml");
+    if !peers.exists() {
+        bail!("no benchmarks yet (peers/ is missing)");
+    }
+    run(cargo().args([
+        "bench",
+        "--locked",
+        "--manifest-path",
+        &peers.to_string_lossy(),
+    ]))
+}
+
+fn fuzz(root: &Path, args: &[String]) -> Result<()> {
+    let script = root.join("fuzz/run.sh");
+    if !script.exists() {
+        bail!("no fuzz targets yet (fuzz/ is missing)");
+    }
+    run(Command::new("bash").arg(script).args(args))
+}

@@ -1,1 +1,392 @@
-//! Credentials.
+//! W3C Verifiable Credentials 2.0 and the three kya credential kinds.
+//!
+//! Untrusted bytes become an [`UnverifiedCredential`] (the VC 2.0 data model checked, the
+//! kya kind parsed, nothing about the signature known yet); [`UnverifiedCredential::verify_proof`]
+//! turns it into a [`VerifiedCredential`], which only a good signature by a key the issuer
+//! controls can produce. Whether a `did:pkh` issuer stands behind its signing key is a fact of
+//! the registry, which the verifier (`kya-verify`) checks; [`IssuerBinding`] says which case
+//! applies.
+
+mod kinds;
+
+pub use kinds::{
+    AGENT_AUTHORIZATION, AGENT_DELEGATION, AGENT_REPUTATION, new_credential_id, AgentAuthorization, AgentDelegation, AgentId, AgentRegistration, CredentialBuilder,
+    CredentialKind, ParentRef, RegistryAddress, ReputationAttestation, ReputationRef,
+};
+
+use serde_json::{Map, Value};
+
+use crate::did::{Did, DidKey};
+use crate::digest::CredentialDigest;
+use crate::json::{JsonError, JsonLimits, canonicalize, parse_strict};
+use crate::key::Ed25519Signer;
+use crate::proof::{self, PreparedProof, ProofError, ProofInfo, ProofOptions};
+use crate::timestamp::Timestamp;
+
+/// The base context every VC 2.0 credential starts with.
+pub const VC_V2_CONTEXT: &str = "https://www.w3.org/ns/credentials/v2";
+/// The context defining the terms kya adds (committed at `test-vectors/contexts/kya-v1.jsonld`).
+pub const KYA_V1_CONTEXT: &str = "https://w3id.org/kya/v1";
+
+/// Why a credential was refused.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CredentialError {
+    /// The bytes are not acceptable JSON.
+    #[error(transparent)]
+    Json(#[from] JsonError),
+    /// Not a JSON object.
+    #[error("a credential must be a json object")]
+    NotAnObject,
+    /// A VC 2.0 rule is broken.
+    #[error("not a vc 2.0 credential: {0}")]
+    DataModel(String),
+    /// The credential is VC 2.0 but not one of kya's kinds, or a kya field is wrong.
+    #[error("not a valid kya credential: {0}")]
+    Kya(String),
+    /// `validFrom` is after `validUntil`.
+    #[error("validFrom {valid_from} is after validUntil {valid_until}")]
+    InvertedValidity {
+        /// `validFrom`.
+        valid_from: Timestamp,
+        /// `validUntil`.
+        valid_until: Timestamp,
+    },
+    /// The proof is missing, malformed or does not verify.
+    #[error("proof: {0}")]
+    Proof(#[from] ProofError),
+    /// The proof was made by a key the issuer does not control.
+    #[error("signed by {signer}, which is not the issuer {issuer}")]
+    WrongSigner {
+        /// The key that signed.
+        signer: String,
+        /// The credential's issuer.
+        issuer: String,
+    },
+    /// A delegation would widen its parent's grants.
+    #[error("the delegation would widen its parent: {0}")]
+    WidensParent(String),
+    /// A delegation would be valid outside its parent's window.
+    #[error("the delegation's window {valid_from} – {valid_until} is not inside its parent's {parent_from} – {}", parent_until.map_or_else(|| "(unbounded)".to_owned(), |t| t.to_string()))]
+    OutsideParentValidity {
+        /// The child's `validFrom`.
+        valid_from: Timestamp,
+        /// The child's `validUntil`.
+        valid_until: Timestamp,
+        /// The parent's `validFrom`.
+        parent_from: Timestamp,
+        /// The parent's `validUntil`.
+        parent_until: Option<Timestamp>,
+    },
+    /// The proof's purpose is not `assertionMethod`.
+    #[error("proof purpose is `{found}`, a credential needs `assertionMethod`")]
+    WrongPurpose {
+        /// The purpose found.
+        found: String,
+    },
+}
+
+/// A credential parsed from untrusted input whose proof has not been checked.
+///
+/// The VC 2.0 data model and the kya kind are valid; nothing else is known.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnverifiedCredential {
+    document: Value,
+    kind: CredentialKind,
+}
+
+impl UnverifiedCredential {
+    /// Parses untrusted bytes with the default [`JsonLimits`].
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, CredentialError> {
+        Self::from_slice_with(bytes, JsonLimits::default())
+    }
+
+    /// Parses untrusted bytes with explicit limits.
+    pub fn from_slice_with(bytes: &[u8], limits: JsonLimits) -> Result<Self, CredentialError> {
+        Self::from_value(parse_strict(bytes, limits)?)
+    }
+
+    /// Checks a JSON value against VC 2.0 and the kya kinds.
+    pub fn from_value(document: Value) -> Result<Self, CredentialError> {
+        let object = document.as_object().ok_or(CredentialError::NotAnObject)?;
+        check_data_model(object)?;
+        let kind = CredentialKind::from_document(object)?;
+        Ok(Self { document, kind })
+    }
+
+    /// The parsed kya content.
+    pub fn kind(&self) -> &CredentialKind {
+        &self.kind
+    }
+
+    /// The JSON document as received.
+    pub fn document(&self) -> &Value {
+        &self.document
+    }
+
+    /// SHA-256 of the document's JCS bytes (proof included): the credential's name in
+    /// delegations, revocations and caches.
+    pub fn digest(&self) -> Result<CredentialDigest, CredentialError> {
+        Ok(CredentialDigest::of_canonical(&canonicalize(&self.document)?))
+    }
+
+    /// Parses the proof and computes the signed message, for a batch check by a verifier.
+    /// Refuses proofs by a key the issuer does not control before any signature work.
+    pub fn prepare(&self) -> Result<(PreparedProof, IssuerBinding), CredentialError> {
+        let prepared = PreparedProof::from_document(&self.document)?;
+        if prepared.info.proof_purpose != "assertionMethod" {
+            return Err(CredentialError::WrongPurpose {
+                found: prepared.info.proof_purpose.chars().take(64).collect(),
+            });
+        }
+        let binding = issuer_binding(&self.kind.issuer(), &prepared.info.signer)?;
+        Ok((prepared, binding))
+    }
+
+    /// Checks the proof (`verify_strict`) and that the issuer controls the signing key as far
+    /// as the credential itself can show.
+    pub fn verify_proof(self) -> Result<VerifiedCredential, CredentialError> {
+        let (prepared, binding) = self.prepare()?;
+        let proof = prepared.verify()?;
+        self.into_verified(proof, binding)
+    }
+
+    /// Wraps a credential whose proof a verifier has checked (for example in a batch).
+    ///
+    /// Only for verifiers that obtained `proof` from this credential's own
+    /// [`prepare`](Self::prepare) and checked its signature.
+    pub fn into_verified(
+        self,
+        proof: ProofInfo,
+        issuer_binding: IssuerBinding,
+    ) -> Result<VerifiedCredential, CredentialError> {
+        let digest = self.digest()?;
+        Ok(VerifiedCredential {
+            document: self.document,
+            kind: self.kind,
+            proof,
+            issuer_binding,
+            digest,
+        })
+    }
+}
+
+/// How the issuer of a verified credential controls the key that signed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IssuerBinding {
+    /// The issuer is the signing key's own `did:key`: nothing more to check.
+    SelfEvident,
+    /// The issuer is a wallet (`did:pkh`) that must have bound the signing key on-chain; a
+    /// verifier checks this against the registry before trusting the credential.
+    RequiresRegistry,
+}
+
+fn issuer_binding(issuer: &Did, signer: &DidKey) -> Result<IssuerBinding, CredentialError> {
+    match issuer {
+        Did::Key(k) if k == signer => Ok(IssuerBinding::SelfEvident),
+        Did::Pkh(_) => Ok(IssuerBinding::RequiresRegistry),
+        Did::Key(_) => Err(CredentialError::WrongSigner {
+            signer: signer.to_string(),
+            issuer: issuer.to_string(),
+        }),
+    }
+}
+
+/// A credential whose proof verified, by a key its issuer controls (subject to
+/// [`IssuerBinding`]). Only [`UnverifiedCredential::verify_proof`] and
+/// [`UnverifiedCredential::into_verified`] produce one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifiedCredential {
+    document: Value,
+    kind: CredentialKind,
+    proof: ProofInfo,
+    issuer_binding: IssuerBinding,
+    digest: CredentialDigest,
+}
+
+impl VerifiedCredential {
+    /// The kya content.
+    pub fn kind(&self) -> &CredentialKind {
+        &self.kind
+    }
+    /// The signed JSON document.
+    pub fn document(&self) -> &Value {
+        &self.document
+    }
+    /// What the proof says (signer, created, …).
+    pub fn proof(&self) -> &ProofInfo {
+        &self.proof
+    }
+    /// How the issuer controls the signing key.
+    pub fn issuer_binding(&self) -> IssuerBinding {
+        self.issuer_binding
+    }
+    /// SHA-256 of the JCS bytes of the whole credential.
+    pub fn digest(&self) -> CredentialDigest {
+        self.digest
+    }
+    /// The credential's `id`.
+    pub fn id(&self) -> &str {
+        self.kind.id()
+    }
+}
+
+/// Signs an unsigned credential document (as produced by a [`CredentialBuilder`]) with an
+/// `assertionMethod` proof, returning the verified result.
+pub fn sign(
+    unsigned: Value,
+    signer: &dyn Ed25519Signer,
+    created: Timestamp,
+) -> Result<VerifiedCredential, CredentialError> {
+    let options = ProofOptions::assertion(signer.public_key()).created(created);
+    let secured = proof::sign(&unsigned, &options, signer)?;
+    UnverifiedCredential::from_value(secured)?.verify_proof()
+}
+
+/// VC 2.0 §4: the properties every credential must have, with the forms they must take.
+fn check_data_model(object: &Map<String, Value>) -> Result<(), CredentialError> {
+    let dm = |m: &str| CredentialError::DataModel(m.to_owned());
+    match object.get("@context") {
+        Some(Value::Array(items)) if items.first() == Some(&Value::from(VC_V2_CONTEXT)) => {
+            if !items
+                .iter()
+                .all(|c| matches!(c, Value::String(s) if is_url(s)) || c.is_object())
+            {
+                return Err(dm("every @context entry must be a url or an object"));
+            }
+        }
+        Some(_) => {
+            return Err(dm(
+                "@context must be an array whose first item is https://www.w3.org/ns/credentials/v2",
+            ));
+        }
+        None => return Err(dm("@context is missing")),
+    }
+    match object.get("id") {
+        None => {}
+        Some(Value::String(s)) if is_url(s) => {}
+        Some(_) => return Err(dm("id must be a url")),
+    }
+    let types: Vec<&str> = match object.get("type") {
+        Some(Value::String(s)) => vec![s.as_str()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|t| t.as_str().ok_or_else(|| dm("every type must be a string")))
+            .collect::<Result<_, _>>()?,
+        _ => return Err(dm("type is missing")),
+    };
+    if !types.contains(&"VerifiableCredential") {
+        return Err(dm("type must include VerifiableCredential"));
+    }
+    match object.get("issuer") {
+        Some(Value::String(s)) if is_url(s) => {}
+        Some(Value::Object(o)) if o.get("id").and_then(Value::as_str).is_some_and(is_url) => {}
+        _ => return Err(dm("issuer must be a url or an object with a url id")),
+    }
+    match object.get("credentialSubject") {
+        Some(Value::Object(_)) => {}
+        Some(Value::Array(a)) if !a.is_empty() && a.iter().all(Value::is_object) => {}
+        _ => return Err(dm("credentialSubject must be an object or a non-empty array of objects")),
+    }
+    let valid_from = optional_timestamp(object, "validFrom")?;
+    let valid_until = optional_timestamp(object, "validUntil")?;
+    if let (Some(valid_from), Some(valid_until)) = (valid_from, valid_until) {
+        if valid_from > valid_until {
+            return Err(CredentialError::InvertedValidity {
+                valid_from,
+                valid_until,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn optional_timestamp(
+    object: &Map<String, Value>,
+    property: &str,
+) -> Result<Option<Timestamp>, CredentialError> {
+    match object.get(property) {
+        None => Ok(None),
+        Some(Value::String(s)) => s
+            .parse()
+            .map(Some)
+            .map_err(|e| CredentialError::DataModel(format!("{property}: {e}"))),
+        Some(_) => Err(CredentialError::DataModel(format!(
+            "{property} must be a dateTimeStamp string"
+        ))),
+    }
+}
+
+/// A URL in the sense VC 2.0 uses: a scheme, a colon, something after it.
+pub(crate) fn is_url(s: &str) -> bool {
+    match s.split_once(':') {
+        Some((scheme, rest)) => {
+            !rest.is_empty()
+                && scheme
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic())
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+                && !s.chars().any(char::is_whitespace)
+        }
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::json;
+
+    fn base() -> Value {
+        json!({
+            "@context": [VC_V2_CONTEXT, KYA_V1_CONTEXT],
+            "type": ["VerifiableCredential"],
+            "issuer": "did:example:issuer",
+            "credentialSubject": {"id": "did:example:subject"}
+        })
+    }
+
+    fn data_model_error(v: Value) -> String {
+        check_data_model(v.as_object().unwrap())
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn each_data_model_rule_has_its_own_error() {
+        assert!(check_data_model(base().as_object().unwrap()).is_ok());
+        let mut v = base();
+        v["@context"] = json!([KYA_V1_CONTEXT, VC_V2_CONTEXT]);
+        assert!(data_model_error(v).contains("first item"));
+        let mut v = base();
+        v.as_object_mut().unwrap().remove("@context");
+        assert!(data_model_error(v).contains("@context is missing"));
+        let mut v = base();
+        v["type"] = json!(["AgentAuthorization"]);
+        assert!(data_model_error(v).contains("VerifiableCredential"));
+        let mut v = base();
+        v["issuer"] = json!("not a url");
+        assert!(data_model_error(v).contains("issuer"));
+        let mut v = base();
+        v["credentialSubject"] = json!([]);
+        assert!(data_model_error(v).contains("credentialSubject"));
+        let mut v = base();
+        v["validFrom"] = json!("2026-01-01");
+        assert!(data_model_error(v).contains("validFrom"));
+        let mut v = base();
+        v["validFrom"] = json!("2026-02-01T00:00:00Z");
+        v["validUntil"] = json!("2026-01-01T00:00:00Z");
+        assert_eq!(
+            data_model_error(v),
+            "validFrom 2026-02-01T00:00:00Z is after validUntil 2026-01-01T00:00:00Z"
+        );
+        let mut v = base();
+        v["id"] = json!("no-scheme");
+        assert!(data_model_error(v).contains("id must be a url"));
+    }
+}
