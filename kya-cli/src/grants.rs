@@ -21,7 +21,12 @@ pub(crate) struct GrantArgs {
     #[arg(long, value_name = "ACTION", help_heading = "Grants")]
     action: Vec<String>,
     /// Shorthand: per-request ceiling, a decimal string such as 50.00 (needs --asset).
-    #[arg(long, value_name = "DECIMAL", requires = "asset", help_heading = "Grants")]
+    #[arg(
+        long,
+        value_name = "DECIMAL",
+        requires = "asset",
+        help_heading = "Grants"
+    )]
     max_amount: Option<String>,
     /// Shorthand: the asset of --max-amount / --budget (ISO 4217 code or CAIP-19 id).
     #[arg(long, value_name = "ASSET", help_heading = "Grants")]
@@ -101,7 +106,10 @@ impl GrantArgs {
                 .context("--rate is N/DURATION, e.g. 10/60s")?;
             let count: u64 = count.parse().context("--rate count")?;
             let period = crate::io::parse_duration(period).map_err(anyhow::Error::msg)?;
-            g.insert("rate".into(), json!({"count": count, "periodSeconds": period}));
+            g.insert(
+                "rate".into(),
+                json!({"count": count, "periodSeconds": period}),
+            );
         }
         Ok(Value::Object(g))
     }

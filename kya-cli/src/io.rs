@@ -197,10 +197,19 @@ pub(crate) fn summary_text(
             .map_or_else(|| "(no end)".to_owned(), |t| t.to_string())
     );
     if let Some(r) = kind.registration() {
-        let _ = writeln!(s, "    registered as agent {} at {}", r.agent_id, r.agent_registry);
+        let _ = writeln!(
+            s,
+            "    registered as agent {} at {}",
+            r.agent_id, r.agent_registry
+        );
     }
     if let CredentialKind::Delegation(d) = kind {
-        let _ = writeln!(s, "    parent {} (digest {})", d.parent.id, d.parent.digest.to_hex());
+        let _ = writeln!(
+            s,
+            "    parent {} (digest {})",
+            d.parent.id,
+            d.parent.digest.to_hex()
+        );
     }
     if let CredentialKind::Reputation(r) = kind {
         let _ = writeln!(

@@ -214,7 +214,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 let named = DidKey::from_verification_method(&vm)
                     .with_context(|| format!("verification method {vm}"))?;
                 if named.public_key() != secret.public_key() {
-                    bail!("verification method {vm} names another key than {}", key.display());
+                    bail!(
+                        "verification method {vm} names another key than {}",
+                        key.display()
+                    );
                 }
                 options.verification_method = vm;
             }
@@ -249,7 +252,9 @@ fn proof_verify(file: Option<PathBuf>, as_json: bool) -> Result<ExitCode> {
                         "{label}valid: {} proof by {}{}",
                         info.proof_purpose,
                         info.verification_method,
-                        info.created.map(|c| format!(", created {c}")).unwrap_or_default()
+                        info.created
+                            .map(|c| format!(", created {c}"))
+                            .unwrap_or_default()
                     );
                 }
                 report.push(serde_json::json!({
@@ -264,7 +269,9 @@ fn proof_verify(file: Option<PathBuf>, as_json: bool) -> Result<ExitCode> {
                 if !as_json {
                     println!("{label}invalid: {e}");
                 }
-                report.push(serde_json::json!({"index": index, "valid": false, "error": e.to_string()}));
+                report.push(
+                    serde_json::json!({"index": index, "valid": false, "error": e.to_string()}),
+                );
             }
         }
     }
@@ -369,7 +376,12 @@ fn inspect(args: InspectArgs) -> Result<ExitCode> {
         let kind = parsed.kind().clone();
         let proof = parsed.verify_proof();
         all_valid &= proof.is_ok();
-        summaries.push((index, kind, digest, proof.map(|_| ()).map_err(|e| e.to_string())));
+        summaries.push((
+            index,
+            kind,
+            digest,
+            proof.map(|_| ()).map_err(|e| e.to_string()),
+        ));
     }
     if args.json {
         let out: Vec<Value> = summaries

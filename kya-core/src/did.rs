@@ -28,7 +28,9 @@ pub enum DidError {
         expected: &'static str,
     },
     /// A `did:key` whose key is not Ed25519.
-    #[error("did:key multicodec 0x{code:x} ({name}) is not supported: kya did:keys are ed25519 (0xed)")]
+    #[error(
+        "did:key multicodec 0x{code:x} ({name}) is not supported: kya did:keys are ed25519 (0xed)"
+    )]
     UnsupportedKeyType {
         /// The multicodec code.
         code: u64,
@@ -77,9 +79,9 @@ impl DidKey {
     /// Parses a verification method id (`did:key:z6Mk…#z6Mk…`), checking that the fragment
     /// names the same key, as the did:key method defines.
     pub fn from_verification_method(vm: &str) -> Result<Self, DidError> {
-        let (did, fragment) = vm.split_once('#').ok_or_else(|| DidError::Malformed {
-            did: vm.to_owned(),
-        })?;
+        let (did, fragment) = vm
+            .split_once('#')
+            .ok_or_else(|| DidError::Malformed { did: vm.to_owned() })?;
         let parsed: DidKey = did.parse()?;
         if fragment != parsed.0.to_multibase() {
             return Err(DidError::Malformed { did: vm.to_owned() });
@@ -226,7 +228,9 @@ impl FromStr for DidPkh {
             || !reference.bytes().all(|b| b.is_ascii_digit())
             || (reference.len() > 1 && reference.starts_with('0'))
         {
-            return Err(invalid("the chain id must be a decimal number without leading zeros"));
+            return Err(invalid(
+                "the chain id must be a decimal number without leading zeros",
+            ));
         }
         let chain_id: u64 = reference
             .parse()
@@ -254,7 +258,12 @@ impl FromStr for DidPkh {
 
 impl fmt::Display for DidPkh {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "did:pkh:eip155:{}:{}", self.chain_id, eip55(&self.address))
+        write!(
+            f,
+            "did:pkh:eip155:{}:{}",
+            self.chain_id,
+            eip55(&self.address)
+        )
     }
 }
 
@@ -350,7 +359,9 @@ fn method_of(s: &str) -> Option<&str> {
     let (method, id) = rest.split_once(':')?;
     let valid = !method.is_empty()
         && !id.is_empty()
-        && method.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        && method
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
     valid.then_some(method)
 }
 
@@ -388,7 +399,11 @@ fn eip55(address: &[u8; 20]) -> String {
     out.push_str("0x");
     for (i, c) in lower.chars().enumerate() {
         let nibble = (hash[i / 2] >> if i % 2 == 0 { 4 } else { 0 }) & 0x0f;
-        out.push(if nibble >= 8 { c.to_ascii_uppercase() } else { c });
+        out.push(if nibble >= 8 {
+            c.to_ascii_uppercase()
+        } else {
+            c
+        });
     }
     out
 }
@@ -458,7 +473,10 @@ mod tests {
             assert_eq!(lower, did);
         }
         let bad = "did:pkh:eip155:1:0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD";
-        assert!(matches!(bad.parse::<DidPkh>(), Err(DidError::InvalidPkh { .. })));
+        assert!(matches!(
+            bad.parse::<DidPkh>(),
+            Err(DidError::InvalidPkh { .. })
+        ));
         for bad in [
             "did:pkh:eip155:01:0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed",
             "did:pkh:solana:1:0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed",

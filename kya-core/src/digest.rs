@@ -18,7 +18,9 @@ pub struct CredentialDigest(pub [u8; 32]);
 
 /// A string that is not a digest.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
-#[error("`{value}` is not a sha-256 digest (expected 0x + 64 hex digits, or a `u…` multibase sha2-256 multihash)")]
+#[error(
+    "`{value}` is not a sha-256 digest (expected 0x + 64 hex digits, or a `u…` multibase sha2-256 multihash)"
+)]
 pub struct DigestError {
     /// The input (truncated).
     pub value: String,

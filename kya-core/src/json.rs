@@ -237,12 +237,24 @@ mod tests {
 
     #[test]
     fn bounds_depth_exactly() {
-        let limits = JsonLimits { max_bytes: 1 << 20, max_depth: 3 };
+        let limits = JsonLimits {
+            max_bytes: 1 << 20,
+            max_depth: 3,
+        };
         assert!(parse_strict(b"[[[1]]]", limits).is_ok());
         assert!(parse_strict(br#"[[{"a":1}]]"#, limits).is_ok());
-        assert_eq!(parse_strict(b"[[[[1]]]]", limits), Err(JsonError::TooDeep { max: 3 }));
-        assert_eq!(parse_strict(b"[[[{}]]]", limits), Err(JsonError::TooDeep { max: 3 }));
-        assert_eq!(parse_strict(b"[[[[]]]]", limits), Err(JsonError::TooDeep { max: 3 }));
+        assert_eq!(
+            parse_strict(b"[[[[1]]]]", limits),
+            Err(JsonError::TooDeep { max: 3 })
+        );
+        assert_eq!(
+            parse_strict(b"[[[{}]]]", limits),
+            Err(JsonError::TooDeep { max: 3 })
+        );
+        assert_eq!(
+            parse_strict(b"[[[[]]]]", limits),
+            Err(JsonError::TooDeep { max: 3 })
+        );
         let deep = "[".repeat(100_000);
         assert!(matches!(parse(&deep), Err(JsonError::TooDeep { .. })));
     }
@@ -251,15 +263,30 @@ mod tests {
     fn refuses_numbers_outside_i_json() {
         assert!(parse("9007199254740991").is_ok());
         assert!(parse("-9007199254740991").is_ok());
-        assert!(matches!(parse("9007199254740992"), Err(JsonError::NumberOutOfRange { .. })));
-        assert!(matches!(parse("-9007199254740992"), Err(JsonError::NumberOutOfRange { .. })));
-        assert!(matches!(parse("1e400"), Err(JsonError::Syntax(_) | JsonError::NumberOutOfRange { .. })));
+        assert!(matches!(
+            parse("9007199254740992"),
+            Err(JsonError::NumberOutOfRange { .. })
+        ));
+        assert!(matches!(
+            parse("-9007199254740992"),
+            Err(JsonError::NumberOutOfRange { .. })
+        ));
+        assert!(matches!(
+            parse("1e400"),
+            Err(JsonError::Syntax(_) | JsonError::NumberOutOfRange { .. })
+        ));
     }
 
     #[test]
     fn refuses_oversize_and_trailing_input() {
-        let limits = JsonLimits { max_bytes: 4, max_depth: 8 };
-        assert_eq!(parse_strict(b"[1,2]", limits), Err(JsonError::TooLarge { len: 5, max: 4 }));
+        let limits = JsonLimits {
+            max_bytes: 4,
+            max_depth: 8,
+        };
+        assert_eq!(
+            parse_strict(b"[1,2]", limits),
+            Err(JsonError::TooLarge { len: 5, max: 4 })
+        );
         assert!(matches!(parse("{} {}"), Err(JsonError::Syntax(_))));
         assert!(matches!(parse(r#""\ud800""#), Err(JsonError::Syntax(_))));
     }

@@ -187,7 +187,11 @@ impl signature::Keypair for SecretKey {
 
 impl fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SecretKey(public: {}, secret: <redacted>)", self.public_key())
+        write!(
+            f,
+            "SecretKey(public: {}, secret: <redacted>)",
+            self.public_key()
+        )
     }
 }
 
@@ -309,10 +313,12 @@ fn strip_prefix<'a>(
     prefix: [u8; 2],
     expected: &'static str,
 ) -> Result<&'a [u8], KeyError> {
-    bytes.strip_prefix(&prefix).ok_or_else(|| KeyError::WrongMulticodec {
-        prefix: hex::encode(bytes.get(..2).unwrap_or(bytes)),
-        expected,
-    })
+    bytes
+        .strip_prefix(&prefix)
+        .ok_or_else(|| KeyError::WrongMulticodec {
+            prefix: hex::encode(bytes.get(..2).unwrap_or(bytes)),
+            expected,
+        })
 }
 
 #[cfg(test)]
@@ -329,11 +335,16 @@ mod tests {
         assert_eq!(secret.public_key().to_multibase(), W3C_PUBLIC);
         assert_eq!(&*secret.to_multibase(), W3C_SECRET);
         let file = MultikeyFile::from_json(
-            format!(r#"{{"publicKeyMultibase":"{W3C_PUBLIC}","privateKeyMultibase":"{W3C_SECRET}"}}"#)
-                .as_bytes(),
+            format!(
+                r#"{{"publicKeyMultibase":"{W3C_PUBLIC}","privateKeyMultibase":"{W3C_SECRET}"}}"#
+            )
+            .as_bytes(),
         )
         .unwrap();
-        assert_eq!(file.secret_key().unwrap().public_key().to_multibase(), W3C_PUBLIC);
+        assert_eq!(
+            file.secret_key().unwrap().public_key().to_multibase(),
+            W3C_PUBLIC
+        );
     }
 
     #[test]

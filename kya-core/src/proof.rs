@@ -53,7 +53,9 @@ pub enum ProofError {
         expected: &'static str,
     },
     /// `type` or `cryptosuite` name another suite.
-    #[error("unsupported proof: type `{kind}`, cryptosuite `{cryptosuite}` (expected DataIntegrityProof / eddsa-jcs-2022)")]
+    #[error(
+        "unsupported proof: type `{kind}`, cryptosuite `{cryptosuite}` (expected DataIntegrityProof / eddsa-jcs-2022)"
+    )]
     UnsupportedSuite {
         /// The proof type found.
         kind: String,
@@ -83,7 +85,9 @@ pub enum ProofError {
     #[error("the proof @context is not a prefix of the document @context")]
     ContextMismatch,
     /// The signature does not verify over the document.
-    #[error("signature by {signer} does not verify: the document or its proof was altered, or another key signed it")]
+    #[error(
+        "signature by {signer} does not verify: the document or its proof was altered, or another key signed it"
+    )]
     BadSignature {
         /// The verification method whose key was tried.
         signer: String,
@@ -334,7 +338,10 @@ pub fn verify(secured: &Value) -> Result<ProofInfo, ProofError> {
     PreparedProof::from_document(secured)?.verify()
 }
 
-fn str_property<'a>(proof: &'a Map<String, Value>, property: &'static str) -> Result<&'a str, ProofError> {
+fn str_property<'a>(
+    proof: &'a Map<String, Value>,
+    property: &'static str,
+) -> Result<&'a str, ProofError> {
     proof
         .get(property)
         .and_then(Value::as_str)
@@ -378,7 +385,9 @@ fn decode_proof_value(value: &str) -> Result<Signature, ProofError> {
     }
     match multibase::decode(value) {
         Ok((multibase::Base::Base58Btc, bytes)) => {
-            let bytes: [u8; 64] = bytes.try_into().map_err(|_| ProofError::MalformedProofValue)?;
+            let bytes: [u8; 64] = bytes
+                .try_into()
+                .map_err(|_| ProofError::MalformedProofValue)?;
             Ok(Signature::from_bytes(&bytes))
         }
         _ => Err(ProofError::MalformedProofValue),

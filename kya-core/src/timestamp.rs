@@ -22,7 +22,8 @@ pub struct TimestampError {
 impl Timestamp {
     /// The current time, to the second.
     pub fn now() -> Self {
-        Self::from_unix(OffsetDateTime::now_utc().unix_timestamp()).unwrap_or(Self(OffsetDateTime::UNIX_EPOCH))
+        Self::from_unix(OffsetDateTime::now_utc().unix_timestamp())
+            .unwrap_or(Self(OffsetDateTime::UNIX_EPOCH))
     }
 
     /// The instant `secs` seconds after 1970-01-01T00:00:00Z, when representable.
@@ -64,7 +65,9 @@ impl FromStr for Timestamp {
         if s.len() > 64 || s.contains(['t', 'z', ' ']) {
             return Err(err());
         }
-        OffsetDateTime::parse(s, &Rfc3339).map(Self).map_err(|_| err())
+        OffsetDateTime::parse(s, &Rfc3339)
+            .map(Self)
+            .map_err(|_| err())
     }
 }
 

@@ -12,11 +12,26 @@ use proptest::test_runner::{Config, TestRunner};
 use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime, macros::datetime};
 
-const ACTIONS: &[&str] =
-    &["*", "payments", "payments/send", "payments/refund", "data", "data/read", "data/read/private"];
+const ACTIONS: &[&str] = &[
+    "*",
+    "payments",
+    "payments/send",
+    "payments/refund",
+    "data",
+    "data/read",
+    "data/read/private",
+];
 const EXTRA_ACTIONS: &[&str] = &["payments/send/batch", "paymentsx", "admin", "data/write"];
-const ASSETS: &[&str] = &["USD", "EUR", "eip155:1/erc20:0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48"];
-const AUDIENCES: &[&str] = &["did:web:a.example", "did:web:b.example", "https://c.example"];
+const ASSETS: &[&str] = &[
+    "USD",
+    "EUR",
+    "eip155:1/erc20:0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48",
+];
+const AUDIENCES: &[&str] = &[
+    "did:web:a.example",
+    "did:web:b.example",
+    "https://c.example",
+];
 const PREFIXES: &[&str] = &[
     "https://shop.example/api",
     "https://shop.example/api/",
@@ -49,7 +64,11 @@ impl Picker {
         Self { words, at: 0 }
     }
     fn next(&mut self) -> u32 {
-        let w = self.words.get(self.at % self.words.len().max(1)).copied().unwrap_or(0);
+        let w = self
+            .words
+            .get(self.at % self.words.len().max(1))
+            .copied()
+            .unwrap_or(0);
         self.at += 1;
         w.rotate_left((self.at / self.words.len().max(1)) as u32 * 7)
     }
@@ -63,8 +82,11 @@ impl Picker {
         items[self.pick(items.len())].clone()
     }
     fn subset(&mut self, items: &[&str]) -> Vec<String> {
-        let mut out: Vec<String> =
-            items.iter().filter(|_| self.chance(50)).map(|s| (*s).to_owned()).collect();
+        let mut out: Vec<String> = items
+            .iter()
+            .filter(|_| self.chance(50))
+            .map(|s| (*s).to_owned())
+            .collect();
         if out.is_empty() {
             out.push(self.of(items).to_owned());
         }
@@ -150,10 +172,18 @@ fn random_grant(p: &mut Picker) -> Grant {
     }
     if p.chance(30) {
         let a = amount(p);
-        set(&mut v, "budget", budget_json(&a, p.of(ASSETS), p.of(PERIODS)));
+        set(
+            &mut v,
+            "budget",
+            budget_json(&a, p.of(ASSETS), p.of(PERIODS)),
+        );
     }
     if p.chance(30) {
-        set(&mut v, "rate", json!({"count": 1 + p.pick(10), "periodSeconds": p.of(PERIODS)}));
+        set(
+            &mut v,
+            "rate",
+            json!({"count": 1 + p.pick(10), "periodSeconds": p.of(PERIODS)}),
+        );
     }
     if p.chance(10) {
         let k = p.of(UNKNOWN_KEYS);
@@ -163,7 +193,8 @@ fn random_grant(p: &mut Picker) -> Grant {
 }
 
 fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339).unwrap()
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
 }
 
 /// A value at most `max`, in the same or a finer scale.
@@ -181,11 +212,19 @@ fn smaller(max: &Amount, p: &mut Picker) -> Amount {
 /// is then replaced at random (which may or may not widen it).
 fn narrow(parent: &Grant, p: &mut Picker, mutate: bool) -> Grant {
     let pa = parent.action();
-    let covered: Vec<&str> =
-        ACTIONS.iter().chain(EXTRA_ACTIONS).copied().filter(|a| pa.covers(&act(a))).collect();
+    let covered: Vec<&str> = ACTIONS
+        .iter()
+        .chain(EXTRA_ACTIONS)
+        .copied()
+        .filter(|a| pa.covers(&act(a)))
+        .collect();
     let mut v = json!({"action": p.of(&covered)});
     match parent.max_amount() {
-        Some(m) => set(&mut v, "maxAmount", money_json(&smaller(&m.value, p), m.asset.as_str())),
+        Some(m) => set(
+            &mut v,
+            "maxAmount",
+            money_json(&smaller(&m.value, p), m.asset.as_str()),
+        ),
         None if p.chance(30) => {
             let a = amount(p);
             set(&mut v, "maxAmount", money_json(&a, p.of(ASSETS)));
@@ -196,11 +235,19 @@ fn narrow(parent: &Grant, p: &mut Picker, mutate: bool) -> Grant {
         Some(b) => {
             let value = smaller(&b.limit().value, p);
             let period = b.period_seconds() * (1 + p.pick(3) as u64);
-            set(&mut v, "budget", budget_json(&value, b.limit().asset.as_str(), period));
+            set(
+                &mut v,
+                "budget",
+                budget_json(&value, b.limit().asset.as_str(), period),
+            );
         }
         None if p.chance(20) => {
             let a = amount(p);
-            set(&mut v, "budget", budget_json(&a, p.of(ASSETS), p.of(PERIODS)));
+            set(
+                &mut v,
+                "budget",
+                budget_json(&a, p.of(ASSETS), p.of(PERIODS)),
+            );
         }
         None => {}
     }
@@ -208,10 +255,18 @@ fn narrow(parent: &Grant, p: &mut Picker, mutate: bool) -> Grant {
         Some(r) => {
             let count = 1 + p.pick(r.count() as usize) as u64;
             let period = r.period_seconds() * (1 + p.pick(3) as u64);
-            set(&mut v, "rate", json!({"count": count, "periodSeconds": period}));
+            set(
+                &mut v,
+                "rate",
+                json!({"count": count, "periodSeconds": period}),
+            );
         }
         None if p.chance(20) => {
-            set(&mut v, "rate", json!({"count": 1 + p.pick(10), "periodSeconds": p.of(PERIODS)}));
+            set(
+                &mut v,
+                "rate",
+                json!({"count": 1 + p.pick(10), "periodSeconds": p.of(PERIODS)}),
+            );
         }
         None => {}
     }
@@ -231,7 +286,11 @@ fn narrow(parent: &Grant, p: &mut Picker, mutate: bool) -> Grant {
                 let base = p.of(r.prefixes());
                 let ext = p.of(EXTENSIONS);
                 // A bare-segment extension only narrows a prefix that ends with '/'.
-                let ext = if ext == "v2" && !base.ends_with('/') { "/v2" } else { ext };
+                let ext = if ext == "v2" && !base.ends_with('/') {
+                    "/v2"
+                } else {
+                    ext
+                };
                 prefixes.push(format!("{base}{ext}"));
             }
             set(&mut v, "resource", json!(prefixes));
@@ -269,20 +328,128 @@ fn narrow(parent: &Grant, p: &mut Picker, mutate: bool) -> Grant {
         }
     }
     if mutate && p.chance(40) {
-        let other = to_json(&random_grant(p));
-        let keys = ["action", "maxAmount", "audience", "resource", "budget", "rate", "geo"];
-        let key = p.of(&keys);
-        match other.get(key) {
-            Some(x) => set(&mut v, key, x.clone()),
-            None if key != "action" => {
-                v.as_object_mut().unwrap().remove(key);
-            }
-            None => {}
+        perturb(&mut v, p);
+    }
+    // Keep the window well-formed after a perturbation.
+    if let (Some(Value::String(f)), Some(Value::String(u))) =
+        (v.get("validFrom"), v.get("validUntil"))
+    {
+        if f > u {
+            v.as_object_mut().unwrap().remove("validFrom");
         }
     }
-    // Windows are left out of mutation to keep them valid; narrowing can still be
-    // undone above by dropping a bound, which `mutate` also covers via random grants.
     Grant::from_json_value(&v).unwrap_or_else(|e| panic!("{e}: {v}"))
+}
+
+/// Changes one dimension of a grant's JSON so that it may widen (or narrow, or drop) it.
+fn perturb(v: &mut Value, p: &mut Picker) {
+    let obj = v.as_object_mut().unwrap();
+    let dims = [
+        "action",
+        "maxAmount",
+        "budget",
+        "rate",
+        "audience",
+        "resource",
+        "validFrom",
+        "validUntil",
+        "unknown",
+    ];
+    let present: Vec<&str> = dims
+        .iter()
+        .copied()
+        .filter(|d| {
+            obj.contains_key(*d)
+                || (*d == "unknown" && UNKNOWN_KEYS.iter().any(|k| obj.contains_key(*k)))
+        })
+        .collect();
+    let dim = if p.chance(80) && !present.is_empty() {
+        p.of(&present)
+    } else {
+        p.of(&dims)
+    };
+    let bump = |s: &str, p: &mut Picker| {
+        let a = Amount::parse(s).unwrap();
+        let one = Amount::from_parts(1, a.scale()).unwrap();
+        if p.chance(50) {
+            a.checked_add(&a).unwrap().checked_add(&one).unwrap()
+        } else {
+            a.checked_sub(&one).unwrap_or(a)
+        }
+        .to_string()
+    };
+    let shift = |t: &str, hours: i64| {
+        let t = OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).unwrap();
+        rfc3339(t + Duration::hours(hours))
+    };
+    if p.chance(20) && dim != "action" {
+        obj.remove(dim);
+        if dim == "unknown" {
+            for k in UNKNOWN_KEYS {
+                obj.remove(*k);
+            }
+        }
+        return;
+    }
+    match dim {
+        "action" => {
+            let all: Vec<&str> = ACTIONS.iter().chain(EXTRA_ACTIONS).copied().collect();
+            obj.insert("action".into(), json!(p.of(&all)));
+        }
+        "maxAmount" | "budget" => {
+            if let Some(m) = obj.get_mut(dim).and_then(Value::as_object_mut) {
+                match p.pick(3) {
+                    0 => {
+                        let bumped = bump(m["value"].as_str().unwrap(), p);
+                        m.insert("value".into(), json!(bumped));
+                    }
+                    1 => {
+                        m.insert("asset".into(), json!(p.of(ASSETS)));
+                    }
+                    _ if dim == "budget" => {
+                        m.insert("periodSeconds".into(), json!(p.of(PERIODS)));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        "rate" => {
+            if let Some(m) = obj.get_mut("rate").and_then(Value::as_object_mut) {
+                if p.chance(50) {
+                    let c = m["count"].as_u64().unwrap();
+                    m.insert(
+                        "count".into(),
+                        json!(if p.chance(50) { c + 1 } else { c.max(2) - 1 }),
+                    );
+                } else {
+                    m.insert("periodSeconds".into(), json!(p.of(PERIODS)));
+                }
+            }
+        }
+        "audience" => {
+            if let Some(a) = obj.get_mut("audience").and_then(Value::as_array_mut) {
+                a.push(json!(
+                    p.of(&[AUDIENCES, &["did:web:evil.example"]].concat())
+                ));
+            }
+        }
+        "resource" => {
+            if let Some(a) = obj.get_mut("resource").and_then(Value::as_array_mut) {
+                a.push(json!(p.of(&[PREFIXES, RESOURCES].concat())));
+            }
+        }
+        "validFrom" | "validUntil" => {
+            let hours = (1 + p.pick(48) as i64) * if p.chance(50) { 1 } else { -1 };
+            if let Some(Value::String(t)) = obj.get(dim) {
+                let t = shift(t, hours);
+                obj.insert(dim.into(), json!(t));
+            }
+        }
+        _ => {
+            let k = p.of(UNKNOWN_KEYS);
+            obj.insert(k.into(), unknown_value(p));
+        }
+    }
 }
 
 /// A request, usually inside what `g` allows.
@@ -290,14 +457,26 @@ fn request_for(g: &Grant, p: &mut Picker) -> Request {
     let guided = p.chance(85);
     let action = if guided {
         if g.action().is_root() {
-            act(p.of(ACTIONS.iter().chain(EXTRA_ACTIONS).copied().filter(|a| *a != "*").collect::<Vec<_>>().as_slice()))
+            act(p.of(ACTIONS
+                .iter()
+                .chain(EXTRA_ACTIONS)
+                .copied()
+                .filter(|a| *a != "*")
+                .collect::<Vec<_>>()
+                .as_slice()))
         } else if p.chance(30) {
             act(&format!("{}/sub", g.action()))
         } else {
             g.action().clone()
         }
     } else {
-        act(p.of(ACTIONS.iter().chain(EXTRA_ACTIONS).copied().filter(|a| *a != "*").collect::<Vec<_>>().as_slice()))
+        act(p.of(ACTIONS
+            .iter()
+            .chain(EXTRA_ACTIONS)
+            .copied()
+            .filter(|a| *a != "*")
+            .collect::<Vec<_>>()
+            .as_slice()))
     };
     let t = match (g.valid_from(), g.valid_until()) {
         (Some(f), Some(u)) if guided => {
@@ -310,7 +489,9 @@ fn request_for(g: &Grant, p: &mut Picker) -> Request {
     };
     let mut r = Request::new(action, t);
     let ceiling = g.max_amount().map(|m| (m.value.clone(), m.asset.clone()));
-    let budget = g.budget().map(|b| (b.limit().value.clone(), b.limit().asset.clone()));
+    let budget = g
+        .budget()
+        .map(|b| (b.limit().value.clone(), b.limit().asset.clone()));
     match ceiling.or(budget) {
         Some((max, asset)) if guided => r = r.with_amount(smaller(&max, p), asset),
         _ if p.chance(50) => {
@@ -331,7 +512,11 @@ fn request_for(g: &Grant, p: &mut Picker) -> Request {
         Some(res) if guided => {
             let base = p.of(res.prefixes());
             let ext = p.of(EXTENSIONS);
-            let ext = if ext == "v2" && !base.ends_with('/') { "/v2" } else { ext };
+            let ext = if ext == "v2" && !base.ends_with('/') {
+                "/v2"
+            } else {
+                ext
+            };
             r = r.with_resource(format!("{base}{ext}"));
         }
         _ if p.chance(50) => {
@@ -344,11 +529,17 @@ fn request_for(g: &Grant, p: &mut Picker) -> Request {
 }
 
 fn obligations_no_weaker(child: &[Obligation], parent: &[Obligation]) -> bool {
-    parent.iter().all(|po| child.iter().any(|co| co.is_at_least_as_strict_as(po)))
+    parent
+        .iter()
+        .all(|po| child.iter().any(|co| co.is_at_least_as_strict_as(po)))
 }
 
 fn runner(cases: u32) -> TestRunner {
-    TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() })
+    TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    })
 }
 
 #[test]
@@ -368,7 +559,13 @@ fn narrowing_always_attenuates() {
         .run(&(words(), words()), |(w1, w2)| {
             let parent = random_grant(&mut Picker::new(w1));
             let child = narrow(&parent, &mut Picker::new(w2), false);
-            prop_assert_eq!(child.attenuates(&parent), Ok(()), "parent {} child {}", to_json(&parent), to_json(&child));
+            prop_assert_eq!(
+                child.attenuates(&parent),
+                Ok(()),
+                "parent {} child {}",
+                to_json(&parent),
+                to_json(&child)
+            );
             Ok(())
         })
         .unwrap();
@@ -398,7 +595,10 @@ fn attenuation_is_transitive() {
         .unwrap();
     let hits = hits.into_inner();
     eprintln!("transitivity premise met in {hits} of {cases} cases");
-    assert!(hits * 3 >= cases as usize, "only {hits} of {cases} cases met the premise");
+    assert!(
+        hits * 3 >= cases as usize,
+        "only {hits} of {cases} cases met the premise"
+    );
 }
 
 #[test]
@@ -422,7 +622,7 @@ fn attenuation_is_antisymmetric_up_to_equivalence() {
 
 #[test]
 fn narrowed_grant_never_allows_what_its_parent_denies() {
-    let (cases, premise, allowed) = (4000u32, AtomicUsize::new(0), AtomicUsize::new(0));
+    let (cases, premise, allowed) = (6000u32, AtomicUsize::new(0), AtomicUsize::new(0));
     let widened_allowed = AtomicUsize::new(0);
     runner(cases)
         .run(&(words(), words(), words()), |(w1, w2, w3)| {
@@ -458,12 +658,24 @@ fn narrowed_grant_never_allows_what_its_parent_denies() {
             Ok(())
         })
         .unwrap();
-    let (premise, allowed, widened) = (premise.into_inner(), allowed.into_inner(), widened_allowed.into_inner());
-    eprintln!("soundness: premise {premise}, child allowed {allowed}, widened child allowed a parent-denied request {widened} of {cases}");
-    assert!(premise * 5 >= cases as usize, "only {premise} of {cases} cases met the premise");
+    let (premise, allowed, widened) = (
+        premise.into_inner(),
+        allowed.into_inner(),
+        widened_allowed.into_inner(),
+    );
+    eprintln!(
+        "soundness: premise {premise}, child allowed {allowed}, widened child allowed a parent-denied request {widened} of {cases}"
+    );
+    assert!(
+        premise * 5 >= cases as usize,
+        "only {premise} of {cases} cases met the premise"
+    );
     // The generator also produces widened children that do allow something their parent
     // denies, so the attenuation check is what keeps the law true.
-    assert!(widened * 50 >= cases as usize, "only {widened} widened children allowed a denied request ({allowed} allowed)");
+    assert!(
+        widened * 50 >= cases as usize,
+        "only {widened} widened children allowed a denied request ({allowed} allowed)"
+    );
 }
 
 #[test]
@@ -492,7 +704,10 @@ fn grant_sets_narrow_soundly() {
                     // with obligations no stronger.
                     let ok = parents.iter().any(|pg| {
                         allowed.grant.attenuates(pg).is_ok()
-                            && pg.evaluate(&r).into_result().is_ok_and(|po| obligations_no_weaker(&allowed.obligations, &po))
+                            && pg
+                                .evaluate(&r)
+                                .into_result()
+                                .is_ok_and(|po| obligations_no_weaker(&allowed.obligations, &po))
                     });
                     prop_assert!(ok);
                 }
@@ -502,7 +717,10 @@ fn grant_sets_narrow_soundly() {
         .unwrap();
     let premise = premise.into_inner();
     eprintln!("set soundness premise met in {premise} of {cases} cases");
-    assert!(premise * 10 >= cases as usize, "only {premise} of {cases} cases met the premise");
+    assert!(
+        premise * 10 >= cases as usize,
+        "only {premise} of {cases} cases met the premise"
+    );
 }
 
 #[test]
@@ -576,15 +794,37 @@ fn arb_json() -> impl Strategy<Value = Value> {
         any::<i64>().prop_map(Value::from),
         (0u64..100).prop_map(Value::from),
         prop::sample::select(vec![
-            "payments/send", "*", "50.00", "USD", "EUR", "eip155:1/erc20:0xab", "did:web:a",
-            "https://shop.example/api", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00+01:00",
-            "", "-1", "1e3", "x",
+            "payments/send",
+            "*",
+            "50.00",
+            "USD",
+            "EUR",
+            "eip155:1/erc20:0xab",
+            "did:web:a",
+            "https://shop.example/api",
+            "2026-01-01T00:00:00Z",
+            "2027-01-01T00:00:00+01:00",
+            "",
+            "-1",
+            "1e3",
+            "x",
         ])
         .prop_map(Value::from),
     ];
     let keys = prop::sample::select(vec![
-        "action", "maxAmount", "audience", "resource", "validFrom", "validUntil", "budget",
-        "rate", "value", "asset", "periodSeconds", "count", "geo",
+        "action",
+        "maxAmount",
+        "audience",
+        "resource",
+        "validFrom",
+        "validUntil",
+        "budget",
+        "rate",
+        "value",
+        "asset",
+        "periodSeconds",
+        "count",
+        "geo",
     ]);
     leaf.prop_recursive(4, 48, 6, move |inner| {
         prop_oneof![

@@ -10,17 +10,30 @@ use kya_core::{DidKey, SecretKey};
 use serde_json::Value;
 
 fn read(path: &str) -> Value {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../test-vectors/kya").join(path);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../test-vectors/kya")
+        .join(path);
     parse_strict(&std::fs::read(&p).unwrap(), JsonLimits::default()).unwrap()
 }
 
 #[test]
 fn keys_derive_from_their_seeds() {
     for (name, k) in read("keys.json").as_object().unwrap() {
-        let seed: [u8; 32] = hex::decode(k["seedHex"].as_str().unwrap()).unwrap().try_into().unwrap();
+        let seed: [u8; 32] = hex::decode(k["seedHex"].as_str().unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap();
         let secret = SecretKey::from_seed(&seed);
-        assert_eq!(secret.public_key().to_multibase(), k["publicKeyMultibase"], "{name}");
-        assert_eq!(DidKey::from_public_key(secret.public_key()).to_string(), k["did"], "{name}");
+        assert_eq!(
+            secret.public_key().to_multibase(),
+            k["publicKeyMultibase"],
+            "{name}"
+        );
+        assert_eq!(
+            DidKey::from_public_key(secret.public_key()).to_string(),
+            k["did"],
+            "{name}"
+        );
     }
 }
 
@@ -28,7 +41,10 @@ fn keys_derive_from_their_seeds() {
 fn every_credential_verifies() {
     for name in ["authorization", "delegation", "delegation-2", "reputation"] {
         let doc = read(&format!("credentials/{name}.json"));
-        let c = UnverifiedCredential::from_value(doc).unwrap().verify_proof().unwrap();
+        let c = UnverifiedCredential::from_value(doc)
+            .unwrap()
+            .verify_proof()
+            .unwrap();
         assert!(c.id().starts_with("urn:uuid:"), "{name}");
     }
 }
@@ -43,7 +59,12 @@ fn attenuation_cases_match() {
         let parent: Grant = serde_json::from_value(case["parent"].clone()).unwrap();
         let child: Grant = serde_json::from_value(case["child"].clone()).unwrap();
         let verdict = child.attenuates(&parent);
-        assert_eq!(verdict.is_ok(), case["attenuates"] == true, "{}", case["name"]);
+        assert_eq!(
+            verdict.is_ok(),
+            case["attenuates"] == true,
+            "{}",
+            case["name"]
+        );
         if let Err(w) = verdict {
             assert_eq!(w.code(), case["code"], "{}", case["name"]);
         }
@@ -70,7 +91,9 @@ fn valid_chains_link_by_digest_and_narrow() {
         if entry["valid"] == true {
             for pair in links.windows(2) {
                 let parent = pair[0].clone().verify_proof().unwrap();
-                let CredentialKind::Delegation(child) = pair[1].kind() else { panic!() };
+                let CredentialKind::Delegation(child) = pair[1].kind() else {
+                    panic!()
+                };
                 assert_eq!(child.parent.digest, parent.digest());
                 assert_eq!(child.issuer, *parent.kind().subject());
                 // Rebuilding the child from its parent succeeds: it narrows.

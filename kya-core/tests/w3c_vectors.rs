@@ -27,7 +27,14 @@ fn json(path: &str) -> Value {
 
 #[test]
 fn jcs_all_six_cyberphone_vectors() {
-    for name in ["arrays", "french", "structures", "unicode", "values", "weird"] {
+    for name in [
+        "arrays",
+        "french",
+        "structures",
+        "unicode",
+        "values",
+        "weird",
+    ] {
         let input = json(&format!("jcs/input/{name}.json"));
         let expected = read(&format!("jcs/output/{name}.json"));
         let hex_expected: String = text(&format!("jcs/outhex/{name}.txt"))
@@ -151,27 +158,45 @@ fn eddsa_jcs_2022_vector_rejects_every_tampering() {
 
     let mut t = signed.clone();
     t["credentialSubject"]["alumniOf"] = "Another School".into();
-    assert!(matches!(proof::verify(&t), Err(ProofError::BadSignature { .. })));
+    assert!(matches!(
+        proof::verify(&t),
+        Err(ProofError::BadSignature { .. })
+    ));
 
     let mut t = signed.clone();
     t["proof"]["created"] = "2023-02-24T23:36:39Z".into();
-    assert!(matches!(proof::verify(&t), Err(ProofError::BadSignature { .. })));
+    assert!(matches!(
+        proof::verify(&t),
+        Err(ProofError::BadSignature { .. })
+    ));
 
     let mut t = signed.clone();
     t["proof"]["@context"] = serde_json::json!(["https://www.w3.org/ns/credentials/examples/v2"]);
-    assert!(matches!(proof::verify(&t), Err(ProofError::ContextMismatch)));
+    assert!(matches!(
+        proof::verify(&t),
+        Err(ProofError::ContextMismatch)
+    ));
 
     let mut t = signed.clone();
     t["proof"]["cryptosuite"] = "eddsa-rdfc-2022".into();
-    assert!(matches!(proof::verify(&t), Err(ProofError::UnsupportedSuite { .. })));
+    assert!(matches!(
+        proof::verify(&t),
+        Err(ProofError::UnsupportedSuite { .. })
+    ));
 
     let mut t = signed.clone();
     t["proof"]["proofValue"] = "z3FXQjecWufY46yg".into();
-    assert!(matches!(proof::verify(&t), Err(ProofError::MalformedProofValue)));
+    assert!(matches!(
+        proof::verify(&t),
+        Err(ProofError::MalformedProofValue)
+    ));
 
     let mut t = signed.clone();
     t["proof"] = serde_json::json!([t["proof"].clone(), t["proof"].clone()]);
-    assert!(matches!(proof::verify(&t), Err(ProofError::ProofSet { count: 2 })));
+    assert!(matches!(
+        proof::verify(&t),
+        Err(ProofError::ProofSet { count: 2 })
+    ));
 
     // Non-canonical S (S + L) is malleable: verify_strict refuses it.
     let mut t = signed;
@@ -179,7 +204,10 @@ fn eddsa_jcs_2022_vector_rejects_every_tampering() {
     let mut sig = multibase::decode(&pv).unwrap().1;
     add_group_order(&mut sig[32..]);
     t["proof"]["proofValue"] = multibase::encode(multibase::Base::Base58Btc, &sig).into();
-    assert!(matches!(proof::verify(&t), Err(ProofError::BadSignature { .. })));
+    assert!(matches!(
+        proof::verify(&t),
+        Err(ProofError::BadSignature { .. })
+    ));
 }
 
 /// Adds the Ed25519 group order L to a little-endian scalar (the classic malleation).

@@ -62,8 +62,8 @@ impl Story {
 
 pub(crate) fn run(root: &Path) -> Result<()> {
     crate::run(cargo().args(["build", "--locked", "--quiet", "-p", "kya-cli"]))?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| root.join("target"), PathBuf::from);
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
     let dir = root.join("target/demo");
     if dir.exists() {
         std::fs::remove_dir_all(&dir)?;
@@ -79,7 +79,10 @@ pub(crate) fn run(root: &Path) -> Result<()> {
         story.kya(&["key", "generate", "--out", &format!("{who}.key")])?;
     }
     let agent_did = story.kya(&["key", "did", "agent.key"])?.trim().to_owned();
-    let subagent_did = story.kya(&["key", "did", "subagent.key"])?.trim().to_owned();
+    let subagent_did = story
+        .kya(&["key", "did", "subagent.key"])?
+        .trim()
+        .to_owned();
 
     story.say("2. the principal authorises its agent: payments up to 100.00 USD at two shops");
     story.kya_to(
@@ -105,7 +108,8 @@ pub(crate) fn run(root: &Path) -> Result<()> {
         ],
     )?;
 
-    story.say("3. the agent delegates a narrower share to a sub-agent: 25.00 USD, one shop, 7 days");
+    story
+        .say("3. the agent delegates a narrower share to a sub-agent: 25.00 USD, one shop, 7 days");
     story.kya_to(
         "chain.json",
         &[

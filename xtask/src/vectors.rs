@@ -124,13 +124,14 @@ fn generate() -> Result<BTreeMap<String, Vec<u8>>> {
         }))?,
         grant(json!({"action": "catalog/read", "resource": ["https://shop.example/api/"]}))?,
     ];
-    let authorization = AgentAuthorization::builder(Did::Key(did(&keys.principal)), did(&keys.agent))
-        .id(id(1))
-        .valid_from(t("2026-01-01T00:00:00Z")?)
-        .valid_until(t("2027-01-01T00:00:00Z")?)
-        .registration(registration)
-        .grants(root_grants)
-        .sign(&keys.principal, created)?;
+    let authorization =
+        AgentAuthorization::builder(Did::Key(did(&keys.principal)), did(&keys.agent))
+            .id(id(1))
+            .valid_from(t("2026-01-01T00:00:00Z")?)
+            .valid_until(t("2027-01-01T00:00:00Z")?)
+            .registration(registration)
+            .grants(root_grants)
+            .sign(&keys.principal, created)?;
 
     let child_grants = vec![grant(json!({
         "action": "payments/send",
@@ -304,35 +305,122 @@ fn attenuation_cases() -> Result<Value> {
     };
     let cases: Vec<(&str, Value, Value)> = vec![
         ("identical", parent.clone(), parent.clone()),
-        ("narrower action", parent.clone(), with(json!({"action": "payments/send"}))),
+        (
+            "narrower action",
+            parent.clone(),
+            with(json!({"action": "payments/send"})),
+        ),
         ("wider action", parent.clone(), with(json!({"action": "*"}))),
-        ("sibling action", parent.clone(), with(json!({"action": "paymentsx"}))),
-        ("lower ceiling", parent.clone(), with(json!({"maxAmount": {"value": "99.999", "asset": "USD"}}))),
-        ("equal ceiling written differently", parent.clone(), with(json!({"maxAmount": {"value": "100", "asset": "USD"}}))),
-        ("higher ceiling", parent.clone(), with(json!({"maxAmount": {"value": "100.01", "asset": "USD"}}))),
-        ("ceiling dropped", parent.clone(), with(json!({"maxAmount": null}))),
-        ("ceiling in another asset", parent.clone(), with(json!({"maxAmount": {"value": "1.00", "asset": "EUR"}}))),
-        ("audience subset", parent.clone(), with(json!({"audience": ["did:web:shop.example"]}))),
-        ("audience widened", parent.clone(), with(json!({"audience": ["did:web:shop.example", "did:web:evil.example"]}))),
-        ("audience dropped", parent.clone(), with(json!({"audience": null}))),
-        ("resource narrowed", parent.clone(), with(json!({"resource": ["https://shop.example/api/orders"]}))),
-        ("resource sibling prefix", parent.clone(), with(json!({"resource": ["https://shop.example/apix"]}))),
-        ("window inside", parent.clone(), with(json!({"validFrom": "2026-02-01T00:00:00Z", "validUntil": "2026-03-01T00:00:00Z"}))),
-        ("window outlives", parent.clone(), with(json!({"validUntil": "2027-01-01T00:00:01Z"}))),
-        ("budget lower", parent.clone(), with(json!({"budget": {"value": "50.00", "asset": "USD", "periodSeconds": 86400}}))),
-        ("budget higher", parent.clone(), with(json!({"budget": {"value": "501.00", "asset": "USD", "periodSeconds": 86400}}))),
-        ("budget dropped", parent.clone(), with(json!({"budget": null}))),
-        ("rate lower", parent.clone(), with(json!({"rate": {"count": 5, "periodSeconds": 60}}))),
-        ("rate higher", parent.clone(), with(json!({"rate": {"count": 11, "periodSeconds": 60}}))),
-        ("child adds an unknown constraint", parent.clone(), with(json!({"geo": ["FR"]}))),
-        ("parent has an unknown constraint the child drops", with(json!({"geo": ["FR"]})), parent.clone()),
+        (
+            "sibling action",
+            parent.clone(),
+            with(json!({"action": "paymentsx"})),
+        ),
+        (
+            "lower ceiling",
+            parent.clone(),
+            with(json!({"maxAmount": {"value": "99.999", "asset": "USD"}})),
+        ),
+        (
+            "equal ceiling written differently",
+            parent.clone(),
+            with(json!({"maxAmount": {"value": "100", "asset": "USD"}})),
+        ),
+        (
+            "higher ceiling",
+            parent.clone(),
+            with(json!({"maxAmount": {"value": "100.01", "asset": "USD"}})),
+        ),
+        (
+            "ceiling dropped",
+            parent.clone(),
+            with(json!({"maxAmount": null})),
+        ),
+        (
+            "ceiling in another asset",
+            parent.clone(),
+            with(json!({"maxAmount": {"value": "1.00", "asset": "EUR"}})),
+        ),
+        (
+            "audience subset",
+            parent.clone(),
+            with(json!({"audience": ["did:web:shop.example"]})),
+        ),
+        (
+            "audience widened",
+            parent.clone(),
+            with(json!({"audience": ["did:web:shop.example", "did:web:evil.example"]})),
+        ),
+        (
+            "audience dropped",
+            parent.clone(),
+            with(json!({"audience": null})),
+        ),
+        (
+            "resource narrowed",
+            parent.clone(),
+            with(json!({"resource": ["https://shop.example/api/orders"]})),
+        ),
+        (
+            "resource sibling prefix",
+            parent.clone(),
+            with(json!({"resource": ["https://shop.example/apix"]})),
+        ),
+        (
+            "window inside",
+            parent.clone(),
+            with(
+                json!({"validFrom": "2026-02-01T00:00:00Z", "validUntil": "2026-03-01T00:00:00Z"}),
+            ),
+        ),
+        (
+            "window outlives",
+            parent.clone(),
+            with(json!({"validUntil": "2027-01-01T00:00:01Z"})),
+        ),
+        (
+            "budget lower",
+            parent.clone(),
+            with(json!({"budget": {"value": "50.00", "asset": "USD", "periodSeconds": 86400}})),
+        ),
+        (
+            "budget higher",
+            parent.clone(),
+            with(json!({"budget": {"value": "501.00", "asset": "USD", "periodSeconds": 86400}})),
+        ),
+        (
+            "budget dropped",
+            parent.clone(),
+            with(json!({"budget": null})),
+        ),
+        (
+            "rate lower",
+            parent.clone(),
+            with(json!({"rate": {"count": 5, "periodSeconds": 60}})),
+        ),
+        (
+            "rate higher",
+            parent.clone(),
+            with(json!({"rate": {"count": 11, "periodSeconds": 60}})),
+        ),
+        (
+            "child adds an unknown constraint",
+            parent.clone(),
+            with(json!({"geo": ["FR"]})),
+        ),
+        (
+            "parent has an unknown constraint the child drops",
+            with(json!({"geo": ["FR"]})),
+            parent.clone(),
+        ),
     ];
     let mut out = Vec::new();
     for (name, p, c) in cases {
         let pg = grant(p.clone())?;
         let cg = grant(c.clone())?;
         let verdict: Result<(), Widening> = cg.attenuates(&pg);
-        let mut entry = json!({"name": name, "parent": p, "child": c, "attenuates": verdict.is_ok()});
+        let mut entry =
+            json!({"name": name, "parent": p, "child": c, "attenuates": verdict.is_ok()});
         if let Err(w) = verdict {
             entry["code"] = w.code().into();
         }

@@ -366,9 +366,7 @@ impl CredentialKind {
             Some(Value::Object(o)) => o.get("id").and_then(Value::as_str).unwrap_or_default(),
             _ => "",
         };
-        let issuer: Did = issuer_id
-            .parse()
-            .map_err(|e| kya(format!("issuer: {e}")))?;
+        let issuer: Did = issuer_id.parse().map_err(|e| kya(format!("issuer: {e}")))?;
         let subject_value = match doc.get("credentialSubject") {
             Some(v @ Value::Object(_)) => v.clone(),
             _ => return Err(kya("credentialSubject must be a single object".into())),
@@ -403,7 +401,9 @@ impl CredentialKind {
             })),
             AGENT_DELEGATION => {
                 let Did::Key(issuer) = issuer else {
-                    return Err(kya("a delegation's issuer must be the delegating agent's did:key".into()));
+                    return Err(kya(
+                        "a delegation's issuer must be the delegating agent's did:key".into(),
+                    ));
                 };
                 let parent: ParentRef = doc
                     .get("parentCredential")
@@ -427,12 +427,12 @@ impl CredentialKind {
                 }))
             }
             _ => {
-                let value = subject
-                    .value
-                    .as_deref()
-                    .ok_or_else(|| kya("a reputation attestation needs credentialSubject.value".into()))?;
-                let value = parse_i128(value)
-                    .ok_or_else(|| kya(format!("value `{value}` is not a decimal int128 string")))?;
+                let value = subject.value.as_deref().ok_or_else(|| {
+                    kya("a reputation attestation needs credentialSubject.value".into())
+                })?;
+                let value = parse_i128(value).ok_or_else(|| {
+                    kya(format!("value `{value}` is not a decimal int128 string"))
+                })?;
                 let value_decimals = subject.value_decimals.unwrap_or(0);
                 if value_decimals > 18 {
                     return Err(kya(format!("valueDecimals {value_decimals} is over 18")));
@@ -605,7 +605,9 @@ impl CredentialBuilder {
             });
         }
         if self.grants.is_empty() {
-            return Err(CredentialError::Kya("at least one grant is required".into()));
+            return Err(CredentialError::Kya(
+                "at least one grant is required".into(),
+            ));
         }
         if let Some((_, parent_grants, parent_from, parent_until)) = &self.parent {
             if valid_from < *parent_from || parent_until.is_some_and(|u| valid_until > u) {

@@ -10,8 +10,9 @@
 mod kinds;
 
 pub use kinds::{
-    AGENT_AUTHORIZATION, AGENT_DELEGATION, AGENT_REPUTATION, new_credential_id, AgentAuthorization, AgentDelegation, AgentId, AgentRegistration, CredentialBuilder,
-    CredentialKind, ParentRef, RegistryAddress, ReputationAttestation, ReputationRef,
+    AGENT_AUTHORIZATION, AGENT_DELEGATION, AGENT_REPUTATION, AgentAuthorization, AgentDelegation,
+    AgentId, AgentRegistration, CredentialBuilder, CredentialKind, ParentRef, RegistryAddress,
+    ReputationAttestation, ReputationRef, new_credential_id,
 };
 
 use serde_json::{Map, Value};
@@ -127,7 +128,9 @@ impl UnverifiedCredential {
     /// SHA-256 of the document's JCS bytes (proof included): the credential's name in
     /// delegations, revocations and caches.
     pub fn digest(&self) -> Result<CredentialDigest, CredentialError> {
-        Ok(CredentialDigest::of_canonical(&canonicalize(&self.document)?))
+        Ok(CredentialDigest::of_canonical(&canonicalize(
+            &self.document,
+        )?))
     }
 
     /// Parses the proof and computes the signed message, for a batch check by a verifier.
@@ -287,7 +290,11 @@ fn check_data_model(object: &Map<String, Value>) -> Result<(), CredentialError> 
     match object.get("credentialSubject") {
         Some(Value::Object(_)) => {}
         Some(Value::Array(a)) if !a.is_empty() && a.iter().all(Value::is_object) => {}
-        _ => return Err(dm("credentialSubject must be an object or a non-empty array of objects")),
+        _ => {
+            return Err(dm(
+                "credentialSubject must be an object or a non-empty array of objects",
+            ));
+        }
     }
     let valid_from = optional_timestamp(object, "validFrom")?;
     let valid_until = optional_timestamp(object, "validUntil")?;

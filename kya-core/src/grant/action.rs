@@ -78,18 +78,27 @@ impl Action {
         for (position, ch) in s.char_indices() {
             let ok = matches!(ch, 'a'..='z' | '0'..='9' | '.' | '_' | '-' | '/');
             if !ok {
-                return Err(ActionError::InvalidChar { action: s.to_owned(), ch, position });
+                return Err(ActionError::InvalidChar {
+                    action: s.to_owned(),
+                    ch,
+                    position,
+                });
             }
         }
         let mut count = 0usize;
         for segment in s.split('/') {
             if segment.is_empty() {
-                return Err(ActionError::EmptySegment { action: s.to_owned() });
+                return Err(ActionError::EmptySegment {
+                    action: s.to_owned(),
+                });
             }
             count += 1;
         }
         if count > MAX_ACTION_SEGMENTS {
-            return Err(ActionError::TooManySegments { action: s.to_owned(), count });
+            return Err(ActionError::TooManySegments {
+                action: s.to_owned(),
+                count,
+            });
         }
         Ok(Self(s.to_owned()))
     }
@@ -213,16 +222,38 @@ mod tests {
     #[test]
     fn rejects_invalid_actions() {
         assert_eq!(Action::parse(""), Err(ActionError::Empty));
-        assert!(matches!(Action::parse("a//b"), Err(ActionError::EmptySegment { .. })));
-        assert!(matches!(Action::parse("/a"), Err(ActionError::EmptySegment { .. })));
-        assert!(matches!(Action::parse("a/"), Err(ActionError::EmptySegment { .. })));
+        assert!(matches!(
+            Action::parse("a//b"),
+            Err(ActionError::EmptySegment { .. })
+        ));
+        assert!(matches!(
+            Action::parse("/a"),
+            Err(ActionError::EmptySegment { .. })
+        ));
+        assert!(matches!(
+            Action::parse("a/"),
+            Err(ActionError::EmptySegment { .. })
+        ));
         assert!(matches!(
             Action::parse("Payments"),
-            Err(ActionError::InvalidChar { ch: 'P', position: 0, .. })
+            Err(ActionError::InvalidChar {
+                ch: 'P',
+                position: 0,
+                ..
+            })
         ));
-        assert!(matches!(Action::parse("payments/*"), Err(ActionError::InvalidChar { ch: '*', .. })));
-        assert!(matches!(Action::parse("pay ment"), Err(ActionError::InvalidChar { ch: ' ', .. })));
-        assert!(matches!(Action::parse("é"), Err(ActionError::InvalidChar { .. })));
+        assert!(matches!(
+            Action::parse("payments/*"),
+            Err(ActionError::InvalidChar { ch: '*', .. })
+        ));
+        assert!(matches!(
+            Action::parse("pay ment"),
+            Err(ActionError::InvalidChar { ch: ' ', .. })
+        ));
+        assert!(matches!(
+            Action::parse("é"),
+            Err(ActionError::InvalidChar { .. })
+        ));
         let many = vec!["a"; MAX_ACTION_SEGMENTS + 1].join("/");
         assert!(matches!(
             Action::parse(&many),
@@ -251,7 +282,9 @@ mod tests {
     fn serde_as_string() {
         let x: Action = serde_json::from_str("\"payments/send\"").unwrap();
         assert_eq!(serde_json::to_string(&x).unwrap(), "\"payments/send\"");
-        let err = serde_json::from_str::<Action>("\"Pay\"").unwrap_err().to_string();
+        let err = serde_json::from_str::<Action>("\"Pay\"")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("'P'"), "{err}");
         assert!(serde_json::from_str::<Action>("3").is_err());
     }

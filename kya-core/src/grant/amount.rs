@@ -57,7 +57,9 @@ pub enum AmountError {
         text: String,
     },
     /// A character other than a digit or one decimal point.
-    #[error("amount `{text}` contains {ch:?} at byte {position}; amounts are digits with an optional decimal point")]
+    #[error(
+        "amount `{text}` contains {ch:?} at byte {position}; amounts are digits with an optional decimal point"
+    )]
     InvalidChar {
         /// The input.
         text: String,
@@ -73,7 +75,9 @@ pub enum AmountError {
         text: String,
     },
     /// More than [`MAX_AMOUNT_DIGITS`] digits after the point.
-    #[error("amount `{text}` has {scale} digits after the point, more than the limit of {MAX_AMOUNT_DIGITS}")]
+    #[error(
+        "amount `{text}` has {scale} digits after the point, more than the limit of {MAX_AMOUNT_DIGITS}"
+    )]
     ScaleTooLarge {
         /// The input.
         text: String,
@@ -81,7 +85,9 @@ pub enum AmountError {
         scale: usize,
     },
     /// More than [`MAX_AMOUNT_DIGITS`] significant digits.
-    #[error("amount `{text}` has {digits} significant digits, more than the limit of {MAX_AMOUNT_DIGITS}")]
+    #[error(
+        "amount `{text}` has {digits} significant digits, more than the limit of {MAX_AMOUNT_DIGITS}"
+    )]
     TooManyDigits {
         /// The input.
         text: String,
@@ -107,7 +113,10 @@ const POW10: [u128; MAX_AMOUNT_DIGITS + 1] = {
 const MANTISSA_BOUND: u128 = POW10[MAX_AMOUNT_DIGITS];
 
 fn pow10(exp: u8) -> u128 {
-    POW10.get(usize::from(exp)).copied().unwrap_or(MANTISSA_BOUND)
+    POW10
+        .get(usize::from(exp))
+        .copied()
+        .unwrap_or(MANTISSA_BOUND)
 }
 
 impl Amount {
@@ -129,7 +138,13 @@ impl Amount {
                 '0'..='9' => {}
                 '.' if point.is_none() => point = Some(position),
                 'e' | 'E' => return Err(AmountError::Exponent { text: text() }),
-                _ => return Err(AmountError::InvalidChar { text: text(), ch, position }),
+                _ => {
+                    return Err(AmountError::InvalidChar {
+                        text: text(),
+                        ch,
+                        position,
+                    });
+                }
             }
         }
         let (int, frac) = match point {
@@ -140,7 +155,10 @@ impl Amount {
             return Err(AmountError::MissingDigits { text: text() });
         }
         if frac.len() > MAX_AMOUNT_DIGITS {
-            return Err(AmountError::ScaleTooLarge { text: text(), scale: frac.len() });
+            return Err(AmountError::ScaleTooLarge {
+                text: text(),
+                scale: frac.len(),
+            });
         }
         let significant = int.trim_start_matches('0').len()
             + if int.trim_start_matches('0').is_empty() {
@@ -149,33 +167,53 @@ impl Amount {
                 frac.len()
             };
         if significant > MAX_AMOUNT_DIGITS {
-            return Err(AmountError::TooManyDigits { text: text(), digits: significant });
+            return Err(AmountError::TooManyDigits {
+                text: text(),
+                digits: significant,
+            });
         }
         let mut mantissa: u128 = 0;
         for b in int.bytes().chain(frac.bytes()) {
             // At most 38 significant digits: this never exceeds 10^38 - 1.
-            mantissa = mantissa.saturating_mul(10).saturating_add(u128::from(b - b'0'));
+            mantissa = mantissa
+                .saturating_mul(10)
+                .saturating_add(u128::from(b - b'0'));
         }
         let scale = u8::try_from(frac.len()).unwrap_or(u8::MAX);
-        Ok(Self { mantissa, scale, text: s.to_owned() })
+        Ok(Self {
+            mantissa,
+            scale,
+            text: s.to_owned(),
+        })
     }
 
     /// Builds an amount worth `mantissa × 10^-scale`, written canonically (`7500`, 2 → `75.00`).
     pub fn from_parts(mantissa: u128, scale: u8) -> Result<Self, AmountError> {
         let text = format_parts(mantissa, scale);
         if usize::from(scale) > MAX_AMOUNT_DIGITS {
-            return Err(AmountError::ScaleTooLarge { text, scale: usize::from(scale) });
+            return Err(AmountError::ScaleTooLarge {
+                text,
+                scale: usize::from(scale),
+            });
         }
         if mantissa >= MANTISSA_BOUND {
             let digits = mantissa.to_string().len();
             return Err(AmountError::TooManyDigits { text, digits });
         }
-        Ok(Self { mantissa, scale, text })
+        Ok(Self {
+            mantissa,
+            scale,
+            text,
+        })
     }
 
     /// The amount zero (`0`).
     pub fn zero() -> Self {
-        Self { mantissa: 0, scale: 0, text: "0".to_owned() }
+        Self {
+            mantissa: 0,
+            scale: 0,
+            text: "0".to_owned(),
+        }
     }
 
     /// The digits as an integer: the amount is `mantissa() × 10^-scale()`.
@@ -372,21 +410,58 @@ mod tests {
     #[test]
     fn rejects_bad_amounts() {
         assert_eq!(Amount::parse(""), Err(AmountError::Empty));
-        assert!(matches!(Amount::parse("-1"), Err(AmountError::Signed { .. })));
-        assert!(matches!(Amount::parse("+1"), Err(AmountError::Signed { .. })));
-        assert!(matches!(Amount::parse("1e3"), Err(AmountError::Exponent { .. })));
-        assert!(matches!(Amount::parse("1E3"), Err(AmountError::Exponent { .. })));
-        assert!(matches!(Amount::parse(".5"), Err(AmountError::MissingDigits { .. })));
-        assert!(matches!(Amount::parse("5."), Err(AmountError::MissingDigits { .. })));
-        assert!(matches!(Amount::parse("."), Err(AmountError::MissingDigits { .. })));
+        assert!(matches!(
+            Amount::parse("-1"),
+            Err(AmountError::Signed { .. })
+        ));
+        assert!(matches!(
+            Amount::parse("+1"),
+            Err(AmountError::Signed { .. })
+        ));
+        assert!(matches!(
+            Amount::parse("1e3"),
+            Err(AmountError::Exponent { .. })
+        ));
+        assert!(matches!(
+            Amount::parse("1E3"),
+            Err(AmountError::Exponent { .. })
+        ));
+        assert!(matches!(
+            Amount::parse(".5"),
+            Err(AmountError::MissingDigits { .. })
+        ));
+        assert!(matches!(
+            Amount::parse("5."),
+            Err(AmountError::MissingDigits { .. })
+        ));
+        assert!(matches!(
+            Amount::parse("."),
+            Err(AmountError::MissingDigits { .. })
+        ));
         assert!(matches!(
             Amount::parse("1.2.3"),
-            Err(AmountError::InvalidChar { ch: '.', position: 3, .. })
+            Err(AmountError::InvalidChar {
+                ch: '.',
+                position: 3,
+                ..
+            })
         ));
-        assert!(matches!(Amount::parse(" 1"), Err(AmountError::InvalidChar { .. })));
-        assert!(matches!(Amount::parse("1,5"), Err(AmountError::InvalidChar { .. })));
-        assert!(matches!(Amount::parse("NaN"), Err(AmountError::InvalidChar { .. })));
-        assert!(matches!(Amount::parse("١"), Err(AmountError::InvalidChar { .. })));
+        assert!(matches!(
+            Amount::parse(" 1"),
+            Err(AmountError::InvalidChar { .. })
+        ));
+        assert!(matches!(
+            Amount::parse("1,5"),
+            Err(AmountError::InvalidChar { .. })
+        ));
+        assert!(matches!(
+            Amount::parse("NaN"),
+            Err(AmountError::InvalidChar { .. })
+        ));
+        assert!(matches!(
+            Amount::parse("١"),
+            Err(AmountError::InvalidChar { .. })
+        ));
         assert!(matches!(
             Amount::parse(&"9".repeat(39)),
             Err(AmountError::TooManyDigits { digits: 39, .. })
@@ -427,9 +502,18 @@ mod tests {
 
     #[test]
     fn arithmetic() {
-        assert_eq!(a("50").checked_add(&a("25.00")).unwrap().to_string(), "75.00");
-        assert_eq!(a("0.1").checked_add(&a("0.02")).unwrap().to_string(), "0.12");
-        assert_eq!(a("0.001").checked_add(&a("0")).unwrap().to_string(), "0.001");
+        assert_eq!(
+            a("50").checked_add(&a("25.00")).unwrap().to_string(),
+            "75.00"
+        );
+        assert_eq!(
+            a("0.1").checked_add(&a("0.02")).unwrap().to_string(),
+            "0.12"
+        );
+        assert_eq!(
+            a("0.001").checked_add(&a("0")).unwrap().to_string(),
+            "0.001"
+        );
         assert!(a(&"9".repeat(38)).checked_add(&a("1")).is_none());
         assert!(a(&"9".repeat(30)).checked_add(&a("0.000000001")).is_none());
         assert_eq!(a("1").checked_sub(&a("0.25")).unwrap().to_string(), "0.75");
@@ -446,7 +530,10 @@ mod tests {
         assert_eq!(serde_json::to_string(&x).unwrap(), "\"50.00\"");
         for n in ["50", "50.5", "-1", "1e3"] {
             let err = serde_json::from_str::<Amount>(n).unwrap_err().to_string();
-            assert!(err.contains("amounts are decimal strings, not JSON numbers"), "{err}");
+            assert!(
+                err.contains("amounts are decimal strings, not JSON numbers"),
+                "{err}"
+            );
         }
         assert!(serde_json::from_str::<Amount>("null").is_err());
     }

@@ -35,7 +35,9 @@ pub enum AssetError {
     #[error("an asset must not be empty")]
     Empty,
     /// Not three uppercase letters, and not a CAIP-19 id (no `:`).
-    #[error("asset `{text}` is neither an ISO 4217 code (three uppercase letters) nor a CAIP-19 asset id")]
+    #[error(
+        "asset `{text}` is neither an ISO 4217 code (three uppercase letters) nor a CAIP-19 asset id"
+    )]
     Unrecognised {
         /// The input (truncated to 300 bytes).
         text: String,
@@ -53,7 +55,9 @@ pub enum AssetError {
         expected: &'static str,
     },
     /// A CAIP-19 id without the `/asset_namespace:asset_reference` part, or with extra parts.
-    #[error("CAIP-19 asset id `{text}` must be `namespace:reference/asset_namespace:asset_reference[/token_id]`")]
+    #[error(
+        "CAIP-19 asset id `{text}` must be `namespace:reference/asset_namespace:asset_reference[/token_id]`"
+    )]
     Caip19Shape {
         /// The input (truncated to 300 bytes).
         text: String,
@@ -105,7 +109,10 @@ impl Asset {
             return Err(AssetError::Empty);
         }
         if s.len() == 3 && s.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Ok(Self { text: s.to_owned(), kind: AssetKind::Iso4217 });
+            return Ok(Self {
+                text: s.to_owned(),
+                kind: AssetKind::Iso4217,
+            });
         }
         if !s.contains(':') {
             return Err(AssetError::Unrecognised { text: clip(s) });
@@ -120,9 +127,33 @@ impl Asset {
         }
         let (namespace, reference) = chain.split_once(':').ok_or_else(shape)?;
         let (asset_namespace, asset_reference) = asset.split_once(':').ok_or_else(shape)?;
-        check(s, "namespace", namespace, 3, 8, namespace_char, "[-a-z0-9]{3,8}")?;
-        check(s, "reference", reference, 1, 32, chain_reference_char, "[-_a-zA-Z0-9]{1,32}")?;
-        check(s, "asset_namespace", asset_namespace, 3, 8, namespace_char, "[-a-z0-9]{3,8}")?;
+        check(
+            s,
+            "namespace",
+            namespace,
+            3,
+            8,
+            namespace_char,
+            "[-a-z0-9]{3,8}",
+        )?;
+        check(
+            s,
+            "reference",
+            reference,
+            1,
+            32,
+            chain_reference_char,
+            "[-_a-zA-Z0-9]{1,32}",
+        )?;
+        check(
+            s,
+            "asset_namespace",
+            asset_namespace,
+            3,
+            8,
+            namespace_char,
+            "[-a-z0-9]{3,8}",
+        )?;
         check(
             s,
             "asset_reference",
@@ -133,9 +164,20 @@ impl Asset {
             "[-.%a-zA-Z0-9]{1,128}",
         )?;
         if let Some(token) = token {
-            check(s, "token_id", token, 1, 78, asset_reference_char, "[-.%a-zA-Z0-9]{1,78}")?;
+            check(
+                s,
+                "token_id",
+                token,
+                1,
+                78,
+                asset_reference_char,
+                "[-.%a-zA-Z0-9]{1,78}",
+            )?;
         }
-        Ok(Self { text: s.to_owned(), kind: AssetKind::Caip19 })
+        Ok(Self {
+            text: s.to_owned(),
+            kind: AssetKind::Caip19,
+        })
     }
 
     /// The asset as written.
@@ -235,9 +277,17 @@ mod tests {
     fn rejects_malformed_assets() {
         assert_eq!(Asset::parse(""), Err(AssetError::Empty));
         for bad in ["usd", "US", "USDC", "US1", "dollars"] {
-            assert!(matches!(Asset::parse(bad), Err(AssetError::Unrecognised { .. })), "{bad}");
+            assert!(
+                matches!(Asset::parse(bad), Err(AssetError::Unrecognised { .. })),
+                "{bad}"
+            );
         }
-        for bad in ["eip155:1", "eip155:1/erc20", "eip155:1/erc20:0xab/1/2", "eip155:1/:0xab"] {
+        for bad in [
+            "eip155:1",
+            "eip155:1/erc20",
+            "eip155:1/erc20:0xab/1/2",
+            "eip155:1/:0xab",
+        ] {
             assert!(
                 matches!(
                     Asset::parse(bad),
@@ -253,10 +303,16 @@ mod tests {
         assert_eq!(part("EIP155:1/erc20:0xab"), "namespace");
         assert_eq!(part("ab:1/erc20:0xab"), "namespace");
         assert_eq!(part("eip155:/erc20:0xab"), "reference");
-        assert_eq!(part(&format!("eip155:{}/erc20:0xab", "1".repeat(33))), "reference");
+        assert_eq!(
+            part(&format!("eip155:{}/erc20:0xab", "1".repeat(33))),
+            "reference"
+        );
         assert_eq!(part("eip155:1/ERC20:0xab"), "asset_namespace");
         assert_eq!(part("eip155:1/erc20:0x:ab"), "asset_reference");
-        assert_eq!(part(&format!("eip155:1/erc20:{}", "a".repeat(129))), "asset_reference");
+        assert_eq!(
+            part(&format!("eip155:1/erc20:{}", "a".repeat(129))),
+            "asset_reference"
+        );
         assert_eq!(part("eip155:1/erc721:0xab/"), "token_id");
         assert_eq!(part("eip155:1/erc721:0xab/1_2"), "token_id");
         let msg = Asset::parse("eip155:1/ERC20:0xab").unwrap_err().to_string();

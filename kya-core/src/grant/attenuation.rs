@@ -105,13 +105,19 @@ pub enum Widening {
         parent: u64,
     },
     /// The parent restricts the audience, the child does not.
-    #[error("child has no audience list but the parent restricts audience to {}", show_list(parent))]
+    #[error(
+        "child has no audience list but the parent restricts audience to {}",
+        show_list(parent)
+    )]
     AudienceMissing {
         /// The parent's allow-list.
         parent: Vec<String>,
     },
     /// A child audience is not on the parent's list.
-    #[error("child audience `{entry}` is not in the parent's allow-list {}", show_list(parent))]
+    #[error(
+        "child audience `{entry}` is not in the parent's allow-list {}",
+        show_list(parent)
+    )]
     AudienceNotAllowed {
         /// The child's entry.
         entry: String,
@@ -119,13 +125,19 @@ pub enum Widening {
         parent: Vec<String>,
     },
     /// The parent restricts resources, the child does not.
-    #[error("child has no resource list but the parent restricts resources to {}", show_list(parent))]
+    #[error(
+        "child has no resource list but the parent restricts resources to {}",
+        show_list(parent)
+    )]
     ResourceMissing {
         /// The parent's prefixes.
         parent: Vec<String>,
     },
     /// A child resource prefix is under no parent prefix.
-    #[error("child resource prefix `{prefix}` is not under any parent prefix {}", show_list(parent))]
+    #[error(
+        "child resource prefix `{prefix}` is not under any parent prefix {}",
+        show_list(parent)
+    )]
     ResourceNotCovered {
         /// The child's prefix.
         prefix: String,
@@ -133,13 +145,20 @@ pub enum Widening {
         parent: Vec<String>,
     },
     /// The parent has `validFrom`, the child does not.
-    #[error("child has no validFrom but the parent is valid only from {}", show_datetime(parent))]
+    #[error(
+        "child has no validFrom but the parent is valid only from {}",
+        show_datetime(parent)
+    )]
     ValidFromMissing {
         /// The parent's `validFrom`.
         parent: OffsetDateTime,
     },
     /// The child starts before the parent.
-    #[error("child validFrom {} is before the parent's {}", show_datetime(child), show_datetime(parent))]
+    #[error(
+        "child validFrom {} is before the parent's {}",
+        show_datetime(child),
+        show_datetime(parent)
+    )]
     ValidFromEarlier {
         /// The child's `validFrom`.
         child: OffsetDateTime,
@@ -147,13 +166,20 @@ pub enum Widening {
         parent: OffsetDateTime,
     },
     /// The parent has `validUntil`, the child does not.
-    #[error("child has no validUntil but the parent is valid only until {}", show_datetime(parent))]
+    #[error(
+        "child has no validUntil but the parent is valid only until {}",
+        show_datetime(parent)
+    )]
     ValidUntilMissing {
         /// The parent's `validUntil`.
         parent: OffsetDateTime,
     },
     /// The child ends after the parent.
-    #[error("child validUntil {} is after the parent's {}", show_datetime(child), show_datetime(parent))]
+    #[error(
+        "child validUntil {} is after the parent's {}",
+        show_datetime(child),
+        show_datetime(parent)
+    )]
     ValidUntilLater {
         /// The child's `validUntil`.
         child: OffsetDateTime,
@@ -236,6 +262,8 @@ fn describe_set(w: &GrantSetWidening) -> String {
 impl Grant {
     /// Decides `self ⊑ parent`: `Ok` if this grant only narrows `parent`, else the first
     /// widening found (in the order of [`widenings`](Grant::widenings)).
+    // The error carries the values that explain it; attenuation is not a hot path.
+    #[allow(clippy::result_large_err)]
     pub fn attenuates(&self, parent: &Grant) -> Result<(), Widening> {
         match self.widenings(parent).into_iter().next() {
             Some(w) => Err(w),
@@ -249,7 +277,10 @@ impl Grant {
     pub fn widenings(&self, parent: &Grant) -> Vec<Widening> {
         let mut w = Vec::new();
         if !parent.action.covers(&self.action) {
-            w.push(Widening::ActionNotCovered { child: self.action.clone(), parent: parent.action.clone() });
+            w.push(Widening::ActionNotCovered {
+                child: self.action.clone(),
+                parent: parent.action.clone(),
+            });
         }
         if let Some(p) = &parent.max_amount {
             match &self.max_amount {
@@ -259,7 +290,10 @@ impl Grant {
                     parent: p.asset.clone(),
                 }),
                 Some(c) if c.value > p.value => {
-                    w.push(Widening::MaxAmountExceeds { child: c.clone(), parent: p.clone() });
+                    w.push(Widening::MaxAmountExceeds {
+                        child: c.clone(),
+                        parent: p.clone(),
+                    });
                 }
                 Some(_) => {}
             }
@@ -270,12 +304,21 @@ impl Grant {
                 Some(c) => {
                     let (cl, pl) = (c.limit(), p.limit());
                     if cl.asset != pl.asset {
-                        w.push(Widening::BudgetAssetMismatch { child: cl.asset.clone(), parent: pl.asset.clone() });
+                        w.push(Widening::BudgetAssetMismatch {
+                            child: cl.asset.clone(),
+                            parent: pl.asset.clone(),
+                        });
                     } else if cl.value > pl.value {
-                        w.push(Widening::BudgetExceeds { child: cl.clone(), parent: pl.clone() });
+                        w.push(Widening::BudgetExceeds {
+                            child: cl.clone(),
+                            parent: pl.clone(),
+                        });
                     }
                     if !period_multiple(c.period_seconds(), p.period_seconds()) {
-                        w.push(Widening::BudgetPeriod { child: c.period_seconds(), parent: p.period_seconds() });
+                        w.push(Widening::BudgetPeriod {
+                            child: c.period_seconds(),
+                            parent: p.period_seconds(),
+                        });
                     }
                 }
             }
@@ -285,27 +328,40 @@ impl Grant {
                 None => w.push(Widening::RateMissing { parent: *p }),
                 Some(c) => {
                     if c.count() > p.count() {
-                        w.push(Widening::RateCountExceeds { child: c.count(), parent: p.count() });
+                        w.push(Widening::RateCountExceeds {
+                            child: c.count(),
+                            parent: p.count(),
+                        });
                     }
                     if !period_multiple(c.period_seconds(), p.period_seconds()) {
-                        w.push(Widening::RatePeriod { child: c.period_seconds(), parent: p.period_seconds() });
+                        w.push(Widening::RatePeriod {
+                            child: c.period_seconds(),
+                            parent: p.period_seconds(),
+                        });
                     }
                 }
             }
         }
         if let Some(p) = &parent.audience {
             match &self.audience {
-                None => w.push(Widening::AudienceMissing { parent: p.entries().to_vec() }),
+                None => w.push(Widening::AudienceMissing {
+                    parent: p.entries().to_vec(),
+                }),
                 Some(c) => {
                     for e in c.entries().iter().filter(|e| !p.allows(e)) {
-                        w.push(Widening::AudienceNotAllowed { entry: e.clone(), parent: p.entries().to_vec() });
+                        w.push(Widening::AudienceNotAllowed {
+                            entry: e.clone(),
+                            parent: p.entries().to_vec(),
+                        });
                     }
                 }
             }
         }
         if let Some(p) = &parent.resource {
             match &self.resource {
-                None => w.push(Widening::ResourceMissing { parent: p.prefixes().to_vec() }),
+                None => w.push(Widening::ResourceMissing {
+                    parent: p.prefixes().to_vec(),
+                }),
                 Some(c) => {
                     for prefix in c.prefixes() {
                         if !p.prefixes().iter().any(|pp| resource_matches(pp, prefix)) {
@@ -321,14 +377,20 @@ impl Grant {
         if let Some(p) = parent.valid_from {
             match self.valid_from {
                 None => w.push(Widening::ValidFromMissing { parent: p }),
-                Some(c) if c < p => w.push(Widening::ValidFromEarlier { child: c, parent: p }),
+                Some(c) if c < p => w.push(Widening::ValidFromEarlier {
+                    child: c,
+                    parent: p,
+                }),
                 Some(_) => {}
             }
         }
         if let Some(p) = parent.valid_until {
             match self.valid_until {
                 None => w.push(Widening::ValidUntilMissing { parent: p }),
-                Some(c) if c > p => w.push(Widening::ValidUntilLater { child: c, parent: p }),
+                Some(c) if c > p => w.push(Widening::ValidUntilLater {
+                    child: c,
+                    parent: p,
+                }),
                 Some(_) => {}
             }
         }
@@ -351,6 +413,7 @@ impl Grant {
 /// some parent grant. For a child grant that attenuates none, reports the closest parent
 /// grant (one whose action covers it, with the fewest widenings, the earliest on ties) and
 /// its first widening.
+#[allow(clippy::result_large_err)]
 pub fn attenuates_all(children: &[Grant], parents: &[Grant]) -> Result<(), GrantSetWidening> {
     'children: for (child_index, child) in children.iter().enumerate() {
         let mut best: Option<(usize, Vec<Widening>)> = None;
@@ -368,16 +431,24 @@ pub fn attenuates_all(children: &[Grant], parents: &[Grant]) -> Result<(), Grant
             Some((parent_index, reasons)) => GrantSetWidening {
                 child_index,
                 parent_index: Some(parent_index),
-                reason: reasons.into_iter().next().unwrap_or(Widening::NoParentGrant),
+                reason: reasons
+                    .into_iter()
+                    .next()
+                    .unwrap_or(Widening::NoParentGrant),
             },
-            None => GrantSetWidening { child_index, parent_index: None, reason: Widening::NoParentGrant },
+            None => GrantSetWidening {
+                child_index,
+                parent_index: None,
+                reason: Widening::NoParentGrant,
+            },
         });
     }
     Ok(())
 }
 
 fn parent_covers_action(w: &[Widening]) -> bool {
-    !w.iter().any(|w| matches!(w, Widening::ActionNotCovered { .. }))
+    !w.iter()
+        .any(|w| matches!(w, Widening::ActionNotCovered { .. }))
 }
 
 #[cfg(test)]
@@ -394,75 +465,192 @@ mod tests {
     fn cases() -> Vec<(&'static str, Value, Value, Option<&'static str>)> {
         let usd50 = json!({"value": "50.00", "asset": "USD"});
         vec![
-            ("identical", json!({"action": "payments", "maxAmount": usd50}), json!({"action": "payments", "maxAmount": usd50}), None),
-            ("sub-action, smaller amount written differently",
-             json!({"action": "payments", "maxAmount": usd50}),
-             json!({"action": "payments/send", "maxAmount": {"value": "49.999", "asset": "USD"}}), None),
-            ("equal amount, other scale",
-             json!({"action": "payments", "maxAmount": usd50}),
-             json!({"action": "payments", "maxAmount": {"value": "50", "asset": "USD"}}), None),
-            ("root parent covers all, child adds constraints",
-             json!({"action": "*"}),
-             json!({"action": "data/read", "audience": ["did:web:a"], "rate": {"count": 1, "periodSeconds": 1}}), None),
-            ("sibling action", json!({"action": "payments/send"}), json!({"action": "payments/refund"}), Some("action_widened")),
-            ("segment-prefix is not coverage", json!({"action": "payments"}), json!({"action": "paymentsx"}), Some("action_widened")),
-            ("child root under non-root", json!({"action": "payments"}), json!({"action": "*"}), Some("action_widened")),
-            ("amount above", json!({"action": "a", "maxAmount": usd50}),
-             json!({"action": "a", "maxAmount": {"value": "75.00", "asset": "USD"}}), Some("max_amount_exceeds")),
-            ("amount dropped", json!({"action": "a", "maxAmount": usd50}), json!({"action": "a"}), Some("max_amount_missing")),
-            ("amount in another asset", json!({"action": "a", "maxAmount": usd50}),
-             json!({"action": "a", "maxAmount": {"value": "1", "asset": "EUR"}}), Some("max_amount_asset_mismatch")),
-            ("audience subset",
-             json!({"action": "a", "audience": ["did:web:a", "did:web:b"]}),
-             json!({"action": "a", "audience": ["did:web:b"]}), None),
-            ("audience dropped", json!({"action": "a", "audience": ["did:web:a"]}), json!({"action": "a"}), Some("audience_unrestricted")),
-            ("audience added", json!({"action": "a", "audience": ["did:web:a"]}),
-             json!({"action": "a", "audience": ["did:web:a", "did:web:c"]}), Some("audience_widened")),
-            ("resource narrowed by path",
-             json!({"action": "a", "resource": ["https://shop.example/api"]}),
-             json!({"action": "a", "resource": ["https://shop.example/api/v1", "https://shop.example/api?x=1"]}), None),
-            ("resource sibling by string prefix",
-             json!({"action": "a", "resource": ["https://shop.example/api"]}),
-             json!({"action": "a", "resource": ["https://shop.example/apix"]}), Some("resource_widened")),
-            ("resource dropped", json!({"action": "a", "resource": ["https://x/"]}), json!({"action": "a"}), Some("resource_unrestricted")),
-            ("window inside",
-             json!({"action": "a", "validFrom": "2026-01-01T00:00:00Z", "validUntil": "2026-12-31T00:00:00Z"}),
-             json!({"action": "a", "validFrom": "2026-02-01T00:00:00Z", "validUntil": "2026-03-01T00:00:00+01:00"}), None),
-            ("window starts earlier",
-             json!({"action": "a", "validFrom": "2026-01-01T00:00:00Z"}),
-             json!({"action": "a", "validFrom": "2025-12-31T23:59:59Z"}), Some("valid_from_earlier")),
-            ("window unbounded end",
-             json!({"action": "a", "validUntil": "2026-01-01T00:00:00Z"}),
-             json!({"action": "a"}), Some("valid_until_missing")),
-            ("window ends later",
-             json!({"action": "a", "validUntil": "2026-01-01T00:00:00Z"}),
-             json!({"action": "a", "validUntil": "2026-01-01T00:00:01Z"}), Some("valid_until_later")),
-            ("budget narrowed, period a multiple",
-             json!({"action": "a", "budget": {"value": "200", "asset": "USD", "periodSeconds": 3600}}),
-             json!({"action": "a", "budget": {"value": "100", "asset": "USD", "periodSeconds": 86400}}), None),
-            ("budget period not a multiple",
-             json!({"action": "a", "budget": {"value": "200", "asset": "USD", "periodSeconds": 60}}),
-             json!({"action": "a", "budget": {"value": "100", "asset": "USD", "periodSeconds": 90}}), Some("budget_period_widened")),
-            ("budget period shorter",
-             json!({"action": "a", "budget": {"value": "200", "asset": "USD", "periodSeconds": 60}}),
-             json!({"action": "a", "budget": {"value": "100", "asset": "USD", "periodSeconds": 30}}), Some("budget_period_widened")),
-            ("budget larger",
-             json!({"action": "a", "budget": {"value": "200", "asset": "USD", "periodSeconds": 60}}),
-             json!({"action": "a", "budget": {"value": "200.01", "asset": "USD", "periodSeconds": 60}}), Some("budget_exceeds")),
-            ("budget dropped",
-             json!({"action": "a", "budget": {"value": "200", "asset": "USD", "periodSeconds": 60}}),
-             json!({"action": "a", "maxAmount": usd50}), Some("budget_missing")),
-            ("rate narrowed",
-             json!({"action": "a", "rate": {"count": 10, "periodSeconds": 60}}),
-             json!({"action": "a", "rate": {"count": 10, "periodSeconds": 120}}), None),
-            ("rate count above",
-             json!({"action": "a", "rate": {"count": 10, "periodSeconds": 60}}),
-             json!({"action": "a", "rate": {"count": 11, "periodSeconds": 3600}}), Some("rate_count_exceeds")),
-            ("rate dropped", json!({"action": "a", "rate": {"count": 10, "periodSeconds": 60}}), json!({"action": "a"}), Some("rate_missing")),
-            ("unknown kept, child adds one",
-             json!({"action": "a", "geo": ["EU"]}), json!({"action": "a", "geo": ["EU"], "kyc": true}), None),
-            ("unknown dropped", json!({"action": "a", "geo": ["EU"]}), json!({"action": "a"}), Some("unknown_constraint_dropped")),
-            ("unknown changed", json!({"action": "a", "geo": ["EU"]}), json!({"action": "a", "geo": ["EU", "US"]}), Some("unknown_constraint_changed")),
+            (
+                "identical",
+                json!({"action": "payments", "maxAmount": usd50}),
+                json!({"action": "payments", "maxAmount": usd50}),
+                None,
+            ),
+            (
+                "sub-action, smaller amount written differently",
+                json!({"action": "payments", "maxAmount": usd50}),
+                json!({"action": "payments/send", "maxAmount": {"value": "49.999", "asset": "USD"}}),
+                None,
+            ),
+            (
+                "equal amount, other scale",
+                json!({"action": "payments", "maxAmount": usd50}),
+                json!({"action": "payments", "maxAmount": {"value": "50", "asset": "USD"}}),
+                None,
+            ),
+            (
+                "root parent covers all, child adds constraints",
+                json!({"action": "*"}),
+                json!({"action": "data/read", "audience": ["did:web:a"], "rate": {"count": 1, "periodSeconds": 1}}),
+                None,
+            ),
+            (
+                "sibling action",
+                json!({"action": "payments/send"}),
+                json!({"action": "payments/refund"}),
+                Some("action_widened"),
+            ),
+            (
+                "segment-prefix is not coverage",
+                json!({"action": "payments"}),
+                json!({"action": "paymentsx"}),
+                Some("action_widened"),
+            ),
+            (
+                "child root under non-root",
+                json!({"action": "payments"}),
+                json!({"action": "*"}),
+                Some("action_widened"),
+            ),
+            (
+                "amount above",
+                json!({"action": "a", "maxAmount": usd50}),
+                json!({"action": "a", "maxAmount": {"value": "75.00", "asset": "USD"}}),
+                Some("max_amount_exceeds"),
+            ),
+            (
+                "amount dropped",
+                json!({"action": "a", "maxAmount": usd50}),
+                json!({"action": "a"}),
+                Some("max_amount_missing"),
+            ),
+            (
+                "amount in another asset",
+                json!({"action": "a", "maxAmount": usd50}),
+                json!({"action": "a", "maxAmount": {"value": "1", "asset": "EUR"}}),
+                Some("max_amount_asset_mismatch"),
+            ),
+            (
+                "audience subset",
+                json!({"action": "a", "audience": ["did:web:a", "did:web:b"]}),
+                json!({"action": "a", "audience": ["did:web:b"]}),
+                None,
+            ),
+            (
+                "audience dropped",
+                json!({"action": "a", "audience": ["did:web:a"]}),
+                json!({"action": "a"}),
+                Some("audience_unrestricted"),
+            ),
+            (
+                "audience added",
+                json!({"action": "a", "audience": ["did:web:a"]}),
+                json!({"action": "a", "audience": ["did:web:a", "did:web:c"]}),
+                Some("audience_widened"),
+            ),
+            (
+                "resource narrowed by path",
+                json!({"action": "a", "resource": ["https://shop.example/api"]}),
+                json!({"action": "a", "resource": ["https://shop.example/api/v1", "https://shop.example/api?x=1"]}),
+                None,
+            ),
+            (
+                "resource sibling by string prefix",
+                json!({"action": "a", "resource": ["https://shop.example/api"]}),
+                json!({"action": "a", "resource": ["https://shop.example/apix"]}),
+                Some("resource_widened"),
+            ),
+            (
+                "resource dropped",
+                json!({"action": "a", "resource": ["https://x/"]}),
+                json!({"action": "a"}),
+                Some("resource_unrestricted"),
+            ),
+            (
+                "window inside",
+                json!({"action": "a", "validFrom": "2026-01-01T00:00:00Z", "validUntil": "2026-12-31T00:00:00Z"}),
+                json!({"action": "a", "validFrom": "2026-02-01T00:00:00Z", "validUntil": "2026-03-01T00:00:00+01:00"}),
+                None,
+            ),
+            (
+                "window starts earlier",
+                json!({"action": "a", "validFrom": "2026-01-01T00:00:00Z"}),
+                json!({"action": "a", "validFrom": "2025-12-31T23:59:59Z"}),
+                Some("valid_from_earlier"),
+            ),
+            (
+                "window unbounded end",
+                json!({"action": "a", "validUntil": "2026-01-01T00:00:00Z"}),
+                json!({"action": "a"}),
+                Some("valid_until_missing"),
+            ),
+            (
+                "window ends later",
+                json!({"action": "a", "validUntil": "2026-01-01T00:00:00Z"}),
+                json!({"action": "a", "validUntil": "2026-01-01T00:00:01Z"}),
+                Some("valid_until_later"),
+            ),
+            (
+                "budget narrowed, period a multiple",
+                json!({"action": "a", "budget": {"value": "200", "asset": "USD", "periodSeconds": 3600}}),
+                json!({"action": "a", "budget": {"value": "100", "asset": "USD", "periodSeconds": 86400}}),
+                None,
+            ),
+            (
+                "budget period not a multiple",
+                json!({"action": "a", "budget": {"value": "200", "asset": "USD", "periodSeconds": 60}}),
+                json!({"action": "a", "budget": {"value": "100", "asset": "USD", "periodSeconds": 90}}),
+                Some("budget_period_widened"),
+            ),
+            (
+                "budget period shorter",
+                json!({"action": "a", "budget": {"value": "200", "asset": "USD", "periodSeconds": 60}}),
+                json!({"action": "a", "budget": {"value": "100", "asset": "USD", "periodSeconds": 30}}),
+                Some("budget_period_widened"),
+            ),
+            (
+                "budget larger",
+                json!({"action": "a", "budget": {"value": "200", "asset": "USD", "periodSeconds": 60}}),
+                json!({"action": "a", "budget": {"value": "200.01", "asset": "USD", "periodSeconds": 60}}),
+                Some("budget_exceeds"),
+            ),
+            (
+                "budget dropped",
+                json!({"action": "a", "budget": {"value": "200", "asset": "USD", "periodSeconds": 60}}),
+                json!({"action": "a", "maxAmount": usd50}),
+                Some("budget_missing"),
+            ),
+            (
+                "rate narrowed",
+                json!({"action": "a", "rate": {"count": 10, "periodSeconds": 60}}),
+                json!({"action": "a", "rate": {"count": 10, "periodSeconds": 120}}),
+                None,
+            ),
+            (
+                "rate count above",
+                json!({"action": "a", "rate": {"count": 10, "periodSeconds": 60}}),
+                json!({"action": "a", "rate": {"count": 11, "periodSeconds": 3600}}),
+                Some("rate_count_exceeds"),
+            ),
+            (
+                "rate dropped",
+                json!({"action": "a", "rate": {"count": 10, "periodSeconds": 60}}),
+                json!({"action": "a"}),
+                Some("rate_missing"),
+            ),
+            (
+                "unknown kept, child adds one",
+                json!({"action": "a", "geo": ["EU"]}),
+                json!({"action": "a", "geo": ["EU"], "kyc": true}),
+                None,
+            ),
+            (
+                "unknown dropped",
+                json!({"action": "a", "geo": ["EU"]}),
+                json!({"action": "a"}),
+                Some("unknown_constraint_dropped"),
+            ),
+            (
+                "unknown changed",
+                json!({"action": "a", "geo": ["EU"]}),
+                json!({"action": "a", "geo": ["EU", "US"]}),
+                Some("unknown_constraint_changed"),
+            ),
         ]
     }
 
@@ -479,10 +667,15 @@ mod tests {
 
     #[test]
     fn messages_name_the_values() {
-        let p = g(json!({"action": "a", "maxAmount": {"value": "50.00", "asset": "USD"}, "audience": ["did:web:a", "did:web:b"]}));
+        let p = g(
+            json!({"action": "a", "maxAmount": {"value": "50.00", "asset": "USD"}, "audience": ["did:web:a", "did:web:b"]}),
+        );
         let c = g(json!({"action": "a", "maxAmount": {"value": "75.00", "asset": "USD"}}));
         let w = c.widenings(&p);
-        assert_eq!(w[0].to_string(), "child maxAmount 75.00 USD exceeds parent 50.00 USD");
+        assert_eq!(
+            w[0].to_string(),
+            "child maxAmount 75.00 USD exceeds parent 50.00 USD"
+        );
         assert_eq!(
             w[1].to_string(),
             "child has no audience list but the parent restricts audience to [did:web:a, did:web:b]"
@@ -509,7 +702,10 @@ mod tests {
         assert_eq!(attenuates_all(&[], &parents), Ok(()));
         assert_eq!(attenuates_all(&[], &[]), Ok(()));
 
-        let bad = vec![ok[0].clone(), g(json!({"action": "payments/send", "maxAmount": {"value": "75", "asset": "USD"}}))];
+        let bad = vec![
+            ok[0].clone(),
+            g(json!({"action": "payments/send", "maxAmount": {"value": "75", "asset": "USD"}})),
+        ];
         let err = attenuates_all(&bad, &parents).unwrap_err();
         assert_eq!(err.child_index, 1);
         assert_eq!(err.parent_index, Some(1));
@@ -520,9 +716,15 @@ mod tests {
         );
 
         let err = attenuates_all(&[g(json!({"action": "admin"}))], &parents).unwrap_err();
-        assert_eq!((err.parent_index, err.reason.code()), (Some(0), "action_widened"));
+        assert_eq!(
+            (err.parent_index, err.reason.code()),
+            (Some(0), "action_widened")
+        );
 
         let err = attenuates_all(&ok, &[]).unwrap_err();
-        assert_eq!((err.child_index, err.parent_index, err.reason.code()), (0, None, "no_parent_grant"));
+        assert_eq!(
+            (err.child_index, err.parent_index, err.reason.code()),
+            (0, None, "no_parent_grant")
+        );
     }
 }

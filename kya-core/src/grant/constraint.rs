@@ -77,9 +77,14 @@ impl Budget {
     /// A budget of `limit` per `period_seconds` (which must be at least 1).
     pub fn new(limit: Money, period_seconds: u64) -> Result<Self, GrantError> {
         if period_seconds == 0 {
-            return Err(GrantError::NotPositive { field: "budget.periodSeconds".into() });
+            return Err(GrantError::NotPositive {
+                field: "budget.periodSeconds".into(),
+            });
         }
-        Ok(Self { limit, period_seconds })
+        Ok(Self {
+            limit,
+            period_seconds,
+        })
     }
 
     /// The most that may be spent per period.
@@ -101,14 +106,20 @@ impl Budget {
             &join(field, "periodSeconds"),
             json::member(field, obj, "periodSeconds")?,
         )?;
-        Ok(Self { limit: Money { value, asset }, period_seconds })
+        Ok(Self {
+            limit: Money { value, asset },
+            period_seconds,
+        })
     }
 
     pub(crate) fn to_json(&self) -> Value {
         let mut m = Map::new();
         m.insert("value".into(), Value::String(self.limit.value.to_string()));
         m.insert("asset".into(), Value::String(self.limit.asset.to_string()));
-        m.insert("periodSeconds".into(), Value::Number(self.period_seconds.into()));
+        m.insert(
+            "periodSeconds".into(),
+            Value::Number(self.period_seconds.into()),
+        );
         Value::Object(m)
     }
 }
@@ -131,12 +142,19 @@ impl Rate {
     /// At most `count` requests per `period_seconds` (both at least 1).
     pub fn new(count: u64, period_seconds: u64) -> Result<Self, GrantError> {
         if count == 0 {
-            return Err(GrantError::NotPositive { field: "rate.count".into() });
+            return Err(GrantError::NotPositive {
+                field: "rate.count".into(),
+            });
         }
         if period_seconds == 0 {
-            return Err(GrantError::NotPositive { field: "rate.periodSeconds".into() });
+            return Err(GrantError::NotPositive {
+                field: "rate.periodSeconds".into(),
+            });
         }
-        Ok(Self { count, period_seconds })
+        Ok(Self {
+            count,
+            period_seconds,
+        })
     }
 
     /// How many requests per period.
@@ -152,18 +170,25 @@ impl Rate {
     pub(crate) fn from_json(field: &str, v: &Value) -> Result<Self, GrantError> {
         let obj = json::as_object(field, v)?;
         json::only(field, obj, &["count", "periodSeconds"])?;
-        let count = json::as_positive_u64(&join(field, "count"), json::member(field, obj, "count")?)?;
+        let count =
+            json::as_positive_u64(&join(field, "count"), json::member(field, obj, "count")?)?;
         let period_seconds = json::as_positive_u64(
             &join(field, "periodSeconds"),
             json::member(field, obj, "periodSeconds")?,
         )?;
-        Ok(Self { count, period_seconds })
+        Ok(Self {
+            count,
+            period_seconds,
+        })
     }
 
     pub(crate) fn to_json(self) -> Value {
         let mut m = Map::new();
         m.insert("count".into(), Value::Number(self.count.into()));
-        m.insert("periodSeconds".into(), Value::Number(self.period_seconds.into()));
+        m.insert(
+            "periodSeconds".into(),
+            Value::Number(self.period_seconds.into()),
+        );
         Value::Object(m)
     }
 }
@@ -185,12 +210,17 @@ fn check_entry(field: &str, index: usize, entry: &str) -> Result<(), GrantError>
     } else {
         return Ok(());
     };
-    Err(GrantError::InvalidEntry { field: format!("{field}[{index}]"), reason })
+    Err(GrantError::InvalidEntry {
+        field: format!("{field}[{index}]"),
+        reason,
+    })
 }
 
 fn check_list(field: &str, entries: Vec<String>) -> Result<Vec<String>, GrantError> {
     if entries.is_empty() {
-        return Err(GrantError::EmptyList { field: field.to_owned() });
+        return Err(GrantError::EmptyList {
+            field: field.to_owned(),
+        });
     }
     for (i, e) in entries.iter().enumerate() {
         check_entry(field, i, e)?;
@@ -201,7 +231,11 @@ fn check_list(field: &str, entries: Vec<String>) -> Result<Vec<String>, GrantErr
 fn list_from_json(field: &str, v: &Value) -> Result<Vec<String>, GrantError> {
     let items = match v {
         Value::Array(items) => items,
-        Value::Null => return Err(GrantError::Null { field: field.to_owned() }),
+        Value::Null => {
+            return Err(GrantError::Null {
+                field: field.to_owned(),
+            });
+        }
         other => {
             return Err(GrantError::WrongType {
                 field: field.to_owned(),
@@ -297,9 +331,7 @@ impl Resources {
 pub fn resource_matches(prefix: &str, resource: &str) -> bool {
     match resource.strip_prefix(prefix) {
         None => false,
-        Some(rest) => {
-            rest.is_empty() || prefix.ends_with('/') || rest.starts_with(['/', '?', '#'])
-        }
+        Some(rest) => rest.is_empty() || prefix.ends_with('/') || rest.starts_with(['/', '?', '#']),
     }
 }
 
@@ -318,8 +350,14 @@ mod tests {
         assert!(resource_matches(p, "https://shop.example/api#x"));
         assert!(!resource_matches(p, "https://shop.example/apix"));
         assert!(!resource_matches(p, "https://shop.example/ap"));
-        assert!(resource_matches("https://shop.example/", "https://shop.example/anything"));
-        assert!(!resource_matches("https://shop.example", "https://shop.example.evil.com/"));
+        assert!(resource_matches(
+            "https://shop.example/",
+            "https://shop.example/anything"
+        ));
+        assert!(!resource_matches(
+            "https://shop.example",
+            "https://shop.example.evil.com/"
+        ));
         let r = Resources::new([p, "https://other.example/"]).unwrap();
         assert!(r.allows("https://other.example/x"));
         assert!(!r.allows("https://other.example"));
@@ -327,17 +365,26 @@ mod tests {
 
     #[test]
     fn lists_must_be_meaningful() {
-        assert!(matches!(Audience::new(Vec::<String>::new()), Err(GrantError::EmptyList { .. })));
+        assert!(matches!(
+            Audience::new(Vec::<String>::new()),
+            Err(GrantError::EmptyList { .. })
+        ));
         assert!(matches!(
             Audience::new(["did:web:a", ""]),
             Err(GrantError::InvalidEntry { field, .. }) if field == "audience[1]"
         ));
-        assert!(matches!(Resources::new(["https://a/ b"]), Err(GrantError::InvalidEntry { .. })));
+        assert!(matches!(
+            Resources::new(["https://a/ b"]),
+            Err(GrantError::InvalidEntry { .. })
+        ));
         assert!(matches!(
             Audience::from_json("audience", &json!(["a", 3])),
             Err(GrantError::WrongType { field, .. }) if field == "audience[1]"
         ));
-        assert!(matches!(Audience::from_json("audience", &json!("a")), Err(GrantError::WrongType { .. })));
+        assert!(matches!(
+            Audience::from_json("audience", &json!("a")),
+            Err(GrantError::WrongType { .. })
+        ));
         assert!(Audience::new(["did:web:a"]).unwrap().allows("did:web:a"));
         assert!(!Audience::new(["did:web:a"]).unwrap().allows("did:web:A"));
     }
@@ -351,7 +398,10 @@ mod tests {
         .unwrap();
         assert_eq!(b.period_seconds(), 86400);
         assert_eq!(b.to_string(), "200.00 USD per 86400 s");
-        assert_eq!(b.to_json(), json!({"value": "200.00", "asset": "USD", "periodSeconds": 86400}));
+        assert_eq!(
+            b.to_json(),
+            json!({"value": "200.00", "asset": "USD", "periodSeconds": 86400})
+        );
         let err = |v: Value| Budget::from_json("budget", &v).unwrap_err().to_string();
         assert_eq!(
             err(json!({"value": 200, "asset": "USD", "periodSeconds": 1})),
@@ -369,7 +419,10 @@ mod tests {
             err(json!({"value": "1", "asset": "USD", "periodSeconds": "60"})),
             "`budget.periodSeconds` must be a positive integer, found a string"
         );
-        assert_eq!(err(json!({"value": "1", "asset": "USD"})), "missing `budget.periodSeconds`");
+        assert_eq!(
+            err(json!({"value": "1", "asset": "USD"})),
+            "missing `budget.periodSeconds`"
+        );
         assert_eq!(
             err(json!({"value": "1", "asset": "USD", "periodSeconds": 1, "x": 1})),
             "unexpected member `budget.x`"
@@ -380,6 +433,8 @@ mod tests {
         assert_eq!(r.to_json(), json!({"count": 10, "periodSeconds": 60}));
         let m: Money = serde_json::from_str(r#"{"value":"5","asset":"EUR"}"#).unwrap();
         assert_eq!(m.to_string(), "5 EUR");
-        assert!(serde_json::from_str::<Money>(r#"{"value":"5","value":"6","asset":"EUR"}"#).is_err());
+        assert!(
+            serde_json::from_str::<Money>(r#"{"value":"5","value":"6","asset":"EUR"}"#).is_err()
+        );
     }
 }

@@ -76,7 +76,9 @@ pub enum GrantError {
         reason: &'static str,
     },
     /// A date-time is not RFC 3339 with a time zone.
-    #[error("`{field}` value `{value}` is not an RFC 3339 / XSD dateTimeStamp date-time with a time zone: {reason}")]
+    #[error(
+        "`{field}` value `{value}` is not an RFC 3339 / XSD dateTimeStamp date-time with a time zone: {reason}"
+    )]
     DateTime {
         /// The member.
         field: String,

@@ -27,10 +27,15 @@ pub(crate) fn join(field: &str, member: &str) -> String {
     format!("{field}.{member}")
 }
 
-pub(crate) fn as_object<'v>(field: &str, v: &'v Value) -> Result<&'v Map<String, Value>, GrantError> {
+pub(crate) fn as_object<'v>(
+    field: &str,
+    v: &'v Value,
+) -> Result<&'v Map<String, Value>, GrantError> {
     match v {
         Value::Object(m) => Ok(m),
-        Value::Null => Err(GrantError::Null { field: field.to_owned() }),
+        Value::Null => Err(GrantError::Null {
+            field: field.to_owned(),
+        }),
         other => Err(GrantError::WrongType {
             field: field.to_owned(),
             expected: "an object",
@@ -40,21 +45,35 @@ pub(crate) fn as_object<'v>(field: &str, v: &'v Value) -> Result<&'v Map<String,
 }
 
 /// Fails on any member of `obj` outside `allowed`.
-pub(crate) fn only(field: &str, obj: &Map<String, Value>, allowed: &[&str]) -> Result<(), GrantError> {
+pub(crate) fn only(
+    field: &str,
+    obj: &Map<String, Value>,
+    allowed: &[&str],
+) -> Result<(), GrantError> {
     match obj.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(k) => Err(GrantError::UnexpectedField { field: join(field, k) }),
+        Some(k) => Err(GrantError::UnexpectedField {
+            field: join(field, k),
+        }),
         None => Ok(()),
     }
 }
 
-pub(crate) fn member<'v>(field: &str, obj: &'v Map<String, Value>, name: &str) -> Result<&'v Value, GrantError> {
-    obj.get(name).ok_or_else(|| GrantError::MissingField { field: join(field, name) })
+pub(crate) fn member<'v>(
+    field: &str,
+    obj: &'v Map<String, Value>,
+    name: &str,
+) -> Result<&'v Value, GrantError> {
+    obj.get(name).ok_or_else(|| GrantError::MissingField {
+        field: join(field, name),
+    })
 }
 
 pub(crate) fn as_str<'v>(field: &str, v: &'v Value) -> Result<&'v str, GrantError> {
     match v {
         Value::String(s) => Ok(s),
-        Value::Null => Err(GrantError::Null { field: field.to_owned() }),
+        Value::Null => Err(GrantError::Null {
+            field: field.to_owned(),
+        }),
         other => Err(GrantError::WrongType {
             field: field.to_owned(),
             expected: "a string",
@@ -69,7 +88,9 @@ pub(crate) fn as_positive_u64(field: &str, v: &Value) -> Result<u64, GrantError>
         _ => None,
     };
     match n {
-        Some(0) => Err(GrantError::NotPositive { field: field.to_owned() }),
+        Some(0) => Err(GrantError::NotPositive {
+            field: field.to_owned(),
+        }),
         Some(n) => Ok(n),
         None => Err(GrantError::WrongType {
             field: field.to_owned(),
@@ -89,11 +110,17 @@ pub(crate) fn as_amount(field: &str, v: &Value) -> Result<Amount, GrantError> {
             source: super::AmountError::JsonNumber,
         });
     }
-    Amount::parse(as_str(field, v)?).map_err(|source| GrantError::Amount { field: field.to_owned(), source })
+    Amount::parse(as_str(field, v)?).map_err(|source| GrantError::Amount {
+        field: field.to_owned(),
+        source,
+    })
 }
 
 pub(crate) fn as_asset(field: &str, v: &Value) -> Result<Asset, GrantError> {
-    Asset::parse(as_str(field, v)?).map_err(|source| GrantError::Asset { field: field.to_owned(), source })
+    Asset::parse(as_str(field, v)?).map_err(|source| GrantError::Asset {
+        field: field.to_owned(),
+        source,
+    })
 }
 
 fn clip(s: &str, max: usize) -> String {
@@ -162,7 +189,9 @@ impl<'de> Visitor<'de> for StrictVisitor {
     fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
         // Only reachable inside unknown constraints (known members never accept fractions);
         // kept so that they re-serialise unchanged.
-        Number::from_f64(v).map(Value::Number).ok_or_else(|| E::custom("non-finite number"))
+        Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom("non-finite number"))
     }
     fn visit_str<E>(self, v: &str) -> Result<Value, E> {
         Ok(Value::String(v.to_owned()))

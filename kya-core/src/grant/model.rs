@@ -70,7 +70,10 @@ impl Grant {
 
     /// Starts building a grant of `action`.
     pub fn builder(action: Action) -> GrantBuilder {
-        GrantBuilder { grant: Self::unconstrained(action), error: None }
+        GrantBuilder {
+            grant: Self::unconstrained(action),
+            error: None,
+        }
     }
 
     /// The granted action.
@@ -124,9 +127,9 @@ impl Grant {
     }
 
     fn from_json_object(obj: &Map<String, Value>) -> Result<Self, GrantError> {
-        let action_value = obj
-            .get("action")
-            .ok_or_else(|| GrantError::MissingField { field: "action".into() })?;
+        let action_value = obj.get("action").ok_or_else(|| GrantError::MissingField {
+            field: "action".into(),
+        })?;
         let action = Action::parse(json::as_str("action", action_value)?)?;
         let mut g = Self::unconstrained(action);
         if let Some(v) = obj.get("maxAmount") {
@@ -139,10 +142,16 @@ impl Grant {
             g.resource = Some(Resources::from_json("resource", v)?);
         }
         if let Some(v) = obj.get("validFrom") {
-            g.valid_from = Some(json::parse_datetime("validFrom", json::as_str("validFrom", v)?)?);
+            g.valid_from = Some(json::parse_datetime(
+                "validFrom",
+                json::as_str("validFrom", v)?,
+            )?);
         }
         if let Some(v) = obj.get("validUntil") {
-            g.valid_until = Some(json::parse_datetime("validUntil", json::as_str("validUntil", v)?)?);
+            g.valid_until = Some(json::parse_datetime(
+                "validUntil",
+                json::as_str("validUntil", v)?,
+            )?);
         }
         if let Some(v) = obj.get("budget") {
             g.budget = Some(Budget::from_json("budget", v)?);
@@ -161,10 +170,16 @@ impl Grant {
 
     /// Checks the invariants that span members.
     fn check(&self) -> Result<(), GrantError> {
-        for (field, t) in [("validFrom", self.valid_from), ("validUntil", self.valid_until)] {
+        for (field, t) in [
+            ("validFrom", self.valid_from),
+            ("validUntil", self.valid_until),
+        ] {
             if let Some(t) = t {
                 if json::format_datetime(&t).is_none() {
-                    return Err(GrantError::DateTimeOutOfRange { field: field.into(), value: t.to_string() });
+                    return Err(GrantError::DateTimeOutOfRange {
+                        field: field.into(),
+                        value: t.to_string(),
+                    });
                 }
             }
         }
@@ -176,7 +191,11 @@ impl Grant {
                 });
             }
         }
-        if let Some(k) = self.unknown.keys().find(|k| KNOWN_MEMBERS.contains(&k.as_str())) {
+        if let Some(k) = self
+            .unknown
+            .keys()
+            .find(|k| KNOWN_MEMBERS.contains(&k.as_str()))
+        {
             return Err(GrantError::ReservedExtension { key: k.clone() });
         }
         Ok(())
@@ -195,7 +214,10 @@ impl Grant {
         if let Some(x) = &self.resource {
             m.insert("resource".into(), x.to_json());
         }
-        for (name, t) in [("validFrom", self.valid_from), ("validUntil", self.valid_until)] {
+        for (name, t) in [
+            ("validFrom", self.valid_from),
+            ("validUntil", self.valid_until),
+        ] {
             if let Some(t) = t {
                 // The invariant (checked on construction) is that this always formats.
                 m.insert(name.into(), Value::String(json::show_datetime(&t)));
@@ -387,7 +409,10 @@ mod tests {
         assert_eq!(g.unknown_constraints().len(), 1);
         assert_eq!(g.to_json_value(), v);
         let text = serde_json::to_string(&g).unwrap();
-        assert!(text.contains("\"geo\":{\"allow\":[\"EU\"],\"n\":1.5}"), "{text}");
+        assert!(
+            text.contains("\"geo\":{\"allow\":[\"EU\"],\"n\":1.5}"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -404,8 +429,14 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(g.valid_from(), Some(datetime!(2026-01-01 00:00:00 UTC)));
-        assert_eq!(g.to_json_value()["validFrom"], json!("2026-01-01T00:00:00Z"));
-        assert_eq!(g.to_json_value()["validUntil"], json!("2026-01-01T00:00:00.5Z"));
+        assert_eq!(
+            g.to_json_value()["validFrom"],
+            json!("2026-01-01T00:00:00Z")
+        );
+        assert_eq!(
+            g.to_json_value()["validUntil"],
+            json!("2026-01-01T00:00:00.5Z")
+        );
     }
 
     #[test]
@@ -413,8 +444,14 @@ mod tests {
         assert_eq!(err(json!([])), "`grant` must be an object, found an array");
         assert_eq!(err(json!(null)), "`grant` must be an object, found null");
         assert_eq!(err(json!({})), "missing `action`");
-        assert_eq!(err(json!({"action": 1})), "`action` must be a string, found a number");
-        assert!(err(json!({"action": "Pay"})).starts_with("invalid `action`: action `Pay` contains 'P'"));
+        assert_eq!(
+            err(json!({"action": 1})),
+            "`action` must be a string, found a number"
+        );
+        assert!(
+            err(json!({"action": "Pay"}))
+                .starts_with("invalid `action`: action `Pay` contains 'P'")
+        );
         assert_eq!(
             err(json!({"action": "a", "audience": []})),
             "`audience` is an empty list; omit it to leave that dimension unconstrained"
@@ -436,29 +473,44 @@ mod tests {
             "invalid `maxAmount.asset`: asset `usd` is neither an ISO 4217 code (three uppercase letters) nor a CAIP-19 asset id"
         );
         assert_eq!(
-            err(json!({"action": "a", "validFrom": "2026-12-31T00:00:00Z", "validUntil": "2026-01-01T00:00:00Z"})),
+            err(
+                json!({"action": "a", "validFrom": "2026-12-31T00:00:00Z", "validUntil": "2026-01-01T00:00:00Z"})
+            ),
             "validFrom 2026-12-31T00:00:00Z is after validUntil 2026-01-01T00:00:00Z"
         );
         assert!(
             err(json!({"action": "a", "validFrom": "2026-01-01T00:00:00"}))
                 .starts_with("`validFrom` value `2026-01-01T00:00:00` is not an RFC 3339")
         );
-        assert!(err(json!({"action": "a", "validFrom": "2026-01-01"})).starts_with("`validFrom` value"));
-        let dup = serde_json::from_str::<Grant>(r#"{"action":"a","action":"*"}"#).unwrap_err().to_string();
+        assert!(
+            err(json!({"action": "a", "validFrom": "2026-01-01"})).starts_with("`validFrom` value")
+        );
+        let dup = serde_json::from_str::<Grant>(r#"{"action":"a","action":"*"}"#)
+            .unwrap_err()
+            .to_string();
         assert!(dup.contains("duplicate key `action`"), "{dup}");
-        let dup = serde_json::from_str::<Grant>(r#"{"action":"a","x":{"k":1,"k":2}}"#).unwrap_err().to_string();
+        let dup = serde_json::from_str::<Grant>(r#"{"action":"a","x":{"k":1,"k":2}}"#)
+            .unwrap_err()
+            .to_string();
         assert!(dup.contains("duplicate key `k`"), "{dup}");
     }
 
     #[test]
     fn builder() {
         let g = Grant::builder(Action::parse("payments/send").unwrap())
-            .max_amount(Amount::parse("50.00").unwrap(), Asset::parse("USD").unwrap())
+            .max_amount(
+                Amount::parse("50.00").unwrap(),
+                Asset::parse("USD").unwrap(),
+            )
             .audience(["did:web:shop.example", "https://merchant.example"])
             .resource(["https://shop.example/api/"])
             .valid_from(datetime!(2026-01-01 00:00:00 UTC))
             .valid_until(datetime!(2026-12-31 23:59:59 UTC))
-            .budget(Amount::parse("200.00").unwrap(), Asset::parse("USD").unwrap(), 86400)
+            .budget(
+                Amount::parse("200.00").unwrap(),
+                Asset::parse("USD").unwrap(),
+                86400,
+            )
             .rate(10, 60)
             .build()
             .unwrap();
@@ -469,7 +521,10 @@ mod tests {
             Grant::builder(a()).audience(Vec::<String>::new()).build(),
             Err(GrantError::EmptyList { .. })
         ));
-        assert!(matches!(Grant::builder(a()).rate(0, 1).build(), Err(GrantError::NotPositive { .. })));
+        assert!(matches!(
+            Grant::builder(a()).rate(0, 1).build(),
+            Err(GrantError::NotPositive { .. })
+        ));
         assert!(matches!(
             Grant::builder(a())
                 .valid_from(datetime!(2027-01-01 00:00:00 UTC))
@@ -478,14 +533,21 @@ mod tests {
             Err(GrantError::InvertedWindow { .. })
         ));
         assert!(matches!(
-            Grant::builder(a()).valid_from(datetime!(-0001-01-01 00:00:00 UTC)).build(),
+            Grant::builder(a())
+                .valid_from(datetime!(-0001-01-01 00:00:00 UTC))
+                .build(),
             Err(GrantError::DateTimeOutOfRange { .. })
         ));
         assert!(matches!(
-            Grant::builder(a()).unknown_constraint("rate", json!(1)).build(),
+            Grant::builder(a())
+                .unknown_constraint("rate", json!(1))
+                .build(),
             Err(GrantError::ReservedExtension { .. })
         ));
-        let g = Grant::builder(a()).unknown_constraint("geo", json!("EU")).build().unwrap();
+        let g = Grant::builder(a())
+            .unknown_constraint("geo", json!("EU"))
+            .build()
+            .unwrap();
         assert_eq!(g.to_json_value(), json!({"action": "a", "geo": "EU"}));
     }
 }

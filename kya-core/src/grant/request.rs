@@ -31,7 +31,13 @@ pub struct Request {
 impl Request {
     /// A request for `action` at `time`, without amount, audience or resource.
     pub fn new(action: Action, time: OffsetDateTime) -> Self {
-        Self { action, amount: None, audience: None, resource: None, time }
+        Self {
+            action,
+            amount: None,
+            audience: None,
+            resource: None,
+            time,
+        }
     }
 
     /// Sets the amount.
@@ -58,8 +64,15 @@ impl Request {
     /// Parses a request from a JSON value.
     pub fn from_json_value(v: &Value) -> Result<Self, GrantError> {
         let obj = json::as_object("request", v)?;
-        json::only("request", obj, &["action", "amount", "audience", "resource", "time"])?;
-        let get = |k: &str| obj.get(k).ok_or_else(|| GrantError::MissingField { field: k.into() });
+        json::only(
+            "request",
+            obj,
+            &["action", "amount", "audience", "resource", "time"],
+        )?;
+        let get = |k: &str| {
+            obj.get(k)
+                .ok_or_else(|| GrantError::MissingField { field: k.into() })
+        };
         let action = Action::parse(json::as_str("action", get("action")?)?)?;
         let time = json::parse_datetime("time", json::as_str("time", get("time")?)?)?;
         let mut r = Self::new(action, time);
@@ -153,13 +166,19 @@ pub enum Violation {
         budget: Budget,
     },
     /// The grant restricts the audience but the request names none.
-    #[error("the grant restricts audience to {}, but the request names none", show_list(allowed))]
+    #[error(
+        "the grant restricts audience to {}, but the request names none",
+        show_list(allowed)
+    )]
     AudienceMissing {
         /// The allow-list.
         allowed: Vec<String>,
     },
     /// The request's audience is not on the allow-list.
-    #[error("audience `{requested}` is not in the allow-list {}", show_list(allowed))]
+    #[error(
+        "audience `{requested}` is not in the allow-list {}",
+        show_list(allowed)
+    )]
     AudienceNotAllowed {
         /// The request's audience.
         requested: String,
@@ -167,13 +186,19 @@ pub enum Violation {
         allowed: Vec<String>,
     },
     /// The grant restricts resources but the request names none.
-    #[error("the grant restricts resources to {}, but the request names none", show_list(allowed))]
+    #[error(
+        "the grant restricts resources to {}, but the request names none",
+        show_list(allowed)
+    )]
     ResourceMissing {
         /// The allowed prefixes.
         allowed: Vec<String>,
     },
     /// The request's resource is under no allowed prefix.
-    #[error("resource `{requested}` is not under any allowed prefix {}", show_list(allowed))]
+    #[error(
+        "resource `{requested}` is not under any allowed prefix {}",
+        show_list(allowed)
+    )]
     ResourceNotAllowed {
         /// The request's resource.
         requested: String,
@@ -181,7 +206,11 @@ pub enum Violation {
         allowed: Vec<String>,
     },
     /// The request comes before `validFrom`.
-    #[error("the grant is not valid before {} (request time {})", show_datetime(valid_from), show_datetime(at))]
+    #[error(
+        "the grant is not valid before {} (request time {})",
+        show_datetime(valid_from),
+        show_datetime(at)
+    )]
     GrantNotYetValid {
         /// The request time.
         at: OffsetDateTime,
@@ -189,7 +218,11 @@ pub enum Violation {
         valid_from: OffsetDateTime,
     },
     /// The request comes after `validUntil`.
-    #[error("the grant expired at {} (request time {})", show_datetime(valid_until), show_datetime(at))]
+    #[error(
+        "the grant expired at {} (request time {})",
+        show_datetime(valid_until),
+        show_datetime(at)
+    )]
     GrantExpired {
         /// The request time.
         at: OffsetDateTime,
@@ -267,8 +300,16 @@ impl Obligation {
     pub fn is_at_least_as_strict_as(&self, other: &Obligation) -> bool {
         match (self, other) {
             (
-                Self::Budget { charge, limit, period_seconds },
-                Self::Budget { charge: c2, limit: l2, period_seconds: p2 },
+                Self::Budget {
+                    charge,
+                    limit,
+                    period_seconds,
+                },
+                Self::Budget {
+                    charge: c2,
+                    limit: l2,
+                    period_seconds: p2,
+                },
             ) => {
                 charge == c2
                     && limit.asset == l2.asset
@@ -276,8 +317,14 @@ impl Obligation {
                     && period_multiple(*period_seconds, *p2)
             }
             (
-                Self::Rate { count, period_seconds },
-                Self::Rate { count: c2, period_seconds: p2 },
+                Self::Rate {
+                    count,
+                    period_seconds,
+                },
+                Self::Rate {
+                    count: c2,
+                    period_seconds: p2,
+                },
             ) => count <= c2 && period_multiple(*period_seconds, *p2),
             _ => false,
         }
@@ -292,11 +339,24 @@ pub(crate) fn period_multiple(child: u64, parent: u64) -> bool {
 impl fmt::Display for Obligation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Budget { charge, limit, period_seconds } => {
-                write!(f, "charge {charge} against a budget of {limit} per {period_seconds} s")
+            Self::Budget {
+                charge,
+                limit,
+                period_seconds,
+            } => {
+                write!(
+                    f,
+                    "charge {charge} against a budget of {limit} per {period_seconds} s"
+                )
             }
-            Self::Rate { count, period_seconds } => {
-                write!(f, "count one request against {count} per {period_seconds} s")
+            Self::Rate {
+                count,
+                period_seconds,
+            } => {
+                write!(
+                    f,
+                    "count one request against {count} per {period_seconds} s"
+                )
             }
         }
     }
@@ -320,7 +380,11 @@ impl GrantEvaluation {
 
     /// The obligations if allowed, else the violations.
     pub fn into_result(self) -> Result<Vec<Obligation>, Vec<Violation>> {
-        if self.violations.is_empty() { Ok(self.obligations) } else { Err(self.violations) }
+        if self.violations.is_empty() {
+            Ok(self.obligations)
+        } else {
+            Err(self.violations)
+        }
     }
 }
 
@@ -388,7 +452,9 @@ impl Grant {
         }
         if let Some(audience) = &self.audience {
             match &request.audience {
-                None => v.push(Violation::AudienceMissing { allowed: audience.entries().to_vec() }),
+                None => v.push(Violation::AudienceMissing {
+                    allowed: audience.entries().to_vec(),
+                }),
                 Some(a) if !audience.allows(a) => v.push(Violation::AudienceNotAllowed {
                     requested: a.clone(),
                     allowed: audience.entries().to_vec(),
@@ -398,7 +464,9 @@ impl Grant {
         }
         if let Some(resource) = &self.resource {
             match &request.resource {
-                None => v.push(Violation::ResourceMissing { allowed: resource.prefixes().to_vec() }),
+                None => v.push(Violation::ResourceMissing {
+                    allowed: resource.prefixes().to_vec(),
+                }),
                 Some(r) if !resource.allows(r) => v.push(Violation::ResourceNotAllowed {
                     requested: r.clone(),
                     allowed: resource.prefixes().to_vec(),
@@ -408,18 +476,27 @@ impl Grant {
         }
         if let Some(from) = self.valid_from {
             if request.time < from {
-                v.push(Violation::GrantNotYetValid { at: request.time, valid_from: from });
+                v.push(Violation::GrantNotYetValid {
+                    at: request.time,
+                    valid_from: from,
+                });
             }
         }
         if let Some(until) = self.valid_until {
             if request.time > until {
-                v.push(Violation::GrantExpired { at: request.time, valid_until: until });
+                v.push(Violation::GrantExpired {
+                    at: request.time,
+                    valid_until: until,
+                });
             }
         }
         for name in self.unknown.keys() {
             v.push(Violation::UnknownConstraint { name: name.clone() });
         }
-        GrantEvaluation { violations: v, obligations }
+        GrantEvaluation {
+            violations: v,
+            obligations,
+        }
     }
 
     /// Whether this grant allows `request` (ignoring obligations).
@@ -464,7 +541,13 @@ pub fn grants_allow<'g>(grants: &'g [Grant], request: &Request) -> Result<Allowe
     let mut reasons = Vec::with_capacity(grants.len());
     for (index, grant) in grants.iter().enumerate() {
         match grant.evaluate(request).into_result() {
-            Ok(obligations) => return Ok(Allowed { index, grant, obligations }),
+            Ok(obligations) => {
+                return Ok(Allowed {
+                    index,
+                    grant,
+                    obligations,
+                });
+            }
             Err(violations) => reasons.push((index, violations)),
         }
     }
@@ -521,10 +604,16 @@ mod tests {
                     limit: Money::new(amt("200.00"), usd()),
                     period_seconds: 86400
                 },
-                Obligation::Rate { count: 10, period_seconds: 60 },
+                Obligation::Rate {
+                    count: 10,
+                    period_seconds: 60
+                },
             ]
         );
-        assert_eq!(e.obligations[0].to_string(), "charge 50 USD against a budget of 200.00 USD per 86400 s");
+        assert_eq!(
+            e.obligations[0].to_string(),
+            "charge 50 USD against a budget of 200.00 USD per 86400 s"
+        );
         // A sub-action is covered; the window is inclusive.
         let mut r = ok_request();
         r.action = act("payments/send/batch");
@@ -549,7 +638,13 @@ mod tests {
                 "grant_expired"
             ]
         );
-        assert_eq!(e.obligations, vec![Obligation::Rate { count: 10, period_seconds: 60 }]);
+        assert_eq!(
+            e.obligations,
+            vec![Obligation::Rate {
+                count: 10,
+                period_seconds: 60
+            }]
+        );
 
         let r = Request::new(act("paymentsx"), datetime!(2025-01-01 00:00:00 UTC))
             .with_amount(amt("75.00"), usd())
@@ -567,7 +662,10 @@ mod tests {
             ]
         );
         let msgs: Vec<String> = e.violations.iter().map(ToString::to_string).collect();
-        assert_eq!(msgs[0], "action `paymentsx` is not covered by the granted action `payments/send`");
+        assert_eq!(
+            msgs[0],
+            "action `paymentsx` is not covered by the granted action `payments/send`"
+        );
         assert_eq!(msgs[1], "amount 75.00 USD exceeds the ceiling 50.00 USD");
         assert_eq!(
             msgs[2],
@@ -589,12 +687,20 @@ mod tests {
         let r = ok_request().with_amount(amt("5"), eur);
         let e = full().evaluate(&r);
         assert_eq!(codes(&e), vec!["asset_mismatch", "asset_mismatch"]);
-        assert_eq!(e.violations[0].to_string(), "request asset EUR does not match the maxAmount asset USD");
+        assert_eq!(
+            e.violations[0].to_string(),
+            "request asset EUR does not match the maxAmount asset USD"
+        );
 
-        let g = grant(json!({"action": "*", "budget": {"value": "200", "asset": "USD", "periodSeconds": 60}}));
+        let g = grant(
+            json!({"action": "*", "budget": {"value": "200", "asset": "USD", "periodSeconds": 60}}),
+        );
         let e = g.evaluate(&ok_request().with_amount(amt("200.01"), usd()));
         assert_eq!(codes(&e), vec!["amount_exceeds_budget"]);
-        assert_eq!(e.violations[0].to_string(), "amount 200.01 USD exceeds the whole budget 200 USD per 60 s");
+        assert_eq!(
+            e.violations[0].to_string(),
+            "amount 200.01 USD exceeds the whole budget 200 USD per 60 s"
+        );
         let e = g.evaluate(&Request::new(act("x"), datetime!(2026-01-01 00:00:00 UTC)));
         assert_eq!(codes(&e), vec!["amount_missing"]);
         assert_eq!(
@@ -608,7 +714,10 @@ mod tests {
         let g = grant(json!({"action": "*", "geo": ["EU"], "zz": 1}));
         let e = g.evaluate(&ok_request());
         assert_eq!(codes(&e), vec!["unknown_constraint", "unknown_constraint"]);
-        assert_eq!(e.violations[0].to_string(), "unknown constraint `geo` (fail closed)");
+        assert_eq!(
+            e.violations[0].to_string(),
+            "unknown constraint `geo` (fail closed)"
+        );
     }
 
     #[test]
@@ -624,7 +733,11 @@ mod tests {
         let denied = grants_allow(&grants[..1], &ok_request()).unwrap_err();
         assert_eq!(denied.0.len(), 1);
         assert_eq!(denied.0[0].1[0].code(), "action_not_covered");
-        assert!(denied.to_string().starts_with("no grant allows the request (grant 0: action"));
+        assert!(
+            denied
+                .to_string()
+                .starts_with("no grant allows the request (grant 0: action")
+        );
         assert!(grants_allow(&[], &ok_request()).unwrap_err().0.is_empty());
     }
 
@@ -638,7 +751,10 @@ mod tests {
         assert!(b("10", 120).is_at_least_as_strict_as(&b("10.0", 60)));
         assert!(!b("10", 90).is_at_least_as_strict_as(&b("10", 60)));
         assert!(!b("11", 60).is_at_least_as_strict_as(&b("10", 60)));
-        let r = |c: u64, p: u64| Obligation::Rate { count: c, period_seconds: p };
+        let r = |c: u64, p: u64| Obligation::Rate {
+            count: c,
+            period_seconds: p,
+        };
         assert!(r(5, 3600).is_at_least_as_strict_as(&r(10, 60)));
         assert!(!r(5, 30).is_at_least_as_strict_as(&r(10, 60)));
         assert!(!r(5, 60).is_at_least_as_strict_as(&b("1", 60)));
@@ -657,6 +773,11 @@ mod tests {
         let back: Request = serde_json::from_value(v).unwrap();
         assert_eq!(back, r);
         assert!(Request::from_json_value(&json!({"action": "a"})).is_err());
-        assert!(Request::from_json_value(&json!({"action": "a", "time": "2026-01-01T00:00:00Z", "x": 1})).is_err());
+        assert!(
+            Request::from_json_value(
+                &json!({"action": "a", "time": "2026-01-01T00:00:00Z", "x": 1})
+            )
+            .is_err()
+        );
     }
 }
