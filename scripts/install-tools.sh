@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Installs the pinned Solidity toolchain into <repo>/.tools/ from npm only.
+#   .tools/bin/{forge,anvil,cast}  Foundry binaries (npm @foundry-rs/*-linux-amd64)
+#   .tools/bin/solc                node shim around the npm `solc` library (solcjs)
+#   .tools/npm/node_modules/@openzeppelin/contracts
+# Idempotent: a stamp file records the pinned set; a second run is a no-op.
+set -euo pipefail
+
+FOUNDRY_VERSION="1.7.1"
+SOLC_VERSION="0.8.30"
+OZ_VERSION="5.4.0"
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS="$ROOT/.tools"
+PREFIX="$TOOLS/npm"
+BIN="$TOOLS/bin"
+STAMP="$TOOLS/.stamp"
+WANT="foundry=$FOUNDRY_VERSION solc=$SOLC_VERSION oz=$OZ_VERSION shim=3"
+
+tools_ok() {
+  [[ -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" ]] || return 1
+  local t
+  for t in forge anvil cast solc; do [[ -x "$BIN/$t" ]] || return 1; done
+  [[ -f "$PREFIX/node_modules/@openzeppelin/contracts/package.json" ]] || return 1
+}
+
+if ! tools_ok; then
+  command -v node >/dev/null || { echo "install-tools: node (>= 20) is required" >&2; exit 1; }
+  command -v npm >/dev/null || { echo "install-tools: npm is required" >&2; exit 1; }
+  case "$(uname -s)-$(uname -m)" in
+    Linux-x86_64) ;;
+    *) echo "install-tools: only linux x86_64 is supported (npm @foundry-rs/*-linux-amd64)" >&2; exit 1 ;;
+  esac
+  mkdir -p "$PREFIX" "$BIN"
+  # A private package.json keeps npm from walking up to some other project.
+  [[ -f "$PREFIX/package.json" ]] || echo '{ "name": "kya-tools", "private": true }' > "$PREFIX/package.json"
+  echo "install-tools: installing foundry $FOUNDRY_VERSION, solc $SOLC_VERSION, @openzeppelin/contracts $OZ_VERSION" >&2
+  npm install --prefix "$PREFIX" --no-audit --no-fund --save-exact --loglevel=error \
+    "@foundry-rs/forge-linux-amd64@$FOUNDRY_VERSION" \
+    "@foundry-rs/anvil-linux-amd64@$FOUNDRY_VERSION" \
+    "@foundry-rs/cast-linux-amd64@$FOUNDRY_VERSION" \
+    "solc@$SOLC_VERSION" \
+    "@openzeppelin/contracts@$OZ_VERSION" >&2
+  for t in forge anvil cast; do
+    ln -sfn "../npm/node_modules/@foundry-rs/$t-linux-amd64/bin/$t" "$BIN/$t"
+    chmod +x "$PREFIX/node_modules/@foundry-rs/$t-linux-amd64/bin/$t"
+  done
+  cat > "$BIN/solc" <<'SHIM'
+#!/usr/bin/env node
+// solc shim for forge: answers like native solc, backed by the npm `solc` library.
+// `--version` prints the native banner; `--standard-json` reads the JSON input on stdin
+// and prints the compiler's JSON output (calling the library, never the solcjs CLI, which
+// prints a line before its JSON). Path flags (--allow-paths, --base-path, ...) are ignored:
+// forge passes every source inline in the standard JSON.
+'use strict';
+const path = require('path');
+const fs = require('fs');
+const solc = require(path.join(__dirname, '..', 'npm', 'node_modules', 'solc'));
+const args = process.argv.slice(2);
+// Synchronous, complete write: process.stdout.write + exit truncates pipes at 64 KiB.
+function writeAll(s) {
+  const buf = Buffer.from(s, 'utf8');
+  let off = 0;
+  while (off < buf.length) {
+    try { off += fs.writeSync(1, buf, off, buf.length - off); }
+    catch (e) { if (e.code !== 'EAGAIN') throw e; }
+  }
+}
+if (args.includes('--version') || args.includes('-v')) {
+  // solc.version() is e.g. "0.8.30+commit.73712a01.Emscripten.clang"
+  const v = solc.version().replace(/\.Emscripten\.clang$/, '');
+  writeAll('solc, the solidity compiler commandline interface\nVersion: ' + v + '.Linux.g++\n');
+  process.exit(0);
+}
+if (args.includes('--standard-json')) {
+  const input = fs.readFileSync(0, 'utf8');
+  const findImports = (p) => {
+    // Fallback only: forge normally inlines all sources.
+    for (const base of [process.cwd()]) {
+      const f = path.resolve(base, p);
+      if (fs.existsSync(f)) return { contents: fs.readFileSync(f, 'utf8') };
+    }
+    return { error: 'File not found: ' + p };
+  };
+  writeAll(solc.compile(input, { import: findImports }));
+  process.exit(0);
+}
+process.stderr.write('solc shim: only --version and --standard-json are supported (got: ' + args.join(' ') + ')\n');
+process.exit(1);
+SHIM
+  chmod +x "$BIN/solc"
+  echo "$WANT" > "$STAMP"
+fi
+
+echo "forge: $BIN/forge ($("$BIN/forge" --version | head -n1))"
+echo "anvil: $BIN/anvil"
+echo "cast:  $BIN/cast"
+echo "solc:  $BIN/solc ($("$BIN/solc" --version | tail -n1))"
+echo "openzeppelin: $PREFIX/node_modules/@openzeppelin/contracts ($OZ_VERSION)"

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Measures the gas a user pays per KYA registry operation: deploys both contracts on a fresh
+# local anvil (hardfork prague, like foundry.toml's evm_version), sends each operation as a real
+# transaction with `cast send`, and prints the receipt's gasUsed — the full transaction figure
+# (21,000 base + calldata + execution, after refunds), the same kind of number as the ERC-8004
+# reference figures. One line per operation:  GAS <operation> <gasUsed>
+#
+# Scenarios (state before each measured transaction):
+#   register_with_uri          a new registrant's first agent (agent count already > 0),
+#                              66-character ipfs:// URI
+#   register_with_uri_and_key  the same via registerWithKey, plus one Ed25519 key
+#   set_agent_key              bind a first key to an existing agent
+#   rotate_agent_key           rotate that key to a new one
+#   bind_principal_key         a wallet binds its first issuing key
+#   revoke_credential          revoke one credential digest
+#   give_feedback_first        a new rater, first feedback ever to this agent (worst case:
+#                              the agent's rater list grows from 0)
+#   give_feedback_repeat       the same rater's second feedback to the agent
+#   (feedback: value 87, decimals 0, tag1 "starred", tag2 "", a 29-char endpoint, a 66-char
+#    ipfs:// feedbackURI and a non-zero feedbackHash)
+set -euo pipefail
+
+SOL="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$(cd "$SOL/.." && pwd)"
+"$ROOT/scripts/install-tools.sh" >/dev/null
+BIN="$ROOT/.tools/bin"
+export FOUNDRY_SOLC="$BIN/solc"
+cd "$SOL"
+"$BIN/forge" build --quiet
+
+WORK="$(mktemp -d)"
+ANVIL_PID=""
+cleanup() {
+  if [[ -n "$ANVIL_PID" ]]; then kill "$ANVIL_PID" 2>/dev/null || true; wait "$ANVIL_PID" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+"$BIN/anvil" --port 0 --hardfork prague --accounts 6 >"$WORK/anvil.log" 2>&1 &
+ANVIL_PID=$!
+RPC=""
+for _ in $(seq 1 100); do
+  RPC="$(sed -n 's/^Listening on \(.*\)$/http:\/\/\1/p' "$WORK/anvil.log" | head -n1)"
+  [[ -n "$RPC" ]] && break
+  sleep 0.1
+done
+[[ -n "$RPC" ]] || { echo "gas.sh: anvil did not start" >&2; cat "$WORK/anvil.log" >&2; exit 1; }
+
+# anvil's development keys, as printed in its log ("(i) 0x<64 hex>" under "Private Keys").
+KEYS=()
+while read -r k; do KEYS+=("$k"); done < <(sed -n '/^Private Keys/,/^Wallet/ s/^([0-9]*) \(0x[0-9a-fA-F]\{64\}\)$/\1/p' "$WORK/anvil.log")
+[[ ${#KEYS[@]} -ge 6 ]] || { echo "gas.sh: could not read anvil keys" >&2; exit 1; }
+K_DEPLOY=${KEYS[0]}; K_WARM=${KEYS[1]}; K_ALICE=${KEYS[2]}; K_BOB=${KEYS[3]}; K_RATER=${KEYS[4]}; K_PRINCIPAL=${KEYS[5]}
+
+# json_field <file> <field>: prints a top-level field of a JSON file (numbers as decimal).
+json_field() {
+  node -e 'const j=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));let v=j[process.argv[2]];
+    if(typeof v==="string"&&/^0x[0-9a-f]+$/i.test(v)&&process.argv[2]!=="contractAddress")v=BigInt(v).toString();
+    process.stdout.write(String(v));' "$1" "$2"
+}
+bytecode() {
+  node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).bytecode.object)' "$SOL/out/$1.sol/$1.json"
+}
+# send <key> <args...>: sends one transaction, checks it succeeded, leaves the receipt in $WORK/r.json
+send() {
+  local key=$1; shift
+  "$BIN/cast" send --rpc-url "$RPC" --private-key "$key" --json "$@" >"$WORK/r.json"
+  [[ "$(json_field "$WORK/r.json" status)" == "1" ]] || { echo "gas.sh: transaction failed: $*" >&2; cat "$WORK/r.json" >&2; exit 1; }
+}
+gas() { echo "GAS $1 $(json_field "$WORK/r.json" gasUsed)"; }
+
+send "$K_DEPLOY" --create "$(bytecode KyaIdentityRegistry)"
+ID="$(json_field "$WORK/r.json" contractAddress)"
+send "$K_DEPLOY" --create "$(bytecode KyaReputationRegistry)$("$BIN/cast" abi-encode 'f(address)' "$ID" | sed 's/^0x//')"
+REP="$(json_field "$WORK/r.json" contractAddress)"
+
+URI="ipfs://bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi"   # 66 characters
+[[ ${#URI} -eq 66 ]] || { echo "gas.sh: URI is ${#URI} characters" >&2; exit 1; }
+FB_URI="ipfs://bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"   # 66 characters
+ENDPOINT="https://agent.example.com/mcp"
+K1=0x$(printf 'a1%.0s' {1..32})
+K2=0x$(printf 'b2%.0s' {1..32})
+K3=0x$(printf 'c3%.0s' {1..32})
+PK=0x$(printf 'd4%.0s' {1..32})
+DIGEST=0x$(printf 'e5%.0s' {1..32})
+FB_HASH=0x$(printf 'f6%.0s' {1..32})
+
+# Warm-up: someone else registers first, so the agent counter is already non-zero.
+send "$K_WARM" "$ID" 'register(string)' "$URI"
+
+send "$K_ALICE" "$ID" 'register(string)' "$URI";                        gas register_with_uri       # agent 1
+send "$K_BOB" "$ID" 'registerWithKey(string,bytes32)' "$URI" "$K1";     gas register_with_uri_and_key # agent 2
+send "$K_ALICE" "$ID" 'setAgentKey(uint256,bytes32)' 1 "$K2";           gas set_agent_key
+send "$K_ALICE" "$ID" 'rotateAgentKey(uint256,bytes32,bytes32)' 1 "$K2" "$K3"; gas rotate_agent_key
+send "$K_PRINCIPAL" "$ID" 'bindPrincipalKey(bytes32)' "$PK";            gas bind_principal_key
+send "$K_ALICE" "$ID" 'revokeCredential(uint256,bytes32)' 1 "$DIGEST";  gas revoke_credential
+FB='giveFeedback(uint256,int128,uint8,string,string,string,string,bytes32)'
+send "$K_RATER" "$REP" "$FB" 1 87 0 starred "" "$ENDPOINT" "$FB_URI" "$FB_HASH"; gas give_feedback_first
+send "$K_RATER" "$REP" "$FB" 1 91 0 starred "" "$ENDPOINT" "$FB_URI" "$FB_HASH"; gas give_feedback_repeat
