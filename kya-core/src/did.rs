@@ -4,7 +4,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::key::{ED25519_PUB_PREFIX, KeyError, PublicKey};
@@ -337,21 +336,6 @@ impl From<DidPkh> for Did {
     }
 }
 
-macro_rules! serde_via_string {
-    ($($t:ty),*) => {$(
-        impl Serialize for $t {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.collect_str(self)
-            }
-        }
-        impl<'de> Deserialize<'de> for $t {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-                s.parse().map_err(serde::de::Error::custom)
-            }
-        }
-    )*};
-}
 serde_via_string!(DidKey, DidPkh, Did);
 
 fn method_of(s: &str) -> Option<&str> {

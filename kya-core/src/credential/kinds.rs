@@ -108,21 +108,6 @@ impl fmt::Debug for AgentId {
     }
 }
 
-macro_rules! serde_via_string {
-    ($($t:ty),*) => {$(
-        impl Serialize for $t {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.collect_str(self)
-            }
-        }
-        impl<'de> Deserialize<'de> for $t {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-                s.parse().map_err(serde::de::Error::custom)
-            }
-        }
-    )*};
-}
 serde_via_string!(RegistryAddress, AgentId);
 
 /// An agent's on-chain registration (ERC-8004 identity).
