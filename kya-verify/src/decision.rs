@@ -1,0 +1,326 @@
+//! Decisions: may this verified agent make this request?
+//!
+//! A request is allowed only if **every link** of the chain has a grant that allows it and
+//! every link is valid at the request time (so a leaf can never exceed an ancestor, even if
+//! the narrowing checks were somehow bypassed). Otherwise the decision denies with every
+//! reason: each link that allows nothing contributes the violations of its grants whose
+//! action covers the request (or, when none does, one `action_not_covered` per grant), each
+//! with the link and grant it concerns.
+
+use std::fmt::Write as _;
+
+use kya_core::grant::{Request, Violation};
+use kya_core::{Did, DidKey, Timestamp};
+use serde::Serialize;
+
+use crate::agent::{ChainDigest, VerifiedAgent};
+use crate::ledger::{Charge, Ledger, LedgerKey};
+
+/// One reason a request is denied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reason {
+    /// A stable machine code: a kya-core `Violation::code`, `credential_expired`,
+    /// `credential_not_yet_valid`, `presentation_expired`, or a ledger code
+    /// (`budget_exhausted`, `rate_limited`, `ledger_full`).
+    pub code: &'static str,
+    /// The chain link it concerns (`0` = root), if any.
+    pub link: Option<usize>,
+    /// The grant (position in that link's grants) it concerns, if any.
+    pub grant: Option<usize>,
+    /// A sentence for people.
+    pub message: String,
+}
+
+impl Reason {
+    fn violation(link: usize, grant: usize, v: &Violation) -> Self {
+        Self {
+            code: v.code(),
+            link: Some(link),
+            grant: Some(grant),
+            message: format!("credential [{link}] grant {grant}: {v}"),
+        }
+    }
+}
+
+/// How one link judged the request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkOutcome {
+    /// The link (0 = root).
+    pub link: usize,
+    /// The credential id.
+    pub id: String,
+    /// The credential type.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The issuer.
+    pub issuer: Did,
+    /// The subject.
+    pub subject: DidKey,
+    /// Start of validity.
+    pub valid_from: Timestamp,
+    /// End of validity.
+    pub valid_until: Timestamp,
+    /// The first grant that allows the request, if any.
+    pub allowed_by: Option<usize>,
+}
+
+/// Allow, or deny with every reason. Serialises to JSON; [`explain`](Decision::explain)
+/// writes it for people.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Decision {
+    allow: bool,
+    agent: DidKey,
+    principal: Did,
+    chain_digest: ChainDigest,
+    request: Request,
+    decided_at: Timestamp,
+    reasons: Vec<Reason>,
+    links: Vec<LinkOutcome>,
+    obligations: Vec<Charge>,
+}
+
+impl Decision {
+    /// Whether the request is allowed.
+    pub fn is_allowed(&self) -> bool {
+        self.allow
+    }
+
+    /// Every reason it is denied (empty when allowed).
+    pub fn reasons(&self) -> &[Reason] {
+        &self.reasons
+    }
+
+    /// The distinct reason codes, sorted.
+    pub fn codes(&self) -> Vec<&'static str> {
+        let mut codes: Vec<&'static str> = self.reasons.iter().map(|r| r.code).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        codes
+    }
+
+    /// How each link judged the request.
+    pub fn links(&self) -> &[LinkOutcome] {
+        &self.links
+    }
+
+    /// The stateful obligations (budget charges, rate events) an allowed request incurs, one
+    /// per link grant that carries them; [`VerifiedAgent::decide_with_ledger`] applies them.
+    pub fn obligations(&self) -> &[Charge] {
+        &self.obligations
+    }
+
+    /// The request decided on.
+    pub fn request(&self) -> &Request {
+        &self.request
+    }
+
+    /// A readable, multi-line account for people and auditors.
+    pub fn explain(&self) -> String {
+        let mut out = String::new();
+        let verdict = if self.allow { "ALLOW" } else { "DENY" };
+        let _ = writeln!(
+            out,
+            "{verdict}: agent {} acting for {}",
+            self.agent, self.principal
+        );
+        let r = &self.request;
+        let _ = write!(out, "request: {}", r.action);
+        if let Some(a) = &r.amount {
+            let _ = write!(out, " of {a}");
+        }
+        if let Some(a) = &r.audience {
+            let _ = write!(out, " to {a}");
+        }
+        if let Some(res) = &r.resource {
+            let _ = write!(out, " on {res}");
+        }
+        let _ = writeln!(
+            out,
+            " at {} (decided at {})",
+            Timestamp::from(r.time),
+            self.decided_at
+        );
+        let _ = writeln!(
+            out,
+            "chain {} ({} link{}):",
+            self.chain_digest,
+            self.links.len(),
+            if self.links.len() == 1 { "" } else { "s" }
+        );
+        for l in &self.links {
+            let outcome = match l.allowed_by {
+                Some(g) => format!("allows via grant {g}"),
+                None => "allows nothing".to_owned(),
+            };
+            let _ = writeln!(
+                out,
+                "  [{}] {} {}: {} -> {}, valid {} to {}; {}",
+                l.link, l.kind, l.id, l.issuer, l.subject, l.valid_from, l.valid_until, outcome
+            );
+        }
+        if !self.reasons.is_empty() {
+            let _ = writeln!(out, "reasons ({}):", self.reasons.len());
+            for reason in &self.reasons {
+                let _ = writeln!(out, "  - {}: {}", reason.code, reason.message);
+            }
+        }
+        if !self.obligations.is_empty() {
+            let _ = writeln!(out, "obligations:");
+            for c in &self.obligations {
+                let _ = writeln!(
+                    out,
+                    "  - credential [{}] grant {}: {}",
+                    c.link, c.key.grant, c.obligation
+                );
+            }
+        }
+        out
+    }
+}
+
+impl VerifiedAgent {
+    /// Decides `request` (made at `request.time`) against every link of the chain; `now` is
+    /// when the decision is taken (a result that has expired by then denies too).
+    pub fn decide(&self, request: &Request, now: Timestamp) -> Decision {
+        let at = Timestamp::from(request.time);
+        let skew = self.skew();
+        let mut reasons = Vec::new();
+        let mut links = Vec::with_capacity(self.chain().len());
+        let mut obligations = Vec::new();
+        for (i, link) in self.chain().iter().enumerate() {
+            // Validity at the request time, and at decision time (with the verification skew).
+            if at > link.valid_until() || now.add_seconds(-skew) > link.valid_until() {
+                let t = at.max(now);
+                reasons.push(Reason {
+                    code: "credential_expired",
+                    link: Some(i),
+                    grant: None,
+                    message: format!(
+                        "credential [{i}] expired at {}, {} s before {}",
+                        link.valid_until(),
+                        t.unix() - link.valid_until().unix(),
+                        if at >= now { "the request" } else { "now" }
+                    ),
+                });
+            } else if at < link.valid_from() {
+                reasons.push(Reason {
+                    code: "credential_not_yet_valid",
+                    link: Some(i),
+                    grant: None,
+                    message: format!(
+                        "credential [{i}] is not valid before {}, {} s after the request",
+                        link.valid_from(),
+                        link.valid_from().unix() - at.unix()
+                    ),
+                });
+            }
+            let mut allowed_by = None;
+            let mut denials = Vec::new();
+            for (g, grant) in link.grants().iter().enumerate() {
+                let evaluation = grant.evaluate(request);
+                if evaluation.is_allowed() {
+                    allowed_by = Some(g);
+                    for obligation in evaluation.obligations {
+                        obligations.push(Charge {
+                            key: LedgerKey {
+                                credential: link.digest(),
+                                grant: g,
+                                kind: obligation.code(),
+                            },
+                            link: i,
+                            obligation,
+                        });
+                    }
+                    break;
+                }
+                denials.push((
+                    g,
+                    grant.action().covers(&request.action),
+                    evaluation.violations,
+                ));
+            }
+            if allowed_by.is_none() {
+                if link.grants().is_empty() {
+                    reasons.push(Reason {
+                        code: "action_not_covered",
+                        link: Some(i),
+                        grant: None,
+                        message: format!("credential [{i}] has no grants"),
+                    });
+                }
+                let any_covering = denials.iter().any(|(_, covers, _)| *covers);
+                for (g, covers, violations) in &denials {
+                    if any_covering && !covers {
+                        continue;
+                    }
+                    for v in violations {
+                        if !any_covering && v.code() != "action_not_covered" {
+                            continue;
+                        }
+                        reasons.push(Reason::violation(i, *g, v));
+                    }
+                }
+            }
+            links.push(crate::decision::LinkOutcome {
+                link: i,
+                id: link.id().to_owned(),
+                kind: link.kind(),
+                issuer: *link.issuer(),
+                subject: *link.subject(),
+                valid_from: link.valid_from(),
+                valid_until: link.valid_until(),
+                allowed_by,
+            });
+        }
+        if let Some(p) = self.presentation() {
+            if now.add_seconds(-skew) > p.expires {
+                reasons.push(Reason {
+                    code: "presentation_expired",
+                    link: None,
+                    grant: None,
+                    message: format!(
+                        "the presentation expired at {}, {} s before now",
+                        p.expires,
+                        now.unix() - p.expires.unix()
+                    ),
+                });
+            }
+        }
+        let allow = reasons.is_empty();
+        if !allow {
+            obligations.clear();
+        }
+        Decision {
+            allow,
+            agent: *self.agent(),
+            principal: *self.principal(),
+            chain_digest: self.chain_digest(),
+            request: request.clone(),
+            decided_at: now,
+            reasons,
+            links,
+            obligations,
+        }
+    }
+
+    /// [`decide`](Self::decide), then, if allowed, applies every link's obligations to
+    /// `ledger` atomically (all or none); a charge that does not fit denies with its reason.
+    pub fn decide_with_ledger(
+        &self,
+        request: &Request,
+        now: Timestamp,
+        ledger: &dyn Ledger,
+    ) -> Decision {
+        let mut decision = self.decide(request, now);
+        if decision.allow && !decision.obligations.is_empty() {
+            if let Err(reasons) = ledger.try_charge_all(&decision.obligations, now) {
+                decision.allow = false;
+                decision.reasons = reasons;
+                decision.obligations.clear();
+            }
+        }
+        decision
+    }
+}

@@ -1,0 +1,428 @@
+//! Why verification refused its input.
+//!
+//! Every [`VerifyError`] has a stable machine code ([`VerifyError::code`]), the chain link it
+//! concerns when there is one ([`VerifyError::link`], `0` = the root), and a lowercase
+//! message with the values that led to the refusal.
+
+use kya_core::{CredentialDigest, Timestamp};
+
+/// Why a chain, a presentation or a signed request was refused.
+///
+/// Links are numbered from `0` (the root authorisation). A `link` of `None` means the error
+/// concerns the input as a whole, or the presentation / request signature around the chain.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// The input is longer than the policy allows.
+    #[error("input is {len} bytes, over the limit of {max} bytes")]
+    InputTooLarge {
+        /// Input length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The input is not what it must be (json, vc 2.0, kya kinds, proofs).
+    #[error("{}{reason}", link_prefix(*link))]
+    Malformed {
+        /// The link, when the problem is inside one.
+        link: Option<usize>,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The chain has no links.
+    #[error("the credential chain is empty")]
+    EmptyChain,
+    /// The chain has more links than the policy allows.
+    #[error("the chain has {len} links, over the limit of {max}")]
+    ChainTooDeep {
+        /// Links found.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A credential, or the chain as a whole, carries more grants than the policy allows.
+    #[error("{} {count} grants, over the limit of {max}", match link { Some(i) => format!("credential [{i}] carries"), None => "the chain carries".to_owned() })]
+    TooManyGrants {
+        /// The link (`None`: the total over the chain).
+        link: Option<usize>,
+        /// Grants found.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The first link is not an agent authorisation.
+    #[error("credential [{link}] is a {found}, but a chain must start with an AgentAuthorization")]
+    NotAChainRoot {
+        /// Always `0`.
+        link: usize,
+        /// The kind found.
+        found: &'static str,
+    },
+    /// A link after the root is not a delegation.
+    #[error(
+        "credential [{link}] is a {found}, but every link after the root must be an AgentDelegation"
+    )]
+    NotADelegation {
+        /// The link.
+        link: usize,
+        /// The kind found.
+        found: &'static str,
+    },
+    /// The same credential (by id or digest) appears twice: a loop.
+    #[error("credential [{link}] repeats credential [{first}] (same {what})")]
+    DuplicateLink {
+        /// The repeated link.
+        link: usize,
+        /// Where it first appeared.
+        first: usize,
+        /// `id` or `digest`.
+        what: &'static str,
+    },
+    /// A link's issuer is not the subject of the link before it.
+    #[error(
+        "credential [{link}] is issued by {issuer}, but the parent's subject is {parent_subject}"
+    )]
+    IssuerNotParentSubject {
+        /// The link.
+        link: usize,
+        /// Its issuer.
+        issuer: String,
+        /// The parent's subject.
+        parent_subject: String,
+    },
+    /// A delegation's `parentCredential` does not name the link before it.
+    #[error(
+        "credential [{link}] names parent {named_id} with digest {named_digest}, but the parent is {parent_id} with digest {parent_digest}"
+    )]
+    ParentDigestMismatch {
+        /// The link.
+        link: usize,
+        /// The id it names.
+        named_id: String,
+        /// The digest it names.
+        named_digest: CredentialDigest,
+        /// The parent's id.
+        parent_id: String,
+        /// The parent's digest.
+        parent_digest: CredentialDigest,
+    },
+    /// A signature does not verify (or is malleated, or made by a key the issuer does not
+    /// control).
+    #[error("{}: {reason}", match link { Some(i) => format!("credential [{i}] signature is invalid"), None => "the presentation/request signature is invalid".to_owned() })]
+    BadSignature {
+        /// The link (`None`: the presentation or request signature).
+        link: Option<usize>,
+        /// Why.
+        reason: String,
+    },
+    /// A link is valid outside its parent's window.
+    #[error(
+        "credential [{link}] is valid {valid_from} – {valid_until}, outside its parent's {parent_from} – {parent_until}"
+    )]
+    ValidityOutsideParent {
+        /// The link.
+        link: usize,
+        /// Its `validFrom`.
+        valid_from: Timestamp,
+        /// Its `validUntil`.
+        valid_until: Timestamp,
+        /// The parent's `validFrom`.
+        parent_from: Timestamp,
+        /// The parent's `validUntil`.
+        parent_until: Timestamp,
+    },
+    /// A delegated grant is wider than every grant of its parent.
+    #[error("credential [{link}] grant {grant} widens its parent ({widening}): {reason}")]
+    GrantWidened {
+        /// The link.
+        link: usize,
+        /// The child grant's position.
+        grant: usize,
+        /// The closest parent grant's position.
+        parent_grant: Option<usize>,
+        /// The widening's stable code (kya-core `Widening::code`).
+        widening: &'static str,
+        /// The full explanation.
+        reason: String,
+    },
+    /// The root issuer is not trusted by the policy.
+    #[error("credential [0] is issued by {issuer}, which the policy does not trust")]
+    UntrustedRoot {
+        /// The issuer.
+        issuer: String,
+    },
+    /// A link has expired.
+    #[error("credential [{link}] expired at {valid_until}, {secs} s before now")]
+    CredentialExpired {
+        /// The link.
+        link: usize,
+        /// Its `validUntil`.
+        valid_until: Timestamp,
+        /// Seconds between `validUntil` and now.
+        secs: i64,
+    },
+    /// A link is not valid yet.
+    #[error("credential [{link}] is not valid before {valid_from}, {secs} s after now")]
+    CredentialNotYetValid {
+        /// The link.
+        link: usize,
+        /// Its `validFrom`.
+        valid_from: Timestamp,
+        /// Seconds between now and `validFrom`.
+        secs: i64,
+    },
+    /// A proof's `created` lies in the future beyond the clock skew.
+    #[error("{} proof was created at {created}, {secs} s after now (allowed skew {skew} s)", match link { Some(i) => format!("credential [{i}]"), None => "the presentation/request".to_owned() })]
+    CreatedInFuture {
+        /// The link (`None`: the presentation or request).
+        link: Option<usize>,
+        /// The proof's `created`.
+        created: Timestamp,
+        /// Seconds after now.
+        secs: i64,
+        /// The policy's skew.
+        skew: i64,
+    },
+    /// A `did:pkh` root issuer did not have the signing key bound at signing time.
+    #[error("credential [0] is signed by {key}, which was not bound to principal {principal} at {at}{}", if *no_registry { " (no registry view was given to check it)" } else { "" })]
+    PrincipalKeyNotBound {
+        /// The principal.
+        principal: String,
+        /// The signing key.
+        key: String,
+        /// The proof's `created` (or `validFrom`).
+        at: Timestamp,
+        /// No registry view was available.
+        no_registry: bool,
+    },
+    /// A link's subject names a registration the registry does not know.
+    #[error("credential [{link}] names agent {agent_id} in {registry}, which is not registered")]
+    AgentNotRegistered {
+        /// The link.
+        link: usize,
+        /// The agent id.
+        agent_id: String,
+        /// The identity registry.
+        registry: String,
+    },
+    /// A link's subject names a registration that is not active.
+    #[error("credential [{link}] names agent {agent_id} in {registry}, which is not active")]
+    AgentInactive {
+        /// The link.
+        link: usize,
+        /// The agent id.
+        agent_id: String,
+        /// The identity registry.
+        registry: String,
+    },
+    /// A link's subject key is not bound to the registration it names.
+    #[error("credential [{link}] subject key {key} is not bound to agent {agent_id} at {at}")]
+    KeyNotBound {
+        /// The link.
+        link: usize,
+        /// The key.
+        key: String,
+        /// The agent id.
+        agent_id: String,
+        /// When it was checked.
+        at: Timestamp,
+    },
+    /// A link was revoked on-chain.
+    #[error(
+        "credential [{link}] ({digest}) was revoked by agent {agent_id} at block {block} ({time})"
+    )]
+    Revoked {
+        /// The link.
+        link: usize,
+        /// Its digest.
+        digest: CredentialDigest,
+        /// The agent whose registration revoked it.
+        agent_id: String,
+        /// The block of the revocation.
+        block: u64,
+        /// The time of that block.
+        time: Timestamp,
+    },
+    /// The nonce was seen before (or the nonce store is full and fails closed).
+    #[error("nonce `{nonce}` was already used (or the nonce store is full)")]
+    NonceReplayed {
+        /// The nonce (truncated).
+        nonce: String,
+    },
+    /// The presentation or request window is longer than the policy allows.
+    #[error("the window {created} – {expires} is {secs} s, over the limit of {max} s")]
+    WindowTooLong {
+        /// `created`.
+        created: Timestamp,
+        /// `expires`.
+        expires: Timestamp,
+        /// Its length.
+        secs: i64,
+        /// The limit.
+        max: i64,
+    },
+    /// The presentation is meant for another audience.
+    #[error("the presentation is for {}, but this verifier is {}", found.as_deref().unwrap_or("(no domain)"), expected.as_deref().unwrap_or("(no audience configured)"))]
+    AudienceMismatch {
+        /// The policy's audience.
+        expected: Option<String>,
+        /// The presentation's `domain`.
+        found: Option<String>,
+    },
+    /// The presentation's challenge is missing or not the expected one.
+    #[error("the presentation challenge is {}, expected {}", found.as_deref().unwrap_or("(missing)"), expected.as_deref().unwrap_or("a nonce"))]
+    ChallengeMismatch {
+        /// The expected challenge, if the caller named one.
+        expected: Option<String>,
+        /// The presentation's `challenge`.
+        found: Option<String>,
+    },
+    /// The presentation or request has expired (or has no expiry).
+    #[error("the presentation/request {}", match expires { Some(e) => format!("expired at {e}, {secs} s before now"), None => "has no expires".to_owned() })]
+    PresentationExpired {
+        /// Its `expires`.
+        expires: Option<Timestamp>,
+        /// Seconds before now.
+        secs: i64,
+    },
+    /// A request referenced a chain by digest that this verifier has not cached (send the
+    /// whole chain).
+    #[error("chain {digest} is not cached here; send the whole chain")]
+    ChainNotCached {
+        /// The digest referenced.
+        digest: String,
+    },
+    /// The presentation's holder or signer is not the chain's leaf subject.
+    #[error(
+        "the presentation/request is held or signed by {found}, but the chain's agent is {agent}"
+    )]
+    HolderMismatch {
+        /// The chain's leaf subject.
+        agent: String,
+        /// The holder or signer found.
+        found: String,
+    },
+}
+
+fn link_prefix(link: Option<usize>) -> String {
+    match link {
+        Some(i) => format!("credential [{i}]: "),
+        None => String::new(),
+    }
+}
+
+impl VerifyError {
+    /// A stable, machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InputTooLarge { .. } => "input_too_large",
+            Self::Malformed { .. } => "malformed",
+            Self::EmptyChain => "empty_chain",
+            Self::ChainTooDeep { .. } => "chain_too_deep",
+            Self::TooManyGrants { .. } => "too_many_grants",
+            Self::NotAChainRoot { .. } => "not_a_chain_root",
+            Self::NotADelegation { .. } => "not_a_delegation",
+            Self::DuplicateLink { .. } => "duplicate_link",
+            Self::IssuerNotParentSubject { .. } => "issuer_not_parent_subject",
+            Self::ParentDigestMismatch { .. } => "parent_digest_mismatch",
+            Self::BadSignature { .. } => "bad_signature",
+            Self::ValidityOutsideParent { .. } => "validity_outside_parent",
+            Self::GrantWidened { .. } => "grant_widened",
+            Self::UntrustedRoot { .. } => "untrusted_root",
+            Self::CredentialExpired { .. } => "credential_expired",
+            Self::CredentialNotYetValid { .. } => "credential_not_yet_valid",
+            Self::CreatedInFuture { .. } => "created_in_future",
+            Self::PrincipalKeyNotBound { .. } => "principal_key_not_bound",
+            Self::AgentNotRegistered { .. } => "agent_not_registered",
+            Self::AgentInactive { .. } => "agent_inactive",
+            Self::KeyNotBound { .. } => "key_not_bound",
+            Self::Revoked { .. } => "revoked",
+            Self::NonceReplayed { .. } => "nonce_replayed",
+            Self::WindowTooLong { .. } => "window_too_long",
+            Self::AudienceMismatch { .. } => "audience_mismatch",
+            Self::ChallengeMismatch { .. } => "challenge_mismatch",
+            Self::PresentationExpired { .. } => "presentation_expired",
+            Self::HolderMismatch { .. } => "holder_mismatch",
+            Self::ChainNotCached { .. } => "chain_not_cached",
+        }
+    }
+
+    /// The chain link the error concerns (`0` = the root), if any.
+    pub fn link(&self) -> Option<usize> {
+        match self {
+            Self::Malformed { link, .. }
+            | Self::TooManyGrants { link, .. }
+            | Self::BadSignature { link, .. }
+            | Self::CreatedInFuture { link, .. } => *link,
+            Self::NotAChainRoot { link, .. }
+            | Self::NotADelegation { link, .. }
+            | Self::DuplicateLink { link, .. }
+            | Self::IssuerNotParentSubject { link, .. }
+            | Self::ParentDigestMismatch { link, .. }
+            | Self::ValidityOutsideParent { link, .. }
+            | Self::GrantWidened { link, .. }
+            | Self::CredentialExpired { link, .. }
+            | Self::CredentialNotYetValid { link, .. }
+            | Self::AgentNotRegistered { link, .. }
+            | Self::AgentInactive { link, .. }
+            | Self::KeyNotBound { link, .. }
+            | Self::Revoked { link, .. } => Some(*link),
+            Self::UntrustedRoot { .. } | Self::PrincipalKeyNotBound { .. } => Some(0),
+            Self::ChainTooDeep { max, .. } => Some(*max),
+            Self::InputTooLarge { .. }
+            | Self::EmptyChain
+            | Self::NonceReplayed { .. }
+            | Self::WindowTooLong { .. }
+            | Self::AudienceMismatch { .. }
+            | Self::ChallengeMismatch { .. }
+            | Self::PresentationExpired { .. }
+            | Self::HolderMismatch { .. }
+            | Self::ChainNotCached { .. } => None,
+        }
+    }
+
+    /// Every code [`code`](Self::code) can return.
+    pub const CODES: &'static [&'static str] = &[
+        "input_too_large",
+        "malformed",
+        "empty_chain",
+        "chain_too_deep",
+        "too_many_grants",
+        "not_a_chain_root",
+        "not_a_delegation",
+        "duplicate_link",
+        "issuer_not_parent_subject",
+        "parent_digest_mismatch",
+        "bad_signature",
+        "validity_outside_parent",
+        "grant_widened",
+        "untrusted_root",
+        "credential_expired",
+        "credential_not_yet_valid",
+        "created_in_future",
+        "principal_key_not_bound",
+        "agent_not_registered",
+        "agent_inactive",
+        "key_not_bound",
+        "revoked",
+        "nonce_replayed",
+        "window_too_long",
+        "audience_mismatch",
+        "challenge_mismatch",
+        "presentation_expired",
+        "holder_mismatch",
+        "chain_not_cached",
+    ];
+}
+
+impl serde::Serialize for VerifyError {
+    /// `{"code": …, "link": …, "message": …}`.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut st = s.serialize_struct("VerifyError", 3)?;
+        st.serialize_field("code", self.code())?;
+        st.serialize_field("link", &self.link())?;
+        st.serialize_field("message", &self.to_string())?;
+        st.end()
+    }
+}

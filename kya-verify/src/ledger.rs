@@ -1,0 +1,253 @@
+//! Stateful obligations: budgets and rates, enforced through a pluggable ledger.
+//!
+//! An allowed request may carry [`Obligation`]s (a budget charge, a rate event) from the
+//! grant of each link that allows it. A [`Ledger`] applies all of them or none
+//! ([`Ledger::try_charge_all`]): a parent's budget is shared by every sub-agent it delegated
+//! to, because each link's obligations are keyed by that link's credential digest and grant.
+//!
+//! [`MemoryLedger`] counts in fixed windows aligned to the Unix epoch (multiples of
+//! `period_seconds`), which attenuation keeps sound (a child's period is a whole multiple of
+//! its parent's).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use kya_core::grant::{Amount, Obligation};
+use kya_core::{CredentialDigest, Timestamp};
+use serde::Serialize;
+
+use crate::decision::Reason;
+
+/// Which counter an obligation charges: a credential's grant, and the obligation's kind.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LedgerKey {
+    /// The credential (chain link) the grant belongs to.
+    pub credential: CredentialDigest,
+    /// The grant's position in that credential.
+    pub grant: usize,
+    /// `budget` or `rate` ([`Obligation::code`]).
+    pub kind: &'static str,
+}
+
+/// One obligation to apply, with where it comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Charge {
+    /// The counter.
+    pub key: LedgerKey,
+    /// The chain link (0 = root).
+    pub link: usize,
+    /// The obligation.
+    pub obligation: Obligation,
+}
+
+impl Serialize for Charge {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut st = s.serialize_struct("Charge", 5)?;
+        st.serialize_field("link", &self.link)?;
+        st.serialize_field("grant", &self.key.grant)?;
+        st.serialize_field("credential", &self.key.credential)?;
+        st.serialize_field("kind", self.obligation.code())?;
+        st.serialize_field("obligation", &self.obligation.to_string())?;
+        st.end()
+    }
+}
+
+/// Applies obligations atomically.
+pub trait Ledger: Send + Sync {
+    /// Applies every charge, or none of them and returns why (one [`Reason`] per charge
+    /// that does not fit: codes `budget_exhausted`, `rate_limited`, `ledger_full`).
+    fn try_charge_all(&self, charges: &[Charge], now: Timestamp) -> Result<(), Vec<Reason>>;
+}
+
+#[derive(Debug, Clone)]
+enum Usage {
+    Budget {
+        window: i64,
+        end: i64,
+        spent: Amount,
+    },
+    Rate {
+        window: i64,
+        end: i64,
+        count: u64,
+    },
+}
+
+impl Usage {
+    fn end(&self) -> i64 {
+        match self {
+            Self::Budget { end, .. } | Self::Rate { end, .. } => *end,
+        }
+    }
+}
+
+/// An in-memory [`Ledger`] with fixed, epoch-aligned windows and a bounded number of
+/// counters (stale windows are pruned when full; still full means deny: fail closed).
+#[derive(Debug)]
+pub struct MemoryLedger {
+    capacity: usize,
+    usage: Mutex<HashMap<LedgerKey, Usage>>,
+}
+
+impl Default for MemoryLedger {
+    /// Capacity 100 000 counters.
+    fn default() -> Self {
+        Self::new(100_000)
+    }
+}
+
+impl MemoryLedger {
+    /// A ledger holding at most `capacity` counters.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            usage: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The amount spent in the current window of a budget counter.
+    pub fn spent(&self, key: &LedgerKey, period_seconds: u64, now: Timestamp) -> Option<Amount> {
+        let window = window_start(now, period_seconds);
+        match self.lock().get(key) {
+            Some(Usage::Budget {
+                window: w, spent, ..
+            }) if *w == window => Some(spent.clone()),
+            _ => None,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<LedgerKey, Usage>> {
+        match self.usage.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+}
+
+fn window_start(now: Timestamp, period_seconds: u64) -> i64 {
+    let period = i64::try_from(period_seconds).unwrap_or(i64::MAX).max(1);
+    let t = now.unix();
+    t - t.rem_euclid(period)
+}
+
+fn window_end(start: i64, period_seconds: u64) -> i64 {
+    start.saturating_add(i64::try_from(period_seconds).unwrap_or(i64::MAX))
+}
+
+impl Ledger for MemoryLedger {
+    fn try_charge_all(&self, charges: &[Charge], now: Timestamp) -> Result<(), Vec<Reason>> {
+        let mut usage = self.lock();
+        let mut updates: Vec<(LedgerKey, Usage)> = Vec::with_capacity(charges.len());
+        let mut reasons = Vec::new();
+        for c in charges {
+            let reason = |code: &'static str, message: String| Reason {
+                code,
+                link: Some(c.link),
+                grant: Some(c.key.grant),
+                message,
+            };
+            match &c.obligation {
+                Obligation::Budget {
+                    charge,
+                    limit,
+                    period_seconds,
+                } => {
+                    let window = window_start(now, *period_seconds);
+                    let spent = match usage.get(&c.key) {
+                        Some(Usage::Budget {
+                            window: w, spent, ..
+                        }) if *w == window => spent.clone(),
+                        _ => Amount::zero(),
+                    };
+                    match spent.checked_add(&charge.value) {
+                        Some(total) if total <= limit.value => {
+                            updates.push((
+                                c.key.clone(),
+                                Usage::Budget { window, end: window_end(window, *period_seconds), spent: total },
+                            ));
+                        }
+                        _ => reasons.push(reason(
+                            "budget_exhausted",
+                            format!(
+                                "credential [{}] grant {}: {} {} already spent of {} per {} s; {} more would exceed it",
+                                c.link, c.key.grant, spent, limit.asset, limit, period_seconds, charge
+                            ),
+                        )),
+                    }
+                }
+                Obligation::Rate {
+                    count,
+                    period_seconds,
+                } => {
+                    let window = window_start(now, *period_seconds);
+                    let used = match usage.get(&c.key) {
+                        Some(Usage::Rate {
+                            window: w, count, ..
+                        }) if *w == window => *count,
+                        _ => 0,
+                    };
+                    if used < *count {
+                        updates.push((
+                            c.key.clone(),
+                            Usage::Rate {
+                                window,
+                                end: window_end(window, *period_seconds),
+                                count: used + 1,
+                            },
+                        ));
+                    } else {
+                        reasons.push(reason(
+                            "rate_limited",
+                            format!(
+                                "credential [{}] grant {}: {used} requests already in this {period_seconds} s window, the limit is {count}",
+                                c.link, c.key.grant
+                            ),
+                        ));
+                    }
+                }
+                other => reasons.push(reason(
+                    "unknown_obligation",
+                    format!(
+                        "credential [{}] grant {}: unsupported obligation {other} (fail closed)",
+                        c.link, c.key.grant
+                    ),
+                )),
+            }
+        }
+        if !reasons.is_empty() {
+            return Err(reasons);
+        }
+        let new_keys = updates
+            .iter()
+            .filter(|(k, _)| !usage.contains_key(k))
+            .count();
+        if usage.len() + new_keys > self.capacity {
+            // Forget counters whose window has closed.
+            let t = now.unix();
+            usage.retain(|_, u| u.end() > t);
+            let new_keys = updates
+                .iter()
+                .filter(|(k, _)| !usage.contains_key(k))
+                .count();
+            if usage.len() + new_keys > self.capacity {
+                return Err(charges
+                    .iter()
+                    .take(1)
+                    .map(|c| Reason {
+                        code: "ledger_full",
+                        link: Some(c.link),
+                        grant: Some(c.key.grant),
+                        message: "the ledger is full and cannot record the charge (fail closed)"
+                            .into(),
+                    })
+                    .collect());
+            }
+        }
+        for (k, u) in updates {
+            usage.insert(k, u);
+        }
+        Ok(())
+    }
+}

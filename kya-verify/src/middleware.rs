@@ -1,0 +1,253 @@
+//! Merchant middleware (feature `tower`): a tower [`Layer`](tower_layer::Layer) that admits
+//! only signed agent requests the verifier allows.
+//!
+//! For each request the service buffers the body (up to a limit, to check `Content-Digest`),
+//! runs the [`KyaGate`] (signature, chain, key binding, nonce, decision), and then either
+//!
+//! - passes the request on, with [`KyaAdmitted`] (and the [`VerifiedAgent`]) in its
+//!   extensions and the buffered body put back, or
+//! - answers itself: 401 (bad, missing, expired or replayed signature; a chain that does not
+//!   verify), 403 (verified but denied), 400 / 413 / 503, with an RFC 9457
+//!   `application/problem+json` body naming every reason:
+//!
+//! ```json
+//! {"type": "https://w3id.org/kya/problems/agent-not-allowed", "title": "The agent may not do this",
+//!  "status": 403, "detail": "amount 150 USD exceeds the ceiling 100 USD",
+//!  "reasons": [{"code": "amount_exceeds_ceiling", "link": 0, "message": "amount 150 USD exceeds the ceiling 100 USD"}]}
+//! ```
+//!
+//! The layer works with any service over `http::Request<B>` whose body type can be built from
+//! [`Bytes`] and whose response body from a `String` — axum's `Body` and
+//! `http_body_util::Full<Bytes>` both can. With the `axum` feature, [`KyaAdmitted`] is also an
+//! axum extractor.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Limited};
+
+use crate::agent::VerifiedAgent;
+use crate::http::{Admitted, HttpError, HttpRequest, KyaGate, Refusal};
+
+/// The default largest body buffered: 1 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// What the middleware puts into the extensions of an admitted request.
+#[derive(Debug, Clone)]
+pub struct KyaAdmitted(pub Arc<Admitted>);
+
+impl KyaAdmitted {
+    /// The verified agent.
+    pub fn agent(&self) -> &VerifiedAgent {
+        &self.0.agent
+    }
+
+    /// The whole admission (agent, grant request, signature details, allowing grant).
+    pub fn admitted(&self) -> &Admitted {
+        &self.0
+    }
+}
+
+/// The layer: wrap a service so that it only sees admitted agent requests.
+#[derive(Debug, Clone)]
+pub struct KyaLayer {
+    gate: Arc<KyaGate>,
+    max_body_bytes: usize,
+}
+
+impl KyaLayer {
+    /// A layer running `gate`, buffering bodies up to [`DEFAULT_MAX_BODY_BYTES`].
+    pub fn new(gate: KyaGate) -> Self {
+        Self::shared(Arc::new(gate))
+    }
+
+    /// A layer over a shared gate (e.g. one a chain-registration handler also uses).
+    pub fn shared(gate: Arc<KyaGate>) -> Self {
+        Self {
+            gate,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+
+    /// Sets the largest body buffered; larger requests get 413.
+    pub fn max_body_bytes(mut self, max: usize) -> Self {
+        self.max_body_bytes = max;
+        self
+    }
+}
+
+impl<S> tower_layer::Layer<S> for KyaLayer {
+    type Service = KyaService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        KyaService {
+            inner,
+            gate: Arc::clone(&self.gate),
+            max_body_bytes: self.max_body_bytes,
+        }
+    }
+}
+
+/// The service [`KyaLayer`] produces.
+#[derive(Debug, Clone)]
+pub struct KyaService<S> {
+    inner: S,
+    gate: Arc<KyaGate>,
+    max_body_bytes: usize,
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl<S, B, ResBody> tower_service::Service<http::Request<B>> for KyaService<S>
+where
+    S: tower_service::Service<http::Request<B>, Response = http::Response<ResBody>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body + From<Bytes> + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+    ResBody: From<String> + Send + 'static,
+{
+    type Response = http::Response<ResBody>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        // The inner service was made ready by `poll_ready`: use it, leave a clone behind.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let gate = Arc::clone(&self.gate);
+        let max = self.max_body_bytes;
+        Box::pin(async move {
+            let (mut parts, body) = request.into_parts();
+            let body = match Limited::new(body, max).collect().await {
+                Ok(collected) => collected.to_bytes(),
+                Err(e) => {
+                    let error = if e
+                        .downcast_ref::<http_body_util::LengthLimitError>()
+                        .is_some()
+                    {
+                        HttpError::BodyTooLarge { max_bytes: max }
+                    } else {
+                        HttpError::BadRequest {
+                            detail: "the body could not be read".to_owned(),
+                        }
+                    };
+                    return Ok(problem(&Refusal::NotVerified(error)));
+                }
+            };
+            let view = match request_view(&parts, &body) {
+                Ok(view) => view,
+                Err(e) => return Ok(problem(&Refusal::NotVerified(e))),
+            };
+            match gate.admit(&view) {
+                Ok(admitted) => {
+                    let admitted = KyaAdmitted(Arc::new(admitted));
+                    parts.extensions.insert(admitted.agent().clone());
+                    parts.extensions.insert(admitted);
+                    inner
+                        .call(http::Request::from_parts(parts, B::from(body)))
+                        .await
+                }
+                Err(refusal) => Ok(problem(&refusal)),
+            }
+        })
+    }
+}
+
+/// The framework-neutral view of a request: method, authority (the URI's, else `Host`),
+/// path, query, headers and the buffered body.
+pub fn request_view(parts: &http::request::Parts, body: &Bytes) -> Result<HttpRequest, HttpError> {
+    let authority = match parts.uri.authority() {
+        Some(a) => a.as_str().to_owned(),
+        None => parts
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_owned)
+            .ok_or_else(|| HttpError::BadRequest {
+                detail: "the request names no authority (no Host header)".to_owned(),
+            })?,
+    };
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
+    let mut view = HttpRequest::new(parts.method.as_str(), &authority, &path_and_query);
+    for (name, value) in &parts.headers {
+        // A header that is not visible ASCII cannot be covered by a signature; keep it out.
+        if let Ok(value) = value.to_str() {
+            view.headers
+                .push((name.as_str().to_owned(), value.to_owned()));
+        }
+    }
+    view.body = body.to_vec();
+    Ok(view)
+}
+
+/// The problem-details response for a refusal.
+pub fn problem<ResBody: From<String>>(refusal: &Refusal) -> http::Response<ResBody> {
+    let body = refusal.problem_details().to_string();
+    let mut response = http::Response::new(ResBody::from(body));
+    *response.status_mut() =
+        http::StatusCode::from_u16(refusal.status()).unwrap_or(http::StatusCode::UNAUTHORIZED);
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/problem+json"),
+    );
+    if refusal.status() == 401 {
+        // RFC 9110 §11.6.1: a 401 names a scheme; HTTP Message Signatures have none
+        // registered, so name the profile.
+        response.headers_mut().insert(
+            http::header::WWW_AUTHENTICATE,
+            http::HeaderValue::from_static("Signature tag=\"web-bot-auth\""),
+        );
+    }
+    response
+}
+
+#[cfg(feature = "axum")]
+mod extract {
+    use super::{KyaAdmitted, problem};
+    use crate::http::{HttpError, Refusal};
+
+    /// The rejection when a handler asks for [`KyaAdmitted`] on a route the layer does not
+    /// guard: 401 with a problem-details body (fail closed).
+    #[derive(Debug, Clone, Copy)]
+    pub struct NotAdmitted;
+
+    impl axum_core::response::IntoResponse for NotAdmitted {
+        fn into_response(self) -> axum_core::response::Response {
+            problem(&Refusal::NotVerified(HttpError::SignatureMissing {
+                detail: "this route is not guarded by the kya layer".to_owned(),
+            }))
+        }
+    }
+
+    impl<S: Send + Sync> axum_core::extract::FromRequestParts<S> for KyaAdmitted {
+        type Rejection = NotAdmitted;
+
+        async fn from_request_parts(
+            parts: &mut http::request::Parts,
+            _state: &S,
+        ) -> Result<Self, Self::Rejection> {
+            parts
+                .extensions
+                .get::<KyaAdmitted>()
+                .cloned()
+                .ok_or(NotAdmitted)
+        }
+    }
+}
+
+#[cfg(feature = "axum")]
+pub use extract::NotAdmitted;

@@ -1,0 +1,444 @@
+//! What a verifier accepts: trusted roots, clock skew, windows, audience and work limits.
+//!
+//! A [`Policy`] is built in code ([`Policy::builder`]) or read from a JSON policy file
+//! ([`Policy::from_json`]):
+//!
+//! ```json
+//! {
+//!   "trustedRoots": ["did:key:z6Mkon3Necd6NkkyfoGoHxid2znGc59LU3K7mubaRcFbLfLX"],
+//!   "trustRegistryPrincipals": false,
+//!   "audience": "did:web:shop.example",
+//!   "clockSkewSeconds": 60,
+//!   "maxWindowSeconds": 300,
+//!   "limits": {"maxInputBytes": 65536, "maxChainDepth": 8,
+//!              "maxGrantsPerCredential": 32, "maxTotalGrants": 128},
+//!   "trustedRaters": ["0x70997970c51812dc3a010c7d01b50e0d17dc79c8"],
+//!   "cacheCapacity": 1024
+//! }
+//! ```
+//!
+//! Every member is optional; absent members take the safe defaults below. Unknown members
+//! are refused (a misspelt limit must not silently fall back to a default).
+
+use kya_core::Did;
+use kya_core::json::{JsonLimits, parse_strict};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+/// Default clock skew: 60 s.
+pub const DEFAULT_CLOCK_SKEW_SECS: u32 = 60;
+/// Default longest presentation / signed-request window: 300 s.
+pub const DEFAULT_MAX_WINDOW_SECS: u32 = 300;
+/// Default cache capacity (verified chains).
+pub const DEFAULT_CACHE_CAPACITY: usize = 1024;
+
+/// Bounds on the work one verification may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Longest input accepted, in bytes (default 64 KiB).
+    pub max_input_bytes: usize,
+    /// Most links in a chain (default 8).
+    pub max_chain_depth: usize,
+    /// Most grants in one credential (default 32).
+    pub max_grants_per_credential: usize,
+    /// Most grants over the whole chain (default 128).
+    pub max_total_grants: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_input_bytes: 64 * 1024,
+            max_chain_depth: 8,
+            max_grants_per_credential: 32,
+            max_total_grants: 128,
+        }
+    }
+}
+
+impl Limits {
+    /// The JSON parsing limits these imply.
+    pub(crate) fn json(&self) -> JsonLimits {
+        JsonLimits {
+            max_bytes: self.max_input_bytes,
+            max_depth: 32,
+        }
+    }
+}
+
+/// What a verifier accepts. Build with [`Policy::builder`] or read with
+/// [`Policy::from_json`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    trusted_roots: Vec<Did>,
+    trust_registry_principals: bool,
+    audience: Option<String>,
+    clock_skew_secs: u32,
+    max_window_secs: u32,
+    limits: Limits,
+    trusted_raters: Vec<[u8; 20]>,
+    cache_capacity: usize,
+    fingerprint: [u8; 32],
+}
+
+/// The JSON form of a [`Policy`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PolicyJson {
+    #[serde(default)]
+    trusted_roots: Vec<Did>,
+    #[serde(default)]
+    trust_registry_principals: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    audience: Option<String>,
+    #[serde(default = "default_skew")]
+    clock_skew_seconds: u32,
+    #[serde(default = "default_window")]
+    max_window_seconds: u32,
+    #[serde(default)]
+    limits: Limits,
+    #[serde(default)]
+    trusted_raters: Vec<Address>,
+    #[serde(default = "default_cache")]
+    cache_capacity: usize,
+}
+
+fn default_skew() -> u32 {
+    DEFAULT_CLOCK_SKEW_SECS
+}
+fn default_window() -> u32 {
+    DEFAULT_MAX_WINDOW_SECS
+}
+fn default_cache() -> usize {
+    DEFAULT_CACHE_CAPACITY
+}
+
+/// A 20-byte EVM address written `0x` + 40 hex digits (any case on input, lowercase out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct Address(pub(crate) [u8; 20]);
+
+impl Serialize for Address {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("0x{}", hex::encode(self.0)))
+    }
+}
+
+impl<'de> Deserialize<'de> for Address {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        parse_address(&s)
+            .map(Address)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Parses `0x` + 40 hex digits.
+pub(crate) fn parse_address(s: &str) -> Result<[u8; 20], String> {
+    let mut out = [0u8; 20];
+    let hex_part = s
+        .strip_prefix("0x")
+        .filter(|h| h.len() == 40)
+        .ok_or_else(|| {
+            format!(
+                "`{}` is not an address (0x + 40 hex digits)",
+                truncate(s, 64)
+            )
+        })?;
+    hex::decode_to_slice(hex_part, &mut out).map_err(|_| {
+        format!(
+            "`{}` is not an address (0x + 40 hex digits)",
+            truncate(s, 64)
+        )
+    })?;
+    Ok(out)
+}
+
+pub(crate) fn truncate(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+/// Why a policy file was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid policy: {0}")]
+pub struct PolicyError(pub String);
+
+impl Default for Policy {
+    /// Trusts nobody; every limit at its default.
+    fn default() -> Self {
+        PolicyBuilder::default().build()
+    }
+}
+
+impl Policy {
+    /// A builder starting from the defaults (no trusted roots).
+    pub fn builder() -> PolicyBuilder {
+        PolicyBuilder::default()
+    }
+
+    /// Reads a JSON policy file (strict JSON: duplicate keys and unknown members refused).
+    pub fn from_json(bytes: &[u8]) -> Result<Self, PolicyError> {
+        let value = parse_strict(
+            bytes,
+            JsonLimits {
+                max_bytes: 1024 * 1024,
+                max_depth: 8,
+            },
+        )
+        .map_err(|e| PolicyError(e.to_string()))?;
+        let json: PolicyJson =
+            serde_json::from_value(value).map_err(|e| PolicyError(e.to_string()))?;
+        Ok(PolicyBuilder {
+            trusted_roots: json.trusted_roots,
+            trust_registry_principals: json.trust_registry_principals,
+            audience: json.audience,
+            clock_skew_secs: json.clock_skew_seconds,
+            max_window_secs: json.max_window_seconds,
+            limits: json.limits,
+            trusted_raters: json.trusted_raters.into_iter().map(|a| a.0).collect(),
+            cache_capacity: json.cache_capacity,
+        }
+        .build())
+    }
+
+    /// The policy as a JSON value (the form [`from_json`](Self::from_json) reads).
+    pub fn to_json_value(&self) -> serde_json::Value {
+        serde_json::to_value(self.to_json()).unwrap_or(serde_json::Value::Null)
+    }
+
+    fn to_json(&self) -> PolicyJson {
+        PolicyJson {
+            trusted_roots: self.trusted_roots.clone(),
+            trust_registry_principals: self.trust_registry_principals,
+            audience: self.audience.clone(),
+            clock_skew_seconds: self.clock_skew_secs,
+            max_window_seconds: self.max_window_secs,
+            limits: self.limits,
+            trusted_raters: self.trusted_raters.iter().copied().map(Address).collect(),
+            cache_capacity: self.cache_capacity,
+        }
+    }
+
+    /// The explicitly trusted root issuers (principals).
+    pub fn trusted_roots(&self) -> &[Did] {
+        &self.trusted_roots
+    }
+
+    /// Whether any `did:pkh` principal is trusted whose key binding the registry confirms.
+    pub fn trusts_registry_principals(&self) -> bool {
+        self.trust_registry_principals
+    }
+
+    /// Whether `issuer` is an explicitly trusted root.
+    pub fn is_trusted_root(&self, issuer: &Did) -> bool {
+        self.trusted_roots.contains(issuer)
+    }
+
+    /// The audience (this merchant's id) presentations must name as `domain`.
+    pub fn audience(&self) -> Option<&str> {
+        self.audience.as_deref()
+    }
+
+    /// Allowed clock skew in seconds.
+    pub fn clock_skew_secs(&self) -> i64 {
+        i64::from(self.clock_skew_secs)
+    }
+
+    /// Longest presentation / signed-request window in seconds.
+    pub fn max_window_secs(&self) -> i64 {
+        i64::from(self.max_window_secs)
+    }
+
+    /// The work limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Rater addresses whose feedback counts in reputation summaries.
+    pub fn trusted_raters(&self) -> &[[u8; 20]] {
+        &self.trusted_raters
+    }
+
+    /// How many verified chains a [`Verifier`](crate::Verifier) caches.
+    pub fn cache_capacity(&self) -> usize {
+        self.cache_capacity
+    }
+
+    /// SHA-256 of the policy's canonical JSON: cache entries are keyed by it, so a result
+    /// verified under one policy is never served under another.
+    pub fn fingerprint(&self) -> [u8; 32] {
+        self.fingerprint
+    }
+}
+
+impl Serialize for Policy {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.to_json().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Policy {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let json = PolicyJson::deserialize(d)?;
+        Ok(PolicyBuilder {
+            trusted_roots: json.trusted_roots,
+            trust_registry_principals: json.trust_registry_principals,
+            audience: json.audience,
+            clock_skew_secs: json.clock_skew_seconds,
+            max_window_secs: json.max_window_seconds,
+            limits: json.limits,
+            trusted_raters: json.trusted_raters.into_iter().map(|a| a.0).collect(),
+            cache_capacity: json.cache_capacity,
+        }
+        .build())
+    }
+}
+
+/// Builds a [`Policy`].
+#[derive(Debug, Clone)]
+pub struct PolicyBuilder {
+    trusted_roots: Vec<Did>,
+    trust_registry_principals: bool,
+    audience: Option<String>,
+    clock_skew_secs: u32,
+    max_window_secs: u32,
+    limits: Limits,
+    trusted_raters: Vec<[u8; 20]>,
+    cache_capacity: usize,
+}
+
+impl Default for PolicyBuilder {
+    fn default() -> Self {
+        Self {
+            trusted_roots: Vec::new(),
+            trust_registry_principals: false,
+            audience: None,
+            clock_skew_secs: DEFAULT_CLOCK_SKEW_SECS,
+            max_window_secs: DEFAULT_MAX_WINDOW_SECS,
+            limits: Limits::default(),
+            trusted_raters: Vec::new(),
+            cache_capacity: DEFAULT_CACHE_CAPACITY,
+        }
+    }
+}
+
+impl PolicyBuilder {
+    /// Trusts `principal` as a root issuer.
+    #[must_use]
+    pub fn trust_root(mut self, principal: Did) -> Self {
+        if !self.trusted_roots.contains(&principal) {
+            self.trusted_roots.push(principal);
+        }
+        self
+    }
+
+    /// Trusts any `did:pkh` principal whose signing key the registry view confirms.
+    #[must_use]
+    pub fn trust_registry_principals(mut self, yes: bool) -> Self {
+        self.trust_registry_principals = yes;
+        self
+    }
+
+    /// Sets the audience (this merchant's id).
+    #[must_use]
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
+        self
+    }
+
+    /// Sets the clock skew in seconds.
+    #[must_use]
+    pub fn clock_skew_secs(mut self, secs: u32) -> Self {
+        self.clock_skew_secs = secs;
+        self
+    }
+
+    /// Sets the longest presentation / request window in seconds.
+    #[must_use]
+    pub fn max_window_secs(mut self, secs: u32) -> Self {
+        self.max_window_secs = secs;
+        self
+    }
+
+    /// Sets the work limits.
+    #[must_use]
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Sets the longest chain.
+    #[must_use]
+    pub fn max_chain_depth(mut self, depth: usize) -> Self {
+        self.limits.max_chain_depth = depth;
+        self
+    }
+
+    /// Sets the longest input in bytes.
+    #[must_use]
+    pub fn max_input_bytes(mut self, bytes: usize) -> Self {
+        self.limits.max_input_bytes = bytes;
+        self
+    }
+
+    /// Counts feedback from `rater` in reputation summaries.
+    #[must_use]
+    pub fn trust_rater(mut self, rater: [u8; 20]) -> Self {
+        if !self.trusted_raters.contains(&rater) {
+            self.trusted_raters.push(rater);
+        }
+        self
+    }
+
+    /// Sets the cache capacity (0 disables caching).
+    #[must_use]
+    pub fn cache_capacity(mut self, capacity: usize) -> Self {
+        self.cache_capacity = capacity;
+        self
+    }
+
+    /// The policy.
+    pub fn build(self) -> Policy {
+        let mut trusted_roots = self.trusted_roots;
+        trusted_roots.sort_by_key(ToString::to_string);
+        trusted_roots.dedup();
+        let mut trusted_raters = self.trusted_raters;
+        trusted_raters.sort_unstable();
+        trusted_raters.dedup();
+        let mut policy = Policy {
+            trusted_roots,
+            trust_registry_principals: self.trust_registry_principals,
+            audience: self.audience,
+            clock_skew_secs: self.clock_skew_secs,
+            max_window_secs: self.max_window_secs,
+            limits: self.limits,
+            trusted_raters,
+            cache_capacity: self.cache_capacity,
+            fingerprint: [0; 32],
+        };
+        let canonical = kya_core::json::canonicalize(&policy.to_json_value()).unwrap_or_default();
+        policy.fingerprint = Sha256::digest(&canonical).into();
+        policy
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn json_round_trip_and_defaults() {
+        let p = Policy::from_json(br#"{"audience": "did:web:shop.example"}"#).unwrap();
+        assert_eq!(p.clock_skew_secs(), 60);
+        assert_eq!(p.max_window_secs(), 300);
+        assert_eq!(p.limits().max_input_bytes, 65536);
+        assert_eq!(p.limits().max_chain_depth, 8);
+        let again = Policy::from_json(&serde_json::to_vec(&p).unwrap()).unwrap();
+        assert_eq!(p, again);
+        assert!(Policy::from_json(br#"{"limits": {"maxChainDepht": 3}}"#).is_err());
+        assert!(Policy::from_json(br#"{"audience": "a", "audience": "b"}"#).is_err());
+        assert_ne!(p.fingerprint(), Policy::default().fingerprint());
+    }
+}

@@ -1,0 +1,429 @@
+//! The verifier's window on the on-chain registry, and an in-memory implementation.
+//!
+//! The verifier asks only five questions ([`RegistryView`]): is this agent registered (and
+//! active), was this Ed25519 key bound to this agent / this principal at time *t*, is this
+//! credential digest revoked, and what is this agent's reputation among the raters I trust.
+//! A [`Snapshot`](crate::snapshot::Snapshot) file answers them offline; `kya-registry`
+//! answers them from a node. [`MemoryRegistry`] answers them from values set in code (tests,
+//! demos).
+
+use std::collections::BTreeMap;
+use std::sync::RwLock;
+
+use kya_core::credential::{AgentId, AgentRegistration};
+use kya_core::{CredentialDigest, DidPkh, PublicKey, Timestamp};
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+
+/// An agent's on-chain identity record (ERC-8004 identity registry).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentRecord {
+    /// The agent's token id.
+    pub agent_id: AgentId,
+    /// The token owner.
+    #[serde(serialize_with = "ser_address")]
+    pub owner: [u8; 20],
+    /// The registration file URI (`agentURI`).
+    #[serde(rename = "agentURI")]
+    pub agent_uri: String,
+    /// The verified agent wallet, if set.
+    #[serde(serialize_with = "ser_opt_address")]
+    pub agent_wallet: Option<[u8; 20]>,
+    /// Whether the agent is active (not deactivated by its owner).
+    pub active: bool,
+}
+
+/// An on-chain revocation of a credential digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Revocation {
+    /// The agent under whose registration the digest was revoked.
+    pub agent_id: AgentId,
+    /// The block of the revocation.
+    pub block: u64,
+    /// That block's time.
+    pub time: Timestamp,
+}
+
+/// One ERC-8004 feedback entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Feedback {
+    /// The rater (ERC-8004 `clientAddress`).
+    #[serde(serialize_with = "ser_address")]
+    pub client: [u8; 20],
+    /// The rater's feedback index for this agent (1-based in ERC-8004).
+    pub index: u64,
+    /// The score, fixed point.
+    #[serde(serialize_with = "ser_i128")]
+    pub value: i128,
+    /// Decimal places of `value` (0–18).
+    pub value_decimals: u8,
+    /// First tag.
+    pub tag1: String,
+    /// Second tag.
+    pub tag2: String,
+    /// Whether the rater revoked it.
+    pub revoked: bool,
+}
+
+/// A reputation summary over the feedback of a chosen set of raters (ERC-8004
+/// `getSummary`): revoked feedback is excluded; values are normalised to the largest
+/// `valueDecimals` among those counted and averaged (rounding toward zero).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReputationSummary {
+    /// How many feedback entries count.
+    pub count: u64,
+    /// Their average, fixed point.
+    #[serde(serialize_with = "ser_i128")]
+    pub average: i128,
+    /// Decimal places of `average`.
+    pub value_decimals: u8,
+}
+
+impl ReputationSummary {
+    /// Summarises the non-revoked entries of `feedback` whose client is in `raters`; `None`
+    /// when `raters` is empty (an unfiltered summary invites Sybil raters) or nothing counts.
+    pub fn of<'a>(
+        feedback: impl IntoIterator<Item = &'a Feedback>,
+        raters: &[[u8; 20]],
+    ) -> Option<Self> {
+        if raters.is_empty() {
+            return None;
+        }
+        let counted: Vec<&Feedback> = feedback
+            .into_iter()
+            .filter(|f| !f.revoked && raters.contains(&f.client))
+            .collect();
+        let decimals = counted.iter().map(|f| f.value_decimals.min(18)).max()?;
+        let mut sum: i128 = 0;
+        for f in &counted {
+            let scale = 10i128.checked_pow(u32::from(decimals - f.value_decimals.min(18)))?;
+            sum = sum.saturating_add(f.value.saturating_mul(scale));
+        }
+        let count = u64::try_from(counted.len()).ok()?;
+        Some(Self {
+            count,
+            average: sum / i128::from(count.max(1)),
+            value_decimals: decimals,
+        })
+    }
+}
+
+/// The registry questions a verifier asks. Object-safe; implementations must be cheap
+/// (called once per chain link at most) and must not block on the network in a merchant's
+/// request path.
+pub trait RegistryView: Send + Sync {
+    /// The agent's identity record, or `None` if the registry does not know it (including a
+    /// registration naming another chain or registry contract).
+    fn agent(&self, reg: &AgentRegistration) -> Option<AgentRecord>;
+
+    /// Whether `key` was bound to the agent at `at` (bound at or before `at`, not unbound
+    /// by then).
+    fn agent_key_bound(&self, reg: &AgentRegistration, key: &PublicKey, at: Timestamp) -> bool;
+
+    /// Whether `key` was bound as an issuing key of the wallet `principal` at `at`.
+    fn principal_key_bound(&self, principal: &DidPkh, key: &PublicKey, at: Timestamp) -> bool;
+
+    /// The revocation of `digest` under the agent's registration, if any.
+    fn revoked(&self, reg: &AgentRegistration, digest: &CredentialDigest) -> Option<Revocation>;
+
+    /// The agent's reputation among `raters`.
+    fn reputation(&self, reg: &AgentRegistration, raters: &[[u8; 20]])
+    -> Option<ReputationSummary>;
+
+    /// An identifier of the state the view reflects, changing whenever any answer may
+    /// change. Verified chains are cached across calls only when this is `Some`; the default
+    /// (`None`) disables caching of registry-dependent results.
+    fn state_id(&self) -> Option<[u8; 32]> {
+        None
+    }
+}
+
+/// Whether a key was bound during `[bound_at, unbound_at)` at `at`.
+pub(crate) fn bound_during(
+    bound_at: Timestamp,
+    unbound_at: Option<Timestamp>,
+    at: Timestamp,
+) -> bool {
+    bound_at <= at && unbound_at.is_none_or(|u| at < u)
+}
+
+#[derive(Debug, Clone)]
+struct MemoryKey {
+    key: PublicKey,
+    bound_at: Timestamp,
+    unbound_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone)]
+struct MemoryAgent {
+    record: AgentRecord,
+    keys: Vec<MemoryKey>,
+    revoked: BTreeMap<CredentialDigest, Revocation>,
+    feedback: Vec<Feedback>,
+}
+
+#[derive(Debug, Default)]
+struct MemoryState {
+    agents: BTreeMap<AgentKey, MemoryAgent>,
+    principals: BTreeMap<(u64, [u8; 20]), Vec<MemoryKey>>,
+    generation: u64,
+}
+
+/// A registry held in memory, set up in code. Thread-safe; every change bumps its
+/// [`state_id`](RegistryView::state_id), so cached verifications never outlive a change.
+#[derive(Debug)]
+pub struct MemoryRegistry {
+    nonce: [u8; 16],
+    state: RwLock<MemoryState>,
+}
+
+impl Default for MemoryRegistry {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryRegistry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static INSTANCES: AtomicU64 = AtomicU64::new(0);
+        let n = INSTANCES.fetch_add(1, Ordering::Relaxed);
+        let mut nonce = [0u8; 16];
+        nonce[..8].copy_from_slice(&n.to_le_bytes());
+        nonce[8..].copy_from_slice(&u64::from(std::process::id()).to_le_bytes());
+        Self {
+            nonce,
+            state: RwLock::new(MemoryState::default()),
+        }
+    }
+
+    fn write<R>(&self, f: impl FnOnce(&mut MemoryState) -> R) -> R {
+        let mut state = match self.state.write() {
+            Ok(s) => s,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        state.generation += 1;
+        f(&mut state)
+    }
+
+    fn read<R>(&self, f: impl FnOnce(&MemoryState) -> R) -> R {
+        match self.state.read() {
+            Ok(s) => f(&s),
+            Err(poisoned) => f(&poisoned.into_inner()),
+        }
+    }
+
+    /// Registers (or replaces) an active agent.
+    pub fn add_agent(
+        &self,
+        reg: &AgentRegistration,
+        owner: [u8; 20],
+        agent_uri: impl Into<String>,
+    ) {
+        let record = AgentRecord {
+            agent_id: reg.agent_id.clone(),
+            owner,
+            agent_uri: agent_uri.into(),
+            agent_wallet: None,
+            active: true,
+        };
+        self.write(|s| {
+            s.agents.insert(
+                map_key(reg),
+                MemoryAgent {
+                    record,
+                    keys: Vec::new(),
+                    revoked: BTreeMap::new(),
+                    feedback: Vec::new(),
+                },
+            );
+        });
+    }
+
+    /// Sets an agent's `active` flag.
+    pub fn set_active(&self, reg: &AgentRegistration, active: bool) {
+        self.write(|s| {
+            if let Some(a) = s.agents.get_mut(&map_key(reg)) {
+                a.record.active = active;
+            }
+        });
+    }
+
+    /// Binds `key` to the agent from `at` on.
+    pub fn bind_agent_key(&self, reg: &AgentRegistration, key: PublicKey, at: Timestamp) {
+        self.write(|s| {
+            if let Some(a) = s.agents.get_mut(&map_key(reg)) {
+                a.keys.push(MemoryKey {
+                    key,
+                    bound_at: at,
+                    unbound_at: None,
+                });
+            }
+        });
+    }
+
+    /// Unbinds `key` from the agent at `at`.
+    pub fn unbind_agent_key(&self, reg: &AgentRegistration, key: PublicKey, at: Timestamp) {
+        self.write(|s| {
+            if let Some(a) = s.agents.get_mut(&map_key(reg)) {
+                unbind(&mut a.keys, key, at);
+            }
+        });
+    }
+
+    /// Binds `key` as an issuing key of `principal` from `at` on.
+    pub fn bind_principal_key(&self, principal: &DidPkh, key: PublicKey, at: Timestamp) {
+        self.write(|s| {
+            s.principals
+                .entry((principal.chain_id(), principal.address()))
+                .or_default()
+                .push(MemoryKey {
+                    key,
+                    bound_at: at,
+                    unbound_at: None,
+                });
+        });
+    }
+
+    /// Unbinds an issuing key of `principal` at `at`.
+    pub fn unbind_principal_key(&self, principal: &DidPkh, key: PublicKey, at: Timestamp) {
+        self.write(|s| {
+            if let Some(keys) = s
+                .principals
+                .get_mut(&(principal.chain_id(), principal.address()))
+            {
+                unbind(keys, key, at);
+            }
+        });
+    }
+
+    /// Revokes `digest` under the agent's registration.
+    pub fn revoke(
+        &self,
+        reg: &AgentRegistration,
+        digest: CredentialDigest,
+        block: u64,
+        time: Timestamp,
+    ) {
+        self.write(|s| {
+            if let Some(a) = s.agents.get_mut(&map_key(reg)) {
+                a.revoked.insert(
+                    digest,
+                    Revocation {
+                        agent_id: reg.agent_id.clone(),
+                        block,
+                        time,
+                    },
+                );
+            }
+        });
+    }
+
+    /// Adds a feedback entry for the agent.
+    pub fn add_feedback(&self, reg: &AgentRegistration, feedback: Feedback) {
+        self.write(|s| {
+            if let Some(a) = s.agents.get_mut(&map_key(reg)) {
+                a.feedback.push(feedback);
+            }
+        });
+    }
+}
+
+fn unbind(keys: &mut [MemoryKey], key: PublicKey, at: Timestamp) {
+    for k in keys
+        .iter_mut()
+        .filter(|k| k.key == key && k.unbound_at.is_none())
+    {
+        k.unbound_at = Some(at);
+    }
+}
+
+/// `(chain id, registry address, agent id)`.
+type AgentKey = (u64, [u8; 20], AgentId);
+
+fn map_key(reg: &AgentRegistration) -> AgentKey {
+    (
+        reg.agent_registry.chain_id,
+        reg.agent_registry.address,
+        reg.agent_id.clone(),
+    )
+}
+
+impl RegistryView for MemoryRegistry {
+    fn agent(&self, reg: &AgentRegistration) -> Option<AgentRecord> {
+        self.read(|s| s.agents.get(&map_key(reg)).map(|a| a.record.clone()))
+    }
+
+    fn agent_key_bound(&self, reg: &AgentRegistration, key: &PublicKey, at: Timestamp) -> bool {
+        self.read(|s| {
+            s.agents.get(&map_key(reg)).is_some_and(|a| {
+                a.keys
+                    .iter()
+                    .any(|k| k.key == *key && bound_during(k.bound_at, k.unbound_at, at))
+            })
+        })
+    }
+
+    fn principal_key_bound(&self, principal: &DidPkh, key: &PublicKey, at: Timestamp) -> bool {
+        self.read(|s| {
+            s.principals
+                .get(&(principal.chain_id(), principal.address()))
+                .is_some_and(|keys| {
+                    keys.iter()
+                        .any(|k| k.key == *key && bound_during(k.bound_at, k.unbound_at, at))
+                })
+        })
+    }
+
+    fn revoked(&self, reg: &AgentRegistration, digest: &CredentialDigest) -> Option<Revocation> {
+        self.read(|s| {
+            s.agents
+                .get(&map_key(reg))
+                .and_then(|a| a.revoked.get(digest).cloned())
+        })
+    }
+
+    fn reputation(
+        &self,
+        reg: &AgentRegistration,
+        raters: &[[u8; 20]],
+    ) -> Option<ReputationSummary> {
+        self.read(|s| {
+            s.agents
+                .get(&map_key(reg))
+                .and_then(|a| ReputationSummary::of(&a.feedback, raters))
+        })
+    }
+
+    fn state_id(&self) -> Option<[u8; 32]> {
+        let generation = self.read(|s| s.generation);
+        let mut h = Sha256::new();
+        h.update(b"kya-memory-registry");
+        h.update(self.nonce);
+        h.update(generation.to_le_bytes());
+        Some(h.finalize().into())
+    }
+}
+
+pub(crate) fn ser_address<S: serde::Serializer>(a: &[u8; 20], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("0x{}", hex::encode(a)))
+}
+
+pub(crate) fn ser_opt_address<S: serde::Serializer>(
+    a: &Option<[u8; 20]>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match a {
+        Some(a) => ser_address(a, s),
+        None => s.serialize_none(),
+    }
+}
+
+pub(crate) fn ser_i128<S: serde::Serializer>(v: &i128, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}

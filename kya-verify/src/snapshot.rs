@@ -1,0 +1,960 @@
+//! Registry snapshots: the registry's state at one block, in a deterministic JSON file that a
+//! merchant loads offline. The format is documented in `SNAPSHOT.md`.
+//!
+//! A [`Snapshot`] is read with [`Snapshot::load`] (validated: version, sorted and unique
+//! entries, bounded sizes), answers the verifier's questions ([`RegistryView`]), is updated
+//! event by event by a sync client (`apply_*`), and is written with
+//! [`Snapshot::to_json_bytes`] (RFC 8785 canonical JSON: the same state always gives the same
+//! bytes).
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+use kya_core::credential::{AgentId, AgentRegistration};
+use kya_core::json::{JsonLimits, canonicalize, parse_strict};
+use kya_core::{CredentialDigest, DidPkh, PublicKey, Timestamp};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+use crate::policy::{Address, truncate};
+use crate::registry::{
+    AgentRecord, Feedback, RegistryView, ReputationSummary, Revocation, bound_during,
+};
+
+/// The snapshot format version this crate reads and writes.
+pub const SNAPSHOT_VERSION: u64 = 1;
+/// Largest snapshot file accepted by [`Snapshot::load`] (256 MiB).
+pub const MAX_SNAPSHOT_BYTES: usize = 256 * 1024 * 1024;
+/// Most recent block hashes kept for reorg detection.
+pub const MAX_RECENT_BLOCKS: usize = 256;
+/// Most agents.
+pub const MAX_AGENTS: usize = 1_000_000;
+/// Most key bindings (current and past) per agent or principal.
+pub const MAX_KEYS_PER_OWNER: usize = 1024;
+/// Most principals.
+pub const MAX_PRINCIPALS: usize = 1_000_000;
+/// Most revocations.
+pub const MAX_REVOCATIONS: usize = 10_000_000;
+/// Most feedback entries.
+pub const MAX_FEEDBACK: usize = 10_000_000;
+/// Longest `agentURI`, tag, in bytes.
+pub const MAX_STRING_BYTES: usize = 8192;
+
+/// Why a snapshot could not be loaded or an event not applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("snapshot: {0}")]
+pub struct SnapshotError(pub String);
+
+fn err(m: impl Into<String>) -> SnapshotError {
+    SnapshotError(m.into())
+}
+
+/// A block and its time: when a binding or a revocation happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlockTime {
+    /// Block number.
+    pub block: u64,
+    /// Block timestamp.
+    pub time: Timestamp,
+}
+
+/// A block number and hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlockRef {
+    /// Block number.
+    pub number: u64,
+    /// Block hash.
+    #[serde(with = "hash32")]
+    pub hash: [u8; 32],
+}
+
+/// The block a snapshot reflects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Head {
+    /// Block number.
+    pub number: u64,
+    /// Block hash.
+    #[serde(with = "hash32")]
+    pub hash: [u8; 32],
+    /// Block timestamp.
+    pub timestamp: Timestamp,
+}
+
+mod hash32 {
+    pub(super) fn serialize<S: serde::Serializer>(h: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("0x{}", hex::encode(h)))
+    }
+    pub(super) fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<[u8; 32], D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        let mut out = [0u8; 32];
+        let h = s
+            .strip_prefix("0x")
+            .filter(|h| h.len() == 64)
+            .ok_or_else(|| serde::de::Error::custom("expected 0x + 64 hex digits"))?;
+        hex::decode_to_slice(h, &mut out).map_err(serde::de::Error::custom)?;
+        Ok(out)
+    }
+    use serde::Deserialize as _;
+}
+
+/// An agent id ordered as a number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct AgentNum(AgentId);
+
+impl Ord for AgentNum {
+    fn cmp(&self, other: &Self) -> Ordering {
+        let (a, b) = (self.0.as_str(), other.0.as_str());
+        a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+    }
+}
+
+impl PartialOrd for AgentNum {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct KeyBinding {
+    key: PublicKey,
+    bound_at: BlockTime,
+    unbound_at: Option<BlockTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct AgentEntry {
+    owner: [u8; 20],
+    agent_uri: String,
+    agent_wallet: Option<[u8; 20]>,
+    active: bool,
+    keys: Vec<KeyBinding>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FeedbackEntry {
+    value: i128,
+    value_decimals: u8,
+    tag1: String,
+    tag2: String,
+    revoked: bool,
+}
+
+/// The registry's state at one block (see the module docs and `SNAPSHOT.md`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    chain_id: u64,
+    identity_registry: [u8; 20],
+    reputation_registry: [u8; 20],
+    block: Head,
+    recent_blocks: Vec<BlockRef>,
+    agents: BTreeMap<AgentNum, AgentEntry>,
+    principals: BTreeMap<[u8; 20], Vec<KeyBinding>>,
+    revocations: BTreeMap<(AgentNum, [u8; 32]), BlockTime>,
+    feedback: BTreeMap<(AgentNum, [u8; 20], u64), FeedbackEntry>,
+    state_id: [u8; 32],
+}
+
+// ---- the file form -------------------------------------------------------------------
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SnapshotJson {
+    version: u64,
+    chain_id: u64,
+    identity_registry: Address,
+    reputation_registry: Address,
+    block: Head,
+    recent_blocks: Vec<BlockRef>,
+    agents: Vec<AgentJson>,
+    principals: Vec<PrincipalJson>,
+    revocations: Vec<RevocationJson>,
+    feedback: Vec<FeedbackJson>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct KeyJson {
+    key: String,
+    bound_at: BlockTime,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    unbound_at: Option<BlockTime>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct AgentJson {
+    agent_id: AgentId,
+    owner: Address,
+    #[serde(rename = "agentURI")]
+    agent_uri: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    agent_wallet: Option<Address>,
+    active: bool,
+    keys: Vec<KeyJson>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PrincipalJson {
+    address: Address,
+    keys: Vec<KeyJson>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RevocationJson {
+    agent_id: AgentId,
+    #[serde(with = "hash32")]
+    digest: [u8; 32],
+    block: u64,
+    time: Timestamp,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct FeedbackJson {
+    agent_id: AgentId,
+    client: Address,
+    index: u64,
+    value: String,
+    value_decimals: u8,
+    tag1: String,
+    tag2: String,
+    revoked: bool,
+}
+
+fn keys_from_json(keys: Vec<KeyJson>, owner: &str) -> Result<Vec<KeyBinding>, SnapshotError> {
+    if keys.len() > MAX_KEYS_PER_OWNER {
+        return Err(err(format!(
+            "{owner} has {} keys, over {MAX_KEYS_PER_OWNER}",
+            keys.len()
+        )));
+    }
+    let mut out: Vec<KeyBinding> = Vec::with_capacity(keys.len());
+    for k in keys {
+        let key = PublicKey::from_multibase(&k.key)
+            .map_err(|e| err(format!("{owner}: key {}: {e}", truncate(&k.key, 64))))?;
+        if let Some(u) = k.unbound_at {
+            if u < k.bound_at {
+                return Err(err(format!(
+                    "{owner}: key {key} unbound before it was bound"
+                )));
+            }
+        }
+        let binding = KeyBinding {
+            key,
+            bound_at: k.bound_at,
+            unbound_at: k.unbound_at,
+        };
+        if let Some(prev) = out.last() {
+            if key_order(prev, &binding) != Ordering::Less {
+                return Err(err(format!(
+                    "{owner}: keys must be sorted by boundAt, then key, without repeats"
+                )));
+            }
+        }
+        out.push(binding);
+    }
+    Ok(out)
+}
+
+fn key_order(a: &KeyBinding, b: &KeyBinding) -> Ordering {
+    (a.bound_at.block, a.key.to_bytes()).cmp(&(b.bound_at.block, b.key.to_bytes()))
+}
+
+fn keys_to_json(keys: &[KeyBinding]) -> Vec<KeyJson> {
+    keys.iter()
+        .map(|k| KeyJson {
+            key: k.key.to_multibase(),
+            bound_at: k.bound_at,
+            unbound_at: k.unbound_at,
+        })
+        .collect()
+}
+
+fn check_string(what: &str, s: &str) -> Result<(), SnapshotError> {
+    if s.len() > MAX_STRING_BYTES {
+        return Err(err(format!(
+            "{what} is {} bytes, over {MAX_STRING_BYTES}",
+            s.len()
+        )));
+    }
+    Ok(())
+}
+
+fn strictly_ascending<T: Ord>(items: &[T], what: &str) -> Result<(), SnapshotError> {
+    if items.windows(2).all(|w| w[0] < w[1]) {
+        Ok(())
+    } else {
+        Err(err(format!("{what} must be sorted and unique")))
+    }
+}
+
+impl Snapshot {
+    /// An empty snapshot of the registries at `identity_registry` and `reputation_registry`
+    /// on chain `chain_id`, before any block.
+    pub fn new(chain_id: u64, identity_registry: [u8; 20], reputation_registry: [u8; 20]) -> Self {
+        let mut s = Self {
+            chain_id,
+            identity_registry,
+            reputation_registry,
+            block: Head {
+                number: 0,
+                hash: [0; 32],
+                timestamp: Timestamp::from(time::OffsetDateTime::UNIX_EPOCH),
+            },
+            recent_blocks: Vec::new(),
+            agents: BTreeMap::new(),
+            principals: BTreeMap::new(),
+            revocations: BTreeMap::new(),
+            feedback: BTreeMap::new(),
+            state_id: [0; 32],
+        };
+        s.bump(&format!(
+            "new {chain_id} {}",
+            hex::encode(identity_registry)
+        ));
+        s
+    }
+
+    /// Reads and validates a snapshot file.
+    pub fn load(bytes: &[u8]) -> Result<Self, SnapshotError> {
+        let value = parse_strict(
+            bytes,
+            JsonLimits {
+                max_bytes: MAX_SNAPSHOT_BYTES,
+                max_depth: 8,
+            },
+        )
+        .map_err(|e| err(e.to_string()))?;
+        if value.get("version").and_then(serde_json::Value::as_u64) != Some(SNAPSHOT_VERSION) {
+            return Err(err(format!(
+                "unsupported version {} (this reader knows {SNAPSHOT_VERSION})",
+                value
+                    .get("version")
+                    .map_or_else(|| "(none)".to_owned(), |v| truncate(&v.to_string(), 20))
+            )));
+        }
+        let json: SnapshotJson = serde_json::from_value(value).map_err(|e| err(e.to_string()))?;
+        if json.recent_blocks.len() > MAX_RECENT_BLOCKS
+            || json.agents.len() > MAX_AGENTS
+            || json.principals.len() > MAX_PRINCIPALS
+            || json.revocations.len() > MAX_REVOCATIONS
+            || json.feedback.len() > MAX_FEEDBACK
+        {
+            return Err(err("too many entries"));
+        }
+        let numbers: Vec<u64> = json.recent_blocks.iter().map(|b| b.number).collect();
+        strictly_ascending(&numbers, "recentBlocks")?;
+        if numbers.last().is_some_and(|n| *n > json.block.number) {
+            return Err(err("recentBlocks reach beyond block"));
+        }
+
+        let mut agents = BTreeMap::new();
+        let mut last: Option<AgentNum> = None;
+        for a in json.agents {
+            let id = AgentNum(a.agent_id);
+            if last.as_ref().is_some_and(|l| *l >= id) {
+                return Err(err(
+                    "agents must be sorted by agentId (numerically) and unique",
+                ));
+            }
+            check_string("agentURI", &a.agent_uri)?;
+            let keys = keys_from_json(a.keys, &format!("agent {}", id.0))?;
+            last = Some(id.clone());
+            agents.insert(
+                id,
+                AgentEntry {
+                    owner: a.owner.0,
+                    agent_uri: a.agent_uri,
+                    agent_wallet: a.agent_wallet.map(|w| w.0),
+                    active: a.active,
+                    keys,
+                },
+            );
+        }
+
+        let addresses: Vec<[u8; 20]> = json.principals.iter().map(|p| p.address.0).collect();
+        strictly_ascending(&addresses, "principals")?;
+        let mut principals = BTreeMap::new();
+        for p in json.principals {
+            let owner = format!("principal 0x{}", hex::encode(p.address.0));
+            principals.insert(p.address.0, keys_from_json(p.keys, &owner)?);
+        }
+
+        let mut revocations = BTreeMap::new();
+        let mut last_rev: Option<(AgentNum, [u8; 32])> = None;
+        for r in json.revocations {
+            let k = (AgentNum(r.agent_id), r.digest);
+            if last_rev.as_ref().is_some_and(|l| *l >= k) {
+                return Err(err(
+                    "revocations must be sorted by agentId, then digest, and unique",
+                ));
+            }
+            last_rev = Some(k.clone());
+            revocations.insert(
+                k,
+                BlockTime {
+                    block: r.block,
+                    time: r.time,
+                },
+            );
+        }
+
+        let mut feedback = BTreeMap::new();
+        let mut last_fb: Option<(AgentNum, [u8; 20], u64)> = None;
+        for f in json.feedback {
+            let k = (AgentNum(f.agent_id), f.client.0, f.index);
+            if last_fb.as_ref().is_some_and(|l| *l >= k) {
+                return Err(err(
+                    "feedback must be sorted by agentId, client, index, and unique",
+                ));
+            }
+            let value: i128 = parse_i128(&f.value)?;
+            if f.value_decimals > 18 {
+                return Err(err("valueDecimals must be at most 18"));
+            }
+            check_string("tag1", &f.tag1)?;
+            check_string("tag2", &f.tag2)?;
+            last_fb = Some(k.clone());
+            feedback.insert(
+                k,
+                FeedbackEntry {
+                    value,
+                    value_decimals: f.value_decimals,
+                    tag1: f.tag1,
+                    tag2: f.tag2,
+                    revoked: f.revoked,
+                },
+            );
+        }
+
+        Ok(Self {
+            chain_id: json.chain_id,
+            identity_registry: json.identity_registry.0,
+            reputation_registry: json.reputation_registry.0,
+            block: json.block,
+            recent_blocks: json.recent_blocks,
+            agents,
+            principals,
+            revocations,
+            feedback,
+            state_id: Sha256::digest(bytes).into(),
+        })
+    }
+
+    /// The snapshot as RFC 8785 canonical JSON: the same state always gives the same bytes.
+    pub fn to_json_bytes(&self) -> Vec<u8> {
+        let json = SnapshotJson {
+            version: SNAPSHOT_VERSION,
+            chain_id: self.chain_id,
+            identity_registry: Address(self.identity_registry),
+            reputation_registry: Address(self.reputation_registry),
+            block: self.block,
+            recent_blocks: self.recent_blocks.clone(),
+            agents: self
+                .agents
+                .iter()
+                .map(|(id, a)| AgentJson {
+                    agent_id: id.0.clone(),
+                    owner: Address(a.owner),
+                    agent_uri: a.agent_uri.clone(),
+                    agent_wallet: a.agent_wallet.map(Address),
+                    active: a.active,
+                    keys: keys_to_json(&a.keys),
+                })
+                .collect(),
+            principals: self
+                .principals
+                .iter()
+                .map(|(address, keys)| PrincipalJson {
+                    address: Address(*address),
+                    keys: keys_to_json(keys),
+                })
+                .collect(),
+            revocations: self
+                .revocations
+                .iter()
+                .map(|((id, digest), at)| RevocationJson {
+                    agent_id: id.0.clone(),
+                    digest: *digest,
+                    block: at.block,
+                    time: at.time,
+                })
+                .collect(),
+            feedback: self
+                .feedback
+                .iter()
+                .map(|((id, client, index), f)| FeedbackJson {
+                    agent_id: id.0.clone(),
+                    client: Address(*client),
+                    index: *index,
+                    value: f.value.to_string(),
+                    value_decimals: f.value_decimals,
+                    tag1: f.tag1.clone(),
+                    tag2: f.tag2.clone(),
+                    revoked: f.revoked,
+                })
+                .collect(),
+        };
+        serde_json::to_value(&json)
+            .ok()
+            .and_then(|v| canonicalize(&v).ok())
+            .unwrap_or_default()
+    }
+
+    /// The EIP-155 chain id.
+    pub fn chain_id(&self) -> u64 {
+        self.chain_id
+    }
+
+    /// The identity registry address.
+    pub fn identity_registry(&self) -> [u8; 20] {
+        self.identity_registry
+    }
+
+    /// The reputation registry address.
+    pub fn reputation_registry(&self) -> [u8; 20] {
+        self.reputation_registry
+    }
+
+    /// The block the snapshot reflects.
+    pub fn block(&self) -> Head {
+        self.block
+    }
+
+    /// The most recent block hashes (ascending), for reorg detection.
+    pub fn recent_blocks(&self) -> &[BlockRef] {
+        &self.recent_blocks
+    }
+
+    /// How many agents are known.
+    pub fn agent_count(&self) -> usize {
+        self.agents.len()
+    }
+
+    fn bump(&mut self, event: &str) {
+        let mut h = Sha256::new();
+        h.update(self.state_id);
+        h.update(event.as_bytes());
+        self.state_id = h.finalize().into();
+    }
+
+    fn agent_mut(&mut self, agent_id: &AgentId) -> Result<&mut AgentEntry, SnapshotError> {
+        self.agents
+            .get_mut(&AgentNum(agent_id.clone()))
+            .ok_or_else(|| err(format!("unknown agent {agent_id}")))
+    }
+
+    /// Advances the snapshot to block `number` (its hash and timestamp), remembering the hash
+    /// among the recent blocks. Refuses to go backwards (a reorg is handled by rebuilding
+    /// from an earlier snapshot).
+    pub fn apply_block(
+        &mut self,
+        number: u64,
+        hash: [u8; 32],
+        timestamp: Timestamp,
+    ) -> Result<(), SnapshotError> {
+        if number < self.block.number
+            || (number == self.block.number && hash != self.block.hash && number != 0)
+        {
+            return Err(err(format!(
+                "block {number} does not follow block {}",
+                self.block.number
+            )));
+        }
+        self.block = Head {
+            number,
+            hash,
+            timestamp,
+        };
+        if self.recent_blocks.last().is_none_or(|b| b.number < number) {
+            self.recent_blocks.push(BlockRef { number, hash });
+        }
+        if self.recent_blocks.len() > MAX_RECENT_BLOCKS {
+            let excess = self.recent_blocks.len() - MAX_RECENT_BLOCKS;
+            self.recent_blocks.drain(..excess);
+        }
+        self.bump(&format!("block {number} {}", hex::encode(hash)));
+        Ok(())
+    }
+
+    /// An agent was registered (active, no keys yet).
+    pub fn apply_agent_registered(
+        &mut self,
+        agent_id: AgentId,
+        owner: [u8; 20],
+        agent_uri: String,
+    ) -> Result<(), SnapshotError> {
+        check_string("agentURI", &agent_uri)?;
+        if self.agents.len() >= MAX_AGENTS {
+            return Err(err("too many agents"));
+        }
+        self.bump(&format!(
+            "registered {agent_id} {} {agent_uri}",
+            hex::encode(owner)
+        ));
+        self.agents.insert(
+            AgentNum(agent_id),
+            AgentEntry {
+                owner,
+                agent_uri,
+                agent_wallet: None,
+                active: true,
+                keys: Vec::new(),
+            },
+        );
+        Ok(())
+    }
+
+    /// An agent's `agentURI` changed.
+    pub fn apply_agent_uri(
+        &mut self,
+        agent_id: &AgentId,
+        agent_uri: String,
+    ) -> Result<(), SnapshotError> {
+        check_string("agentURI", &agent_uri)?;
+        self.bump(&format!("uri {agent_id} {agent_uri}"));
+        self.agent_mut(agent_id)?.agent_uri = agent_uri;
+        Ok(())
+    }
+
+    /// An agent changed owner.
+    pub fn apply_agent_owner(
+        &mut self,
+        agent_id: &AgentId,
+        owner: [u8; 20],
+    ) -> Result<(), SnapshotError> {
+        self.bump(&format!("owner {agent_id} {}", hex::encode(owner)));
+        self.agent_mut(agent_id)?.owner = owner;
+        Ok(())
+    }
+
+    /// An agent's verified wallet was set or cleared.
+    pub fn apply_agent_wallet(
+        &mut self,
+        agent_id: &AgentId,
+        wallet: Option<[u8; 20]>,
+    ) -> Result<(), SnapshotError> {
+        self.bump(&format!("wallet {agent_id} {:?}", wallet.map(hex::encode)));
+        self.agent_mut(agent_id)?.agent_wallet = wallet;
+        Ok(())
+    }
+
+    /// An agent was activated or deactivated.
+    pub fn apply_agent_active(
+        &mut self,
+        agent_id: &AgentId,
+        active: bool,
+    ) -> Result<(), SnapshotError> {
+        self.bump(&format!("active {agent_id} {active}"));
+        self.agent_mut(agent_id)?.active = active;
+        Ok(())
+    }
+
+    /// An Ed25519 key was bound to an agent.
+    pub fn apply_agent_key_bound(
+        &mut self,
+        agent_id: &AgentId,
+        key: PublicKey,
+        at: BlockTime,
+    ) -> Result<(), SnapshotError> {
+        self.bump(&format!(
+            "agent-bind {agent_id} {key} {} {}",
+            at.block, at.time
+        ));
+        let keys = &mut self.agent_mut(agent_id)?.keys;
+        push_key(keys, key, at)
+    }
+
+    /// An Ed25519 key was unbound from an agent.
+    pub fn apply_agent_key_unbound(
+        &mut self,
+        agent_id: &AgentId,
+        key: PublicKey,
+        at: BlockTime,
+    ) -> Result<(), SnapshotError> {
+        self.bump(&format!(
+            "agent-unbind {agent_id} {key} {} {}",
+            at.block, at.time
+        ));
+        let keys = &mut self.agent_mut(agent_id)?.keys;
+        close_key(keys, key, at)
+    }
+
+    /// An Ed25519 issuing key was bound to a principal (wallet).
+    pub fn apply_principal_key_bound(
+        &mut self,
+        principal: [u8; 20],
+        key: PublicKey,
+        at: BlockTime,
+    ) -> Result<(), SnapshotError> {
+        if !self.principals.contains_key(&principal) && self.principals.len() >= MAX_PRINCIPALS {
+            return Err(err("too many principals"));
+        }
+        self.bump(&format!(
+            "principal-bind {} {key} {} {}",
+            hex::encode(principal),
+            at.block,
+            at.time
+        ));
+        push_key(self.principals.entry(principal).or_default(), key, at)
+    }
+
+    /// An issuing key was unbound from a principal.
+    pub fn apply_principal_key_unbound(
+        &mut self,
+        principal: [u8; 20],
+        key: PublicKey,
+        at: BlockTime,
+    ) -> Result<(), SnapshotError> {
+        self.bump(&format!(
+            "principal-unbind {} {key} {} {}",
+            hex::encode(principal),
+            at.block,
+            at.time
+        ));
+        let keys = self
+            .principals
+            .get_mut(&principal)
+            .ok_or_else(|| err(format!("unknown principal 0x{}", hex::encode(principal))))?;
+        close_key(keys, key, at)
+    }
+
+    /// A credential digest was revoked under an agent's registration.
+    pub fn apply_revocation(
+        &mut self,
+        agent_id: &AgentId,
+        digest: CredentialDigest,
+        at: BlockTime,
+    ) -> Result<(), SnapshotError> {
+        if self.revocations.len() >= MAX_REVOCATIONS {
+            return Err(err("too many revocations"));
+        }
+        self.bump(&format!(
+            "revoke {agent_id} {digest} {} {}",
+            at.block, at.time
+        ));
+        self.revocations
+            .entry((AgentNum(agent_id.clone()), digest.0))
+            .or_insert(at);
+        Ok(())
+    }
+
+    /// A rater gave feedback (ERC-8004 `NewFeedback`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn apply_feedback(
+        &mut self,
+        agent_id: &AgentId,
+        client: [u8; 20],
+        index: u64,
+        value: i128,
+        value_decimals: u8,
+        tag1: String,
+        tag2: String,
+    ) -> Result<(), SnapshotError> {
+        if value_decimals > 18 {
+            return Err(err("valueDecimals must be at most 18"));
+        }
+        check_string("tag1", &tag1)?;
+        check_string("tag2", &tag2)?;
+        if self.feedback.len() >= MAX_FEEDBACK {
+            return Err(err("too much feedback"));
+        }
+        self.bump(&format!(
+            "feedback {agent_id} {} {index} {value} {value_decimals} {tag1:?} {tag2:?}",
+            hex::encode(client)
+        ));
+        self.feedback.insert(
+            (AgentNum(agent_id.clone()), client, index),
+            FeedbackEntry {
+                value,
+                value_decimals,
+                tag1,
+                tag2,
+                revoked: false,
+            },
+        );
+        Ok(())
+    }
+
+    /// A rater revoked its feedback.
+    pub fn apply_feedback_revoked(
+        &mut self,
+        agent_id: &AgentId,
+        client: [u8; 20],
+        index: u64,
+    ) -> Result<(), SnapshotError> {
+        self.bump(&format!(
+            "feedback-revoked {agent_id} {} {index}",
+            hex::encode(client)
+        ));
+        let f = self
+            .feedback
+            .get_mut(&(AgentNum(agent_id.clone()), client, index))
+            .ok_or_else(|| {
+                err(format!(
+                    "unknown feedback {agent_id}/0x{}/{index}",
+                    hex::encode(client)
+                ))
+            })?;
+        f.revoked = true;
+        Ok(())
+    }
+
+    fn is_ours(&self, reg: &AgentRegistration) -> bool {
+        reg.agent_registry.chain_id == self.chain_id
+            && reg.agent_registry.address == self.identity_registry
+    }
+
+    fn entry(&self, reg: &AgentRegistration) -> Option<&AgentEntry> {
+        if !self.is_ours(reg) {
+            return None;
+        }
+        self.agents.get(&AgentNum(reg.agent_id.clone()))
+    }
+}
+
+fn push_key(
+    keys: &mut Vec<KeyBinding>,
+    key: PublicKey,
+    at: BlockTime,
+) -> Result<(), SnapshotError> {
+    if keys.len() >= MAX_KEYS_PER_OWNER {
+        return Err(err("too many keys"));
+    }
+    if keys.iter().any(|k| k.key == key && k.unbound_at.is_none()) {
+        return Ok(()); // already bound
+    }
+    let binding = KeyBinding {
+        key,
+        bound_at: at,
+        unbound_at: None,
+    };
+    let pos = keys
+        .iter()
+        .position(|k| key_order(k, &binding) == Ordering::Greater)
+        .unwrap_or(keys.len());
+    if keys
+        .iter()
+        .any(|k| key_order(k, &binding) == Ordering::Equal)
+    {
+        return Err(err(format!("key {key} bound twice in block {}", at.block)));
+    }
+    keys.insert(pos, binding);
+    Ok(())
+}
+
+fn close_key(keys: &mut [KeyBinding], key: PublicKey, at: BlockTime) -> Result<(), SnapshotError> {
+    let open = keys
+        .iter_mut()
+        .find(|k| k.key == key && k.unbound_at.is_none())
+        .ok_or_else(|| err(format!("key {key} is not bound")))?;
+    if at < open.bound_at {
+        return Err(err(format!("key {key} unbound before it was bound")));
+    }
+    open.unbound_at = Some(at);
+    Ok(())
+}
+
+fn parse_i128(s: &str) -> Result<i128, SnapshotError> {
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    let canonical = !digits.is_empty()
+        && digits.len() <= 39
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (digits == "0" || !digits.starts_with('0'))
+        && s != "-0";
+    if !canonical {
+        return Err(err(format!(
+            "feedback value `{}` is not a canonical decimal integer",
+            truncate(s, 48)
+        )));
+    }
+    s.parse().map_err(|_| {
+        err(format!(
+            "feedback value `{}` does not fit an int128",
+            truncate(s, 48)
+        ))
+    })
+}
+
+impl RegistryView for Snapshot {
+    fn agent(&self, reg: &AgentRegistration) -> Option<AgentRecord> {
+        self.entry(reg).map(|a| AgentRecord {
+            agent_id: reg.agent_id.clone(),
+            owner: a.owner,
+            agent_uri: a.agent_uri.clone(),
+            agent_wallet: a.agent_wallet,
+            active: a.active,
+        })
+    }
+
+    fn agent_key_bound(&self, reg: &AgentRegistration, key: &PublicKey, at: Timestamp) -> bool {
+        self.entry(reg).is_some_and(|a| {
+            a.keys.iter().any(|k| {
+                k.key == *key && bound_during(k.bound_at.time, k.unbound_at.map(|u| u.time), at)
+            })
+        })
+    }
+
+    fn principal_key_bound(&self, principal: &DidPkh, key: &PublicKey, at: Timestamp) -> bool {
+        principal.chain_id() == self.chain_id
+            && self
+                .principals
+                .get(&principal.address())
+                .is_some_and(|keys| {
+                    keys.iter().any(|k| {
+                        k.key == *key
+                            && bound_during(k.bound_at.time, k.unbound_at.map(|u| u.time), at)
+                    })
+                })
+    }
+
+    fn revoked(&self, reg: &AgentRegistration, digest: &CredentialDigest) -> Option<Revocation> {
+        if !self.is_ours(reg) {
+            return None;
+        }
+        self.revocations
+            .get(&(AgentNum(reg.agent_id.clone()), digest.0))
+            .map(|at| Revocation {
+                agent_id: reg.agent_id.clone(),
+                block: at.block,
+                time: at.time,
+            })
+    }
+
+    fn reputation(
+        &self,
+        reg: &AgentRegistration,
+        raters: &[[u8; 20]],
+    ) -> Option<ReputationSummary> {
+        if !self.is_ours(reg) {
+            return None;
+        }
+        let id = AgentNum(reg.agent_id.clone());
+        let entries: Vec<Feedback> = self
+            .feedback
+            .range((id.clone(), [0u8; 20], 0)..=(id, [0xff; 20], u64::MAX))
+            .filter(|((_, client, _), _)| raters.contains(client))
+            .map(|((_, client, index), f)| Feedback {
+                client: *client,
+                index: *index,
+                value: f.value,
+                value_decimals: f.value_decimals,
+                tag1: f.tag1.clone(),
+                tag2: f.tag2.clone(),
+                revoked: f.revoked,
+            })
+            .collect();
+        ReputationSummary::of(&entries, raters)
+    }
+
+    fn state_id(&self) -> Option<[u8; 32]> {
+        Some(self.state_id)
+    }
+}

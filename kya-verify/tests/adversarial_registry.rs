@@ -1,0 +1,211 @@
+//! Registry checks: a revoked link, a key not bound at the time, an unregistered or inactive
+//! agent, a wallet principal whose issuing key was not bound when it signed.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::*;
+use kya_core::credential::AgentAuthorization;
+use kya_core::{Did, DidPkh};
+use kya_verify::{Feedback, MemoryRegistry, Policy, RegistryView, verify_chain};
+
+fn registry() -> MemoryRegistry {
+    let r = MemoryRegistry::new();
+    r.add_agent(&registration(1), [0x11; 20], "https://agent.example/1.json");
+    r.bind_agent_key(&registration(1), agent(0).public_key(), t0());
+    r
+}
+
+#[test]
+fn a_registered_chain_verifies_with_registry_facts() {
+    let d = docs(&chain_with(2, true));
+    let r = registry();
+    let rater = [0x22; 20];
+    for (index, value) in [(1, 90), (2, 70)] {
+        r.add_feedback(
+            &registration(1),
+            Feedback {
+                client: rater,
+                index,
+                value,
+                value_decimals: 0,
+                tag1: "quality".into(),
+                tag2: String::new(),
+                revoked: false,
+            },
+        );
+    }
+    let p = Policy::builder()
+        .trust_root(Did::Key(did(&principal())))
+        .trust_rater(rater)
+        .build();
+    let agent = verify_chain(&bytes(&d), &p, &clock(), Some(&r)).unwrap();
+    assert!(agent.registry_checked());
+    let facts = agent.chain()[0].registry_facts().unwrap();
+    assert!(facts.record.active);
+    let rep = facts.reputation.as_ref().unwrap();
+    assert_eq!((rep.count, rep.average), (2, 80));
+    let json = serde_json::to_value(&agent).unwrap();
+    assert_eq!(json["chain"][0]["registry"]["record"]["agentId"], "1");
+}
+
+#[test]
+fn a_revoked_link_is_refused() {
+    let links = chain_with(3, true);
+    let d = docs(&links);
+    // The registered agent revokes the delegation it issued (link 1).
+    let r = registry();
+    r.revoke(
+        &registration(1),
+        links[1].digest(),
+        42,
+        t("2026-01-15T00:00:00Z"),
+    );
+    let e = assert_err(
+        verify_chain(&bytes(&d), &policy(), &clock(), Some(&r)),
+        "revoked",
+        Some(1),
+    );
+    assert!(e.to_string().contains("block 42"), "{e}");
+    // The owner revokes the authorisation itself (link 0).
+    let r = registry();
+    r.revoke(
+        &registration(1),
+        links[0].digest(),
+        43,
+        t("2026-01-15T00:00:00Z"),
+    );
+    assert_err(
+        verify_chain(&bytes(&d), &policy(), &clock(), Some(&r)),
+        "revoked",
+        Some(0),
+    );
+    // A revocation under an unrelated agent's registration does not count.
+    let r = registry();
+    r.add_agent(&registration(7), [0x33; 20], "x");
+    r.revoke(
+        &registration(7),
+        links[1].digest(),
+        44,
+        t("2026-01-15T00:00:00Z"),
+    );
+    assert!(verify_chain(&bytes(&d), &policy(), &clock(), Some(&r)).is_ok());
+}
+
+#[test]
+fn a_key_not_bound_at_the_time_is_refused() {
+    let d = docs(&chain_with(2, true));
+    // Bound only after now.
+    let r = MemoryRegistry::new();
+    r.add_agent(&registration(1), [0x11; 20], "x");
+    r.bind_agent_key(
+        &registration(1),
+        agent(0).public_key(),
+        t("2026-03-01T00:00:00Z"),
+    );
+    assert_err(
+        verify_chain(&bytes(&d), &policy(), &clock(), Some(&r)),
+        "key_not_bound",
+        Some(0),
+    );
+    // Unbound before now (rotated away).
+    let r = registry();
+    r.unbind_agent_key(
+        &registration(1),
+        agent(0).public_key(),
+        t("2026-01-20T00:00:00Z"),
+    );
+    assert_err(
+        verify_chain(&bytes(&d), &policy(), &clock(), Some(&r)),
+        "key_not_bound",
+        Some(0),
+    );
+    // Another key bound.
+    let r = MemoryRegistry::new();
+    r.add_agent(&registration(1), [0x11; 20], "x");
+    r.bind_agent_key(&registration(1), key(9).public_key(), t0());
+    assert_err(
+        verify_chain(&bytes(&d), &policy(), &clock(), Some(&r)),
+        "key_not_bound",
+        Some(0),
+    );
+}
+
+#[test]
+fn unregistered_and_inactive_agents_are_refused() {
+    let d = docs(&chain_with(2, true));
+    let r = MemoryRegistry::new();
+    assert_err(
+        verify_chain(&bytes(&d), &policy(), &clock(), Some(&r)),
+        "agent_not_registered",
+        Some(0),
+    );
+    let r = registry();
+    r.set_active(&registration(1), false);
+    assert_err(
+        verify_chain(&bytes(&d), &policy(), &clock(), Some(&r)),
+        "agent_inactive",
+        Some(0),
+    );
+}
+
+fn pkh_chain() -> (DidPkh, Vec<u8>) {
+    let wallet = DidPkh::new(31337, [0xaa; 20]);
+    let root = AgentAuthorization::builder(Did::Pkh(wallet), did(&agent(0)))
+        .valid_from(t0())
+        .valid_until(t("2027-01-01T00:00:00Z"))
+        .grant(root_grant())
+        .sign(&principal(), t("2026-01-10T00:00:00Z"))
+        .unwrap();
+    (wallet, bytes(&docs(&[root])))
+}
+
+#[test]
+fn a_wallet_principal_needs_its_key_bound_when_it_signed() {
+    let (wallet, chain) = pkh_chain();
+    let trusting = Policy::builder().trust_root(Did::Pkh(wallet)).build();
+    let any_registered = Policy::builder().trust_registry_principals(true).build();
+    // No registry view: cannot be checked.
+    let e = assert_err(
+        verify_chain(&chain, &trusting, &clock(), None),
+        "principal_key_not_bound",
+        Some(0),
+    );
+    assert!(e.to_string().contains("no registry view"), "{e}");
+    // Bound after the proof was created.
+    let r = MemoryRegistry::new();
+    r.bind_principal_key(&wallet, principal().public_key(), t("2026-01-11T00:00:00Z"));
+    assert_err(
+        verify_chain(&chain, &trusting, &clock(), Some(&r)),
+        "principal_key_not_bound",
+        Some(0),
+    );
+    // Bound before: verifies, under an explicit root or "any registered principal".
+    let r = MemoryRegistry::new();
+    r.bind_principal_key(&wallet, principal().public_key(), t("2026-01-05T00:00:00Z"));
+    assert!(verify_chain(&chain, &trusting, &clock(), Some(&r)).is_ok());
+    let agent = verify_chain(&chain, &any_registered, &clock(), Some(&r)).unwrap();
+    assert_eq!(agent.principal(), &Did::Pkh(wallet));
+    // Not trusted at all without either.
+    assert_err(
+        verify_chain(&chain, &Policy::default(), &clock(), Some(&r)),
+        "untrusted_root",
+        Some(0),
+    );
+    // Unbound before signing.
+    r.unbind_principal_key(&wallet, principal().public_key(), t("2026-01-08T00:00:00Z"));
+    assert_err(
+        verify_chain(&chain, &trusting, &clock(), Some(&r)),
+        "principal_key_not_bound",
+        Some(0),
+    );
+    // A binding on another chain does not count.
+    let r = MemoryRegistry::new();
+    r.bind_principal_key(&DidPkh::new(1, [0xaa; 20]), principal().public_key(), t0());
+    assert!(!r.principal_key_bound(&wallet, &principal().public_key(), now()));
+    assert_err(
+        verify_chain(&chain, &trusting, &clock(), Some(&r)),
+        "principal_key_not_bound",
+        Some(0),
+    );
+}

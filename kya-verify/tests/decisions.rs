@@ -1,0 +1,118 @@
+//! Decisions: every reason, explanations, and ledger obligations applied all or nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::*;
+use kya_core::Did;
+use kya_core::credential::{AgentAuthorization, AgentDelegation};
+use kya_verify::{MemoryLedger, verify_chain};
+
+fn req(amount: &str, audience: &str) -> kya_core::grant::Request {
+    request(&format!(
+        r#"{{"action": "payments/send", "amount": {{"value": "{amount}", "asset": "USD"}},
+            "audience": "{audience}", "time": "2026-02-01T12:00:00Z"}}"#
+    ))
+}
+
+#[test]
+fn every_reason_is_listed_with_link_and_grant() {
+    let agent = verify_chain(&bytes(&docs(&chain(3))), &policy(), &clock(), None).unwrap();
+    let d = agent.decide(&req("150.00", "did:web:evil.example"), now());
+    assert!(!d.is_allowed());
+    // Each of the 3 links: over its ceiling and the wrong audience.
+    assert_eq!(d.reasons().len(), 6, "{}", d.explain());
+    assert_eq!(
+        d.codes(),
+        ["amount_exceeds_ceiling", "audience_not_allowed"]
+    );
+    for r in d.reasons() {
+        assert_eq!(r.grant, Some(0));
+    }
+    let text = d.explain();
+    assert!(text.starts_with("DENY: agent did:key:"), "{text}");
+    assert!(text.contains("[2] AgentDelegation"), "{text}");
+    assert!(text.contains("amount_exceeds_ceiling: credential [0] grant 0: amount 150.00 USD exceeds the ceiling 100.00 USD"), "{text}");
+    let json = serde_json::to_value(&d).unwrap();
+    assert_eq!(json["reasons"][0]["code"], "amount_exceeds_ceiling");
+    assert_eq!(json["links"].as_array().unwrap().len(), 3);
+    let ok = agent.decide(&req("5.00", "did:web:shop.example"), now());
+    assert!(ok.is_allowed(), "{}", ok.explain());
+    assert!(ok.explain().starts_with("ALLOW"));
+}
+
+#[test]
+fn a_parent_budget_is_shared_and_charges_are_atomic() {
+    let p = principal();
+    let root = AgentAuthorization::builder(Did::Key(did(&p)), did(&agent(0)))
+        .valid_from(t0())
+        .valid_until(t("2027-01-01T00:00:00Z"))
+        .grant(grant(r#"{"action": "payments", "budget": {"value": "30.00", "asset": "USD", "periodSeconds": 86400}}"#))
+        .sign(&p, t0())
+        .unwrap();
+    let child = |sub: usize, id: &str| {
+        AgentDelegation::builder(&root, did(&agent(sub)))
+            .unwrap()
+            .id(id)
+            .grant(grant(r#"{"action": "payments/send", "budget": {"value": "20.00", "asset": "USD", "periodSeconds": 86400}, "rate": {"count": 5, "periodSeconds": 60}}"#))
+            .sign(&agent(0), t0())
+            .unwrap()
+    };
+    let a = child(1, "urn:uuid:00000000-0000-4000-8000-0000000000a1");
+    let b = child(2, "urn:uuid:00000000-0000-4000-8000-0000000000b1");
+    let va = verify_chain(&bytes(&docs(&[root.clone(), a])), &policy(), &clock(), None).unwrap();
+    let vb = verify_chain(&bytes(&docs(&[root.clone(), b])), &policy(), &clock(), None).unwrap();
+    let ledger = MemoryLedger::default();
+    let r = |v: &str| req(v, "did:web:shop.example");
+    let first = va.decide_with_ledger(&r("15.00"), now(), &ledger);
+    assert!(first.is_allowed());
+    assert_eq!(
+        first.obligations().len(),
+        3,
+        "root budget, leaf budget, leaf rate"
+    );
+    assert!(
+        vb.decide_with_ledger(&r("15.00"), now(), &ledger)
+            .is_allowed()
+    );
+    // The root's 30.00 is spent: sibling A's own budget (20) has room, but nothing is charged.
+    let d = va.decide_with_ledger(&r("1.00"), now(), &ledger);
+    assert_eq!(d.codes(), ["budget_exhausted"], "{}", d.explain());
+    assert_eq!(d.reasons()[0].link, Some(0));
+    let leaf_key = kya_verify::LedgerKey {
+        credential: va.chain()[1].digest(),
+        grant: 0,
+        kind: "budget",
+    };
+    assert_eq!(
+        ledger.spent(&leaf_key, 86_400, now()).unwrap().to_string(),
+        "15.00"
+    );
+    // The next day the windows reset.
+    let tomorrow = now().add_seconds(86_400);
+    let mut next = r("1.00");
+    next.time = tomorrow.as_offset_date_time();
+    assert!(va.decide_with_ledger(&next, tomorrow, &ledger).is_allowed());
+}
+
+#[test]
+fn rates_are_enforced() {
+    let p = principal();
+    let root = AgentAuthorization::builder(Did::Key(did(&p)), did(&agent(0)))
+        .valid_from(t0())
+        .valid_until(t("2027-01-01T00:00:00Z"))
+        .grant(grant(
+            r#"{"action": "catalog", "rate": {"count": 2, "periodSeconds": 60}}"#,
+        ))
+        .sign(&p, t0())
+        .unwrap();
+    let v = verify_chain(&bytes(&docs(&[root])), &policy(), &clock(), None).unwrap();
+    let ledger = MemoryLedger::default();
+    let r = request(r#"{"action": "catalog/read", "time": "2026-02-01T12:00:00Z"}"#);
+    assert!(v.decide_with_ledger(&r, now(), &ledger).is_allowed());
+    assert!(v.decide_with_ledger(&r, now(), &ledger).is_allowed());
+    assert_eq!(
+        v.decide_with_ledger(&r, now(), &ledger).codes(),
+        ["rate_limited"]
+    );
+}
