@@ -7,6 +7,7 @@
 
 mod grants;
 mod io;
+mod verify_cmds;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -45,6 +46,15 @@ enum Command {
     Delegate(DelegateArgs),
     /// Summarise a credential or a chain: who issued what to whom, grants, validity, proofs.
     Inspect(InspectArgs),
+
+    /// Present a chain to an audience: a verifiable presentation signed by the agent.
+    Present(verify_cmds::PresentArgs),
+    /// Sign an HTTP request (RFC 9421, Web Bot Auth): print the headers, or send it.
+    SignRequest(verify_cmds::SignRequestArgs),
+    /// Verify a chain, presentation or signed request against a policy; decide on a request.
+    Verify(verify_cmds::VerifyArgs),
+    /// The auditor's report: every link, every check, every reason.
+    Explain(verify_cmds::VerifyArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -228,6 +238,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Issue(args) => issue(args),
         Command::Delegate(args) => delegate(args),
         Command::Inspect(args) => inspect(args),
+        // --- kya-verify (verify_cmds.rs) ---
+        Command::Present(args) => verify_cmds::present(args),
+        Command::SignRequest(args) => verify_cmds::sign_request(args),
+        Command::Verify(args) => verify_cmds::verify(args),
+        Command::Explain(args) => verify_cmds::explain(args),
     }
 }
 

@@ -343,7 +343,8 @@ impl KyaGate {
             return Err(HttpError::NonceReplayed);
         }
         if checked.chain_inline {
-            self.http.remember_chain(&checked, agent.valid_until().unix());
+            self.http
+                .remember_chain(&checked, agent.valid_until().unix());
         }
         Ok((agent, checked))
     }

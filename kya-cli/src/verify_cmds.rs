@@ -1,0 +1,752 @@
+//! `kya present`, `kya sign-request`, `kya verify` and `kya explain`: the agent's and the
+//! merchant's (or auditor's) side of kya-verify from the shell.
+
+use std::fmt::Write as _;
+use std::io::{Read as _, Write as _};
+use std::net::{TcpStream, ToSocketAddrs as _};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use clap::{Args, ValueEnum};
+use kya_core::credential::UnverifiedCredential;
+use kya_core::grant::{Action, Money, Request};
+use kya_core::json::{JsonLimits, parse_strict};
+use kya_core::{CredentialDigest, Timestamp};
+use kya_verify::http::{
+    ChainTransport, HttpError, HttpPolicy, HttpRequest, KyaGate, RequestSigner, parse_amount_header,
+};
+use kya_verify::snapshot::Snapshot;
+use kya_verify::{
+    Clock, Decision, FixedClock, MemoryNonceStore, Policy, RegistryView, SystemClock,
+    VerifiedAgent, VerifyError,
+};
+use serde_json::{Map, Value, json};
+
+use crate::io::{self, read_input, read_json, write_json};
+
+/// `kya present`.
+#[derive(Args, Debug)]
+pub(crate) struct PresentArgs {
+    /// The agent's key (Multikey file): the chain leaf's subject.
+    #[arg(long, value_name = "KEYFILE")]
+    key: PathBuf,
+    /// The credential chain (JSON array, root first; or a single credential).
+    #[arg(long, value_name = "FILE")]
+    chain: PathBuf,
+    /// The audience (the merchant's identifier, e.g. did:web:shop.example).
+    #[arg(long, value_name = "A")]
+    audience: String,
+    /// The nonce (the merchant's challenge).
+    #[arg(long, value_name = "N")]
+    nonce: String,
+    /// How long the presentation is valid: e.g. 60s, 5m (default 300s).
+    #[arg(long, value_name = "DURATION", value_parser = io::parse_duration, default_value = "300s")]
+    expires_in: i64,
+    /// Creation time, RFC 3339 (default: now).
+    #[arg(long, value_name = "RFC3339")]
+    created: Option<Timestamp>,
+}
+
+/// How `sign-request` carries the chain.
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub(crate) enum Transport {
+    /// Inline while the KYA-Chain header stays under 6 KiB, else by digest.
+    Auto,
+    /// Always inline (KYA-Chain).
+    Inline,
+    /// Always by digest (KYA-Chain-Digest): the merchant must already have the chain.
+    Digest,
+}
+
+/// `kya sign-request`.
+#[derive(Args, Debug)]
+pub(crate) struct SignRequestArgs {
+    /// The agent's key (Multikey file): the chain leaf's subject.
+    #[arg(long, value_name = "KEYFILE")]
+    key: PathBuf,
+    /// The credential chain (JSON array, root first; or a single credential).
+    #[arg(long, value_name = "FILE")]
+    chain: PathBuf,
+    /// The HTTP method.
+    #[arg(long, default_value = "GET")]
+    method: String,
+    /// The absolute URL (http:// or https://).
+    #[arg(long)]
+    url: String,
+    /// The body (a file; `-` for standard input). Default: empty.
+    #[arg(long, value_name = "FILE")]
+    body: Option<PathBuf>,
+    /// The action asked for (sent as the signed KYA-Action header).
+    #[arg(long, value_name = "ACTION")]
+    action: Option<Action>,
+    /// The amount (sent as the signed KYA-Amount header), e.g. "12.50 USD".
+    #[arg(long, value_name = "AMOUNT", value_parser = parse_money)]
+    amount: Option<Money>,
+    /// How long the signature is valid: e.g. 60s, 5m (default 60s).
+    #[arg(long, value_name = "DURATION", value_parser = io::parse_duration, default_value = "60s")]
+    expires_in: i64,
+    /// Creation time, RFC 3339 (default: now).
+    #[arg(long, value_name = "RFC3339")]
+    created: Option<Timestamp>,
+    /// The nonce (default: 32 random bytes, base64).
+    #[arg(long)]
+    nonce: Option<String>,
+    /// How the chain travels.
+    #[arg(long, value_enum, default_value = "auto")]
+    chain_transport: Transport,
+    /// Print the whole signed request as JSON (which `kya verify` reads) instead of the
+    /// headers.
+    #[arg(long, conflicts_with = "send")]
+    json: bool,
+    /// Send the request to --url and print the response (http:// only; for https, print the
+    /// headers and use another client).
+    #[arg(long)]
+    send: bool,
+}
+
+/// `kya verify` and `kya explain`.
+#[derive(Args, Debug)]
+pub(crate) struct VerifyArgs {
+    /// A chain (JSON array), a credential, a presentation, or a signed request (as printed
+    /// by `kya sign-request --json`). Default: standard input.
+    file: Option<PathBuf>,
+    /// The verifier policy (JSON: trustedRoots, audience, clockSkewSeconds, …).
+    #[arg(long, value_name = "POLICY.json")]
+    policy: PathBuf,
+    /// A registry snapshot to check registrations, key bindings and revocations against.
+    #[arg(long, value_name = "SNAP.json")]
+    snapshot: Option<PathBuf>,
+    /// A request to decide on (JSON: action, amount, audience, resource, time). For a
+    /// signed request, the default is what its headers say.
+    #[arg(long, value_name = "REQUEST.json")]
+    request: Option<PathBuf>,
+    /// Verify as of this instant, RFC 3339 (default: now).
+    #[arg(long, value_name = "RFC3339")]
+    at: Option<Timestamp>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_money(s: &str) -> Result<Money, String> {
+    parse_amount_header(s).map_err(|e| e.to_string())
+}
+
+fn read_chain(path: &Path) -> Result<Vec<Value>> {
+    Ok(match read_json(Some(path))? {
+        Value::Array(items) => items,
+        single => vec![single],
+    })
+}
+
+pub(crate) fn present(args: PresentArgs) -> Result<ExitCode> {
+    let secret = io::read_secret_key(&args.key)?;
+    let chain = read_chain(&args.chain)?;
+    let created = args.created.unwrap_or_else(Timestamp::now);
+    let presentation = kya_verify::present(
+        &chain,
+        &secret,
+        &args.audience,
+        &args.nonce,
+        created,
+        created.add_seconds(args.expires_in),
+    )?;
+    write_json(&presentation)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn sign_request(args: SignRequestArgs) -> Result<ExitCode> {
+    let secret = io::read_secret_key(&args.key)?;
+    let chain = Value::Array(read_chain(&args.chain)?);
+    let transport = match args.chain_transport {
+        Transport::Auto => ChainTransport::Auto,
+        Transport::Inline => ChainTransport::Inline,
+        Transport::Digest => ChainTransport::Digest,
+    };
+    let signer = RequestSigner::new(&secret, &chain)?.transport(transport);
+    let (scheme, mut request) = HttpRequest::from_url(&args.method, &args.url)?;
+    if let Some(body) = &args.body {
+        request.body = read_input(Some(body))?;
+    }
+    let created = args.created.unwrap_or_else(Timestamp::now).unix();
+    let nonce = args.nonce.unwrap_or_else(RequestSigner::random_nonce);
+    let signed = signer.sign(
+        &mut request,
+        args.action.as_ref(),
+        args.amount.as_ref(),
+        created,
+        created.saturating_add(args.expires_in),
+        &nonce,
+    )?;
+    if !signed.chain_inline {
+        eprintln!(
+            "kya: the chain goes by digest ({}): the merchant must already have it",
+            signer.chain_digest_header()
+        );
+    }
+    if args.send {
+        if scheme != "http" {
+            bail!(
+                "--send speaks plain http only; for https, print the headers (without --send) and use another client"
+            );
+        }
+        return send(&args.url, &request);
+    }
+    if args.json {
+        write_json(&signed_request_json(&args.url, &request))?;
+    } else {
+        let mut out = std::io::stdout().lock();
+        for (name, value) in &signed.headers {
+            writeln!(out, "{name}: {value}")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The JSON form of a signed request: `{method, url, headers: {name: value}, body}` (or
+/// `bodyBase64` when the body is not UTF-8).
+fn signed_request_json(url: &str, request: &HttpRequest) -> Value {
+    let mut headers = Map::new();
+    for (name, value) in &request.headers {
+        headers.insert(name.clone(), Value::String(value.clone()));
+    }
+    let mut v = json!({"method": request.method, "url": url, "headers": headers});
+    match std::str::from_utf8(&request.body) {
+        Ok(text) => v["body"] = Value::String(text.to_owned()),
+        Err(_) => v["bodyBase64"] = Value::String(STANDARD.encode(&request.body)),
+    }
+    v
+}
+
+fn signed_request_from_json(v: &Value) -> Result<(String, HttpRequest)> {
+    let method = v["method"]
+        .as_str()
+        .context("a signed request needs a method")?;
+    let url = v["url"].as_str().context("a signed request needs a url")?;
+    let (scheme, mut request) = HttpRequest::from_url(method, url)?;
+    let headers = v["headers"]
+        .as_object()
+        .context("a signed request needs headers: {name: value}")?;
+    for (name, value) in headers {
+        let value = value
+            .as_str()
+            .with_context(|| format!("header {name} must be a string"))?;
+        request.headers.push((name.clone(), value.to_owned()));
+    }
+    request.body = match (&v["body"], &v["bodyBase64"]) {
+        (Value::String(text), Value::Null) => text.as_bytes().to_vec(),
+        (Value::Null, Value::String(b64)) => STANDARD.decode(b64).context("bodyBase64")?,
+        (Value::Null, Value::Null) => Vec::new(),
+        _ => bail!("give body or bodyBase64, not both"),
+    };
+    Ok((scheme, request))
+}
+
+/// A plain HTTP/1.1 exchange over TCP (no TLS, no redirects, 30 s timeouts): enough to try
+/// a merchant from the shell without an HTTP client dependency.
+fn send(url: &str, request: &HttpRequest) -> Result<ExitCode> {
+    let addr = if request.authority.contains(':') {
+        request.authority.clone()
+    } else {
+        format!("{}:80", request.authority)
+    };
+    let socket = addr
+        .to_socket_addrs()
+        .with_context(|| format!("cannot resolve {addr}"))?
+        .next()
+        .with_context(|| format!("cannot resolve {addr}"))?;
+    let mut stream = TcpStream::connect_timeout(&socket, Duration::from_secs(30))
+        .with_context(|| format!("cannot connect to {url}"))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(30)))?;
+    let target = match &request.query {
+        Some(q) => format!("{}?{q}", request.path_component()),
+        None => request.path_component().to_owned(),
+    };
+    let mut head = format!(
+        "{} {target} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        request.method,
+        request.authority,
+        request.body.len()
+    );
+    for (name, value) in &request.headers {
+        if value.contains(['\r', '\n']) || name.contains(['\r', '\n', ':']) {
+            bail!("header {name} cannot be sent");
+        }
+        let _ = write!(head, "{name}: {value}\r\n");
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(&request.body)?;
+    let mut response = Vec::new();
+    stream
+        .take(16 * 1024 * 1024)
+        .read_to_end(&mut response)
+        .context("reading the response")?;
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .context("the response has no header section")?;
+    let (head, body) = (
+        String::from_utf8_lossy(&response[..split]),
+        &response[split + 4..],
+    );
+    let status_line = head.lines().next().unwrap_or_default().to_owned();
+    let status: u16 = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .context("the response has no status")?;
+    let chunked = head.lines().any(|l| {
+        l.to_ascii_lowercase().starts_with("transfer-encoding:")
+            && l.to_ascii_lowercase().contains("chunked")
+    });
+    let body = if chunked {
+        dechunk(body)?
+    } else {
+        body.to_vec()
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{status_line}")?;
+    out.write_all(&body)?;
+    if !body.ends_with(b"\n") {
+        writeln!(out)?;
+    }
+    Ok(if (200..300).contains(&status) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn dechunk(mut body: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = body
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .context("bad chunked body")?;
+        let size_text = String::from_utf8_lossy(&body[..line_end]);
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+            .context("bad chunk size")?;
+        body = &body[line_end + 2..];
+        if size == 0 {
+            return Ok(out);
+        }
+        let chunk = body.get(..size).context("truncated chunk")?;
+        out.extend_from_slice(chunk);
+        body = body.get(size + 2..).context("truncated chunk")?;
+    }
+}
+
+/// What `verify` / `explain` were given.
+enum Input {
+    Chain(Vec<u8>),
+    Presentation(Vec<u8>),
+    SignedRequest(String, Box<HttpRequest>),
+}
+
+impl Input {
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Chain(_) => "credential chain",
+            Self::Presentation(_) => "presentation",
+            Self::SignedRequest(..) => "signed HTTP request",
+        }
+    }
+}
+
+fn detect(bytes: Vec<u8>) -> Result<(Input, Value)> {
+    let value =
+        parse_strict(&bytes, JsonLimits::default()).context("the input is not valid json")?;
+    let types = |v: &Value| -> Vec<String> {
+        match &v["type"] {
+            Value::String(s) => vec![s.clone()],
+            Value::Array(a) => a
+                .iter()
+                .filter_map(|t| t.as_str().map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let input = match &value {
+        Value::Array(_) => Input::Chain(bytes),
+        Value::Object(o) if o.contains_key("method") && o.contains_key("headers") => {
+            let (scheme, request) = signed_request_from_json(&value)?;
+            Input::SignedRequest(scheme, Box::new(request))
+        }
+        v if types(v).iter().any(|t| t == "VerifiablePresentation") => Input::Presentation(bytes),
+        v if types(v).iter().any(|t| t == "VerifiableCredential") => {
+            Input::Chain(serde_json::to_vec(&Value::Array(vec![value.clone()]))?)
+        }
+        _ => {
+            bail!("the input is neither a chain, a credential, a presentation nor a signed request")
+        }
+    };
+    Ok((input, value))
+}
+
+/// Everything `verify` and `explain` found.
+struct Outcome {
+    input: Input,
+    value: Value,
+    at: Timestamp,
+    result: Result<VerifiedAgent, Refused>,
+    signature: Option<kya_verify::http::CheckedSignature>,
+    decision: Option<Decision>,
+}
+
+/// A refusal, with the verifier's code.
+struct Refused {
+    code: String,
+    link: Option<usize>,
+    message: String,
+}
+
+impl From<VerifyError> for Refused {
+    fn from(e: VerifyError) -> Self {
+        Self {
+            code: e.code().to_owned(),
+            link: e.link(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<HttpError> for Refused {
+    fn from(e: HttpError) -> Self {
+        Self {
+            code: e.code().to_owned(),
+            link: e.link(),
+            message: e.to_string(),
+        }
+    }
+}
+
+fn run_verification(args: &VerifyArgs) -> Result<Outcome> {
+    let policy_bytes = read_input(Some(&args.policy))?;
+    let policy = Policy::from_json(&policy_bytes)
+        .with_context(|| format!("policy {}", args.policy.display()))?;
+    let registry: Option<Arc<dyn RegistryView>> = match &args.snapshot {
+        Some(path) => {
+            let snapshot = Snapshot::load(&read_input(Some(path))?)
+                .with_context(|| format!("snapshot {}", path.display()))?;
+            Some(Arc::new(snapshot))
+        }
+        None => None,
+    };
+    let clock: Arc<dyn Clock> = match args.at {
+        Some(at) => Arc::new(FixedClock::new(at)),
+        None => Arc::new(SystemClock),
+    };
+    let at = clock.now();
+    let decide_on: Option<Request> = match &args.request {
+        Some(path) => Some(
+            Request::from_json_value(&read_json(Some(path))?)
+                .with_context(|| format!("request {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let (input, value) = detect(read_input(args.file.as_deref())?)?;
+    let mut signature = None;
+    let mut derived_request = None;
+    let result: Result<VerifiedAgent, Refused> = match &input {
+        Input::Chain(bytes) => {
+            kya_verify::verify_chain(bytes, &policy, &*clock, registry.as_deref())
+                .map_err(Refused::from)
+        }
+        Input::Presentation(bytes) => kya_verify::verify_presentation(
+            bytes,
+            &policy,
+            &*clock,
+            registry.as_deref(),
+            &MemoryNonceStore::default(),
+        )
+        .map_err(Refused::from),
+        Input::SignedRequest(scheme, request) => {
+            let mut gate =
+                KyaGate::new(policy.clone(), HttpPolicy::default().scheme(scheme.clone()))
+                    .clock(Arc::clone(&clock));
+            if let Some(r) = &registry {
+                gate = gate.registry(Arc::clone(r));
+            }
+            match gate.verify_request(request, at) {
+                Ok((agent, checked)) => {
+                    if decide_on.is_none() {
+                        derived_request = Some(
+                            gate.http()
+                                .grant_request(request, &checked, at.unix())
+                                .map_err(Refused::from),
+                        );
+                    }
+                    signature = Some(checked);
+                    Ok(agent)
+                }
+                Err(e) => Err(Refused::from(e)),
+            }
+        }
+    };
+    let (result, decision) = match (result, decide_on, derived_request) {
+        (Ok(agent), Some(request), _) | (Ok(agent), None, Some(Ok(request))) => {
+            let decision = agent.decide(&request, at);
+            (Ok(agent), Some(decision))
+        }
+        (Ok(_), None, Some(Err(refused))) => (Err(refused), None),
+        (result, ..) => (result, None),
+    };
+    Ok(Outcome {
+        input,
+        value,
+        at,
+        result,
+        signature,
+        decision,
+    })
+}
+
+fn exit_code(outcome: &Outcome) -> ExitCode {
+    let ok = outcome.result.is_ok() && outcome.decision.as_ref().is_none_or(Decision::is_allowed);
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+pub(crate) fn verify(args: VerifyArgs) -> Result<ExitCode> {
+    let outcome = run_verification(&args)?;
+    if args.json {
+        let mut v = json!({
+            "input": outcome.input.kind(),
+            "verifiedAt": outcome.at.to_string(),
+            "verified": outcome.result.is_ok(),
+        });
+        match &outcome.result {
+            Ok(agent) => v["agent"] = serde_json::to_value(agent)?,
+            Err(r) => v["error"] = json!({"code": r.code, "link": r.link, "message": r.message}),
+        }
+        if let Some(s) = &outcome.signature {
+            v["signature"] = signature_json(s);
+        }
+        if let Some(d) = &outcome.decision {
+            v["decision"] = serde_json::to_value(d)?;
+        }
+        write_json(&v)?;
+    } else {
+        let mut out = String::new();
+        match &outcome.result {
+            Ok(agent) => {
+                let _ = writeln!(
+                    out,
+                    "verified {}: agent {} acting for {}",
+                    outcome.input.kind(),
+                    agent.agent(),
+                    agent.principal()
+                );
+                let _ = writeln!(
+                    out,
+                    "chain {} ({} link{}), holds until {}",
+                    agent.chain_digest(),
+                    agent.chain().len(),
+                    if agent.chain().len() == 1 { "" } else { "s" },
+                    agent.valid_until()
+                );
+                for g in agent.effective_grants() {
+                    let _ = writeln!(
+                        out,
+                        "  may: {}",
+                        serde_json::to_string(g).unwrap_or_default()
+                    );
+                }
+            }
+            Err(r) => {
+                let _ = writeln!(
+                    out,
+                    "REFUSED {}: {} ({})",
+                    outcome.input.kind(),
+                    r.message,
+                    r.code
+                );
+            }
+        }
+        if let Some(d) = &outcome.decision {
+            out.push_str(&d.explain());
+        }
+        print!("{out}");
+    }
+    Ok(exit_code(&outcome))
+}
+
+fn signature_json(s: &kya_verify::http::CheckedSignature) -> Value {
+    json!({
+        "keyid": s.keyid,
+        "nonce": s.nonce,
+        "created": s.created,
+        "expires": s.expires,
+        "covered": s.covered,
+        "chainInline": s.chain_inline,
+        "action": s.action.as_ref().map(ToString::to_string),
+        "amount": s.amount.as_ref().map(ToString::to_string),
+    })
+}
+
+pub(crate) fn explain(args: VerifyArgs) -> Result<ExitCode> {
+    let outcome = run_verification(&args)?;
+    let mut out = String::new();
+    let source = args
+        .file
+        .as_ref()
+        .map_or_else(|| "standard input".to_owned(), |p| p.display().to_string());
+    let _ = writeln!(out, "kya explain — {} from {source}", outcome.input.kind());
+    let _ = writeln!(
+        out,
+        "policy {}, as of {}",
+        args.policy.display(),
+        outcome.at
+    );
+    if let Some(s) = &args.snapshot {
+        let _ = writeln!(out, "registry snapshot {}", s.display());
+    } else {
+        let _ = writeln!(
+            out,
+            "no registry snapshot: registrations, key bindings and revocations not checked"
+        );
+    }
+
+    // The links, each on its own: kind, parties, validity, digest, grants, own proof.
+    let links: Vec<Value> = match (&outcome.input, &outcome.value) {
+        (Input::Chain(_), Value::Array(items)) => items.clone(),
+        (Input::Chain(_), single) => vec![single.clone()],
+        (Input::Presentation(_), v) => v["verifiableCredential"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default(),
+        (Input::SignedRequest(..), _) => outcome
+            .signature
+            .as_ref()
+            .and_then(|s| parse_strict(&s.chain, JsonLimits::default()).ok())
+            .or_else(|| chain_from_headers(&outcome.value))
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default(),
+    };
+    let _ = writeln!(out, "\nlinks ({}), root first:", links.len());
+    for (index, link) in links.into_iter().enumerate() {
+        match UnverifiedCredential::from_value(link) {
+            Ok(parsed) => {
+                let digest = parsed.digest().unwrap_or(CredentialDigest([0; 32]));
+                let kind = parsed.kind().clone();
+                let proof = parsed.verify_proof().map(|_| ()).map_err(|e| e.to_string());
+                out.push_str(&io::summary_text(index, &kind, &digest, &proof));
+            }
+            Err(e) => {
+                let _ = writeln!(out, "[{index}] unreadable: {e}");
+            }
+        }
+    }
+
+    let _ = writeln!(out, "\nchecks:");
+    if let Some(s) = &outcome.signature {
+        let _ = writeln!(
+            out,
+            "  ok   request signature (RFC 9421, web-bot-auth): covers {}",
+            s.covered.join(" ")
+        );
+        let _ = writeln!(
+            out,
+            "  ok   window {} s (created {}, expires {}), within policy and clock skew",
+            s.expires - s.created,
+            fmt_unix(s.created),
+            fmt_unix(s.expires)
+        );
+        let _ = writeln!(out, "  ok   content-digest matches the body");
+        let _ = writeln!(
+            out,
+            "  ok   keyid {} is the agent key's JWK thumbprint",
+            s.keyid
+        );
+        let _ = writeln!(out, "  ok   nonce {} not seen before (this run)", s.nonce);
+        let _ = writeln!(
+            out,
+            "  ok   chain {}",
+            if s.chain_inline {
+                "sent inline (KYA-Chain)"
+            } else {
+                "named by digest"
+            }
+        );
+    }
+    match &outcome.result {
+        Ok(agent) => {
+            let _ = writeln!(
+                out,
+                "  ok   chain: bounds, form, linkage (issuer = parent's subject, parent digests), signatures (one batch), narrowing (validity nests, grants ⊑ parent), trusted root, validity at {}{}",
+                outcome.at,
+                if agent.registry_checked() {
+                    ", registry (registered, active, keys bound, not revoked)"
+                } else {
+                    ""
+                }
+            );
+            if let Some(p) = agent.presentation() {
+                let _ = writeln!(
+                    out,
+                    "  ok   presentation for {} with nonce {}, valid {} – {}",
+                    p.audience, p.nonce, p.created, p.expires
+                );
+            }
+            let _ = writeln!(
+                out,
+                "\nverified: agent {} acts for {} until {}",
+                agent.agent(),
+                agent.principal(),
+                agent.valid_until()
+            );
+        }
+        Err(r) => {
+            let link = r.link.map(|l| format!(" (link [{l}])")).unwrap_or_default();
+            let _ = writeln!(out, "  FAIL {}{link}: {}", r.code, r.message);
+            let _ = writeln!(out, "\nrefused: {}", r.message);
+        }
+    }
+    match &outcome.decision {
+        Some(d) => {
+            let _ = writeln!(out, "\ndecision:");
+            out.push_str(&d.explain());
+        }
+        None if outcome.result.is_ok() => {
+            let _ = writeln!(
+                out,
+                "\nno request to decide on (give --request, or a signed request with KYA-Action)"
+            );
+        }
+        None => {}
+    }
+    print!("{out}");
+    Ok(exit_code(&outcome))
+}
+
+/// The chain of a signed request's `KYA-Chain` header, when its signature could not be
+/// checked (so the explanation can still list the links).
+fn chain_from_headers(v: &Value) -> Option<Value> {
+    let headers = v["headers"].as_object()?;
+    let inline = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("kya-chain"))?
+        .1
+        .as_str()?;
+    let kya_verify::http::ChainRef::Inline(bytes) =
+        kya_verify::http::ChainRef::parse_inline(inline, 1024 * 1024).ok()?
+    else {
+        return None;
+    };
+    parse_strict(&bytes, JsonLimits::default()).ok()
+}
+
+fn fmt_unix(secs: i64) -> String {
+    Timestamp::from_unix(secs).map_or_else(|| secs.to_string(), |t| t.to_string())
+}

@@ -1,0 +1,448 @@
+//! `kya present`, `kya sign-request`, `kya verify` and `kya explain`, end to end on the built
+//! binary.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const SHOP: &str = "did:web:shop.example";
+
+fn kya(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kya"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = kya(dir, args);
+    assert!(
+        out.status.success(),
+        "kya {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn fails(dir: &Path, args: &[&str]) -> String {
+    let out = kya(dir, args);
+    assert!(!out.status.success(), "kya {args:?} should fail");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
+/// Keys for a principal and an agent, a chain (payments up to 100 USD at the shop), and a
+/// policy trusting the principal with the shop as audience.
+fn setup() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(d, &["key", "generate", "--out", "principal.key"]);
+    ok(d, &["key", "generate", "--out", "agent.key"]);
+    ok(d, &["key", "generate", "--out", "stranger.key"]);
+    let principal = ok(d, &["key", "did", "principal.key"]).trim().to_owned();
+    let agent = ok(d, &["key", "did", "agent.key"]).trim().to_owned();
+    let credential = ok(
+        d,
+        &[
+            "issue",
+            "--key",
+            "principal.key",
+            "--agent",
+            &agent,
+            "--valid-for",
+            "1h",
+            "--action",
+            "payments",
+            "--max-amount",
+            "100",
+            "--asset",
+            "USD",
+            "--audience",
+            SHOP,
+        ],
+    );
+    write(d, "chain.json", &format!("[{credential}]"));
+    let untrusted = ok(
+        d,
+        &[
+            "issue",
+            "--key",
+            "stranger.key",
+            "--agent",
+            &agent,
+            "--valid-for",
+            "1h",
+            "--action",
+            "payments",
+        ],
+    );
+    write(d, "untrusted.json", &format!("[{untrusted}]"));
+    write(
+        d,
+        "policy.json",
+        &format!(r#"{{"trustedRoots": ["{principal}"], "audience": "{SHOP}"}}"#),
+    );
+    write(d, "body.json", r#"{"order":42}"#);
+    dir
+}
+
+fn sign(d: &Path, amount: &str) -> String {
+    ok(
+        d,
+        &[
+            "sign-request",
+            "--key",
+            "agent.key",
+            "--chain",
+            "chain.json",
+            "--method",
+            "POST",
+            "--url",
+            "https://shop.example/pay",
+            "--body",
+            "body.json",
+            "--action",
+            "payments/send",
+            "--amount",
+            amount,
+            "--json",
+        ],
+    )
+}
+
+#[test]
+fn verify_a_chain_prints_the_agent_and_exits_zero() {
+    let dir = setup();
+    let d = dir.path();
+    let out = ok(d, &["verify", "chain.json", "--policy", "policy.json"]);
+    assert!(out.contains("verified credential chain"), "{out}");
+    let json: Value = serde_json::from_str(&ok(
+        d,
+        &["verify", "chain.json", "--policy", "policy.json", "--json"],
+    ))
+    .unwrap();
+    assert_eq!(json["verified"], true);
+    assert_eq!(json["input"], "credential chain");
+    assert!(
+        json["agent"]["agent"]
+            .as_str()
+            .unwrap()
+            .starts_with("did:key:")
+    );
+}
+
+#[test]
+fn verify_refuses_an_untrusted_principal() {
+    let dir = setup();
+    let out = fails(
+        dir.path(),
+        &[
+            "verify",
+            "untrusted.json",
+            "--policy",
+            "policy.json",
+            "--json",
+        ],
+    );
+    let json: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["verified"], false);
+    assert_eq!(json["error"]["code"], "untrusted_root");
+}
+
+#[test]
+fn verify_decides_on_a_request_file() {
+    let dir = setup();
+    let d = dir.path();
+    let time = kya_now();
+    write(
+        d,
+        "small.json",
+        &format!(
+            r#"{{"action":"payments/send","amount":{{"value":"20","asset":"USD"}},"audience":"{SHOP}","time":"{time}"}}"#
+        ),
+    );
+    write(
+        d,
+        "large.json",
+        &format!(
+            r#"{{"action":"payments/send","amount":{{"value":"200","asset":"USD"}},"audience":"{SHOP}","time":"{time}"}}"#
+        ),
+    );
+    let out = ok(
+        d,
+        &[
+            "verify",
+            "chain.json",
+            "--policy",
+            "policy.json",
+            "--request",
+            "small.json",
+        ],
+    );
+    assert!(out.contains("ALLOW"), "{out}");
+    let out = fails(
+        d,
+        &[
+            "verify",
+            "chain.json",
+            "--policy",
+            "policy.json",
+            "--request",
+            "large.json",
+        ],
+    );
+    assert!(
+        out.contains("DENY") && out.contains("amount_exceeds_ceiling"),
+        "{out}"
+    );
+}
+
+fn kya_now() -> String {
+    time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+#[test]
+fn present_then_verify_the_presentation() {
+    let dir = setup();
+    let d = dir.path();
+    let presentation = ok(
+        d,
+        &[
+            "present",
+            "--key",
+            "agent.key",
+            "--chain",
+            "chain.json",
+            "--audience",
+            SHOP,
+            "--nonce",
+            "n-123",
+            "--expires-in",
+            "120s",
+        ],
+    );
+    let v: Value = serde_json::from_str(&presentation).unwrap();
+    assert_eq!(v["proof"]["domain"], SHOP);
+    assert_eq!(v["proof"]["challenge"], "n-123");
+    write(d, "presentation.json", &presentation);
+    let json: Value = serde_json::from_str(&ok(
+        d,
+        &[
+            "verify",
+            "presentation.json",
+            "--policy",
+            "policy.json",
+            "--json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(json["input"], "presentation");
+    assert_eq!(json["verified"], true);
+    // A window longer than the policy's maximum (300 s by default) is refused.
+    let long = ok(
+        d,
+        &[
+            "present",
+            "--key",
+            "agent.key",
+            "--chain",
+            "chain.json",
+            "--audience",
+            SHOP,
+            "--nonce",
+            "n-456",
+            "--expires-in",
+            "1h",
+        ],
+    );
+    write(d, "long.json", &long);
+    let out = fails(
+        d,
+        &["verify", "long.json", "--policy", "policy.json", "--json"],
+    );
+    assert!(out.contains("window_too_long"), "{out}");
+}
+
+#[test]
+fn sign_request_prints_web_bot_auth_headers() {
+    let dir = setup();
+    let out = ok(
+        dir.path(),
+        &[
+            "sign-request",
+            "--key",
+            "agent.key",
+            "--chain",
+            "chain.json",
+            "--method",
+            "POST",
+            "--url",
+            "https://shop.example/pay",
+            "--body",
+            "body.json",
+            "--amount",
+            "12.50 USD",
+        ],
+    );
+    for needle in [
+        "Content-Digest: sha-256=:",
+        "KYA-Chain: ",
+        "KYA-Amount: 12.50 USD",
+        "Signature-Input: sig1=(\"@method\" \"@authority\" \"@path\" \"content-digest\" \"kya-chain\" \"kya-amount\")",
+        "tag=\"web-bot-auth\"",
+        "alg=\"ed25519\"",
+        "Signature: sig1=:",
+    ] {
+        assert!(out.contains(needle), "missing {needle}: {out}");
+    }
+}
+
+#[test]
+fn a_signed_request_verifies_and_is_decided() {
+    let dir = setup();
+    let d = dir.path();
+    write(d, "req.json", &sign(d, "12.50 USD"));
+    let out = ok(d, &["verify", "req.json", "--policy", "policy.json"]);
+    assert!(
+        out.contains("verified signed HTTP request") && out.contains("ALLOW"),
+        "{out}"
+    );
+
+    write(d, "big.json", &sign(d, "150 USD"));
+    let json: Value = serde_json::from_str(&fails(
+        d,
+        &["verify", "big.json", "--policy", "policy.json", "--json"],
+    ))
+    .unwrap();
+    assert_eq!(json["verified"], true);
+    assert_eq!(json["decision"]["allow"], false);
+    assert_eq!(
+        json["decision"]["reasons"][0]["code"],
+        "amount_exceeds_ceiling"
+    );
+
+    // A tampered body: the digest no longer matches.
+    let mut tampered: Value = serde_json::from_str(&sign(d, "12.50 USD")).unwrap();
+    tampered["body"] = Value::String(r#"{"order":43}"#.into());
+    write(d, "tampered.json", &tampered.to_string());
+    let json: Value = serde_json::from_str(&fails(
+        d,
+        &[
+            "verify",
+            "tampered.json",
+            "--policy",
+            "policy.json",
+            "--json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(json["error"]["code"], "content_digest_mismatch");
+
+    // Verified in the future, the signature has expired.
+    let out = fails(
+        d,
+        &[
+            "verify",
+            "req.json",
+            "--policy",
+            "policy.json",
+            "--at",
+            "2099-01-01T00:00:00Z",
+        ],
+    );
+    assert!(out.contains("signature_expired"), "{out}");
+}
+
+#[test]
+fn explain_lists_links_checks_and_reasons() {
+    let dir = setup();
+    let d = dir.path();
+    write(d, "big.json", &sign(d, "150 USD"));
+    let out = fails(d, &["explain", "big.json", "--policy", "policy.json"]);
+    for needle in [
+        "links (1), root first",
+        "[0] AgentAuthorization",
+        "ok   request signature",
+        "ok   keyid",
+        "ok   chain:",
+        "decision:",
+        "DENY",
+        "amount_exceeds_ceiling",
+    ] {
+        assert!(out.contains(needle), "missing {needle}:\n{out}");
+    }
+    let out = fails(d, &["explain", "untrusted.json", "--policy", "policy.json"]);
+    assert!(out.contains("FAIL untrusted_root (link [0])"), "{out}");
+    assert!(out.contains("refused"), "{out}");
+}
+
+#[test]
+fn sign_request_send_talks_http_to_a_local_server() {
+    let dir = setup();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        // Read the head and the 13-byte body.
+        while !String::from_utf8_lossy(&seen).contains(r#"{"order":42}"#) {
+            let n = stream.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            seen.extend_from_slice(&buf[..n]);
+        }
+        stream
+            .write_all(b"HTTP/1.1 402 Payment Required\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+            .unwrap();
+        String::from_utf8(seen).unwrap()
+    });
+    let url = format!("http://{addr}/pay");
+    let out = kya(
+        dir.path(),
+        &[
+            "sign-request",
+            "--key",
+            "agent.key",
+            "--chain",
+            "chain.json",
+            "--method",
+            "POST",
+            "--url",
+            &url,
+            "--body",
+            "body.json",
+            "--send",
+        ],
+    );
+    let request = server.join().unwrap();
+    assert!(request.starts_with("POST /pay HTTP/1.1\r\n"), "{request}");
+    assert!(request.contains("Signature-Input: sig1="), "{request}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "a 402 is not success");
+    assert!(
+        stdout.contains("HTTP/1.1 402 Payment Required") && stdout.contains("hello"),
+        "{stdout}"
+    );
+}
