@@ -7,6 +7,7 @@
 
 mod grants;
 mod io;
+mod registry_cmds;
 mod verify_cmds;
 
 use std::path::PathBuf;
@@ -55,6 +56,10 @@ enum Command {
     Verify(verify_cmds::VerifyArgs),
     /// The auditor's report: every link, every check, every reason.
     Explain(verify_cmds::VerifyArgs),
+
+    /// The on-chain registry: deploy, register agents, bind keys, revoke, rate, sync snapshots.
+    #[command(subcommand)]
+    Registry(registry_cmds::RegistryCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -243,6 +248,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::SignRequest(args) => verify_cmds::sign_request(args),
         Command::Verify(args) => verify_cmds::verify(args),
         Command::Explain(args) => verify_cmds::explain(args),
+        // --- kya-registry (registry_cmds.rs) ---
+        Command::Registry(cmd) => registry_cmds::run(cmd),
     }
 }
 

@@ -1,0 +1,25 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+pub mod anvil;
+pub mod bindings;
+mod client;
+mod erc8004;
+mod error;
+mod fsutil;
+pub mod sync;
+
+pub use alloy::primitives::{Address, B256, U256};
+pub use alloy::providers::DynProvider;
+pub use alloy::signers::local::PrivateKeySigner;
+pub use client::{
+    AgentInfo, Deployment, FeedbackGiven, KeyPeriod, NewAgent, NewFeedbackEntry, Registration,
+    Registry, TxInfo, agent_id_of, agent_id_to_u256, connect_http,
+};
+pub use erc8004::{Erc8004Agent, Erc8004Registry};
+pub use error::{KyaError, RegistryError, Result};
+pub use fsutil::write_atomic;
+pub use kya_verify::snapshot::Snapshot;
+pub use sync::{
+    DEFAULT_PAGE_SIZE, Progress, SyncEvent, SyncOptions, SyncReport, new_snapshot, sync, sync_file,
+};
