@@ -513,3 +513,50 @@ async fn reorg_during_a_sync_is_detected() {
     );
     assert_eq!(snap.block(), direct.block());
 }
+
+/// Offline summaries equal the contract's `getSummary` when raters use different decimals.
+#[tokio::test]
+async fn mixed_decimal_summaries_match_the_contract() {
+    let anvil = Anvil::start();
+    let reg = anvil.deploy().await;
+    let d = *reg.deployment();
+    let owner = anvil.as_account(&reg, 1);
+    let id = owner.register(&NewAgent::default()).await.unwrap().agent_id;
+    for (account, value, value_decimals) in [
+        (4, 875, 1),
+        (5, 90, 0),
+        (6, 9250, 2),
+        (6, -1234, 2),
+        (7, 3, 0),
+    ] {
+        let entry = NewFeedbackEntry {
+            value,
+            value_decimals,
+            ..fb(0)
+        };
+        anvil
+            .as_account(&reg, account)
+            .give_feedback(id, &entry)
+            .await
+            .unwrap();
+    }
+    let mut snap = new_snapshot(&d);
+    sync(&anvil.reader(), &mut snap, opts()).await.unwrap();
+    let r = d.registration(id);
+    let who = |i: usize| anvil.signer(i).address();
+    for raters in [
+        vec![who(4), who(5)],
+        vec![who(4), who(5), who(6)],
+        vec![who(6), who(7)],
+        vec![who(4), who(5), who(6), who(7)],
+    ] {
+        let on_chain = owner.summary(id, &raters, "", "").await.unwrap();
+        let offline = snap
+            .reputation(
+                &r,
+                &raters.iter().map(|a| a.into_array()).collect::<Vec<_>>(),
+            )
+            .unwrap();
+        assert_eq!(on_chain, offline, "raters {raters:?}");
+    }
+}

@@ -68,9 +68,8 @@ pub struct Feedback {
     pub revoked: bool,
 }
 
-/// A reputation summary over the feedback of a chosen set of raters (ERC-8004
-/// `getSummary`): revoked feedback is excluded; values are normalised to the largest
-/// `valueDecimals` among those counted and averaged (rounding toward zero).
+/// A reputation summary over the feedback of a chosen set of raters, computed as the
+/// registry's `getSummary` computes it (see [`ReputationSummary::of`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReputationSummary {
@@ -86,6 +85,12 @@ pub struct ReputationSummary {
 impl ReputationSummary {
     /// Summarises the non-revoked entries of `feedback` whose client is in `raters`; `None`
     /// when `raters` is empty (an unfiltered summary invites Sybil raters) or nothing counts.
+    ///
+    /// The arithmetic is the registry contract's `getSummary`, so an offline answer equals
+    /// the on-chain one: every value is scaled to 18 decimals, summed, divided by the count
+    /// (truncating toward zero), and reported at the most frequent `valueDecimals` (ties go
+    /// to the fewest decimals). `None` also when a sum leaves the `i128` range, where the
+    /// contract's 256-bit arithmetic would still answer: refusing beats a wrong figure.
     pub fn of<'a>(
         feedback: impl IntoIterator<Item = &'a Feedback>,
         raters: &[[u8; 20]],
@@ -93,22 +98,78 @@ impl ReputationSummary {
         if raters.is_empty() {
             return None;
         }
-        let counted: Vec<&Feedback> = feedback
+        let mut sum: i128 = 0;
+        let mut count: u64 = 0;
+        let mut per_decimals = [0u64; 19];
+        for f in feedback
             .into_iter()
             .filter(|f| !f.revoked && raters.contains(&f.client))
-            .collect();
-        let decimals = counted.iter().map(|f| f.value_decimals.min(18)).max()?;
-        let mut sum: i128 = 0;
-        for f in &counted {
-            let scale = 10i128.checked_pow(u32::from(decimals - f.value_decimals.min(18)))?;
-            sum = sum.saturating_add(f.value.saturating_mul(scale));
+        {
+            let decimals = usize::from(f.value_decimals);
+            let slot = per_decimals.get_mut(decimals)?;
+            *slot += 1;
+            let scale = 10i128.checked_pow(u32::from(18 - f.value_decimals))?;
+            sum = sum.checked_add(f.value.checked_mul(scale)?)?;
+            count += 1;
         }
-        let count = u64::try_from(counted.len()).ok()?;
+        if count == 0 {
+            return None;
+        }
+        let mut value_decimals = 0u8;
+        let mut best = 0u64;
+        for (d, n) in (0u8..).zip(per_decimals) {
+            if n > best {
+                best = n;
+                value_decimals = d;
+            }
+        }
+        let unscale = 10i128.checked_pow(u32::from(18 - value_decimals))?;
         Some(Self {
             count,
-            average: sum / i128::from(count.max(1)),
-            value_decimals: decimals,
+            average: (sum / i128::from(count)) / unscale,
+            value_decimals,
         })
+    }
+}
+
+#[cfg(test)]
+mod summary_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn entry(client: u8, value: i128, value_decimals: u8) -> Feedback {
+        Feedback {
+            client: [client; 20],
+            value,
+            value_decimals,
+            index: 1,
+            tag1: String::new(),
+            tag2: String::new(),
+            revoked: false,
+        }
+    }
+
+    #[test]
+    fn mixed_decimals_follow_the_contract() {
+        // 87.5 (1 decimal) and 90 (0 decimals): the mean 88.75 is reported at the most
+        // frequent precision, ties to the fewest decimals: 88 at 0 decimals, as getSummary.
+        let f = [entry(1, 875, 1), entry(2, 90, 0)];
+        let s = ReputationSummary::of(&f, &[[1; 20], [2; 20]]).unwrap();
+        assert_eq!((s.count, s.average, s.value_decimals), (2, 88, 0));
+        // Two entries at 2 decimals outvote one at 0: 91.833… reported as 91.83.
+        let f = [entry(1, 9250, 2), entry(2, 9000, 2), entry(3, 93, 0)];
+        let s = ReputationSummary::of(&f, &[[1; 20], [2; 20], [3; 20]]).unwrap();
+        assert_eq!((s.count, s.average, s.value_decimals), (3, 9183, 2));
+        // Negative means truncate toward zero, like Solidity.
+        let f = [entry(1, -5, 0), entry(2, -4, 0)];
+        let s = ReputationSummary::of(&f, &[[1; 20], [2; 20]]).unwrap();
+        assert_eq!(s.average, -4);
+        // Raters outside the set, and revoked entries, do not count.
+        let mut revoked = entry(1, 100, 0);
+        revoked.revoked = true;
+        assert!(ReputationSummary::of(&[revoked], &[[1; 20]]).is_none());
+        assert!(ReputationSummary::of(&[entry(9, 1, 0)], &[[1; 20]]).is_none());
+        assert!(ReputationSummary::of(&[entry(1, 1, 0)], &[]).is_none());
     }
 }
 
