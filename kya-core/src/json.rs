@@ -69,7 +69,9 @@ pub enum JsonError {
 const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
 /// Parses untrusted bytes into a JSON value, refusing duplicate keys, excessive depth,
-/// oversize input and numbers outside the I-JSON range.
+/// oversize input and numbers outside the I-JSON range: integers beyond ±(2^53 − 1), and
+/// doubles from 2^53 up to 1e21, which JCS would write as such integers (doubles of 1e21 and
+/// more keep an exponent in JCS form and are accepted).
 pub fn parse_strict(bytes: &[u8], limits: JsonLimits) -> Result<Value, JsonError> {
     if bytes.len() > limits.max_bytes {
         return Err(JsonError::TooLarge {
@@ -179,6 +181,13 @@ impl<'de> serde::de::Visitor<'de> for StrictVisitor {
         Ok(Value::from(v))
     }
     fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
+        // A double of 2^53 or more but below 1e21 is an integer that JCS writes in integer
+        // form (`1e20` → `100000000000000000000`), which this parser then refuses: refuse it
+        // here too, so canonical output always parses back (fuzz: `jcs`). Integer tokens past
+        // u64 reach this visitor as doubles and are refused the same way.
+        if v.is_finite() && v.abs() >= MAX_SAFE_INTEGER as f64 + 1.0 && v.abs() < 1e21 {
+            return Err(E::custom(format_args!("{TAG_NUM}{v}")));
+        }
         serde_json::Number::from_f64(v)
             .map(Value::Number)
             .ok_or_else(|| E::custom(format_args!("{TAG_NUM}{v}")))

@@ -273,7 +273,9 @@ impl Grant {
 
     /// Every way in which this grant is wider than `parent` (empty iff it attenuates it):
     /// action, maxAmount, budget, rate, audience, resource, validity window, unknown
-    /// constraints, in that order.
+    /// constraints, in that order. At most one widening per constraint (for an allow-list,
+    /// its first offending entry), plus one per unknown constraint of `parent`: the report
+    /// stays bounded however long the lists are.
     pub fn widenings(&self, parent: &Grant) -> Vec<Widening> {
         let mut w = Vec::new();
         if !parent.action.covers(&self.action) {
@@ -348,7 +350,10 @@ impl Grant {
                     parent: p.entries().to_vec(),
                 }),
                 Some(c) => {
-                    for e in c.entries().iter().filter(|e| !p.allows(e)) {
+                    // The first offending entry only: one widening per constraint keeps the
+                    // report (and its copy of the parent's list) bounded whatever the list
+                    // lengths (fuzz/resource bounds: `widenings_are_bounded_per_constraint`).
+                    if let Some(e) = c.entries().iter().find(|e| !p.allows(e)) {
                         w.push(Widening::AudienceNotAllowed {
                             entry: e.clone(),
                             parent: p.entries().to_vec(),
@@ -363,13 +368,16 @@ impl Grant {
                     parent: p.prefixes().to_vec(),
                 }),
                 Some(c) => {
-                    for prefix in c.prefixes() {
-                        if !p.prefixes().iter().any(|pp| resource_matches(pp, prefix)) {
-                            w.push(Widening::ResourceNotCovered {
-                                prefix: prefix.clone(),
-                                parent: p.prefixes().to_vec(),
-                            });
-                        }
+                    // The first uncovered prefix only (see the audience case).
+                    if let Some(prefix) = c
+                        .prefixes()
+                        .iter()
+                        .find(|prefix| !p.prefixes().iter().any(|pp| resource_matches(pp, prefix)))
+                    {
+                        w.push(Widening::ResourceNotCovered {
+                            prefix: prefix.clone(),
+                            parent: p.prefixes().to_vec(),
+                        });
                     }
                 }
             }

@@ -1,0 +1,38 @@
+//! Strict JSON parsing and RFC 8785 canonicalisation of arbitrary bytes.
+//!
+//! Asserts: `parse_strict` never accepts what serde_json rejects, and accepts the same
+//! value; when it refuses what serde_json accepts, the reason is one of its documented
+//! limits (never a syntax error); JCS output is itself accepted and is a fixed point
+//! (canonicalize(parse(canonicalize(x))) == canonicalize(x)); whitespace and key order in
+//! the input never change the canonical bytes.
+#![no_main]
+use kya_core::json::{JsonError, JsonLimits, canonicalize, parse_strict};
+use kya_fuzz::ROOMY;
+use libfuzzer_sys::fuzz_target;
+use serde_json::Value;
+
+fuzz_target!(|data: &[u8]| {
+    let strict = parse_strict(data, JsonLimits::default());
+    let lax = serde_json::from_slice::<Value>(data);
+    match (&strict, &lax) {
+        (Ok(s), Ok(l)) => assert_eq!(s, l, "strict and serde_json read different values"),
+        (Ok(_), Err(e)) => panic!("parse_strict accepted what serde_json rejects: {e}"),
+        (Err(JsonError::Syntax(m)), Ok(_)) => {
+            panic!("parse_strict called serde_json-valid input a syntax error: {m}")
+        }
+        _ => {}
+    }
+    let Ok(v) = strict else { return };
+    let Ok(c) = canonicalize(&v) else { return };
+    assert!(std::str::from_utf8(&c).is_ok());
+    let again = parse_strict(&c, ROOMY).expect("canonical output parses strictly");
+    assert_eq!(
+        canonicalize(&again).expect("canonicalize again"),
+        c,
+        "jcs is idempotent"
+    );
+    // Pretty-printing (other whitespace, same members) leaves the canonical form alone.
+    let pretty = serde_json::to_vec_pretty(&v).expect("pretty");
+    let p = parse_strict(&pretty, ROOMY).expect("pretty output parses strictly");
+    assert_eq!(canonicalize(&p).expect("canonicalize pretty"), c);
+});
