@@ -78,7 +78,7 @@ fn cargo() -> Command {
 }
 
 /// Installs the pinned tools (forge, anvil, cast, solc, OpenZeppelin) into `.tools/`.
-fn install(root: &Path) -> Result<()> {
+pub(crate) fn install(root: &Path) -> Result<()> {
     run(Command::new("bash").arg(root.join("scripts/install-tools.sh")))
 }
 
