@@ -78,10 +78,23 @@ impl DidKey {
     /// Parses a verification method id (`did:key:z6Mk…#z6Mk…`), checking that the fragment
     /// names the same key, as the did:key method defines.
     pub fn from_verification_method(vm: &str) -> Result<Self, DidError> {
+        Self::from_verification_method_known(vm, None)
+    }
+
+    /// As [`from_verification_method`](Self::from_verification_method), given a DID string
+    /// already parsed into `known` (parsing is deterministic): when the method's DID is that
+    /// same string, its key is reused instead of decoded and decompressed again.
+    pub(crate) fn from_verification_method_known(
+        vm: &str,
+        known: Option<(&str, DidKey)>,
+    ) -> Result<Self, DidError> {
         let (did, fragment) = vm
             .split_once('#')
             .ok_or_else(|| DidError::Malformed { did: vm.to_owned() })?;
-        let parsed: DidKey = did.parse()?;
+        let parsed: DidKey = match known {
+            Some((known_did, key)) if known_did == did => key,
+            _ => did.parse()?,
+        };
         if fragment != parsed.0.to_multibase() {
             return Err(DidError::Malformed { did: vm.to_owned() });
         }

@@ -90,8 +90,110 @@ pub fn parse_strict(bytes: &[u8], limits: JsonLimits) -> Result<Value, JsonError
 }
 
 /// The RFC 8785 (JCS) canonical bytes of a JSON value.
+///
+/// Written directly from the `Value` tree into one buffer: strings are escaped exactly as
+/// JCS requires (which is serde_json's escaping: `"`, `\\` and control characters only,
+/// lowercase `\u00xx`), object members are ordered by their UTF-16 code units, and integers
+/// within ±2^53 are written as their digits (what ES6 `Number.prototype.toString` gives for
+/// them). Every other number goes through `serde_json_canonicalizer`, so the output is
+/// byte-identical to it (checked by a differential test).
 pub fn canonicalize(value: &Value) -> Result<Vec<u8>, JsonError> {
-    serde_json_canonicalizer::to_vec(value).map_err(|e| JsonError::Canonicalize(e.to_string()))
+    let mut out = Vec::with_capacity(256);
+    write_canonical(value, &mut out)?;
+    Ok(out)
+}
+
+fn write_canonical(value: &Value, out: &mut Vec<u8>) -> Result<(), JsonError> {
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Number(n) => write_number(n, out)?,
+        Value::String(s) => write_string(s, out)?,
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(item, out)?;
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => {
+            let mut members: Vec<(&String, &Value)> = map.iter().collect();
+            // A map iterates in UTF-8 byte order (or insertion order); JCS wants UTF-16 code
+            // unit order. A stable sort of an already sorted list is one linear pass.
+            members.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+            out.push(b'{');
+            for (i, (key, member)) in members.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_string(key, out)?;
+                out.push(b':');
+                write_canonical(member, out)?;
+            }
+            out.push(b'}');
+        }
+    }
+    Ok(())
+}
+
+/// The JCS bytes of `map` without its `skip` member and with `replace` (a member name and
+/// value) put in place of that member's own value, without cloning the map: equal to
+/// `canonicalize` of the edited copy.
+pub(crate) fn canonicalize_edited(
+    map: &Map<String, Value>,
+    skip: &str,
+    replace: Option<(&str, &Value)>,
+) -> Result<Vec<u8>, JsonError> {
+    let mut members: Vec<(&str, &Value)> = map
+        .iter()
+        .filter(|(k, _)| k.as_str() != skip)
+        .map(|(k, v)| match replace {
+            Some((name, value)) if k == name => (k.as_str(), value),
+            _ => (k.as_str(), v),
+        })
+        .collect();
+    if let Some((name, value)) = replace {
+        if name != skip && !map.contains_key(name) {
+            members.push((name, value));
+        }
+    }
+    members.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+    let mut out = Vec::with_capacity(256);
+    out.push(b'{');
+    for (i, (key, member)) in members.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_string(key, &mut out)?;
+        out.push(b':');
+        write_canonical(member, &mut out)?;
+    }
+    out.push(b'}');
+    Ok(out)
+}
+
+fn write_string(s: &str, out: &mut Vec<u8>) -> Result<(), JsonError> {
+    serde_json::to_writer(&mut *out, s).map_err(|e| JsonError::Canonicalize(e.to_string()))
+}
+
+fn write_number(n: &serde_json::Number, out: &mut Vec<u8>) -> Result<(), JsonError> {
+    use std::io::Write as _;
+    const SAFE: u64 = 1 << 53;
+    let written = if let Some(u) = n.as_u64().filter(|u| *u <= SAFE) {
+        write!(out, "{u}")
+    } else if let Some(i) = n.as_i64().filter(|i| i.unsigned_abs() <= SAFE) {
+        write!(out, "{i}")
+    } else {
+        let bytes = serde_json_canonicalizer::to_vec(&Value::Number(n.clone()))
+            .map_err(|e| JsonError::Canonicalize(e.to_string()))?;
+        out.extend_from_slice(&bytes);
+        Ok(())
+    };
+    written.map_err(|e| JsonError::Canonicalize(e.to_string()))
 }
 
 // Our visitor reports limit violations through serde's custom error, tagged so that they
@@ -230,6 +332,65 @@ mod tests {
 
     fn parse(s: &str) -> Result<Value, JsonError> {
         parse_strict(s.as_bytes(), JsonLimits::default())
+    }
+
+    #[test]
+    fn canonical_form_matches_serde_json_canonicalizer() {
+        let cases = [
+            r#"{"b":false,"c":12e1,"a":"Hello!","\u20ac":1,"\ud83d\ude00":2,"\ue000":3,"":4}"#,
+            r#"[1,-1,0,-0,0.5,1e21,1e-7,9007199254740991,-9007199254740991,123.456,1.0,-0.0,5e-324]"#,
+            r#"{"s":"a\"b\\c\/d\u0000\u001f\u007f\b\f\n\r\t\u2028 \u00e9 \ud83d\ude00"}"#,
+            r#"{"nested":{"z":[{"y":null,"x":true}],"a":{}},"arr":[[],{}]}"#,
+        ];
+        for case in cases {
+            let v: Value = serde_json::from_str(case).unwrap();
+            assert_eq!(
+                canonicalize(&v).unwrap(),
+                serde_json_canonicalizer::to_vec(&v).unwrap(),
+                "{case}"
+            );
+        }
+        for n in [1u64 << 53, (1 << 53) + 1, u64::MAX] {
+            let v = Value::from(n);
+            assert_eq!(
+                canonicalize(&v).unwrap(),
+                serde_json_canonicalizer::to_vec(&v).unwrap()
+            );
+        }
+        for n in [i64::MIN, -(1i64 << 53) - 1] {
+            let v = Value::from(n);
+            assert_eq!(
+                canonicalize(&v).unwrap(),
+                serde_json_canonicalizer::to_vec(&v).unwrap()
+            );
+        }
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../test-vectors");
+        let mut stack = vec![dir];
+        let mut seen = 0;
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path
+                    .extension()
+                    .is_some_and(|e| e == "json" || e == "jsonld")
+                {
+                    let Ok(v) = serde_json::from_slice::<Value>(&std::fs::read(&path).unwrap())
+                    else {
+                        continue;
+                    };
+                    assert_eq!(
+                        canonicalize(&v).unwrap(),
+                        serde_json_canonicalizer::to_vec(&v).unwrap(),
+                        "{}",
+                        path.display()
+                    );
+                    seen += 1;
+                }
+            }
+        }
+        assert!(seen > 10, "{seen} vector files");
     }
 
     #[test]

@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
 
 use crate::did::{DidError, DidKey};
-use crate::json::{JsonError, canonicalize};
+use crate::json::{JsonError, canonicalize, canonicalize_edited};
 use crate::key::{Ed25519Signer, PublicKey};
 use crate::timestamp::Timestamp;
 
@@ -256,6 +256,15 @@ impl PreparedProof {
     /// Parses the proof of a secured document and recomputes the message it must sign,
     /// per the verification algorithm of vc-di-eddsa §3.3.2. Does not check the signature.
     pub fn from_document(secured: &Value) -> Result<Self, ProofError> {
+        Self::from_document_known(secured, None)
+    }
+
+    /// As [`from_document`](Self::from_document), with a DID string already parsed into a
+    /// key (the issuer's), reused when the verification method names that DID.
+    pub(crate) fn from_document_known(
+        secured: &Value,
+        known: Option<(&str, DidKey)>,
+    ) -> Result<Self, ProofError> {
         let object = secured.as_object().ok_or(ProofError::NotAnObject)?;
         let proof = match object.get("proof") {
             Some(Value::Object(p)) => p,
@@ -277,12 +286,12 @@ impl PreparedProof {
             });
         }
         let verification_method = str_property(proof, "verificationMethod")?;
-        let signer = DidKey::from_verification_method(verification_method).map_err(|source| {
-            ProofError::VerificationMethod {
+        let signer = DidKey::from_verification_method_known(verification_method, known).map_err(
+            |source| ProofError::VerificationMethod {
                 vm: verification_method.chars().take(128).collect(),
                 source,
-            }
-        })?;
+            },
+        )?;
         let proof_purpose = str_property(proof, "proofPurpose")?.to_owned();
         let created = timestamp_property(proof, "created")?;
         let expires = timestamp_property(proof, "expires")?;
@@ -290,17 +299,20 @@ impl PreparedProof {
         let domain = optional_str_property(proof, "domain")?;
         let signature = decode_proof_value(str_property(proof, "proofValue")?)?;
 
-        let mut options = proof.clone();
-        options.remove("proofValue");
-        let mut unsecured = object.clone();
-        unsecured.remove("proof");
-        if let Some(proof_context) = options.get("@context") {
-            if !context_is_prefix(proof_context, unsecured.get("@context")) {
+        // Canonical forms of `proof` minus `proofValue` and of the document minus `proof`
+        // (with the proof's `@context`, when it has one), written without copying either.
+        let proof_context = proof.get("@context");
+        if let Some(proof_context) = proof_context {
+            if !context_is_prefix(proof_context, object.get("@context")) {
                 return Err(ProofError::ContextMismatch);
             }
-            unsecured.insert("@context".into(), proof_context.clone());
         }
-        let input = SigningInput::new(&Value::Object(options), &Value::Object(unsecured))?;
+        let canonical_options = canonicalize_edited(proof, "proofValue", None)?;
+        let canonical_unsecured =
+            canonicalize_edited(object, "proof", proof_context.map(|c| ("@context", c)))?;
+        let mut message = [0u8; 64];
+        message[..32].copy_from_slice(&Sha256::digest(&canonical_options));
+        message[32..].copy_from_slice(&Sha256::digest(&canonical_unsecured));
         Ok(Self {
             info: ProofInfo {
                 signer,
@@ -311,7 +323,7 @@ impl PreparedProof {
                 challenge,
                 domain,
             },
-            message: input.hash_data,
+            message,
             signature,
         })
     }

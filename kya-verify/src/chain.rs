@@ -226,13 +226,39 @@ pub(crate) fn check_signature_encoding(signature: &Signature) -> Result<(), &'st
     let Some(point) = r.decompress() else {
         return Err("r is not a curve point");
     };
-    if point.compress() != r {
+    if !is_canonical_encoding(&r.0) {
         return Err("non-canonical encoding of r");
     }
     if point.is_small_order() {
         return Err("small-order r");
     }
     Ok(())
+}
+
+/// Whether the bytes of a point that decompressed are the point's canonical encoding (what
+/// `point.compress() == bytes` says, without the field inversion `compress` costs): `y` is
+/// below p = 2^255 − 19, and the sign bit is clear when `x` is 0 (`y` = 1 or p − 1, the two
+/// points with `x` = 0; for any other point decompression gives `x` the sign bit's parity).
+fn is_canonical_encoding(bytes: &[u8; 32]) -> bool {
+    const ONE: [u8; 32] = {
+        let mut b = [0u8; 32];
+        b[0] = 1;
+        b
+    };
+    const P_MINUS_ONE: [u8; 32] = {
+        let mut b = [0xffu8; 32];
+        b[0] = 0xec;
+        b[31] = 0x7f;
+        b
+    };
+    let mut y = *bytes;
+    let sign = y[31] >> 7;
+    y[31] &= 0x7f;
+    let y_at_least_p = y[0] >= 0xed && y[1..31].iter().all(|b| *b == 0xff) && y[31] == 0x7f;
+    if y_at_least_p {
+        return false;
+    }
+    !(sign == 1 && (y == ONE || y == P_MINUS_ONE))
 }
 
 /// Checks every signature in one batch, naming the failing one (`Some(link)`, or `None` for
@@ -541,4 +567,46 @@ pub(crate) fn verify_links(
         }),
         presentation: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sha2::{Digest as _, Sha256};
+
+    #[test]
+    fn canonical_encoding_check_agrees_with_compress() {
+        let mut candidates: Vec<[u8; 32]> = Vec::new();
+        // Every y from p − 1 to 2^255 − 1 and small y (including 0, 1, 2^255 − 19 + 1 …).
+        for low in 0..=255u8 {
+            let mut high = [0xffu8; 32];
+            high[0] = low;
+            high[31] = 0x7f;
+            candidates.push(high);
+            let mut small = [0u8; 32];
+            small[0] = low;
+            candidates.push(small);
+        }
+        for i in 0..4000u32 {
+            candidates.push(Sha256::digest(i.to_le_bytes()).into());
+        }
+        let mut decompressed = 0;
+        for bytes in candidates {
+            for sign in [0u8, 0x80] {
+                let mut b = bytes;
+                b[31] = (b[31] & 0x7f) | sign;
+                let r = CompressedEdwardsY(b);
+                if let Some(point) = r.decompress() {
+                    decompressed += 1;
+                    assert_eq!(
+                        point.compress() == r,
+                        is_canonical_encoding(&b),
+                        "{}",
+                        hex::encode(b)
+                    );
+                }
+            }
+        }
+        assert!(decompressed > 3000, "{decompressed}");
+    }
 }

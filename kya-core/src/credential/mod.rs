@@ -136,13 +136,20 @@ impl UnverifiedCredential {
     /// Parses the proof and computes the signed message, for a batch check by a verifier.
     /// Refuses proofs by a key the issuer does not control before any signature work.
     pub fn prepare(&self) -> Result<(PreparedProof, IssuerBinding), CredentialError> {
-        let prepared = PreparedProof::from_document(&self.document)?;
+        let issuer = self.kind.issuer();
+        // The issuer's did:key is parsed already: a proof by the issuer's own key (the usual
+        // case) reuses it rather than decoding and decompressing the same key again.
+        let known = match (&issuer, issuer_string(&self.document)) {
+            (Did::Key(k), Some(s)) => Some((s, *k)),
+            _ => None,
+        };
+        let prepared = PreparedProof::from_document_known(&self.document, known)?;
         if prepared.info.proof_purpose != "assertionMethod" {
             return Err(CredentialError::WrongPurpose {
                 found: prepared.info.proof_purpose.chars().take(64).collect(),
             });
         }
-        let binding = issuer_binding(&self.kind.issuer(), &prepared.info.signer)?;
+        let binding = issuer_binding(&issuer, &prepared.info.signer)?;
         Ok((prepared, binding))
     }
 
@@ -171,6 +178,15 @@ impl UnverifiedCredential {
             issuer_binding,
             digest,
         })
+    }
+}
+
+/// The issuer's DID as written, where [`CredentialKind::from_document`] reads it.
+fn issuer_string(document: &Value) -> Option<&str> {
+    match document.get("issuer") {
+        Some(Value::String(s)) => Some(s.as_str()),
+        Some(Value::Object(o)) => o.get("id").and_then(Value::as_str),
+        _ => None,
     }
 }
 

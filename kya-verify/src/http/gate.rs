@@ -232,8 +232,8 @@ impl KyaGate {
     /// the `KYA-Chain-Digest` value to use.
     pub fn register_chain(&self, chain: &[u8]) -> Result<(VerifiedAgent, String), HttpError> {
         let now = self.clock.now();
-        let agent = self.verify_chain(chain, None, now)?;
         let digest = ChainRef::Inline(chain.to_vec()).digest();
+        let agent = self.verify_chain(chain, Some(&digest), None, now)?;
         self.http
             .chain_store()
             .put(digest, Arc::from(chain), agent.valid_until().unix());
@@ -241,15 +241,20 @@ impl KyaGate {
     }
 
     /// Verifies a chain (cached by input), with the request signature (if given) in the
-    /// same batch.
+    /// same batch. `digest`, when given, is the SHA-256 of exactly these bytes (its
+    /// `KYA-Chain-Digest`), computed by this gate: the cache is then keyed by it under the
+    /// context tag rather than by hashing the bytes a second time. (Bytes from a chain store
+    /// are keyed by their own hash, whatever digest the store filed them under. A 32-byte
+    /// input never verifies, so the two kinds of key cannot meet in the cache.)
     fn verify_chain(
         &self,
         chain: &[u8],
+        digest: Option<&[u8; 32]>,
         signature: Option<&CheckedSignature>,
         now: Timestamp,
     ) -> Result<VerifiedAgent, HttpError> {
         let context = context_tag(&self.policy, self.registry.as_deref());
-        let key = context.map(|ctx| (ctx, input_key(&ctx, chain)));
+        let key = context.map(|ctx| (ctx, input_key(&ctx, digest.map_or(chain, |d| &d[..]))));
         if let Some((_, key)) = &key {
             if let Some(agent) = self.cache.get(key, now) {
                 if let Some(checked) = signature {
@@ -336,7 +341,12 @@ impl KyaGate {
         if checked.nonce.len() > MAX_NONCE_BYTES {
             return Err(HttpError::ParameterInvalid { name: "nonce" });
         }
-        let agent = self.verify_chain(&checked.chain, Some(&checked), now)?;
+        let agent = self.verify_chain(
+            &checked.chain,
+            checked.chain_inline.then_some(&checked.chain_digest),
+            Some(&checked),
+            now,
+        )?;
         let expires = Timestamp::from_unix(checked.nonce_expiry(self.http.policy().skew_seconds))
             .ok_or(HttpError::ParameterInvalid { name: "expires" })?;
         if !self.nonces.check_and_store(&checked.nonce, expires, now) {
