@@ -42,6 +42,14 @@ pub(crate) fn read_json(path: Option<&Path>) -> Result<Value> {
     parse_strict(&bytes, JsonLimits::default()).with_context(|| format!("{shown}: not valid json"))
 }
 
+/// Reads a JSON document or an array of them (a credential chain, root first) as a list.
+pub(crate) fn read_documents(path: Option<&Path>) -> Result<Vec<Value>> {
+    Ok(match read_json(path)? {
+        Value::Array(items) => items,
+        single => vec![single],
+    })
+}
+
 /// Prints JSON, pretty, followed by a newline.
 pub(crate) fn write_json(value: &Value) -> Result<()> {
     let mut out = std::io::stdout().lock();

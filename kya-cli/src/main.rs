@@ -23,7 +23,7 @@ use kya_core::{Did, DidKey, MultikeyFile, SecretKey, Timestamp};
 use serde_json::Value;
 
 use crate::grants::GrantArgs;
-use crate::io::{read_input, read_json, write_json, write_secret_file};
+use crate::io::{read_json, write_json, write_secret_file};
 
 /// Know Your Agent: DID-bound agent credentials, delegation and proofs.
 #[derive(Parser, Debug)]
@@ -254,11 +254,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn proof_verify(file: Option<PathBuf>, as_json: bool) -> Result<ExitCode> {
-    let value = read_json(file.as_deref())?;
-    let documents: Vec<&Value> = match &value {
-        Value::Array(items) => items.iter().collect(),
-        single => vec![single],
-    };
+    let documents = io::read_documents(file.as_deref())?;
     let mut all_valid = true;
     let mut report = Vec::new();
     for (index, document) in documents.iter().enumerate() {
@@ -340,11 +336,7 @@ fn issue(args: IssueArgs) -> Result<ExitCode> {
 
 fn delegate(args: DelegateArgs) -> Result<ExitCode> {
     let secret = io::read_secret_key(&args.key)?;
-    let parent_value = read_json(Some(&args.parent))?;
-    let mut chain: Vec<Value> = match parent_value {
-        Value::Array(items) => items,
-        single => vec![single],
-    };
+    let mut chain = io::read_documents(Some(&args.parent))?;
     let last = chain.last().cloned().context("the parent chain is empty")?;
     let parent = UnverifiedCredential::from_value(last)
         .context("parent credential")?
@@ -383,12 +375,7 @@ fn delegate(args: DelegateArgs) -> Result<ExitCode> {
 }
 
 fn inspect(args: InspectArgs) -> Result<ExitCode> {
-    let bytes = read_input(args.file.as_deref())?;
-    let value = kya_core::json::parse_strict(&bytes, kya_core::json::JsonLimits::default())?;
-    let items: Vec<Value> = match value {
-        Value::Array(items) => items,
-        single => vec![single],
-    };
+    let items = io::read_documents(args.file.as_deref())?;
     let mut summaries = Vec::new();
     let mut all_valid = true;
     for (index, item) in items.into_iter().enumerate() {

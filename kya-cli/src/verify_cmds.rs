@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::io::{Read as _, Write as _};
 use std::net::{TcpStream, ToSocketAddrs as _};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -137,16 +137,9 @@ fn parse_money(s: &str) -> Result<Money, String> {
     parse_amount_header(s).map_err(|e| e.to_string())
 }
 
-fn read_chain(path: &Path) -> Result<Vec<Value>> {
-    Ok(match read_json(Some(path))? {
-        Value::Array(items) => items,
-        single => vec![single],
-    })
-}
-
 pub(crate) fn present(args: PresentArgs) -> Result<ExitCode> {
     let secret = io::read_secret_key(&args.key)?;
-    let chain = read_chain(&args.chain)?;
+    let chain = io::read_documents(Some(&args.chain))?;
     let created = args.created.unwrap_or_else(Timestamp::now);
     let presentation = kya_verify::present(
         &chain,
@@ -162,7 +155,7 @@ pub(crate) fn present(args: PresentArgs) -> Result<ExitCode> {
 
 pub(crate) fn sign_request(args: SignRequestArgs) -> Result<ExitCode> {
     let secret = io::read_secret_key(&args.key)?;
-    let chain = Value::Array(read_chain(&args.chain)?);
+    let chain = Value::Array(io::read_documents(Some(&args.chain))?);
     let transport = match args.chain_transport {
         Transport::Auto => ChainTransport::Auto,
         Transport::Inline => ChainTransport::Inline,
