@@ -115,33 +115,31 @@ impl Story {
         Ok(String::from_utf8(out.stdout)?)
     }
 
-    /// Runs `kya ARGS`, which must succeed, saving its standard output to FILE.
-    fn kya_to(&self, file: &str, args: &[&str]) -> Result<()> {
-        println!("$ kya {} > {file}", shell(args));
-        let out = self
-            .command(args, None)
-            .output()
-            .context("cannot run kya")?;
-        eprint!("{}", String::from_utf8_lossy(&out.stderr));
-        if !out.status.success() {
-            bail!("kya {} failed", args.join(" "));
-        }
-        std::fs::write(self.dir.join(file), &out.stdout)?;
-        Ok(())
-    }
-
-    /// Runs `kya ARGS --json` quietly and parses what it prints.
-    fn json(&self, args: &[&str], eth_key: Option<&str>) -> Result<Value> {
-        println!("$ kya {}", shell(args));
+    /// Runs `kya ARGS`, which must succeed, showing only its standard error; returns its
+    /// standard output.
+    fn quiet(&self, args: &[&str], eth_key: Option<&str>) -> Result<Vec<u8>> {
         let out = self
             .command(args, eth_key)
             .output()
             .context("cannot run kya")?;
         eprint!("{}", String::from_utf8_lossy(&out.stderr));
         if !out.status.success() {
-            bail!("kya {} failed", args.join(" "));
+            bail!("kya {} failed", shell(args));
         }
-        let value: Value = serde_json::from_slice(&out.stdout)?;
+        Ok(out.stdout)
+    }
+
+    /// Runs `kya ARGS`, which must succeed, saving its standard output to FILE.
+    fn kya_to(&self, file: &str, args: &[&str]) -> Result<()> {
+        println!("$ kya {} > {file}", shell(args));
+        std::fs::write(self.dir.join(file), self.quiet(args, None)?)?;
+        Ok(())
+    }
+
+    /// Runs `kya ARGS --json` and parses what it prints.
+    fn json(&self, args: &[&str], eth_key: Option<&str>) -> Result<Value> {
+        println!("$ kya {}", shell(args));
+        let value: Value = serde_json::from_slice(&self.quiet(args, eth_key)?)?;
         println!("{}", serde_json::to_string(&value)?);
         Ok(value)
     }
