@@ -400,6 +400,11 @@ fn decode_proof_value(value: &str) -> Result<Signature, ProofError> {
             let bytes: [u8; 64] = bytes
                 .try_into()
                 .map_err(|_| ProofError::MalformedProofValue)?;
+            // One signature, one spelling: a second spelling of the same bytes would give
+            // the secured document a second digest.
+            if multibase::encode(multibase::Base::Base58Btc, bytes) != value {
+                return Err(ProofError::MalformedProofValue);
+            }
             Ok(Signature::from_bytes(&bytes))
         }
         _ => Err(ProofError::MalformedProofValue),

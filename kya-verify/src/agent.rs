@@ -12,20 +12,35 @@ use sha2::{Digest as _, Sha256};
 
 use crate::registry::{AgentRecord, ReputationSummary};
 
-/// The name of a whole chain: SHA-256 over the concatenated digests of its links, root
-/// first. Written like a `digestMultibase` (`u` + base64url of the sha2-256 multihash), so a
-/// signed request can reference a chain the verifier has cached instead of carrying it.
+/// The one name of a whole chain: SHA-256 of the JCS bytes of the chain (the JSON array of
+/// its credentials, root first) — exactly what a signed request's `KYA-Chain-Digest` names,
+/// and what the cache and the chain store index. Since every credential's JCS bytes are
+/// covered by its signature, so is this name. Written like a `digestMultibase` (`u` +
+/// base64url of the sha2-256 multihash).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ChainDigest(pub [u8; 32]);
 
 impl ChainDigest {
-    /// The digest of a chain whose links have these digests.
-    pub fn of_links<'a>(links: impl IntoIterator<Item = &'a CredentialDigest>) -> Self {
+    /// The digest of a chain from the JCS bytes of its links, root first
+    /// (`SHA-256("[" ‖ link₀ ‖ "," ‖ link₁ ‖ … ‖ "]")`).
+    pub fn of_canonical_links<'a>(links: impl IntoIterator<Item = &'a [u8]>) -> Self {
         let mut h = Sha256::new();
-        for d in links {
-            h.update(d.0);
+        h.update(b"[");
+        for (i, link) in links.into_iter().enumerate() {
+            if i > 0 {
+                h.update(b",");
+            }
+            h.update(link);
         }
+        h.update(b"]");
         Self(h.finalize().into())
+    }
+
+    /// The digest of a chain given as a JSON value (an array of credentials, root first).
+    pub fn of_chain(chain: &serde_json::Value) -> Result<Self, kya_core::json::JsonError> {
+        Ok(Self(
+            Sha256::digest(kya_core::json::canonicalize(chain)?).into(),
+        ))
     }
 
     /// `u` + base64url (no padding) of the multihash `0x12 0x20 ‖ digest`.

@@ -2,22 +2,24 @@
 //!
 //! A chain is a JSON array of signed credentials, root first: one `AgentAuthorization`
 //! (principal → agent), then `AgentDelegation`s (agent → sub-agent). The checks run in this
-//! order, and the first failure is returned (with the link it concerns):
+//! order — cheapest refusals first, so that an untrusted or stale input costs no signature
+//! or narrowing work — and the first failure is returned (with the link it concerns):
 //!
 //! 1. **bounds** — input bytes, strict JSON (no duplicate keys), chain depth, grants per
 //!    credential and in total;
-//! 2. **form** — every link is a VC 2.0 kya credential; no link repeats (same id or digest);
+//! 2. **form** — every link is a VC 2.0 kya credential whose proof signs all of it; no link
+//!    repeats (same id or digest);
 //! 3. **linkage** — each link's issuer is its parent's subject, it names its parent by id
 //!    and digest, the root is an authorisation and every other link a delegation;
-//! 4. **signatures** — encodings checked (canonical `S < L`, canonical and not small-order
-//!    `R`; weak keys are refused when keys are parsed), then every signature of the chain
-//!    (and of the presentation or request around it) in one batch; a failing batch falls
-//!    back to `verify_strict` per link to name the culprit;
-//! 5. **narrowing** — validity windows nest, grants attenuate (`⊑`) the parent's;
-//! 6. **trust** — the root issuer is trusted by the policy; a `did:pkh` root's signing key
-//!    was bound to it (registry) when the proof was created;
-//! 7. **time** — every link is valid at now ± skew, and no proof was created after
-//!    now + skew;
+//! 4. **trust** — the registry view (when given) is not older than the policy allows; the
+//!    root issuer is trusted by the policy; a `did:pkh` root's signing key is bound to it in
+//!    the registry view **now** (never at a time the signer wrote);
+//! 5. **signatures** — every signature of the chain (and of the presentation or request
+//!    around it) under kya's one Ed25519 acceptance rule, in one batch; a failing batch
+//!    names the culprit;
+//! 6. **narrowing** — validity windows nest, grants attenuate (`⊑`) the parent's;
+//! 7. **time** — every link is valid at now ± skew, no proof was created after now + skew,
+//!    and no proof's own `expires` has passed;
 //! 8. **registry** (when a view is given) — registered subjects exist and are active, their
 //!    keys are bound now, and no link is revoked under its subject's or its issuer's
 //!    registration.
@@ -32,41 +34,27 @@ use kya_core::credential::{
     AgentRegistration, CredentialError, CredentialKind, IssuerBinding, UnverifiedCredential,
 };
 use kya_core::grant::attenuates_all;
-use kya_core::json::{JsonError, parse_strict};
+use kya_core::json::{JsonError, canonicalize, parse_strict};
 use kya_core::proof::{PreparedProof, ProofError};
 use kya_core::{CredentialDigest, Did, PublicKey, Timestamp};
 use serde_json::Value;
 
 use crate::agent::{AgentInner, ChainDigest, ChainLink, RegistrationFacts, VerifiedAgent};
-use crate::clock::Clock;
 use crate::error::VerifyError;
 use crate::policy::Policy;
 use crate::registry::RegistryView;
+use crate::verifier::HolderProof;
 
 /// A signature over some message by the chain's agent (a presentation proof, an HTTP
 /// message signature) to be checked in the same batch as the chain's own signatures.
 #[derive(Debug, Clone)]
-pub struct DetachedSignature {
+pub(crate) struct DetachedSignature {
     /// The signed bytes.
-    pub message: Vec<u8>,
+    pub(crate) message: Vec<u8>,
     /// The signature.
-    pub signature: Signature,
+    pub(crate) signature: Signature,
     /// The key that signed; must be the chain leaf's subject key.
-    pub signer: PublicKey,
-}
-
-/// Verifies a credential chain (a JSON array, root first) from untrusted bytes.
-///
-/// `registry`, when given, is consulted for registrations, key bindings, revocations and
-/// reputation; a `did:pkh` root issuer cannot be verified without one.
-pub fn verify_chain(
-    bytes: &[u8],
-    policy: &Policy,
-    clock: &dyn Clock,
-    registry: Option<&dyn RegistryView>,
-) -> Result<VerifiedAgent, VerifyError> {
-    let links = parse_chain_bytes(bytes, policy)?;
-    verify_links(links, policy, clock.now(), registry, None)
+    pub(crate) signer: PublicKey,
 }
 
 /// Parses the bytes of a chain into its link values, enforcing the input bounds.
@@ -104,8 +92,14 @@ struct Parsed {
     digest: CredentialDigest,
 }
 
+/// The parsed links and the chain's name.
+struct ParsedChain {
+    links: Vec<Parsed>,
+    digest: ChainDigest,
+}
+
 /// Checks the chain's bounds and form (steps 1–3) and returns the parsed links.
-fn parse_links(links: Vec<Value>, policy: &Policy) -> Result<Vec<Parsed>, VerifyError> {
+fn parse_links(links: Vec<Value>, policy: &Policy) -> Result<ParsedChain, VerifyError> {
     let limits = policy.limits();
     if links.is_empty() {
         return Err(VerifyError::EmptyChain);
@@ -120,6 +114,7 @@ fn parse_links(links: Vec<Value>, policy: &Policy) -> Result<Vec<Parsed>, Verify
     let mut total_grants = 0usize;
     let mut seen_ids: HashMap<String, usize> = HashMap::new();
     let mut seen_digests: HashMap<CredentialDigest, usize> = HashMap::new();
+    let mut canonical_links: Vec<Vec<u8>> = Vec::with_capacity(links.len());
     for (i, value) in links.into_iter().enumerate() {
         // Count grants before the (costlier) typed parse of each of them.
         let grant_count = value
@@ -142,7 +137,13 @@ fn parse_links(links: Vec<Value>, policy: &Policy) -> Result<Vec<Parsed>, Verify
             });
         }
         let credential = UnverifiedCredential::from_value(value).map_err(|e| malformed(i, &e))?;
-        let digest = credential.digest().map_err(|e| malformed(i, &e))?;
+        // One canonical form per link: its digest, and its part of the chain's digest.
+        let canonical = canonicalize(credential.document()).map_err(|e| VerifyError::Malformed {
+            link: Some(i),
+            reason: e.to_string(),
+        })?;
+        let digest = CredentialDigest::of_canonical(&canonical);
+        canonical_links.push(canonical);
         if let Some(&first) = seen_ids.get(credential.kind().id()) {
             return Err(VerifyError::DuplicateLink {
                 link: i,
@@ -205,7 +206,11 @@ fn parse_links(links: Vec<Value>, policy: &Policy) -> Result<Vec<Parsed>, Verify
             });
         }
     }
-    Ok(parsed)
+    let digest = ChainDigest::of_canonical_links(canonical_links.iter().map(Vec::as_slice));
+    Ok(ParsedChain {
+        links: parsed,
+        digest,
+    })
 }
 
 fn malformed(link: usize, e: &CredentialError) -> VerifyError {
@@ -344,41 +349,113 @@ fn proof_error(link: usize, e: CredentialError) -> VerifyError {
     }
 }
 
-/// Verifies parsed link values. `extra` is checked in the same batch and must be signed by
-/// the leaf's key.
+/// Refuses a registry view older than the policy's bound: a stale view may lack revocations
+/// and unbindings, and must not be judged current.
+fn check_registry_age(
+    policy: &Policy,
+    now: Timestamp,
+    registry: Option<&dyn RegistryView>,
+) -> Result<(), VerifyError> {
+    let Some(as_of) = registry.and_then(RegistryView::as_of) else {
+        return Ok(());
+    };
+    let age_secs = now.unix() - as_of.unix();
+    let max_secs = policy.max_registry_age_secs();
+    if age_secs > max_secs {
+        return Err(VerifyError::RegistryStale {
+            as_of,
+            age_secs,
+            max_secs,
+        });
+    }
+    Ok(())
+}
+
+/// A `did:key` root speaks for itself; a `did:pkh` root speaks through an issuing key it
+/// bound on-chain, judged by what the registry view says **now**: `created` is written by
+/// the signer, so judging at it would let a thief holding an unbound key back-date new
+/// credentials into the bound period. Unbinding a key therefore ends every credential it
+/// signed (re-issue what must outlive a rotation).
+fn check_root_binding(
+    root_issuer: &Did,
+    binding: IssuerBinding,
+    signer: &PublicKey,
+    now: Timestamp,
+    registry: Option<&dyn RegistryView>,
+) -> Result<(), VerifyError> {
+    match (root_issuer, binding) {
+        (Did::Key(_), IssuerBinding::SelfEvident) => Ok(()),
+        (Did::Pkh(principal), _) => {
+            if registry.is_some_and(|r| r.principal_key_bound(principal, signer, now)) {
+                Ok(())
+            } else {
+                Err(VerifyError::PrincipalKeyNotBound {
+                    principal: principal.to_string(),
+                    key: signer.to_string(),
+                    at: now,
+                    no_registry: registry.is_none(),
+                })
+            }
+        }
+        _ => Err(VerifyError::UntrustedRoot {
+            issuer: root_issuer.to_string(),
+        }),
+    }
+}
+
+/// Verifies parsed link values. `holder`, when given, is checked in the same batch and must
+/// be signed by the leaf's key.
 pub(crate) fn verify_links(
     links: Vec<Value>,
     policy: &Policy,
     now: Timestamp,
     registry: Option<&dyn RegistryView>,
-    extra: Option<&DetachedSignature>,
+    holder: Option<&HolderProof<'_>>,
 ) -> Result<VerifiedAgent, VerifyError> {
-    let parsed = parse_links(links, policy)?;
+    let ParsedChain {
+        links: parsed,
+        digest: chain_digest,
+    } = parse_links(links, policy)?;
     let leaf_key = parsed
         .last()
         .map(|p| p.credential.kind().subject().public_key())
         .ok_or(VerifyError::EmptyChain)?;
-    if let Some(x) = extra {
-        if x.signer != leaf_key {
-            return Err(VerifyError::HolderMismatch {
-                agent: kya_core::DidKey::from_public_key(leaf_key).to_string(),
-                found: kya_core::DidKey::from_public_key(x.signer).to_string(),
-            });
-        }
-    }
+    let extra = holder
+        .map(|h| -> Result<DetachedSignature, VerifyError> {
+            Ok(DetachedSignature {
+                message: h.message.to_vec(),
+                signature: h.signature,
+                signer: h.key.resolve(&leaf_key)?,
+            })
+        })
+        .transpose()?;
+    let extra = extra.as_ref();
 
-    // 4. Signatures.
+    // 4. Trust: the registry view's age and the root issuer, before any signature work.
+    check_registry_age(policy, now, registry)?;
+    let root_issuer = parsed[0].credential.kind().issuer();
+    let explicitly_trusted = policy.is_trusted_root(&root_issuer);
+    let registry_principal =
+        matches!(root_issuer, Did::Pkh(_)) && policy.trusts_registry_principals();
+    if !explicitly_trusted && !registry_principal {
+        return Err(VerifyError::UntrustedRoot {
+            issuer: root_issuer.to_string(),
+        });
+    }
     let mut proofs = Vec::with_capacity(parsed.len());
-    let mut bindings = Vec::with_capacity(parsed.len());
     for (i, p) in parsed.iter().enumerate() {
         let (prepared, binding) = p.credential.prepare().map_err(|e| proof_error(i, e))?;
         let key = prepared.info.signer.public_key();
+        if i == 0 {
+            check_root_binding(&root_issuer, binding, &key, now, registry)?;
+        }
         proofs.push((prepared, key));
-        bindings.push(binding);
     }
+
+    // 5. Signatures.
     verify_signatures(&proofs, extra)?;
 
-    // 5. Narrowing.
+    // 6. Narrowing.
     for i in 1..parsed.len() {
         let parent = parsed[i - 1].credential.kind();
         let child = parsed[i].credential.kind();
@@ -407,37 +484,6 @@ pub(crate) fn verify_links(
         })?;
     }
 
-    // 6. Trust in the root.
-    let root = parsed[0].credential.kind();
-    let root_issuer = root.issuer();
-    let root_signer = proofs[0].1;
-    let root_signed_at = proofs[0]
-        .0
-        .info
-        .created
-        .unwrap_or_else(|| root.valid_from());
-    let explicitly_trusted = policy.is_trusted_root(&root_issuer);
-    match (&root_issuer, bindings[0]) {
-        (Did::Key(_), IssuerBinding::SelfEvident) if explicitly_trusted => {}
-        (Did::Pkh(principal), _) if explicitly_trusted || policy.trusts_registry_principals() => {
-            let bound = registry
-                .is_some_and(|r| r.principal_key_bound(principal, &root_signer, root_signed_at));
-            if !bound {
-                return Err(VerifyError::PrincipalKeyNotBound {
-                    principal: principal.to_string(),
-                    key: root_signer.to_string(),
-                    at: root_signed_at,
-                    no_registry: registry.is_none(),
-                });
-            }
-        }
-        _ => {
-            return Err(VerifyError::UntrustedRoot {
-                issuer: root_issuer.to_string(),
-            });
-        }
-    }
-
     // 7. Time.
     let skew = policy.clock_skew_secs();
     for (i, (p, (prepared, _))) in parsed.iter().zip(&proofs).enumerate() {
@@ -459,6 +505,15 @@ pub(crate) fn verify_links(
                 valid_from: kind.valid_from(),
                 secs: kind.valid_from().unix() - now.unix(),
             });
+        }
+        if let Some(expires) = prepared.info.expires {
+            if now.add_seconds(-skew) > expires {
+                return Err(VerifyError::ProofExpired {
+                    link: Some(i),
+                    expires,
+                    secs: now.unix() - expires.unix(),
+                });
+            }
         }
         if let Some(created) = prepared.info.created {
             if created > now.add_seconds(skew) {
@@ -526,7 +581,7 @@ pub(crate) fn verify_links(
     }
 
     // The verified agent.
-    let chain_digest = ChainDigest::of_links(parsed.iter().map(|p| &p.digest));
+    let root = parsed[0].credential.kind();
     let mut chain = Vec::with_capacity(parsed.len());
     let mut valid_from = root.valid_from();
     let mut valid_until = root.valid_until().unwrap_or(now);

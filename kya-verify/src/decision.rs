@@ -14,15 +14,17 @@ use kya_core::{Did, DidKey, Timestamp};
 use serde::Serialize;
 
 use crate::agent::{ChainDigest, VerifiedAgent};
-use crate::ledger::{Charge, Ledger, LedgerKey};
+use crate::code::Code;
+use crate::ledger::{Charge, ChargeError, Ledger, LedgerKey};
+use crate::store::StoreUnavailable;
 
 /// One reason a request is denied.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Reason {
-    /// A stable machine code: a kya-core `Violation::code`, `credential_expired`,
-    /// `credential_not_yet_valid`, `presentation_expired`, or a ledger code
-    /// (`budget_exhausted`, `rate_limited`, `ledger_full`).
-    pub code: &'static str,
+    /// A stable machine code: a grant violation, `credential_expired`,
+    /// `credential_not_yet_valid`, `presentation_expired`, `ledger_required`, or a ledger
+    /// code (`budget_exhausted`, `rate_limited`, `ledger_full`).
+    pub code: Code,
     /// The chain link it concerns (`0` = root), if any.
     pub link: Option<usize>,
     /// The grant (position in that link's grants) it concerns, if any.
@@ -34,7 +36,7 @@ pub struct Reason {
 impl Reason {
     fn violation(link: usize, grant: usize, v: &Violation) -> Self {
         Self {
-            code: v.code(),
+            code: Code::of_violation(v),
             link: Some(link),
             grant: Some(grant),
             message: format!("credential [{link}] grant {grant}: {v}"),
@@ -93,8 +95,8 @@ impl Decision {
     }
 
     /// The distinct reason codes, sorted.
-    pub fn codes(&self) -> Vec<&'static str> {
-        let mut codes: Vec<&'static str> = self.reasons.iter().map(|r| r.code).collect();
+    pub fn codes(&self) -> Vec<Code> {
+        let mut codes: Vec<Code> = self.reasons.iter().map(|r| r.code).collect();
         codes.sort_unstable();
         codes.dedup();
         codes
@@ -194,7 +196,7 @@ impl VerifiedAgent {
             if at > link.valid_until() || now.add_seconds(-skew) > link.valid_until() {
                 let t = at.max(now);
                 reasons.push(Reason {
-                    code: "credential_expired",
+                    code: Code::CredentialExpired,
                     link: Some(i),
                     grant: None,
                     message: format!(
@@ -206,7 +208,7 @@ impl VerifiedAgent {
                 });
             } else if at < link.valid_from() {
                 reasons.push(Reason {
-                    code: "credential_not_yet_valid",
+                    code: Code::CredentialNotYetValid,
                     link: Some(i),
                     grant: None,
                     message: format!(
@@ -244,7 +246,7 @@ impl VerifiedAgent {
             if allowed_by.is_none() {
                 if link.grants().is_empty() {
                     reasons.push(Reason {
-                        code: "action_not_covered",
+                        code: Code::ActionNotCovered,
                         link: Some(i),
                         grant: None,
                         message: format!("credential [{i}] has no grants"),
@@ -256,7 +258,7 @@ impl VerifiedAgent {
                         continue;
                     }
                     for v in violations {
-                        if !any_covering && v.code() != "action_not_covered" {
+                        if !any_covering && !matches!(v, Violation::ActionNotCovered { .. }) {
                             continue;
                         }
                         reasons.push(Reason::violation(i, *g, v));
@@ -277,7 +279,7 @@ impl VerifiedAgent {
         if let Some(p) = self.presentation() {
             if now.add_seconds(-skew) > p.expires {
                 reasons.push(Reason {
-                    code: "presentation_expired",
+                    code: Code::PresentationExpired,
                     link: None,
                     grant: None,
                     message: format!(
@@ -288,8 +290,21 @@ impl VerifiedAgent {
                 });
             }
         }
+        if reasons.is_empty() && !obligations.is_empty() {
+            // Budgets and rates need a ledger; without one they would be promises nobody
+            // keeps. `decide_with_ledger` lifts this reason when its ledger charges them.
+            reasons.push(Reason {
+                code: Code::LedgerRequired,
+                link: obligations.first().map(|c: &Charge| c.link),
+                grant: obligations.first().map(|c| c.key.grant),
+                message: format!(
+                    "the request carries {} budget/rate obligation(s) and no ledger enforces them (fail closed)",
+                    obligations.len()
+                ),
+            });
+        }
         let allow = reasons.is_empty();
-        if !allow {
+        if reasons.iter().any(|r| r.code != Code::LedgerRequired) {
             obligations.clear();
         }
         Decision {
@@ -305,22 +320,34 @@ impl VerifiedAgent {
         }
     }
 
-    /// [`decide`](Self::decide), then, if allowed, applies every link's obligations to
-    /// `ledger` atomically (all or none); a charge that does not fit denies with its reason.
+    /// [`decide`](Self::decide), then, if every grant allows, applies every link's
+    /// obligations to `ledger` atomically (all or none); a charge that does not fit denies
+    /// with its reason. `Err` when the ledger cannot answer: nothing was charged and nothing
+    /// may be allowed.
     pub fn decide_with_ledger(
         &self,
         request: &Request,
         now: Timestamp,
         ledger: &dyn Ledger,
-    ) -> Decision {
+    ) -> Result<Decision, StoreUnavailable> {
         let mut decision = self.decide(request, now);
-        if decision.allow && !decision.obligations.is_empty() {
-            if let Err(reasons) = ledger.try_charge_all(&decision.obligations, now) {
-                decision.allow = false;
+        let only_needs_ledger = !decision.allow
+            && decision.reasons.len() == 1
+            && decision.reasons[0].code == Code::LedgerRequired;
+        if !only_needs_ledger {
+            return Ok(decision);
+        }
+        match ledger.try_charge_all(&decision.obligations, now) {
+            Ok(()) => {
+                decision.allow = true;
+                decision.reasons.clear();
+            }
+            Err(ChargeError::Refused(reasons)) => {
                 decision.reasons = reasons;
                 decision.obligations.clear();
             }
+            Err(ChargeError::Unavailable(e)) => return Err(e),
         }
-        decision
+        Ok(decision)
     }
 }

@@ -6,6 +6,8 @@
 
 use kya_core::{CredentialDigest, Timestamp};
 
+use crate::code::Code;
+
 /// Why a chain, a presentation or a signed request was refused.
 ///
 /// Links are numbered from `0` (the root authorisation). A `link` of `None` means the error
@@ -243,12 +245,42 @@ pub enum VerifyError {
         /// The time of that block.
         time: Timestamp,
     },
-    /// The nonce was seen before (or the nonce store is full and fails closed).
-    #[error("nonce `{nonce}` was already used (or the nonce store is full)")]
+    /// The nonce was seen before.
+    #[error("nonce `{nonce}` was already used")]
     NonceReplayed {
         /// The nonce (truncated).
         nonce: String,
     },
+    /// The agent's (or its principal's) share of the nonce store is full: the nonce cannot
+    /// be remembered, so it is not accepted.
+    #[error("the nonce store holds this agent's full share of unexpired nonces; nonce `{nonce}` is refused")]
+    NonceQuotaExceeded {
+        /// The nonce (truncated).
+        nonce: String,
+    },
+    /// A proof's own `expires` has passed.
+    #[error("{} proof expired at {expires}, {secs} s before now", match link { Some(i) => format!("credential [{i}]"), None => "the presentation/request".to_owned() })]
+    ProofExpired {
+        /// The link, or `None` for the presentation.
+        link: Option<usize>,
+        /// The proof's `expires`.
+        expires: Timestamp,
+        /// Seconds before now.
+        secs: i64,
+    },
+    /// The registry view is older than the policy accepts.
+    #[error("the registry view reflects the chain as of {as_of}, {age_secs} s ago, over the policy's limit of {max_secs} s")]
+    RegistryStale {
+        /// The time of the newest block the view reflects.
+        as_of: Timestamp,
+        /// Its age.
+        age_secs: i64,
+        /// The policy's limit.
+        max_secs: i64,
+    },
+    /// A nonce store or ledger could not answer: neither an allow nor a refusal.
+    #[error(transparent)]
+    StoreUnavailable(#[from] crate::store::StoreUnavailable),
     /// The presentation or request window is longer than the policy allows.
     #[error("the window {created} – {expires} is {secs} s, over the limit of {max} s")]
     WindowTooLong {
@@ -313,37 +345,41 @@ fn link_prefix(link: Option<usize>) -> String {
 
 impl VerifyError {
     /// A stable, machine-readable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            Self::InputTooLarge { .. } => "input_too_large",
-            Self::Malformed { .. } => "malformed",
-            Self::EmptyChain => "empty_chain",
-            Self::ChainTooDeep { .. } => "chain_too_deep",
-            Self::TooManyGrants { .. } => "too_many_grants",
-            Self::NotAChainRoot { .. } => "not_a_chain_root",
-            Self::NotADelegation { .. } => "not_a_delegation",
-            Self::DuplicateLink { .. } => "duplicate_link",
-            Self::IssuerNotParentSubject { .. } => "issuer_not_parent_subject",
-            Self::ParentDigestMismatch { .. } => "parent_digest_mismatch",
-            Self::BadSignature { .. } => "bad_signature",
-            Self::ValidityOutsideParent { .. } => "validity_outside_parent",
-            Self::GrantWidened { .. } => "grant_widened",
-            Self::UntrustedRoot { .. } => "untrusted_root",
-            Self::CredentialExpired { .. } => "credential_expired",
-            Self::CredentialNotYetValid { .. } => "credential_not_yet_valid",
-            Self::CreatedInFuture { .. } => "created_in_future",
-            Self::PrincipalKeyNotBound { .. } => "principal_key_not_bound",
-            Self::AgentNotRegistered { .. } => "agent_not_registered",
-            Self::AgentInactive { .. } => "agent_inactive",
-            Self::KeyNotBound { .. } => "key_not_bound",
-            Self::Revoked { .. } => "revoked",
-            Self::NonceReplayed { .. } => "nonce_replayed",
-            Self::WindowTooLong { .. } => "window_too_long",
-            Self::AudienceMismatch { .. } => "audience_mismatch",
-            Self::ChallengeMismatch { .. } => "challenge_mismatch",
-            Self::PresentationExpired { .. } => "presentation_expired",
-            Self::HolderMismatch { .. } => "holder_mismatch",
-            Self::ChainNotCached { .. } => "chain_not_cached",
+            Self::InputTooLarge { .. } => Code::InputTooLarge,
+            Self::Malformed { .. } => Code::Malformed,
+            Self::EmptyChain => Code::EmptyChain,
+            Self::ChainTooDeep { .. } => Code::ChainTooDeep,
+            Self::TooManyGrants { .. } => Code::TooManyGrants,
+            Self::NotAChainRoot { .. } => Code::NotAChainRoot,
+            Self::NotADelegation { .. } => Code::NotADelegation,
+            Self::DuplicateLink { .. } => Code::DuplicateLink,
+            Self::IssuerNotParentSubject { .. } => Code::IssuerNotParentSubject,
+            Self::ParentDigestMismatch { .. } => Code::ParentDigestMismatch,
+            Self::BadSignature { .. } => Code::BadSignature,
+            Self::ValidityOutsideParent { .. } => Code::ValidityOutsideParent,
+            Self::GrantWidened { .. } => Code::GrantWidened,
+            Self::UntrustedRoot { .. } => Code::UntrustedRoot,
+            Self::CredentialExpired { .. } => Code::CredentialExpired,
+            Self::CredentialNotYetValid { .. } => Code::CredentialNotYetValid,
+            Self::CreatedInFuture { .. } => Code::CreatedInFuture,
+            Self::PrincipalKeyNotBound { .. } => Code::PrincipalKeyNotBound,
+            Self::AgentNotRegistered { .. } => Code::AgentNotRegistered,
+            Self::AgentInactive { .. } => Code::AgentInactive,
+            Self::KeyNotBound { .. } => Code::KeyNotBound,
+            Self::Revoked { .. } => Code::Revoked,
+            Self::NonceReplayed { .. } => Code::NonceReplayed,
+            Self::WindowTooLong { .. } => Code::WindowTooLong,
+            Self::AudienceMismatch { .. } => Code::AudienceMismatch,
+            Self::ChallengeMismatch { .. } => Code::ChallengeMismatch,
+            Self::PresentationExpired { .. } => Code::PresentationExpired,
+            Self::HolderMismatch { .. } => Code::HolderMismatch,
+            Self::ChainNotCached { .. } => Code::ChainNotCached,
+            Self::NonceQuotaExceeded { .. } => Code::NonceQuotaExceeded,
+            Self::ProofExpired { .. } => Code::ProofExpired,
+            Self::RegistryStale { .. } => Code::RegistryStale,
+            Self::StoreUnavailable(_) => Code::StoreUnavailable,
         }
     }
 
@@ -353,7 +389,8 @@ impl VerifyError {
             Self::Malformed { link, .. }
             | Self::TooManyGrants { link, .. }
             | Self::BadSignature { link, .. }
-            | Self::CreatedInFuture { link, .. } => *link,
+            | Self::CreatedInFuture { link, .. }
+            | Self::ProofExpired { link, .. } => *link,
             Self::NotAChainRoot { link, .. }
             | Self::NotADelegation { link, .. }
             | Self::DuplicateLink { link, .. }
@@ -377,42 +414,12 @@ impl VerifyError {
             | Self::ChallengeMismatch { .. }
             | Self::PresentationExpired { .. }
             | Self::HolderMismatch { .. }
-            | Self::ChainNotCached { .. } => None,
+            | Self::ChainNotCached { .. }
+            | Self::NonceQuotaExceeded { .. }
+            | Self::RegistryStale { .. }
+            | Self::StoreUnavailable(_) => None,
         }
     }
-
-    /// Every code [`code`](Self::code) can return.
-    pub const CODES: &'static [&'static str] = &[
-        "input_too_large",
-        "malformed",
-        "empty_chain",
-        "chain_too_deep",
-        "too_many_grants",
-        "not_a_chain_root",
-        "not_a_delegation",
-        "duplicate_link",
-        "issuer_not_parent_subject",
-        "parent_digest_mismatch",
-        "bad_signature",
-        "validity_outside_parent",
-        "grant_widened",
-        "untrusted_root",
-        "credential_expired",
-        "credential_not_yet_valid",
-        "created_in_future",
-        "principal_key_not_bound",
-        "agent_not_registered",
-        "agent_inactive",
-        "key_not_bound",
-        "revoked",
-        "nonce_replayed",
-        "window_too_long",
-        "audience_mismatch",
-        "challenge_mismatch",
-        "presentation_expired",
-        "holder_mismatch",
-        "chain_not_cached",
-    ];
 }
 
 impl serde::Serialize for VerifyError {
@@ -420,7 +427,7 @@ impl serde::Serialize for VerifyError {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct as _;
         let mut st = s.serialize_struct("VerifyError", 3)?;
-        st.serialize_field("code", self.code())?;
+        st.serialize_field("code", &self.code())?;
         st.serialize_field("link", &self.link())?;
         st.serialize_field("message", &self.to_string())?;
         st.end()

@@ -16,7 +16,9 @@ use kya_core::grant::{Amount, Obligation};
 use kya_core::{CredentialDigest, Timestamp};
 use serde::Serialize;
 
+use crate::code::Code;
 use crate::decision::Reason;
+use crate::store::StoreUnavailable;
 
 /// Which counter an obligation charges: a credential's grant, and the obligation's kind.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
@@ -54,11 +56,23 @@ impl Serialize for Charge {
     }
 }
 
+/// Why a ledger applied no charge.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChargeError {
+    /// The charges do not fit (one [`Reason`] per charge that does not: codes
+    /// `budget_exhausted`, `rate_limited`, `ledger_full`, `unknown_obligation`).
+    #[error("the ledger refused the charges ({} reasons)", .0.len())]
+    Refused(Vec<Reason>),
+    /// The ledger could not answer: nothing was charged, and nothing may be allowed.
+    #[error(transparent)]
+    Unavailable(#[from] StoreUnavailable),
+}
+
 /// Applies obligations atomically.
 pub trait Ledger: Send + Sync {
-    /// Applies every charge, or none of them and returns why (one [`Reason`] per charge
-    /// that does not fit: codes `budget_exhausted`, `rate_limited`, `ledger_full`).
-    fn try_charge_all(&self, charges: &[Charge], now: Timestamp) -> Result<(), Vec<Reason>>;
+    /// Applies every charge, or none of them and says why.
+    fn try_charge_all(&self, charges: &[Charge], now: Timestamp) -> Result<(), ChargeError>;
 }
 
 #[derive(Debug, Clone)]
@@ -137,12 +151,18 @@ fn window_end(start: i64, period_seconds: u64) -> i64 {
 }
 
 impl Ledger for MemoryLedger {
-    fn try_charge_all(&self, charges: &[Charge], now: Timestamp) -> Result<(), Vec<Reason>> {
+    fn try_charge_all(&self, charges: &[Charge], now: Timestamp) -> Result<(), ChargeError> {
+        self.charge(charges, now).map_err(ChargeError::Refused)
+    }
+}
+
+impl MemoryLedger {
+    fn charge(&self, charges: &[Charge], now: Timestamp) -> Result<(), Vec<Reason>> {
         let mut usage = self.lock();
         let mut updates: Vec<(LedgerKey, Usage)> = Vec::with_capacity(charges.len());
         let mut reasons = Vec::new();
         for c in charges {
-            let reason = |code: &'static str, message: String| Reason {
+            let reason = |code: Code, message: String| Reason {
                 code,
                 link: Some(c.link),
                 grant: Some(c.key.grant),
@@ -169,7 +189,7 @@ impl Ledger for MemoryLedger {
                             ));
                         }
                         _ => reasons.push(reason(
-                            "budget_exhausted",
+                            Code::BudgetExhausted,
                             format!(
                                 "credential [{}] grant {}: {} {} already spent of {} per {} s; {} more would exceed it",
                                 c.link, c.key.grant, spent, limit.asset, limit, period_seconds, charge
@@ -199,7 +219,7 @@ impl Ledger for MemoryLedger {
                         ));
                     } else {
                         reasons.push(reason(
-                            "rate_limited",
+                            Code::RateLimited,
                             format!(
                                 "credential [{}] grant {}: {used} requests already in this {period_seconds} s window, the limit is {count}",
                                 c.link, c.key.grant
@@ -208,7 +228,7 @@ impl Ledger for MemoryLedger {
                     }
                 }
                 other => reasons.push(reason(
-                    "unknown_obligation",
+                    Code::UnknownObligation,
                     format!(
                         "credential [{}] grant {}: unsupported obligation {other} (fail closed)",
                         c.link, c.key.grant
@@ -236,7 +256,7 @@ impl Ledger for MemoryLedger {
                     .iter()
                     .take(1)
                     .map(|c| Reason {
-                        code: "ledger_full",
+                        code: Code::LedgerFull,
                         link: Some(c.link),
                         grant: Some(c.key.grant),
                         message: "the ledger is full and cannot record the charge (fail closed)"

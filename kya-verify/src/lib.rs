@@ -5,6 +5,7 @@ pub mod agent;
 pub mod cache;
 pub mod chain;
 pub mod clock;
+pub mod code;
 pub mod decision;
 pub mod error;
 pub mod http;
@@ -16,19 +17,21 @@ pub mod policy;
 pub mod presentation;
 pub mod registry;
 pub mod snapshot;
+pub mod store;
 pub mod verifier;
 
 pub use agent::{ChainDigest, ChainLink, PresentationFacts, RegistrationFacts, VerifiedAgent};
 pub use cache::ChainCache;
-pub use chain::{DetachedSignature, verify_chain};
 pub use clock::{Clock, FixedClock, SystemClock};
+pub use code::Code;
 pub use decision::{Decision, LinkOutcome, Reason};
 pub use error::VerifyError;
-pub use ledger::{Charge, Ledger, LedgerKey, MemoryLedger};
-pub use nonce::{MemoryNonceStore, NonceStore};
+pub use ledger::{Charge, ChargeError, Ledger, LedgerKey, MemoryLedger};
+pub use nonce::{MemoryNonceStore, NonceKey, NonceQuotas, NonceStore, NonceVerdict};
 pub use policy::{Limits, Policy, PolicyBuilder, PolicyError};
-pub use presentation::{check_window, present, verify_presentation};
+pub use presentation::{PresentationOptions, check_window, present};
 pub use registry::{
     AgentRecord, Feedback, MemoryRegistry, RegistryView, ReputationSummary, Revocation,
 };
-pub use verifier::{ChainSource, Verifier};
+pub use store::StoreUnavailable;
+pub use verifier::{ChainInput, HolderProof, KeyRef, Verifier};

@@ -212,6 +212,13 @@ pub fn problem<ResBody: From<String>>(refusal: &Refusal) -> http::Response<ResBo
             http::HeaderValue::from_static("Signature tag=\"web-bot-auth\""),
         );
     }
+    if refusal.status() == 503 {
+        // A store that cannot answer is an outage, not a verdict on the agent: try again.
+        response.headers_mut().insert(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from_static("1"),
+        );
+    }
     response
 }
 

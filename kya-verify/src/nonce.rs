@@ -1,48 +1,154 @@
 //! Replay protection: every presentation / signed-request nonce is accepted once.
+//!
+//! Nonces are scoped to the agent that signed them ([`NonceKey`]): one agent's nonces never
+//! collide with another's, and a store's capacity is shared out so that one agent — or all
+//! agents of one principal — can fill only its own share. A verifier records a nonce only
+//! after the signature around it verified (so only the key holder spends its share), and
+//! remembers it for as long as it could be accepted: until `expires` plus the clock skew.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::Mutex;
 
-use kya_core::Timestamp;
+use kya_core::{Did, PublicKey, Timestamp};
+
+use crate::store::StoreUnavailable;
 
 /// Longest nonce accepted, in bytes.
 pub const MAX_NONCE_BYTES: usize = 256;
 
-/// Remembers nonces until they expire.
+/// Whose nonce: the agent that signed it and the principal its chain starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NonceKey<'a> {
+    /// The root issuer of the agent's chain (whose agents share a quota).
+    pub principal: &'a Did,
+    /// The agent's key (the nonce's scope).
+    pub agent: &'a PublicKey,
+    /// The nonce.
+    pub nonce: &'a str,
+}
+
+/// What a store says of a nonce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NonceVerdict {
+    /// Not seen before; now recorded.
+    Fresh,
+    /// Seen before and still remembered: a replay.
+    Replayed,
+    /// The agent's (or its principal's) share of the store is full; nothing recorded (fail
+    /// closed: a nonce that cannot be remembered is not accepted).
+    QuotaExceeded,
+}
+
+/// Remembers nonces until they can no longer be accepted.
 pub trait NonceStore: Send + Sync {
-    /// Records `nonce` (valid until `expires`) and returns `true` if it was not seen before;
-    /// returns `false` for a replay. `now` lets the store forget expired nonces. A store that
-    /// cannot record the nonce (full) must return `false`: fail closed.
-    fn check_and_store(&self, nonce: &str, expires: Timestamp, now: Timestamp) -> bool;
+    /// Records `key` until `remember_until` and says whether it is fresh. `now` lets the store
+    /// forget expired nonces. `Err` when the store cannot answer: never an allow.
+    fn check_and_store(
+        &self,
+        key: NonceKey<'_>,
+        remember_until: Timestamp,
+        now: Timestamp,
+    ) -> Result<NonceVerdict, StoreUnavailable>;
 }
 
 impl<N: NonceStore + ?Sized> NonceStore for std::sync::Arc<N> {
-    fn check_and_store(&self, nonce: &str, expires: Timestamp, now: Timestamp) -> bool {
-        (**self).check_and_store(nonce, expires, now)
+    fn check_and_store(
+        &self,
+        key: NonceKey<'_>,
+        remember_until: Timestamp,
+        now: Timestamp,
+    ) -> Result<NonceVerdict, StoreUnavailable> {
+        (**self).check_and_store(key, remember_until, now)
     }
 }
 
+type Scoped = ([u8; 32], String);
+
 #[derive(Debug, Default)]
 struct Inner {
-    seen: HashMap<String, i64>,
-    by_expiry: BinaryHeap<Reverse<(i64, String)>>,
+    seen: HashMap<Scoped, (i64, Did)>,
+    by_expiry: BinaryHeap<Reverse<(i64, [u8; 32], String)>>,
+    per_agent: HashMap<[u8; 32], usize>,
+    per_principal: HashMap<Did, usize>,
 }
 
-/// An in-memory [`NonceStore`] with expiry and a bounded capacity. When it holds
-/// `capacity` unexpired nonces it refuses new ones (fail closed) rather than forgetting a
-/// nonce that could then be replayed.
+impl Inner {
+    fn forget_expired(&mut self, now: i64) {
+        while let Some(Reverse((exp, _, _))) = self.by_expiry.peek() {
+            if *exp >= now {
+                break;
+            }
+            let Some(Reverse((exp, agent, nonce))) = self.by_expiry.pop() else {
+                break;
+            };
+            let scoped = (agent, nonce);
+            if self.seen.get(&scoped).map(|(e, _)| *e) == Some(exp) {
+                if let Some((_, principal)) = self.seen.remove(&scoped) {
+                    decrement(&mut self.per_agent, &agent);
+                    decrement(&mut self.per_principal, &principal);
+                }
+            }
+        }
+    }
+}
+
+fn decrement<K: std::hash::Hash + Eq>(counts: &mut HashMap<K, usize>, key: &K) {
+    if let Some(n) = counts.get_mut(key) {
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            counts.remove(key);
+        }
+    }
+}
+
+/// Capacities of a [`MemoryNonceStore`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NonceQuotas {
+    /// Unexpired nonces in all (default 200 000).
+    pub total: usize,
+    /// Unexpired nonces of the agents of one principal (default 50 000).
+    pub per_principal: usize,
+    /// Unexpired nonces of one agent (default 10 000).
+    pub per_agent: usize,
+}
+
+impl Default for NonceQuotas {
+    fn default() -> Self {
+        Self {
+            total: 200_000,
+            per_principal: 50_000,
+            per_agent: 10_000,
+        }
+    }
+}
+
+impl NonceQuotas {
+    /// The same capacity for all three (tests, small deployments).
+    pub fn flat(capacity: usize) -> Self {
+        Self {
+            total: capacity,
+            per_principal: capacity,
+            per_agent: capacity,
+        }
+    }
+}
+
+/// An in-memory [`NonceStore`] with expiry and bounded, shared-out capacity. A full share
+/// refuses new nonces (fail closed) rather than forgetting one that could then be replayed.
 #[derive(Debug)]
 pub struct MemoryNonceStore {
-    capacity: usize,
+    quotas: NonceQuotas,
     inner: Mutex<Inner>,
 }
 
 impl MemoryNonceStore {
-    /// A store holding at most `capacity` unexpired nonces.
-    pub fn new(capacity: usize) -> Self {
+    /// A store with the given quotas.
+    pub fn new(quotas: NonceQuotas) -> Self {
         Self {
-            capacity,
+            quotas,
             inner: Mutex::new(Inner::default()),
         }
     }
@@ -66,64 +172,123 @@ impl MemoryNonceStore {
 }
 
 impl Default for MemoryNonceStore {
-    /// Capacity 100 000.
+    /// [`NonceQuotas::default`].
     fn default() -> Self {
-        Self::new(100_000)
+        Self::new(NonceQuotas::default())
     }
 }
 
 impl NonceStore for MemoryNonceStore {
-    fn check_and_store(&self, nonce: &str, expires: Timestamp, now: Timestamp) -> bool {
-        if nonce.is_empty() || nonce.len() > MAX_NONCE_BYTES {
-            return false;
+    fn check_and_store(
+        &self,
+        key: NonceKey<'_>,
+        remember_until: Timestamp,
+        now: Timestamp,
+    ) -> Result<NonceVerdict, StoreUnavailable> {
+        if key.nonce.is_empty() || key.nonce.len() > MAX_NONCE_BYTES {
+            return Ok(NonceVerdict::QuotaExceeded);
         }
         let now = now.unix();
+        let agent = key.agent.to_bytes();
         let mut inner = self.lock();
-        // Forget nonces whose window closed: a replay of them fails on expiry anyway.
-        while let Some(Reverse((exp, _))) = inner.by_expiry.peek() {
-            if *exp >= now {
-                break;
-            }
-            if let Some(Reverse((exp, n))) = inner.by_expiry.pop() {
-                if inner.seen.get(&n) == Some(&exp) {
-                    inner.seen.remove(&n);
-                }
-            }
+        inner.forget_expired(now);
+        let scoped = (agent, key.nonce.to_owned());
+        if inner.seen.contains_key(&scoped) {
+            return Ok(NonceVerdict::Replayed);
         }
-        if inner.seen.contains_key(nonce) || inner.seen.len() >= self.capacity {
-            return false;
+        let agent_count = inner.per_agent.get(&agent).copied().unwrap_or(0);
+        let principal_count = inner.per_principal.get(key.principal).copied().unwrap_or(0);
+        if inner.seen.len() >= self.quotas.total
+            || agent_count >= self.quotas.per_agent
+            || principal_count >= self.quotas.per_principal
+        {
+            return Ok(NonceVerdict::QuotaExceeded);
         }
-        let exp = expires.unix().max(now);
-        inner.seen.insert(nonce.to_owned(), exp);
-        inner.by_expiry.push(Reverse((exp, nonce.to_owned())));
-        true
+        let exp = remember_until.unix().max(now);
+        inner.seen.insert(scoped.clone(), (exp, *key.principal));
+        inner.by_expiry.push(Reverse((exp, scoped.0, scoped.1)));
+        *inner.per_agent.entry(agent).or_default() += 1;
+        *inner.per_principal.entry(*key.principal).or_default() += 1;
+        Ok(NonceVerdict::Fresh)
     }
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use kya_core::SecretKey;
+
     use super::*;
 
     fn t(s: i64) -> Timestamp {
         Timestamp::from_unix(1_800_000_000 + s).unwrap()
     }
 
+    fn key(seed: u8) -> PublicKey {
+        SecretKey::from_seed(&[seed; 32]).public_key()
+    }
+
+    fn principal(seed: u8) -> Did {
+        Did::Key(kya_core::DidKey::from_public_key(key(seed)))
+    }
+
     #[test]
     fn replays_refused_until_expiry_and_capacity_fails_closed() {
-        let store = MemoryNonceStore::new(2);
-        assert!(store.check_and_store("a", t(10), t(0)));
-        assert!(!store.check_and_store("a", t(10), t(1)));
-        assert!(store.check_and_store("b", t(20), t(1)));
-        assert!(
-            !store.check_and_store("c", t(20), t(2)),
+        let store = MemoryNonceStore::new(NonceQuotas::flat(2));
+        let (p, a) = (principal(100), key(1));
+        let k = |nonce| NonceKey {
+            principal: &p,
+            agent: &a,
+            nonce,
+        };
+        assert_eq!(store.check_and_store(k("a"), t(10), t(0)).unwrap(), NonceVerdict::Fresh);
+        assert_eq!(store.check_and_store(k("a"), t(10), t(1)).unwrap(), NonceVerdict::Replayed);
+        assert_eq!(store.check_and_store(k("b"), t(20), t(1)).unwrap(), NonceVerdict::Fresh);
+        assert_eq!(
+            store.check_and_store(k("c"), t(20), t(2)).unwrap(),
+            NonceVerdict::QuotaExceeded,
             "full: fail closed"
         );
-        assert!(
-            store.check_and_store("c", t(30), t(11)),
+        assert_eq!(
+            store.check_and_store(k("c"), t(30), t(11)).unwrap(),
+            NonceVerdict::Fresh,
             "a expired and was forgotten"
         );
-        assert!(!store.check_and_store("", t(30), t(11)));
+        assert_eq!(store.check_and_store(k(""), t(30), t(11)).unwrap(), NonceVerdict::QuotaExceeded);
         assert_eq!(store.len(), 2);
+    }
+
+    #[test]
+    fn nonces_are_scoped_to_their_agent_and_shares_are_separate() {
+        let store = MemoryNonceStore::new(NonceQuotas {
+            total: 100,
+            per_principal: 4,
+            per_agent: 2,
+        });
+        let (p1, p2) = (principal(100), principal(101));
+        let (a, b, c) = (key(1), key(2), key(3));
+        let at = |principal, agent, nonce| NonceKey {
+            principal,
+            agent,
+            nonce,
+        };
+        // The same nonce by two agents: each is fresh.
+        assert_eq!(store.check_and_store(at(&p1, &a, "n"), t(10), t(0)).unwrap(), NonceVerdict::Fresh);
+        assert_eq!(store.check_and_store(at(&p1, &b, "n"), t(10), t(0)).unwrap(), NonceVerdict::Fresh);
+        // Agent a fills its own share; agent b is not affected.
+        assert_eq!(store.check_and_store(at(&p1, &a, "m"), t(10), t(0)).unwrap(), NonceVerdict::Fresh);
+        assert_eq!(
+            store.check_and_store(at(&p1, &a, "o"), t(10), t(0)).unwrap(),
+            NonceVerdict::QuotaExceeded
+        );
+        assert_eq!(store.check_and_store(at(&p1, &b, "m"), t(10), t(0)).unwrap(), NonceVerdict::Fresh);
+        // Principal p1's share (4) is full: its new agent c is refused, p2's agents are not.
+        assert_eq!(
+            store.check_and_store(at(&p1, &c, "x"), t(10), t(0)).unwrap(),
+            NonceVerdict::QuotaExceeded
+        );
+        assert_eq!(store.check_and_store(at(&p2, &c, "x"), t(10), t(0)).unwrap(), NonceVerdict::Fresh);
+        // After expiry the shares are free again.
+        assert_eq!(store.check_and_store(at(&p1, &a, "o"), t(20), t(11)).unwrap(), NonceVerdict::Fresh);
     }
 }

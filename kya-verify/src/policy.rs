@@ -13,7 +13,8 @@
 //!   "limits": {"maxInputBytes": 65536, "maxChainDepth": 8,
 //!              "maxGrantsPerCredential": 32, "maxTotalGrants": 128},
 //!   "trustedRaters": ["0x70997970c51812dc3a010c7d01b50e0d17dc79c8"],
-//!   "cacheCapacity": 1024
+//!   "cacheCapacity": 1024,
+//!   "maxRegistryAgeSeconds": 86400
 //! }
 //! ```
 //!
@@ -29,6 +30,8 @@ use sha2::{Digest as _, Sha256};
 pub const DEFAULT_CLOCK_SKEW_SECS: u32 = 60;
 /// Default longest presentation / signed-request window: 300 s.
 pub const DEFAULT_MAX_WINDOW_SECS: u32 = 300;
+/// Default oldest registry view accepted: one day.
+pub const DEFAULT_MAX_REGISTRY_AGE_SECS: u32 = 86_400;
 /// Default cache capacity (verified chains).
 pub const DEFAULT_CACHE_CAPACITY: usize = 1024;
 
@@ -80,6 +83,7 @@ pub struct Policy {
     limits: Limits,
     trusted_raters: Vec<[u8; 20]>,
     cache_capacity: usize,
+    max_registry_age_secs: u32,
     fingerprint: [u8; 32],
 }
 
@@ -103,6 +107,24 @@ struct PolicyJson {
     trusted_raters: Vec<Address>,
     #[serde(default = "default_cache")]
     cache_capacity: usize,
+    #[serde(default = "default_registry_age")]
+    max_registry_age_seconds: u32,
+}
+
+impl From<PolicyJson> for PolicyBuilder {
+    fn from(json: PolicyJson) -> Self {
+        Self {
+            trusted_roots: json.trusted_roots,
+            trust_registry_principals: json.trust_registry_principals,
+            audience: json.audience,
+            clock_skew_secs: json.clock_skew_seconds,
+            max_window_secs: json.max_window_seconds,
+            limits: json.limits,
+            trusted_raters: json.trusted_raters.into_iter().map(|a| a.0).collect(),
+            cache_capacity: json.cache_capacity,
+            max_registry_age_secs: json.max_registry_age_seconds,
+        }
+    }
 }
 
 fn default_skew() -> u32 {
@@ -110,6 +132,9 @@ fn default_skew() -> u32 {
 }
 fn default_window() -> u32 {
     DEFAULT_MAX_WINDOW_SECS
+}
+fn default_registry_age() -> u32 {
+    DEFAULT_MAX_REGISTRY_AGE_SECS
 }
 fn default_cache() -> usize {
     DEFAULT_CACHE_CAPACITY
@@ -189,17 +214,7 @@ impl Policy {
         .map_err(|e| PolicyError(e.to_string()))?;
         let json: PolicyJson =
             serde_json::from_value(value).map_err(|e| PolicyError(e.to_string()))?;
-        Ok(PolicyBuilder {
-            trusted_roots: json.trusted_roots,
-            trust_registry_principals: json.trust_registry_principals,
-            audience: json.audience,
-            clock_skew_secs: json.clock_skew_seconds,
-            max_window_secs: json.max_window_seconds,
-            limits: json.limits,
-            trusted_raters: json.trusted_raters.into_iter().map(|a| a.0).collect(),
-            cache_capacity: json.cache_capacity,
-        }
-        .build())
+        Ok(PolicyBuilder::from(json).build())
     }
 
     /// The policy as a JSON value (the form [`from_json`](Self::from_json) reads).
@@ -217,6 +232,7 @@ impl Policy {
             limits: self.limits,
             trusted_raters: self.trusted_raters.iter().copied().map(Address).collect(),
             cache_capacity: self.cache_capacity,
+            max_registry_age_seconds: self.max_registry_age_secs,
         }
     }
 
@@ -265,6 +281,12 @@ impl Policy {
         self.cache_capacity
     }
 
+    /// The oldest registry view accepted, in seconds: a view whose newest block is older
+    /// than this refuses every chain (`registry_stale`).
+    pub fn max_registry_age_secs(&self) -> i64 {
+        i64::from(self.max_registry_age_secs)
+    }
+
     /// SHA-256 of the policy's canonical JSON: cache entries are keyed by it, so a result
     /// verified under one policy is never served under another.
     pub fn fingerprint(&self) -> [u8; 32] {
@@ -281,17 +303,7 @@ impl Serialize for Policy {
 impl<'de> Deserialize<'de> for Policy {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let json = PolicyJson::deserialize(d)?;
-        Ok(PolicyBuilder {
-            trusted_roots: json.trusted_roots,
-            trust_registry_principals: json.trust_registry_principals,
-            audience: json.audience,
-            clock_skew_secs: json.clock_skew_seconds,
-            max_window_secs: json.max_window_seconds,
-            limits: json.limits,
-            trusted_raters: json.trusted_raters.into_iter().map(|a| a.0).collect(),
-            cache_capacity: json.cache_capacity,
-        }
-        .build())
+        Ok(PolicyBuilder::from(json).build())
     }
 }
 
@@ -306,6 +318,7 @@ pub struct PolicyBuilder {
     limits: Limits,
     trusted_raters: Vec<[u8; 20]>,
     cache_capacity: usize,
+    max_registry_age_secs: u32,
 }
 
 impl Default for PolicyBuilder {
@@ -319,6 +332,7 @@ impl Default for PolicyBuilder {
             limits: Limits::default(),
             trusted_raters: Vec::new(),
             cache_capacity: DEFAULT_CACHE_CAPACITY,
+            max_registry_age_secs: DEFAULT_MAX_REGISTRY_AGE_SECS,
         }
     }
 }
@@ -391,6 +405,13 @@ impl PolicyBuilder {
         self
     }
 
+    /// Sets the oldest registry view accepted, in seconds.
+    #[must_use]
+    pub fn max_registry_age_secs(mut self, secs: u32) -> Self {
+        self.max_registry_age_secs = secs;
+        self
+    }
+
     /// Sets the cache capacity (0 disables caching).
     #[must_use]
     pub fn cache_capacity(mut self, capacity: usize) -> Self {
@@ -415,6 +436,7 @@ impl PolicyBuilder {
             limits: self.limits,
             trusted_raters,
             cache_capacity: self.cache_capacity,
+            max_registry_age_secs: self.max_registry_age_secs,
             fingerprint: [0; 32],
         };
         let canonical = kya_core::json::canonicalize(&policy.to_json_value()).unwrap_or_default();

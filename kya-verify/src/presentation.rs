@@ -25,33 +25,41 @@
 use kya_core::credential::VC_V2_CONTEXT;
 use kya_core::key::Ed25519Signer;
 use kya_core::proof::{self, PreparedProof, ProofError, ProofOptions};
-use kya_core::{DidKey, Timestamp};
+use ed25519_dalek::Signature;
+use kya_core::{DidKey, PublicKey, Timestamp};
 use serde_json::{Value, json};
 
-use crate::agent::{PresentationFacts, VerifiedAgent};
-use crate::cache::{ChainCache, context_tag, input_key};
-use crate::chain::{DetachedSignature, parse_input, verify_links, verify_single};
-use crate::clock::Clock;
+use crate::agent::PresentationFacts;
+use crate::chain::parse_input;
 use crate::error::VerifyError;
-use crate::nonce::{MAX_NONCE_BYTES, NonceStore};
+use crate::nonce::MAX_NONCE_BYTES;
 use crate::policy::{Policy, truncate};
-use crate::registry::RegistryView;
 
 /// The presentation `type`.
 pub const PRESENTATION_TYPE: &str = "VerifiablePresentation";
 /// The proof purpose of a presentation.
 pub const AUTHENTICATION: &str = "authentication";
 
+/// What a presentation is for: named fields, so that audience and nonce, or `created` and
+/// `expires`, cannot be swapped by position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresentationOptions {
+    /// The verifier it is meant for (its policy's audience), signed as `domain`.
+    pub audience: String,
+    /// A fresh nonce (or the verifier's challenge), signed as `challenge`.
+    pub nonce: String,
+    /// When it starts to be valid.
+    pub created: Timestamp,
+    /// When it stops being valid (at most the verifier's maximum window after `created`).
+    pub expires: Timestamp,
+}
+
 /// Builds and signs a presentation of `chain` (signed credential documents, root first) by
-/// the agent holding `agent_key`, for `audience`, with `nonce`, valid from `created` to
-/// `expires`.
+/// the agent holding `agent_key`.
 pub fn present(
     chain: &[Value],
     agent_key: &dyn Ed25519Signer,
-    audience: &str,
-    nonce: &str,
-    created: Timestamp,
-    expires: Timestamp,
+    options: &PresentationOptions,
 ) -> Result<Value, ProofError> {
     let holder = DidKey::from_public_key(agent_key.public_key());
     let unsigned = json!({
@@ -60,15 +68,15 @@ pub fn present(
         "holder": holder.to_string(),
         "verifiableCredential": chain,
     });
-    let options = ProofOptions {
+    let proof_options = ProofOptions {
         verification_method: holder.verification_method_id(),
         proof_purpose: AUTHENTICATION.to_owned(),
-        created: Some(created),
-        expires: Some(expires),
-        challenge: Some(nonce.to_owned()),
-        domain: Some(audience.to_owned()),
+        created: Some(options.created),
+        expires: Some(options.expires),
+        challenge: Some(options.nonce.clone()),
+        domain: Some(options.audience.clone()),
     };
-    proof::sign(&unsigned, &options, agent_key)
+    proof::sign(&unsigned, &proof_options, agent_key)
 }
 
 /// Checks a presentation or signed-request window against the policy: `expires` not before
@@ -113,18 +121,6 @@ pub fn check_window(
     Ok(())
 }
 
-/// Verifies a presentation from untrusted bytes: the chain, the holder's proof (batched with
-/// the chain's signatures), audience, window, and that the nonce is new.
-pub fn verify_presentation(
-    bytes: &[u8],
-    policy: &Policy,
-    clock: &dyn Clock,
-    registry: Option<&dyn RegistryView>,
-    nonces: &dyn NonceStore,
-) -> Result<VerifiedAgent, VerifyError> {
-    verify_presentation_with(bytes, policy, clock.now(), registry, nonces, None, None)
-}
-
 fn malformed(reason: impl Into<String>) -> VerifyError {
     VerifyError::Malformed {
         link: None,
@@ -132,16 +128,88 @@ fn malformed(reason: impl Into<String>) -> VerifyError {
     }
 }
 
-pub(crate) fn verify_presentation_with(
-    bytes: &[u8],
-    policy: &Policy,
-    now: Timestamp,
-    registry: Option<&dyn RegistryView>,
-    nonces: &dyn NonceStore,
-    cache: Option<&ChainCache>,
-    expected_challenge: Option<&str>,
-) -> Result<VerifiedAgent, VerifyError> {
-    let document = parse_input(bytes, policy)?;
+/// A presentation whose form, audience, challenge and window are checked, ready for the
+/// verifier's chain-and-holder check ([`crate::Verifier::verify_presentation`]).
+pub(crate) struct ParsedPresentation {
+    pub(crate) links: Vec<Value>,
+    pub(crate) message: [u8; 64],
+    pub(crate) signature: Signature,
+    pub(crate) holder: PublicKey,
+    pub(crate) facts: PresentationFacts,
+}
+
+impl ParsedPresentation {
+    pub(crate) fn parse(
+        bytes: &[u8],
+        policy: &Policy,
+        now: Timestamp,
+        expected_challenge: Option<&str>,
+    ) -> Result<Self, VerifyError> {
+        let document = parse_input(bytes, policy)?;
+        let holder = check_form(&document)?;
+        let prepared = PreparedProof::from_document(&document)
+            .map_err(|e| malformed(format!("presentation proof: {e}")))?;
+        let info = &prepared.info;
+        if info.proof_purpose != AUTHENTICATION {
+            return Err(malformed(format!(
+                "presentation proof purpose is `{}`, expected `authentication`",
+                truncate(&info.proof_purpose, 64)
+            )));
+        }
+        if info.signer != holder {
+            return Err(VerifyError::HolderMismatch {
+                agent: holder.to_string(),
+                found: info.signer.to_string(),
+            });
+        }
+        let audience_ok = match (policy.audience(), info.domain.as_deref()) {
+            (Some(expected), Some(found)) => expected == found,
+            _ => false,
+        };
+        if !audience_ok {
+            return Err(VerifyError::AudienceMismatch {
+                expected: policy.audience().map(str::to_owned),
+                found: info.domain.as_deref().map(|d| truncate(d, 200)),
+            });
+        }
+        let challenge = match (&info.challenge, expected_challenge) {
+            (Some(c), Some(e)) if c == e => c.clone(),
+            (Some(c), None) if !c.is_empty() && c.len() <= MAX_NONCE_BYTES => c.clone(),
+            (found, expected) => {
+                return Err(VerifyError::ChallengeMismatch {
+                    expected: expected.map(str::to_owned),
+                    found: found.as_deref().map(|c| truncate(c, 64)),
+                });
+            }
+        };
+        let (Some(created), Some(expires)) = (info.created, info.expires) else {
+            return Err(malformed("a presentation proof needs created and expires"));
+        };
+        check_window(policy, now, created, expires)?;
+        let facts = PresentationFacts {
+            audience: info.domain.clone().unwrap_or_default(),
+            nonce: challenge,
+            created,
+            expires,
+        };
+        let Value::Object(mut object) = document else {
+            return Err(malformed("a presentation must be a json object"));
+        };
+        let Some(Value::Array(links)) = object.remove("verifiableCredential") else {
+            return Err(malformed("verifiableCredential must be an array"));
+        };
+        Ok(Self {
+            links,
+            message: prepared.message,
+            signature: prepared.signature,
+            holder: holder.public_key(),
+            facts,
+        })
+    }
+}
+
+/// The presentation's VC 2.0 form; returns its holder.
+fn check_form(document: &Value) -> Result<DidKey, VerifyError> {
     let object = document
         .as_object()
         .ok_or_else(|| malformed("a presentation must be a json object"))?;
@@ -174,101 +242,5 @@ pub(crate) fn verify_presentation_with(
             "verifiableCredential must be the chain: an array of credentials, root first",
         ));
     }
-
-    let prepared = PreparedProof::from_document(&document)
-        .map_err(|e| malformed(format!("presentation proof: {e}")))?;
-    let info = &prepared.info;
-    if info.proof_purpose != AUTHENTICATION {
-        return Err(malformed(format!(
-            "presentation proof purpose is `{}`, expected `authentication`",
-            truncate(&info.proof_purpose, 64)
-        )));
-    }
-    if info.signer != holder {
-        return Err(VerifyError::HolderMismatch {
-            agent: holder.to_string(),
-            found: info.signer.to_string(),
-        });
-    }
-    let audience_ok = match (policy.audience(), info.domain.as_deref()) {
-        (Some(expected), Some(found)) => expected == found,
-        _ => false,
-    };
-    if !audience_ok {
-        return Err(VerifyError::AudienceMismatch {
-            expected: policy.audience().map(str::to_owned),
-            found: info.domain.as_deref().map(|d| truncate(d, 200)),
-        });
-    }
-    let challenge = match (&info.challenge, expected_challenge) {
-        (Some(c), Some(e)) if c == e => c.clone(),
-        (Some(c), None) if !c.is_empty() && c.len() <= MAX_NONCE_BYTES => c.clone(),
-        (found, expected) => {
-            return Err(VerifyError::ChallengeMismatch {
-                expected: expected.map(str::to_owned),
-                found: found.as_deref().map(|c| truncate(c, 64)),
-            });
-        }
-    };
-    let (Some(created), Some(expires)) = (info.created, info.expires) else {
-        return Err(malformed("a presentation proof needs created and expires"));
-    };
-    check_window(policy, now, created, expires)?;
-
-    let extra = DetachedSignature {
-        message: prepared.message.to_vec(),
-        signature: prepared.signature,
-        signer: holder.public_key(),
-    };
-    let Value::Object(mut object) = document else {
-        return Err(malformed("a presentation must be a json object"));
-    };
-    let Some(Value::Array(links)) = object.remove("verifiableCredential") else {
-        return Err(malformed("verifiableCredential must be an array"));
-    };
-
-    let context = cache.and_then(|_| context_tag(policy, registry));
-    let cache_key = match (cache, context) {
-        (Some(_), Some(ctx)) => {
-            let bytes = serde_json::to_vec(&links).map_err(|e| malformed(e.to_string()))?;
-            Some((ctx, input_key(&ctx, &bytes)))
-        }
-        _ => None,
-    };
-    let cached = match (cache, &cache_key) {
-        (Some(c), Some((_, key))) => c.get(key, now),
-        _ => None,
-    };
-    let mut agent = match cached {
-        Some(agent) => {
-            if agent.agent().public_key() != extra.signer {
-                return Err(VerifyError::HolderMismatch {
-                    agent: agent.agent().to_string(),
-                    found: holder.to_string(),
-                });
-            }
-            verify_single(&extra)?;
-            agent
-        }
-        None => {
-            let agent = verify_links(links, policy, now, registry, Some(&extra))?;
-            if let (Some(c), Some((ctx, key))) = (cache, cache_key) {
-                c.insert(key, ctx, &agent, now);
-            }
-            agent
-        }
-    };
-
-    if !nonces.check_and_store(&challenge, expires, now) {
-        return Err(VerifyError::NonceReplayed {
-            nonce: truncate(&challenge, 64),
-        });
-    }
-    agent.presentation = Some(PresentationFacts {
-        audience: info.domain.clone().unwrap_or_default(),
-        nonce: challenge,
-        created,
-        expires,
-    });
-    Ok(agent)
+    Ok(holder)
 }

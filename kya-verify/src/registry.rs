@@ -195,6 +195,12 @@ pub trait RegistryView: Send + Sync {
     fn reputation(&self, reg: &AgentRegistration, raters: &[[u8; 20]])
     -> Option<ReputationSummary>;
 
+    /// The time of the newest block this view reflects, for the policy's bound on the
+    /// view's age; `None` for a view that is current by construction (a live view).
+    fn as_of(&self) -> Option<Timestamp> {
+        None
+    }
+
     /// An identifier of the state the view reflects, changing whenever any answer may
     /// change. Verified chains are cached across calls only when this is `Some`; the default
     /// (`None`) disables caching of registry-dependent results.

@@ -1,37 +1,101 @@
-//! [`Verifier`]: a policy, a clock, an optional registry view, a nonce store and a cache,
-//! bundled for a merchant's request path.
+//! [`Verifier`]: the one verification pipeline. A policy, a clock, an optional registry view,
+//! a nonce store, an optional ledger and a cache, bundled for a merchant's request path.
+//!
+//! Every way in — a bare chain ([`Verifier::verify_chain`]), a presentation
+//! ([`Verifier::verify_presentation`]), a signed HTTP request (the [`crate::http`] gate,
+//! which only parses HTTP and then calls [`Verifier::verify_held`]) — goes through the same
+//! steps here, so each rule lives in one place:
+//!
+//! 1. the chain, from the cache when this exact input was verified under the same policy and
+//!    registry state, else through [`crate::chain`]'s checks, with the holder's signature in
+//!    the same batch;
+//! 2. on a cache hit, the holder's signature alone, under the same acceptance rule;
+//! 3. the nonce, scoped to the agent and remembered for as long as it can be accepted
+//!    (`expires` + skew), recorded only after every signature verified;
+//! 4. the decision, with budgets and rates charged through the ledger (no ledger: a request
+//!    that carries them is denied, `ledger_required`).
 
 use std::sync::Arc;
 
-use kya_core::Timestamp;
+use ed25519_dalek::Signature;
+use kya_core::grant::Request;
+use kya_core::{DidKey, PublicKey, Timestamp};
 use serde_json::Value;
 
 use crate::agent::{ChainDigest, VerifiedAgent};
 use crate::cache::{ChainCache, context_tag, input_key};
 use crate::chain::{DetachedSignature, parse_chain_bytes, verify_links, verify_single};
 use crate::clock::{Clock, SystemClock};
+use crate::decision::Decision;
 use crate::error::VerifyError;
-use crate::nonce::{MAX_NONCE_BYTES, MemoryNonceStore, NonceStore};
+use crate::ledger::Ledger;
+use crate::nonce::{MAX_NONCE_BYTES, MemoryNonceStore, NonceKey, NonceStore, NonceVerdict};
 use crate::policy::{Policy, truncate};
-use crate::presentation::{check_window, verify_presentation_with};
+use crate::presentation::{ParsedPresentation, check_window};
 use crate::registry::RegistryView;
 
-/// Where the chain of a signed request comes from.
-#[derive(Debug, Clone, Copy)]
-pub enum ChainSource<'a> {
+/// Where a chain comes from.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum ChainInput<'a> {
     /// The chain's JSON bytes (an array of credentials, root first).
     Bytes(&'a [u8]),
-    /// A reference to a chain this verifier has cached.
+    /// The chain's parsed links (from inside a presentation).
+    Links(Vec<Value>),
+    /// A chain this verifier has cached, by its [`ChainDigest`].
     Digest(ChainDigest),
 }
 
-/// Verification for a merchant: a [`Policy`], a [`Clock`], an optional [`RegistryView`], a
-/// [`NonceStore`] and a [`ChainCache`]. Thread-safe; share it (`Arc`) across requests.
+/// How a holder signature names its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyRef<'a> {
+    /// The key itself (a presentation's verification method).
+    Key(PublicKey),
+    /// An RFC 7638 JWK thumbprint (a signed request's `keyid`).
+    JwkThumbprint(&'a str),
+}
+
+impl KeyRef<'_> {
+    /// The chain's agent key, if this names it; `HolderMismatch` otherwise.
+    pub(crate) fn resolve(&self, agent: &PublicKey) -> Result<PublicKey, VerifyError> {
+        let matches = match self {
+            Self::Key(k) => k == agent,
+            Self::JwkThumbprint(t) => crate::http::jwk_thumbprint(agent) == *t,
+        };
+        if matches {
+            Ok(*agent)
+        } else {
+            Err(VerifyError::HolderMismatch {
+                agent: DidKey::from_public_key(*agent).to_string(),
+                found: match self {
+                    Self::Key(k) => DidKey::from_public_key(*k).to_string(),
+                    Self::JwkThumbprint(t) => format!("keyid {}", truncate(t, 100)),
+                },
+            })
+        }
+    }
+}
+
+/// A signature by the chain's agent over some message (a presentation's proof, an HTTP
+/// message signature): the proof of possession that makes a chain an authorisation.
+#[derive(Debug, Clone, Copy)]
+pub struct HolderProof<'a> {
+    /// The signed bytes.
+    pub message: &'a [u8],
+    /// The signature.
+    pub signature: Signature,
+    /// The key that signed, as the signer named it; must be the chain leaf's subject.
+    pub key: KeyRef<'a>,
+}
+
+/// Verification for a merchant. Thread-safe; share it (`Arc`) across requests.
 pub struct Verifier {
     policy: Policy,
     clock: Arc<dyn Clock>,
     registry: Option<Arc<dyn RegistryView>>,
     nonces: Arc<dyn NonceStore>,
+    ledger: Option<Arc<dyn Ledger>>,
     cache: ChainCache,
 }
 
@@ -40,14 +104,15 @@ impl std::fmt::Debug for Verifier {
         f.debug_struct("Verifier")
             .field("policy", &self.policy)
             .field("registry", &self.registry.is_some())
+            .field("ledger", &self.ledger.is_some())
             .field("cache", &self.cache)
             .finish_non_exhaustive()
     }
 }
 
 impl Verifier {
-    /// A verifier with the system clock, no registry view, an in-memory nonce store and a
-    /// cache of `policy.cache_capacity()` chains.
+    /// A verifier with the system clock, no registry view, an in-memory nonce store, no
+    /// ledger and a cache of `policy.cache_capacity()` chains.
     pub fn new(policy: Policy) -> Self {
         let cache = ChainCache::new(policy.cache_capacity());
         Self {
@@ -55,6 +120,7 @@ impl Verifier {
             clock: Arc::new(SystemClock),
             registry: None,
             nonces: Arc::new(MemoryNonceStore::default()),
+            ledger: None,
             cache,
         }
     }
@@ -73,10 +139,18 @@ impl Verifier {
         self
     }
 
-    /// Uses `nonces` for replay protection.
+    /// Uses `nonces` for replay protection (share one across every instance that must
+    /// refuse a replay).
     #[must_use]
     pub fn with_nonce_store(mut self, nonces: Arc<dyn NonceStore>) -> Self {
         self.nonces = nonces;
+        self
+    }
+
+    /// Enforces budgets and rates through `ledger`.
+    #[must_use]
+    pub fn with_ledger(mut self, ledger: Arc<dyn Ledger>) -> Self {
+        self.ledger = Some(ledger);
         self
     }
 
@@ -100,130 +174,188 @@ impl Verifier {
         &self.cache
     }
 
-    fn context(&self) -> Option<[u8; 32]> {
-        context_tag(&self.policy, self.registry())
-    }
-
-    /// Verifies a chain from its bytes, from the cache when this exact input was verified
-    /// under the same policy and registry state (no signature check then).
+    /// Verifies a bare chain (no proof of possession: for auditors and for inspecting a
+    /// chain, not for admitting requests).
     pub fn verify_chain(&self, bytes: &[u8]) -> Result<VerifiedAgent, VerifyError> {
-        self.verify_chain_inner(ChainSource::Bytes(bytes), None)
+        self.chain(ChainInput::Bytes(bytes), None)
     }
 
-    /// Verifies a chain together with a signature by its agent (an HTTP message signature,
-    /// say), in one batch; on a cache hit, only that signature is checked.
-    pub fn verify_signed(
+    /// Verifies a chain together with a signature by its agent, in one batch; on a cache
+    /// hit, only that signature is checked. The nonce is not consulted (see
+    /// [`accept_nonce`](Self::accept_nonce)).
+    pub fn verify_held(
         &self,
-        chain: ChainSource<'_>,
-        signature: &DetachedSignature,
+        chain: ChainInput<'_>,
+        proof: &HolderProof<'_>,
     ) -> Result<VerifiedAgent, VerifyError> {
-        self.verify_chain_inner(chain, Some(signature))
+        self.chain(chain, Some(proof))
     }
 
-    fn verify_chain_inner(
+    fn chain(
         &self,
-        chain: ChainSource<'_>,
-        extra: Option<&DetachedSignature>,
+        chain: ChainInput<'_>,
+        proof: Option<&HolderProof<'_>>,
     ) -> Result<VerifiedAgent, VerifyError> {
         let now = self.now();
-        let context = self.context();
-        let (links, key): (Vec<Value>, Option<[u8; 32]>) = match chain {
-            ChainSource::Digest(digest) => {
+        let context = context_tag(&self.policy, self.registry());
+        let (links, key) = match chain {
+            ChainInput::Digest(digest) => {
                 let agent = context
                     .and_then(|ctx| self.cache.get_by_digest(&digest, &ctx, now))
                     .ok_or_else(|| VerifyError::ChainNotCached {
                         digest: digest.to_string(),
                     })?;
-                return finish_cached(agent, extra);
+                return finish_cached(agent, proof);
             }
-            ChainSource::Bytes(bytes) => {
+            ChainInput::Bytes(bytes) => {
                 let key = context.map(|ctx| input_key(&ctx, bytes));
                 if let Some(agent) = key.and_then(|k| self.cache.get(&k, now)) {
-                    return finish_cached(agent, extra);
+                    return finish_cached(agent, proof);
                 }
                 (parse_chain_bytes(bytes, &self.policy)?, key)
             }
+            ChainInput::Links(links) => {
+                let key = match context {
+                    Some(ctx) => {
+                        let bytes = serde_json::to_vec(&links).map_err(|e| {
+                            VerifyError::Malformed {
+                                link: None,
+                                reason: e.to_string(),
+                            }
+                        })?;
+                        Some(input_key(&ctx, &bytes))
+                    }
+                    None => None,
+                };
+                if let Some(agent) = key.and_then(|k| self.cache.get(&k, now)) {
+                    return finish_cached(agent, proof);
+                }
+                (links, key)
+            }
         };
-        let agent = verify_links(links, &self.policy, now, self.registry(), extra)?;
+        let agent = verify_links(links, &self.policy, now, self.registry(), proof)?;
         if let (Some(key), Some(ctx)) = (key, context) {
             self.cache.insert(key, ctx, &agent, now);
         }
         Ok(agent)
     }
 
-    /// Verifies a presentation (see [`crate::presentation`]), using the cache for its chain.
+    /// Verifies a presentation (see [`crate::presentation`]): its form, audience and window,
+    /// the chain with the holder's proof in one batch, then its nonce.
     pub fn verify_presentation(&self, bytes: &[u8]) -> Result<VerifiedAgent, VerifyError> {
-        verify_presentation_with(
-            bytes,
-            &self.policy,
-            self.now(),
-            self.registry(),
-            self.nonces.as_ref(),
-            Some(&self.cache),
-            None,
-        )
+        self.presentation(bytes, None)
     }
 
-    /// Verifies a presentation whose challenge must be `challenge` (a nonce this verifier
-    /// issued).
+    /// [`verify_presentation`](Self::verify_presentation) where the challenge must be
+    /// `challenge` (a nonce this verifier issued).
     pub fn verify_presentation_with_challenge(
         &self,
         bytes: &[u8],
         challenge: &str,
     ) -> Result<VerifiedAgent, VerifyError> {
-        verify_presentation_with(
-            bytes,
-            &self.policy,
-            self.now(),
-            self.registry(),
-            self.nonces.as_ref(),
-            Some(&self.cache),
-            Some(challenge),
-        )
+        self.presentation(bytes, Some(challenge))
     }
 
-    /// Checks a signed request's window against the policy (see
-    /// [`check_window`](crate::presentation::check_window)).
+    fn presentation(
+        &self,
+        bytes: &[u8],
+        challenge: Option<&str>,
+    ) -> Result<VerifiedAgent, VerifyError> {
+        let now = self.now();
+        let parsed = ParsedPresentation::parse(bytes, &self.policy, now, challenge)?;
+        let ParsedPresentation {
+            links,
+            message,
+            signature,
+            holder,
+            facts,
+        } = parsed;
+        let proof = HolderProof {
+            message: &message,
+            signature,
+            key: KeyRef::Key(holder),
+        };
+        let mut agent = self.verify_held(ChainInput::Links(links), &proof)?;
+        self.accept_nonce(&agent, &facts.nonce, facts.expires)?;
+        agent.presentation = Some(facts);
+        Ok(agent)
+    }
+
+    /// Checks a presentation or signed-request window against the policy (see
+    /// [`check_window`]).
     pub fn check_window(&self, created: Timestamp, expires: Timestamp) -> Result<(), VerifyError> {
         check_window(&self.policy, self.now(), created, expires)
     }
 
-    /// Records a nonce valid until `expires`; `nonce_replayed` if it was seen before.
-    pub fn check_nonce(&self, nonce: &str, expires: Timestamp) -> Result<(), VerifyError> {
+    /// Records the nonce of a verified holder signature valid until `expires`: refused if
+    /// this agent used it before (`nonce_replayed`) or its share of the store is full
+    /// (`nonce_quota_exceeded`); `store_unavailable` if the store cannot answer. A nonce is
+    /// remembered until `expires` + the clock skew: as long as the window accepts it.
+    pub fn accept_nonce(
+        &self,
+        agent: &VerifiedAgent,
+        nonce: &str,
+        expires: Timestamp,
+    ) -> Result<(), VerifyError> {
         if nonce.is_empty() || nonce.len() > MAX_NONCE_BYTES {
             return Err(VerifyError::Malformed {
                 link: None,
                 reason: format!("a nonce must be 1 to {MAX_NONCE_BYTES} bytes"),
             });
         }
-        if self.nonces.check_and_store(nonce, expires, self.now()) {
-            Ok(())
-        } else {
-            Err(VerifyError::NonceReplayed {
+        let key = NonceKey {
+            principal: agent.principal(),
+            agent: &agent.agent().public_key(),
+            nonce,
+        };
+        let remember_until = expires.add_seconds(self.policy.clock_skew_secs());
+        match self.nonces.check_and_store(key, remember_until, self.now())? {
+            NonceVerdict::Fresh => Ok(()),
+            NonceVerdict::Replayed => Err(VerifyError::NonceReplayed {
                 nonce: truncate(nonce, 64),
-            })
+            }),
+            _ => Err(VerifyError::NonceQuotaExceeded {
+                nonce: truncate(nonce, 64),
+            }),
+        }
+    }
+
+    /// Decides `request` for `agent` now, charging budgets and rates through the ledger
+    /// (atomically, all or none). Without a ledger a request that carries such obligations
+    /// is denied (`ledger_required`); an unavailable ledger is `store_unavailable`, never an
+    /// allow.
+    pub fn decide(
+        &self,
+        agent: &VerifiedAgent,
+        request: &Request,
+    ) -> Result<Decision, VerifyError> {
+        let now = self.now();
+        match &self.ledger {
+            Some(ledger) => Ok(agent.decide_with_ledger(request, now, ledger.as_ref())?),
+            None => Ok(agent.decide(request, now)),
         }
     }
 
     /// The cached chain named `digest`, if still valid.
     pub fn cached(&self, digest: &ChainDigest) -> Option<VerifiedAgent> {
-        let ctx = self.context()?;
+        let ctx = context_tag(&self.policy, self.registry())?;
         self.cache.get_by_digest(digest, &ctx, self.now())
     }
 }
 
+/// The cache-hit path: the holder's signature alone, under the same acceptance rule as the
+/// batch.
 fn finish_cached(
     agent: VerifiedAgent,
-    extra: Option<&DetachedSignature>,
+    proof: Option<&HolderProof<'_>>,
 ) -> Result<VerifiedAgent, VerifyError> {
-    if let Some(x) = extra {
-        if agent.agent().public_key() != x.signer {
-            return Err(VerifyError::HolderMismatch {
-                agent: agent.agent().to_string(),
-                found: kya_core::DidKey::from_public_key(x.signer).to_string(),
-            });
-        }
-        verify_single(x)?;
+    if let Some(p) = proof {
+        let signer = p.key.resolve(&agent.agent().public_key())?;
+        verify_single(&DetachedSignature {
+            message: p.message.to_vec(),
+            signature: p.signature,
+            signer,
+        })?;
     }
     Ok(agent)
 }

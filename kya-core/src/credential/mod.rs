@@ -79,6 +79,13 @@ pub enum CredentialError {
         /// The parent's `validUntil`.
         parent_until: Option<Timestamp>,
     },
+    /// Part of the document is outside what its proof signs: the proof's `@context` differs
+    /// from the document's. Such a document could be given a second name (digest) by anyone,
+    /// so kya refuses it.
+    #[error(
+        "the proof signs a different @context than the credential carries: content outside the signature is refused"
+    )]
+    UnsignedContent,
     /// The proof's purpose is not `assertionMethod`.
     #[error("proof purpose is `{found}`, a credential needs `assertionMethod`")]
     WrongPurpose {
@@ -111,6 +118,7 @@ impl UnverifiedCredential {
     pub fn from_value(document: Value) -> Result<Self, CredentialError> {
         let object = document.as_object().ok_or(CredentialError::NotAnObject)?;
         check_data_model(object)?;
+        check_fully_signed(object)?;
         let kind = CredentialKind::from_document(object)?;
         Ok(Self { document, kind })
     }
@@ -261,6 +269,22 @@ pub fn sign(
     let options = ProofOptions::assertion(signer.public_key()).created(created);
     let secured = proof::sign(&unsigned, &options, signer)?;
     UnverifiedCredential::from_value(secured)?.verify_proof()
+}
+
+/// A credential's name is the digest of its whole JCS form, so every byte of that form must be
+/// covered by the signature. eddsa-jcs-2022 signs the document with the *proof's* `@context`
+/// in place of the document's (which need only start with it): a proof whose `@context`
+/// differs would leave the rest of the document's `@context` unsigned, and anyone could
+/// append to it to mint a second name for the same signed credential, escaping revocations
+/// and ledger counters keyed by the name. The only other unsigned bytes, `proofValue`, have
+/// one encoding (checked where the proof is parsed).
+fn check_fully_signed(object: &Map<String, Value>) -> Result<(), CredentialError> {
+    match object.get("proof").and_then(|p| p.get("@context")) {
+        Some(proof_context) if Some(proof_context) != object.get("@context") => {
+            Err(CredentialError::UnsignedContent)
+        }
+        _ => Ok(()),
+    }
 }
 
 /// VC 2.0 §4: the properties every credential must have, with the forms they must take.

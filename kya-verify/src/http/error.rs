@@ -1,5 +1,8 @@
 //! Why a signed request was refused before any decision was made.
 
+use crate::code::Code;
+use crate::error::VerifyError;
+
 /// Why a signed HTTP request was refused. [`code`](Self::code) is stable and machine-readable;
 /// [`status`](Self::status) is the HTTP status a merchant answers with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -94,15 +97,44 @@ pub enum HttpError {
         /// The digest, hex.
         digest: String,
     },
-    /// The credential chain did not verify.
-    #[error("credential chain: {message}")]
-    Chain {
-        /// The chain verifier's stable code.
-        code: String,
-        /// The link concerned (0 = root), when one is.
-        link: Option<usize>,
-        /// A human sentence.
-        message: String,
+    /// The credential chain, the agent's signature or its nonce did not verify, or a store
+    /// the verifier needs could not answer.
+    #[error(transparent)]
+    Chain(#[from] VerifyError),
+    /// The signed `@authority` is not one of this merchant's: the request was signed for
+    /// another merchant.
+    #[error("the request is signed for `{authority}`, which is not this merchant ({})", expected.join(", "))]
+    AuthorityMismatch {
+        /// The signed `@authority`.
+        authority: String,
+        /// This merchant's authorities.
+        expected: Vec<String>,
+    },
+    /// The path has dot segments, encoded dots or separators, or backslashes: refused before
+    /// routing, so that the path judged is the path the handler sees.
+    #[error("the path `{path}` is not in normal form (dot segments, encoded dots or slashes, backslashes)")]
+    PathNotNormalized {
+        /// The path (truncated).
+        path: String,
+    },
+    /// No route maps this request to an action, and the merchant did not opt in to the
+    /// action the agent declares.
+    #[error("no route maps {method} {path} to an action")]
+    RouteNotMapped {
+        /// The method.
+        method: String,
+        /// The path (truncated).
+        path: String,
+    },
+    /// The agent's share of the chain store is full.
+    #[error("the chain store holds {held} bytes for this agent; {more} more would exceed its share of {max} bytes")]
+    ChainQuotaExceeded {
+        /// Bytes held for the agent.
+        held: usize,
+        /// Bytes of the new chain.
+        more: usize,
+        /// The agent's share.
+        max: usize,
     },
     /// `keyid` is not the JWK thumbprint of the chain's agent key.
     #[error("keyid `{keyid}` is not the agent's key thumbprint `{expected}`")]
@@ -115,15 +147,6 @@ pub enum HttpError {
     /// The signature does not verify (`verify_strict`).
     #[error("the request signature does not verify")]
     SignatureInvalid,
-    /// The nonce was seen before within its window.
-    #[error("nonce already used: the request is a replay")]
-    NonceReplayed,
-    /// The nonce store could not answer; refused (fail closed).
-    #[error("the nonce store is unavailable: {detail}")]
-    NonceStoreUnavailable {
-        /// Why.
-        detail: String,
-    },
     /// A `kya-*` header appears more than once.
     #[error("header `{name}` appears more than once")]
     DuplicateHeader {
@@ -154,45 +177,56 @@ pub enum HttpError {
 
 impl HttpError {
     /// The stable machine code.
-    pub fn code(&self) -> &str {
+    pub fn code(&self) -> Code {
         match self {
-            Self::SignatureMissing { .. } => "signature_missing",
-            Self::SignatureMalformed { .. } => "signature_malformed",
-            Self::ComponentNotCovered { .. } => "signature_component_not_covered",
-            Self::ComponentMissing { .. } => "signature_component_missing",
-            Self::AlgorithmUnsupported { .. } => "signature_algorithm_unsupported",
-            Self::ParameterInvalid { .. } => "signature_parameter_invalid",
-            Self::WindowTooLong { .. } => "signature_window_too_long",
-            Self::CreatedInFuture { .. } => "signature_created_in_future",
-            Self::Expired { .. } => "signature_expired",
-            Self::ContentDigestMalformed => "content_digest_malformed",
-            Self::ContentDigestMismatch => "content_digest_mismatch",
-            Self::ChainMissing => "chain_missing",
-            Self::ChainMalformed { .. } => "chain_malformed",
-            Self::ChainTooLarge { .. } => "chain_too_large",
-            Self::ChainUnknownDigest { .. } => "chain_unknown_digest",
-            Self::Chain { code, .. } => code,
-            Self::KeyIdMismatch { .. } => "signature_keyid_mismatch",
-            Self::SignatureInvalid => "signature_invalid",
-            Self::NonceReplayed => "nonce_replayed",
-            Self::NonceStoreUnavailable { .. } => "nonce_store_unavailable",
-            Self::DuplicateHeader { .. } => "header_duplicate",
-            Self::HeaderInvalid { .. } => "header_invalid",
-            Self::BodyTooLarge { .. } => "body_too_large",
-            Self::BadRequest { .. } => "bad_request",
+            Self::SignatureMissing { .. } => Code::SignatureMissing,
+            Self::SignatureMalformed { .. } => Code::SignatureMalformed,
+            Self::ComponentNotCovered { .. } => Code::SignatureComponentNotCovered,
+            Self::ComponentMissing { .. } => Code::SignatureComponentMissing,
+            Self::AlgorithmUnsupported { .. } => Code::SignatureAlgorithmUnsupported,
+            Self::ParameterInvalid { .. } => Code::SignatureParameterInvalid,
+            Self::WindowTooLong { .. } => Code::SignatureWindowTooLong,
+            Self::CreatedInFuture { .. } => Code::SignatureCreatedInFuture,
+            Self::Expired { .. } => Code::SignatureExpired,
+            Self::ContentDigestMalformed => Code::ContentDigestMalformed,
+            Self::ContentDigestMismatch => Code::ContentDigestMismatch,
+            Self::ChainMissing => Code::ChainMissing,
+            Self::ChainMalformed { .. } => Code::ChainMalformed,
+            Self::ChainTooLarge { .. } => Code::ChainTooLarge,
+            Self::ChainUnknownDigest { .. } => Code::ChainUnknownDigest,
+            // The request's own signature failing is told apart from a chain link's.
+            Self::Chain(VerifyError::BadSignature { link: None, .. }) => Code::SignatureInvalid,
+            Self::Chain(VerifyError::HolderMismatch { .. }) => Code::SignatureKeyidMismatch,
+            Self::Chain(e) => e.code(),
+            Self::AuthorityMismatch { .. } => Code::AuthorityMismatch,
+            Self::PathNotNormalized { .. } => Code::PathNotNormalized,
+            Self::RouteNotMapped { .. } => Code::RouteNotMapped,
+            Self::ChainQuotaExceeded { .. } => Code::ChainQuotaExceeded,
+            Self::KeyIdMismatch { .. } => Code::SignatureKeyidMismatch,
+            Self::SignatureInvalid => Code::SignatureInvalid,
+            Self::DuplicateHeader { .. } => Code::HeaderDuplicate,
+            Self::HeaderInvalid { .. } => Code::HeaderInvalid,
+            Self::BodyTooLarge { .. } => Code::BodyTooLarge,
+            Self::BadRequest { .. } => Code::BadRequest,
         }
     }
 
     /// The HTTP status for this refusal: 401 when the request is not (or no longer) proof of
-    /// an agent's authority, 400 for unreadable `kya-*` headers, 413 for an oversized body,
-    /// 503 when the nonce store cannot answer.
+    /// an agent's authority here, 400 for unreadable headers or paths, 403 for an unmapped
+    /// route, 413 for an oversized body, 429 when the agent's share of a store is full, 503
+    /// when a store cannot answer (retry later; never a refusal of the agent).
     pub fn status(&self) -> u16 {
         match self {
-            Self::DuplicateHeader { .. } | Self::HeaderInvalid { .. } | Self::BadRequest { .. } => {
-                400
-            }
+            Self::DuplicateHeader { .. }
+            | Self::HeaderInvalid { .. }
+            | Self::BadRequest { .. }
+            | Self::PathNotNormalized { .. } => 400,
+            Self::RouteNotMapped { .. } => 403,
             Self::BodyTooLarge { .. } => 413,
-            Self::NonceStoreUnavailable { .. } => 503,
+            Self::ChainQuotaExceeded { .. } | Self::Chain(VerifyError::NonceQuotaExceeded { .. }) => {
+                429
+            }
+            Self::Chain(VerifyError::StoreUnavailable(_)) => 503,
             _ => 401,
         }
     }
@@ -200,7 +234,7 @@ impl HttpError {
     /// The chain link this refusal concerns, if any (0 = root).
     pub fn link(&self) -> Option<usize> {
         match self {
-            Self::Chain { link, .. } => *link,
+            Self::Chain(e) => e.link(),
             _ => None,
         }
     }

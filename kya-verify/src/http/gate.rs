@@ -3,23 +3,19 @@
 
 use std::sync::Arc;
 
+use kya_core::Timestamp;
 use kya_core::grant::Request;
-use kya_core::{DidKey, PublicKey, Timestamp};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::verify::{CheckedSignature, HttpPolicy, HttpVerifier};
-use super::{ChainRef, ChainStore, HttpError, HttpRequest, MemoryChainStore};
-use crate::agent::VerifiedAgent;
-use crate::cache::{ChainCache, context_tag, input_key};
-use crate::chain::{DetachedSignature, parse_chain_bytes, verify_links, verify_single};
-use crate::clock::{Clock, SystemClock};
+use super::verify::{ChainFrom, CheckedSignature, HttpPolicy, HttpVerifier};
+use super::{ChainStore, HttpError, HttpRequest, MemoryChainStore};
+use crate::agent::{ChainDigest, VerifiedAgent};
+use crate::code::Code;
 use crate::decision::Decision;
 use crate::error::VerifyError;
-use crate::ledger::Ledger;
-use crate::nonce::{MAX_NONCE_BYTES, MemoryNonceStore, NonceStore};
 use crate::policy::Policy;
-use crate::registry::RegistryView;
+use crate::verifier::{ChainInput, Verifier};
 
 /// One reason in a problem-details body: a stable code, the chain link it concerns
 /// (0 = root) when there is one, the grant of that link when there is one, and a human
@@ -27,7 +23,7 @@ use crate::registry::RegistryView;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProblemReason {
     /// The stable machine code.
-    pub code: String,
+    pub code: Code,
     /// The chain link (0 = root), when the reason concerns one.
     pub link: Option<usize>,
     /// The grant of that link, when the reason concerns one.
@@ -40,7 +36,7 @@ pub struct ProblemReason {
 impl From<&HttpError> for ProblemReason {
     fn from(e: &HttpError) -> Self {
         Self {
-            code: e.code().to_owned(),
+            code: e.code(),
             link: e.link(),
             grant: None,
             message: e.to_string(),
@@ -51,7 +47,7 @@ impl From<&HttpError> for ProblemReason {
 impl From<&crate::decision::Reason> for ProblemReason {
     fn from(r: &crate::decision::Reason) -> Self {
         Self {
-            code: r.code.to_owned(),
+            code: r.code,
             link: r.link,
             grant: r.grant,
             message: r.message.clone(),
@@ -113,6 +109,7 @@ impl Refusal {
             403 => ("agent-not-allowed", "The agent may not do this"),
             400 => ("bad-agent-request", "The agent request cannot be read"),
             413 => ("body-too-large", "The request body is too large"),
+            429 => ("agent-share-exhausted", "The agent's share of the verifier's stores is full"),
             503 => ("verifier-unavailable", "The verifier cannot answer"),
             _ => (
                 "agent-not-verified",
@@ -135,80 +132,39 @@ impl Refusal {
     }
 }
 
-/// Verifies signed requests end to end: the signature headers ([`HttpVerifier`]), the
-/// credential chain under a [`Policy`] (and a registry view, when given) with the request
-/// signature checked in the same batch as the chain's, the nonce, then the decision (through
-/// a ledger for budgets and rates, when given). Verified chains are cached, so a repeat
-/// visitor costs one signature check.
+/// Verifies signed requests end to end: HTTP parsing ([`HttpVerifier`]: the signature
+/// headers, the authority, the path, the body's digest, the `kya-*` headers) on top of the
+/// one [`Verifier`] (the chain with the request signature in the same batch, the nonce, the
+/// decision with its ledger). The gate has no settings of its own that could contradict
+/// the verifier's [`Policy`].
 #[derive(Clone)]
 pub struct KyaGate {
+    verifier: Arc<Verifier>,
     http: HttpVerifier,
-    policy: Policy,
-    clock: Arc<dyn Clock>,
-    registry: Option<Arc<dyn RegistryView>>,
-    nonces: Arc<dyn NonceStore>,
-    cache: Arc<ChainCache>,
-    ledger: Option<Arc<dyn Ledger>>,
 }
 
 impl std::fmt::Debug for KyaGate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KyaGate")
+            .field("verifier", &self.verifier)
             .field("http", &self.http)
-            .field("policy", &self.policy)
-            .finish_non_exhaustive()
+            .finish()
     }
 }
 
 impl KyaGate {
-    /// A gate with the system clock, in-memory nonce store, chain store and cache, no
-    /// registry view and no ledger. The clock skew, the maximum window and the audience come
-    /// from `policy` (overriding `http`'s).
-    pub fn new(policy: Policy, http: HttpPolicy) -> Self {
-        let mut http = http;
-        http.skew_seconds = policy.clock_skew_secs();
-        http.max_window_seconds = policy.max_window_secs();
-        if let Some(audience) = policy.audience() {
-            http.audience = Some(audience.to_owned());
-        }
+    /// A gate for `verifier` with an in-memory chain store.
+    pub fn new(verifier: Arc<Verifier>, http: HttpPolicy) -> Self {
         Self {
+            verifier,
             http: HttpVerifier::with_chain_store(http, Arc::new(MemoryChainStore::default())),
-            cache: Arc::new(ChainCache::new(policy.cache_capacity())),
-            policy,
-            clock: Arc::new(SystemClock),
-            registry: None,
-            nonces: Arc::new(MemoryNonceStore::default()),
-            ledger: None,
         }
-    }
-
-    /// Uses another clock.
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
-    }
-
-    /// Consults a registry view.
-    pub fn registry(mut self, registry: Arc<dyn RegistryView>) -> Self {
-        self.registry = Some(registry);
-        self
-    }
-
-    /// Uses another nonce store (e.g. one shared by several servers).
-    pub fn nonce_store(mut self, nonces: Arc<dyn NonceStore>) -> Self {
-        self.nonces = nonces;
-        self
     }
 
     /// Uses another chain store.
+    #[must_use]
     pub fn chain_store(mut self, chains: Arc<dyn ChainStore>) -> Self {
         self.http = HttpVerifier::with_chain_store(self.http.policy().clone(), chains);
-        self
-    }
-
-    /// Enforces budgets and rates through a ledger.
-    pub fn ledger(mut self, ledger: Arc<dyn Ledger>) -> Self {
-        self.ledger = Some(ledger);
         self
     }
 
@@ -217,92 +173,57 @@ impl KyaGate {
         &self.http
     }
 
-    /// The chain policy.
+    /// The verifier.
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+
+    /// The policy.
     pub fn policy(&self) -> &Policy {
-        &self.policy
+        self.verifier.policy()
     }
 
     /// The current time.
     pub fn now(&self) -> Timestamp {
-        self.clock.now()
+        self.verifier.now()
     }
 
-    /// Verifies a chain sent once (e.g. in the body of a registration call) and keeps it, so
-    /// later requests may name it with `KYA-Chain-Digest`. Returns the verified agent and
-    /// the `KYA-Chain-Digest` value to use.
-    pub fn register_chain(&self, chain: &[u8]) -> Result<(VerifiedAgent, String), HttpError> {
-        let now = self.clock.now();
-        let digest = ChainRef::Inline(chain.to_vec()).digest();
-        let agent = self.verify_chain(chain, Some(&digest), None, now)?;
-        self.http
-            .chain_store()
-            .put(digest, Arc::from(chain), agent.valid_until().unix());
-        Ok((agent, ChainRef::encode_digest(&digest)))
-    }
-
-    /// Verifies a chain (cached by input), with the request signature (if given) in the
-    /// same batch. `digest`, when given, is the SHA-256 of exactly these bytes (its
-    /// `KYA-Chain-Digest`), computed by this gate: the cache is then keyed by it under the
-    /// context tag rather than by hashing the bytes a second time. (Bytes from a chain store
-    /// are keyed by their own hash, whatever digest the store filed them under. A 32-byte
-    /// input never verifies, so the two kinds of key cannot meet in the cache.)
-    fn verify_chain(
+    /// Registers a chain for later requests that name it with `KYA-Chain-Digest`: the
+    /// request's body is the chain (JSON array, root first), and the request is signed by the
+    /// chain's own agent like any other (so nobody without a trusted agent's key can store
+    /// anything), within that agent's share of the chain store. Returns the verified agent
+    /// and the chain's digest.
+    pub fn register_chain(
         &self,
-        chain: &[u8],
-        digest: Option<&[u8; 32]>,
-        signature: Option<&CheckedSignature>,
-        now: Timestamp,
-    ) -> Result<VerifiedAgent, HttpError> {
-        let context = context_tag(&self.policy, self.registry.as_deref());
-        let key = context.map(|ctx| (ctx, input_key(&ctx, digest.map_or(chain, |d| &d[..]))));
-        if let Some((_, key)) = &key {
-            if let Some(agent) = self.cache.get(key, now) {
-                if let Some(checked) = signature {
-                    let agent_key = agent.agent().public_key();
-                    checked.check_keyid(&agent_key)?;
-                    verify_single(&detached(checked, agent_key)).map_err(chain_error)?;
-                }
-                return Ok(agent);
-            }
-        }
-        let links = parse_chain_bytes(chain, &self.policy).map_err(chain_error)?;
-        // The leaf's key, read ahead, so that `keyid` is checked before any signature work
-        // and the request signature joins the chain's batch.
-        let leaf_key = leaf_key(&links);
-        let extra = match (signature, leaf_key) {
-            (Some(checked), Some(agent_key)) => {
-                checked.check_keyid(&agent_key)?;
-                Some(detached(checked, agent_key))
-            }
-            _ => None,
-        };
-        let agent = verify_links(
-            links,
-            &self.policy,
-            now,
-            self.registry.as_deref(),
-            extra.as_ref(),
-        )
-        .map_err(chain_error)?;
-        if let (Some(checked), None) = (signature, &extra) {
-            // The leaf could not be read ahead (verification then names why, normally).
-            checked.verify_signature(&agent.agent().public_key())?;
-        }
-        if let Some((ctx, key)) = key {
-            self.cache.insert(key, ctx, &agent, now);
-        }
-        Ok(agent)
+        request: &HttpRequest,
+    ) -> Result<(VerifiedAgent, ChainDigest), HttpError> {
+        let now = self.now();
+        let checked = self
+            .http
+            .check_request(request, self.policy(), now, ChainFrom::Body)?;
+        let agent = self
+            .verifier
+            .verify_held(ChainInput::Bytes(&checked.chain), &checked.holder_proof())?;
+        self.verifier
+            .accept_nonce(&agent, &checked.nonce, checked.expires_at()?)?;
+        let digest = agent.chain_digest();
+        self.http.chain_store().put(
+            digest.0,
+            Arc::clone(&checked.chain),
+            &agent.agent().public_key(),
+            agent.valid_until().unix(),
+            now.unix(),
+        )?;
+        Ok((agent, digest))
     }
 
     /// Verifies a signed request and decides on it.
     pub fn admit(&self, request: &HttpRequest) -> Result<Admitted, Refusal> {
-        let now = self.clock.now();
-        let (agent, checked, grant_request) =
-            self.verify(request, now).map_err(Refusal::NotVerified)?;
-        let decision = match &self.ledger {
-            Some(ledger) => agent.decide_with_ledger(&grant_request, now, ledger.as_ref()),
-            None => agent.decide(&grant_request, now),
-        };
+        let (agent, checked, grant_request) = self.verify(request).map_err(Refusal::NotVerified)?;
+        let decision = self
+            .verifier
+            .decide(&agent, &grant_request)
+            .map_err(|e| Refusal::NotVerified(HttpError::Chain(e)))?;
         if decision.is_allowed() {
             Ok(Admitted {
                 agent,
@@ -317,75 +238,52 @@ impl KyaGate {
         }
     }
 
-    /// Verifies a signed request (signature headers, chain, key, signature, nonce) without
-    /// deciding; returns the agent, the signature details and the grant request to decide
-    /// on (see [`HttpVerifier::grant_request`]).
+    /// Verifies a signed request (signature headers, authority, path, chain, key, signature,
+    /// nonce) without deciding; returns the agent, the signature details and the grant
+    /// request to decide on (see [`HttpVerifier::grant_request`]).
     pub fn verify(
         &self,
         request: &HttpRequest,
-        now: Timestamp,
     ) -> Result<(VerifiedAgent, CheckedSignature, Request), HttpError> {
-        let (agent, checked) = self.verify_request(request, now)?;
-        let grant_request = self.http.grant_request(request, &checked, now.unix())?;
-        Ok((agent, checked, grant_request))
-    }
-
-    /// Verifies a signed request (signature headers, chain, key, signature, nonce) without
-    /// mapping it to a grant request: for callers that decide on a request of their own.
-    pub fn verify_request(
-        &self,
-        request: &HttpRequest,
-        now: Timestamp,
-    ) -> Result<(VerifiedAgent, CheckedSignature), HttpError> {
-        let checked = self.http.check_request(request, now.unix())?;
-        if checked.nonce.len() > MAX_NONCE_BYTES {
-            return Err(HttpError::ParameterInvalid { name: "nonce" });
-        }
-        let agent = self.verify_chain(
-            &checked.chain,
-            checked.chain_inline.then_some(&checked.chain_digest),
-            Some(&checked),
-            now,
-        )?;
-        let expires = Timestamp::from_unix(checked.nonce_expiry(self.http.policy().skew_seconds))
-            .ok_or(HttpError::ParameterInvalid { name: "expires" })?;
-        if !self.nonces.check_and_store(&checked.nonce, expires, now) {
-            return Err(HttpError::NonceReplayed);
-        }
+        let now = self.now();
+        let checked = self
+            .http
+            .check_request(request, self.policy(), now, ChainFrom::Headers)?;
+        // The route before any signature work: an unmapped path costs nothing.
+        let grant_request = self
+            .http
+            .grant_request(request, &checked, self.policy(), now)?;
+        let proof = checked.holder_proof();
+        let agent = if checked.chain_inline {
+            self.verifier
+                .verify_held(ChainInput::Bytes(&checked.chain), &proof)?
+        } else {
+            self.verifier
+                .verify_held(ChainInput::Bytes(&checked.chain), &proof)
+                .and_then(|agent| {
+                    // The store must have given the chain the request names.
+                    if agent.chain_digest().0 == checked.chain_digest {
+                        Ok(agent)
+                    } else {
+                        Err(VerifyError::ChainNotCached {
+                            digest: ChainDigest(checked.chain_digest).to_string(),
+                        })
+                    }
+                })?
+        };
+        self.verifier
+            .accept_nonce(&agent, &checked.nonce, checked.expires_at()?)?;
         if checked.chain_inline {
-            self.http
-                .remember_chain(&checked, agent.valid_until().unix());
+            // A convenience for later requests by digest; a full share only means the agent
+            // keeps sending its chain inline.
+            let _ = self.http.chain_store().put(
+                agent.chain_digest().0,
+                Arc::clone(&checked.chain),
+                &agent.agent().public_key(),
+                agent.valid_until().unix(),
+                now.unix(),
+            );
         }
-        Ok((agent, checked))
-    }
-}
-
-fn detached(checked: &CheckedSignature, signer: PublicKey) -> DetachedSignature {
-    DetachedSignature {
-        message: checked.signature_base().to_vec(),
-        signature: *checked.signature(),
-        signer,
-    }
-}
-
-fn leaf_key(links: &[Value]) -> Option<PublicKey> {
-    let subject = links
-        .last()?
-        .get("credentialSubject")?
-        .get("id")?
-        .as_str()?;
-    subject.parse::<DidKey>().ok().map(|d| d.public_key())
-}
-
-/// A chain verifier error as an HTTP refusal: a failing request signature (the detached
-/// signature, which has no link) is `signature_invalid`; the rest keep their codes.
-fn chain_error(e: VerifyError) -> HttpError {
-    match e {
-        VerifyError::BadSignature { link: None, .. } => HttpError::SignatureInvalid,
-        other => HttpError::Chain {
-            code: other.code().to_owned(),
-            link: other.link(),
-            message: other.to_string(),
-        },
+        Ok((agent, checked, grant_request))
     }
 }

@@ -72,8 +72,11 @@ pub use message::{
     ChainRef, HttpRequest, content_digest, format_amount_header, jwk_thumbprint,
     parse_amount_header, verify_content_digest,
 };
-pub use sign::{ChainTransport, RequestSigner, SignedHeaders};
-pub use verify::{CheckedSignature, HttpPolicy, HttpVerifier, Route, RouteMap, VerifiedRequest};
+pub use sign::{ChainTransport, RequestSigner, SignOptions, SignedHeaders};
+pub use verify::{
+    ChainFrom, CheckedSignature, HttpPolicy, HttpVerifier, Route, RouteMap, VerifiedRequest,
+    check_normalized_path,
+};
 
 /// `Signature-Input` (RFC 9421).
 pub const SIGNATURE_INPUT: &str = "signature-input";

@@ -2,7 +2,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use kya_core::Ed25519Signer;
+use kya_core::{Ed25519Signer, Timestamp};
 use kya_core::grant::{Action, Money};
 use kya_core::json::canonicalize;
 use serde_json::Value;
@@ -29,6 +29,25 @@ pub enum ChainTransport {
     Inline,
     /// Always by digest (`KYA-Chain-Digest`): the verifier must already have the chain.
     Digest,
+    /// As the request body, with no chain header: a chain registration call (the merchant
+    /// stores the chain under its digest for later requests by digest).
+    Body,
+}
+
+/// What a signed request asks for, and its window: named fields, so that `created` and
+/// `expires` cannot be swapped by position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignOptions<'a> {
+    /// The action declared in `KYA-Action` (the merchant's route map has the last word).
+    pub action: Option<&'a Action>,
+    /// The amount declared in `KYA-Amount`.
+    pub amount: Option<&'a Money>,
+    /// When the signature starts to be valid.
+    pub created: Timestamp,
+    /// When it stops (at most the merchant's maximum window after `created`).
+    pub expires: Timestamp,
+    /// A fresh nonce ([`RequestSigner::random_nonce`]).
+    pub nonce: &'a str,
 }
 
 /// The headers a signer added to a request.
@@ -40,10 +59,10 @@ pub struct SignedHeaders {
     pub keyid: String,
     /// The `nonce`.
     pub nonce: String,
-    /// `created` (unix seconds).
-    pub created: i64,
-    /// `expires` (unix seconds).
-    pub expires: i64,
+    /// `created`.
+    pub created: Timestamp,
+    /// `expires`.
+    pub expires: Timestamp,
     /// Whether the chain went inline (`KYA-Chain`) rather than by digest.
     pub chain_inline: bool,
 }
@@ -110,22 +129,30 @@ impl<'k> RequestSigner<'k> {
     }
 
     /// Signs `request` in place: adds `Content-Digest`, the chain header, `KYA-Action` and
-    /// `KYA-Amount` when given, `Signature-Input` and `Signature`. `created` and `expires` are
-    /// unix seconds. Any previous values of those headers are removed first.
+    /// `KYA-Amount` when given, `Signature-Input` and `Signature`. Any previous values of
+    /// those headers are removed first. With [`ChainTransport::Body`] the body becomes the
+    /// chain.
     pub fn sign(
         &self,
         request: &mut HttpRequest,
-        action: Option<&Action>,
-        amount: Option<&Money>,
-        created: i64,
-        expires: i64,
-        nonce: &str,
+        options: &SignOptions<'_>,
     ) -> Result<SignedHeaders, HttpError> {
+        let SignOptions {
+            action,
+            amount,
+            created,
+            expires,
+            nonce,
+        } = *options;
+        if self.transport == ChainTransport::Body {
+            request.body = self.chain.clone();
+        }
         let inline_value = ChainRef::encode_inline(&self.chain);
         let inline = match self.transport {
-            ChainTransport::Inline => true,
-            ChainTransport::Digest => false,
-            ChainTransport::Auto => inline_value.len() <= INLINE_CHAIN_MAX_HEADER_BYTES,
+            ChainTransport::Inline => Some(true),
+            ChainTransport::Digest => Some(false),
+            ChainTransport::Body => None,
+            ChainTransport::Auto => Some(inline_value.len() <= INLINE_CHAIN_MAX_HEADER_BYTES),
         };
         let mut added: Vec<(String, String)> =
             vec![("Content-Digest".into(), content_digest(&request.body))];
@@ -138,12 +165,16 @@ impl<'k> RequestSigner<'k> {
             covered.push(derived(DerivedComponent::Query { req: false }));
         }
         covered.push(field(CONTENT_DIGEST));
-        if inline {
-            added.push(("KYA-Chain".into(), inline_value));
-            covered.push(field(KYA_CHAIN));
-        } else {
-            added.push(("KYA-Chain-Digest".into(), self.chain_digest_header()));
-            covered.push(field(KYA_CHAIN_DIGEST));
+        match inline {
+            Some(true) => {
+                added.push(("KYA-Chain".into(), inline_value));
+                covered.push(field(KYA_CHAIN));
+            }
+            Some(false) => {
+                added.push(("KYA-Chain-Digest".into(), self.chain_digest_header()));
+                covered.push(field(KYA_CHAIN_DIGEST));
+            }
+            None => {}
         }
         if let Some(action) = action {
             added.push(("KYA-Action".into(), action.to_string()));
@@ -169,7 +200,7 @@ impl<'k> RequestSigner<'k> {
         request.headers.extend(added.iter().cloned());
 
         let keyid = jwk_thumbprint(&self.signer.public_key());
-        let params = signature_params(created, expires, nonce, &keyid)?;
+        let params = signature_params(created.unix(), expires.unix(), nonce, &keyid)?;
         let mut values = Vec::with_capacity(covered.len());
         for component in covered {
             let found = request.lookup_component(&component);
@@ -206,7 +237,7 @@ impl<'k> RequestSigner<'k> {
             nonce: nonce.to_owned(),
             created,
             expires,
-            chain_inline: inline,
+            chain_inline: inline == Some(true),
         })
     }
 }

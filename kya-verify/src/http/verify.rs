@@ -3,16 +3,20 @@
 use std::sync::Arc;
 
 use ed25519_dalek::Signature;
-use kya_core::PublicKey;
+use kya_core::Timestamp;
+use sha2::{Digest as _, Sha256};
 use kya_core::grant::{Action, Money, Request};
 use web_bot_auth::components::{CoveredComponent, DerivedComponent};
 use web_bot_auth::{ImplementationError, WebBotAuthVerifier};
 
 use super::chains::{ChainStore, MemoryChainStore};
 use super::message::{
-    ChainRef, HttpRequest, jwk_thumbprint, parse_amount_header, verify_content_digest,
+    ChainRef, HttpRequest, parse_amount_header, verify_content_digest,
 };
 use super::sign::{component_name, signature_base};
+use crate::policy::Policy;
+use crate::verifier::{HolderProof, KeyRef};
+
 use super::{
     CONTENT_DIGEST, HttpError, KYA_ACTION, KYA_AMOUNT, KYA_CHAIN, KYA_CHAIN_DIGEST, SIGNATURE,
     SIGNATURE_INPUT,
@@ -20,73 +24,100 @@ use super::{
 
 type ChainFound = (Arc<[u8]>, bool, [u8; 32]);
 
-/// Limits and settings for signed requests.
+/// What the HTTP gate adds to a [`Policy`]: who this merchant is on the wire, its routes,
+/// and the sizes of the signature headers. Windows, skew and audience are the [`Policy`]'s
+/// alone, so the two can never disagree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct HttpPolicy {
-    /// The longest `expires − created` accepted, in seconds (default 300; Web Bot Auth
-    /// suggests at most 480).
-    pub max_window_seconds: i64,
-    /// Clock skew tolerated on `created` and `expires`, in seconds (default 60).
-    pub skew_seconds: i64,
     /// The largest chain accepted in `KYA-Chain`, decoded (default 64 KiB).
     pub max_chain_bytes: usize,
     /// The largest `Signature-Input` + `Signature` accepted (default 8 KiB).
     pub max_signature_header_bytes: usize,
     /// The scheme the merchant is reached by (default `https`), for the resource URL.
     pub scheme: String,
-    /// The merchant's own identifier, the audience of every decision (e.g. `did:web:shop.example`
-    /// or `shop.example`). `None` leaves the audience out of the request (grants that
-    /// restrict audience then deny).
-    pub audience: Option<String>,
+    /// This merchant's authorities (`host` or `host:port`, lowercase): a request is admitted
+    /// only if its signed `@authority` is one of them, so a request signed for another
+    /// merchant is refused here. Empty: the host of the policy's `did:web` audience.
+    pub authorities: Vec<String>,
     /// Which action each route performs.
     pub routes: RouteMap,
+    /// Whether a path that no route maps may perform the action the agent declares in
+    /// `KYA-Action` (default `false`: an unmapped path is refused).
+    pub declared_actions: bool,
 }
 
 impl Default for HttpPolicy {
     fn default() -> Self {
         Self {
-            max_window_seconds: 300,
-            skew_seconds: 60,
             max_chain_bytes: 64 * 1024,
             max_signature_header_bytes: 8 * 1024,
             scheme: "https".to_owned(),
-            audience: None,
+            authorities: Vec::new(),
             routes: RouteMap::default(),
+            declared_actions: false,
         }
     }
 }
 
 impl HttpPolicy {
-    /// Sets the merchant's identifier (the audience).
-    pub fn audience(mut self, audience: impl Into<String>) -> Self {
-        self.audience = Some(audience.into());
+    /// Adds one of this merchant's authorities (`host` or `host:port`).
+    #[must_use]
+    pub fn authority(mut self, authority: impl Into<String>) -> Self {
+        self.authorities.push(authority.into().to_ascii_lowercase());
         self
     }
 
     /// Sets the scheme used for resource URLs.
+    #[must_use]
     pub fn scheme(mut self, scheme: impl Into<String>) -> Self {
         self.scheme = scheme.into();
         self
     }
 
-    /// Sets the maximum signature window.
-    pub fn max_window_seconds(mut self, seconds: i64) -> Self {
-        self.max_window_seconds = seconds;
-        self
-    }
-
-    /// Sets the clock skew.
-    pub fn skew_seconds(mut self, seconds: i64) -> Self {
-        self.skew_seconds = seconds;
-        self
-    }
-
     /// Adds a route.
+    #[must_use]
     pub fn route(mut self, route: Route) -> Self {
         self.routes.routes.push(route);
         self
     }
+
+    /// Lets unmapped paths perform the action the agent declares (`KYA-Action`).
+    #[must_use]
+    pub fn allow_declared_actions(mut self, yes: bool) -> Self {
+        self.declared_actions = yes;
+        self
+    }
+
+    /// The authorities requests must be signed for: the configured ones, else the host of a
+    /// `did:web` audience (`did:web:shop.example%3A8443` → `shop.example:8443`).
+    pub fn effective_authorities(&self, policy: &Policy) -> Vec<String> {
+        if !self.authorities.is_empty() {
+            return self.authorities.clone();
+        }
+        policy
+            .audience()
+            .and_then(|a| a.strip_prefix("did:web:"))
+            .map(|host| {
+                let host = host.split(':').next().unwrap_or(host);
+                vec![host.replace("%3A", ":").replace("%3a", ":").to_ascii_lowercase()]
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Refuses a path the handler could read differently from the router or the resource check:
+/// `.`/`..` segments, percent-encoded dots, slashes or backslashes, raw backslashes.
+pub fn check_normalized_path(path: &str) -> Result<(), HttpError> {
+    let lower = path.to_ascii_lowercase();
+    let dot_segment = path.split('/').any(|seg| seg == "." || seg == "..");
+    let encoded = ["%2e", "%2f", "%5c"].iter().any(|e| lower.contains(e));
+    if dot_segment || encoded || path.contains('\\') || !path.starts_with('/') {
+        return Err(HttpError::PathNotNormalized {
+            path: path.chars().take(200).collect(),
+        });
+    }
+    Ok(())
 }
 
 /// A route: requests with this method (any, when `None`) whose path is `path_prefix` or lies
@@ -186,32 +217,19 @@ impl CheckedSignature {
         &self.signature
     }
 
-    /// Checks that `keyid` is the JWK thumbprint of `agent_key`.
-    pub fn check_keyid(&self, agent_key: &PublicKey) -> Result<(), HttpError> {
-        let expected = jwk_thumbprint(agent_key);
-        if expected == self.keyid {
-            Ok(())
-        } else {
-            Err(HttpError::KeyIdMismatch {
-                keyid: self.keyid.chars().take(100).collect(),
-                expected,
-            })
+    /// The signature as a proof of possession by the key `keyid` names, for the verifier
+    /// to check against the chain's agent (in the chain's batch, or alone on a cache hit).
+    pub fn holder_proof(&self) -> HolderProof<'_> {
+        HolderProof {
+            message: self.base.as_bytes(),
+            signature: self.signature,
+            key: KeyRef::JwkThumbprint(&self.keyid),
         }
     }
 
-    /// Checks `keyid` and the signature (`verify_strict`) against the agent's key.
-    pub fn verify_signature(&self, agent_key: &PublicKey) -> Result<(), HttpError> {
-        self.check_keyid(agent_key)?;
-        if agent_key.verify_strict(self.signature_base(), &self.signature) {
-            Ok(())
-        } else {
-            Err(HttpError::SignatureInvalid)
-        }
-    }
-
-    /// The unix second until which the nonce must be remembered (`expires` + skew).
-    pub fn nonce_expiry(&self, skew_seconds: i64) -> i64 {
-        self.expires.saturating_add(skew_seconds)
+    /// `expires` as a timestamp.
+    pub fn expires_at(&self) -> Result<Timestamp, HttpError> {
+        Timestamp::from_unix(self.expires).ok_or(HttpError::ParameterInvalid { name: "expires" })
     }
 }
 
@@ -271,8 +289,11 @@ impl HttpVerifier {
     pub fn check_request(
         &self,
         request: &HttpRequest,
-        now: i64,
+        policy: &Policy,
+        now: Timestamp,
+        chain_from: ChainFrom,
     ) -> Result<CheckedSignature, HttpError> {
+        let now = now.unix();
         let input_len: usize = request
             .header_values(SIGNATURE_INPUT)
             .iter()
@@ -351,13 +372,13 @@ impl HttpVerifier {
         if window <= 0 {
             return Err(HttpError::ParameterInvalid { name: "expires" });
         }
-        if window > self.policy.max_window_seconds {
+        if window > policy.max_window_secs() {
             return Err(HttpError::WindowTooLong {
                 window_seconds: window,
-                max_seconds: self.policy.max_window_seconds,
+                max_seconds: policy.max_window_secs(),
             });
         }
-        let skew = self.policy.skew_seconds;
+        let skew = policy.clock_skew_secs();
         if created > now.saturating_add(skew) {
             return Err(HttpError::CreatedInFuture {
                 created,
@@ -368,6 +389,16 @@ impl HttpVerifier {
         if now > expires.saturating_add(skew) {
             return Err(HttpError::Expired { expires, now });
         }
+
+        // Whom it is for, and the path the handler will see.
+        let authorities = self.policy.effective_authorities(policy);
+        if !authorities.iter().any(|a| *a == request.authority) {
+            return Err(HttpError::AuthorityMismatch {
+                authority: request.authority.chars().take(200).collect(),
+                expected: authorities,
+            });
+        }
+        check_normalized_path(request.path_component())?;
 
         // Body.
         let digest =
@@ -392,7 +423,10 @@ impl HttpVerifier {
             .single_header(KYA_AMOUNT)?
             .map(parse_amount_header)
             .transpose()?;
-        let (chain, chain_inline, chain_digest) = self.chain_of(request, now)?;
+        let (chain, chain_inline, chain_digest) = match chain_from {
+            ChainFrom::Headers => self.chain_of(request, now)?,
+            ChainFrom::Body => self.chain_in_body(request)?,
+        };
 
         // The base, rebuilt as the crate parsed it, verified later with `verify_strict`.
         let signature: [u8; 64] =
@@ -427,6 +461,24 @@ impl HttpVerifier {
         })
     }
 
+    /// A chain registration: the body is the chain, and no chain header may compete with it.
+    fn chain_in_body(&self, request: &HttpRequest) -> Result<ChainFound, HttpError> {
+        if request.single_header(KYA_CHAIN)?.is_some()
+            || request.single_header(KYA_CHAIN_DIGEST)?.is_some()
+        {
+            return Err(HttpError::BadRequest {
+                detail: "a chain registration carries the chain in its body, not in KYA-Chain or KYA-Chain-Digest".to_owned(),
+            });
+        }
+        if request.body.len() > self.policy.max_chain_bytes {
+            return Err(HttpError::ChainTooLarge {
+                max_bytes: self.policy.max_chain_bytes,
+            });
+        }
+        let digest = Sha256::digest(&request.body).into();
+        Ok((Arc::from(request.body.as_slice()), true, digest))
+    }
+
     /// The chain bytes, whether they came inline, and their digest.
     fn chain_of(&self, request: &HttpRequest, now: i64) -> Result<ChainFound, HttpError> {
         match (
@@ -455,27 +507,21 @@ impl HttpVerifier {
         }
     }
 
-    /// Remembers a chain that verified, so later requests may name it by digest, until
-    /// `expires` (unix seconds; the chain's own expiry at the latest).
-    pub fn remember_chain(&self, checked: &CheckedSignature, expires: i64) {
-        self.chains
-            .put(checked.chain_digest, Arc::clone(&checked.chain), expires);
-    }
-
     /// The grant request an HTTP request amounts to: the action from the route map (a
-    /// `KYA-Action` header must then agree) or else from `KYA-Action`; the amount from
-    /// `KYA-Amount`; the policy's audience; the resource `<scheme>://<authority><path>`;
-    /// the time `now` (unix seconds).
+    /// `KYA-Action` header must then agree), or — only where the merchant opted in with
+    /// [`HttpPolicy::declared_actions`] — from `KYA-Action`; the amount from `KYA-Amount`;
+    /// the policy's audience (never a header); the resource
+    /// `<scheme>://<authority><path>`; the time is the verifier's `now`.
     pub fn grant_request(
         &self,
         request: &HttpRequest,
         checked: &CheckedSignature,
-        now: i64,
+        policy: &Policy,
+        now: Timestamp,
     ) -> Result<Request, HttpError> {
-        let routed = self
-            .policy
-            .routes
-            .action_for(&request.method, request.path_component());
+        let path = request.path_component();
+        check_normalized_path(path)?;
+        let routed = self.policy.routes.action_for(&request.method, path);
         let action = match (routed, &checked.action) {
             (Some(route), Some(header)) if route != header => {
                 return Err(HttpError::HeaderInvalid {
@@ -484,28 +530,39 @@ impl HttpVerifier {
                 });
             }
             (Some(route), _) => route.clone(),
-            (None, Some(header)) => header.clone(),
-            (None, None) => {
-                return Err(HttpError::BadRequest {
-                    detail: "no action: the route is not mapped and KYA-Action is absent"
-                        .to_owned(),
+            (None, Some(header)) if self.policy.declared_actions => header.clone(),
+            (None, _) => {
+                return Err(HttpError::RouteNotMapped {
+                    method: request.method.chars().take(16).collect(),
+                    path: path.chars().take(200).collect(),
                 });
             }
         };
-        let time =
-            time::OffsetDateTime::from_unix_timestamp(now).map_err(|_| HttpError::BadRequest {
+        let time = time::OffsetDateTime::from_unix_timestamp(now.unix()).map_err(|_| {
+            HttpError::BadRequest {
                 detail: "the clock is out of range".to_owned(),
-            })?;
+            }
+        })?;
         let mut grant_request =
             Request::new(action, time).with_resource(request.resource(&self.policy.scheme));
         if let Some(money) = &checked.amount {
             grant_request = grant_request.with_amount(money.value.clone(), money.asset.clone());
         }
-        if let Some(audience) = &self.policy.audience {
-            grant_request = grant_request.with_audience(audience.clone());
+        if let Some(audience) = policy.audience() {
+            grant_request = grant_request.with_audience(audience.to_owned());
         }
         Ok(grant_request)
     }
+}
+
+/// Where a signed request's chain is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ChainFrom {
+    /// `KYA-Chain` (inline) or `KYA-Chain-Digest` (stored): an ordinary request.
+    Headers,
+    /// The body: a chain registration.
+    Body,
 }
 
 fn map_parse_error(e: ImplementationError) -> HttpError {
