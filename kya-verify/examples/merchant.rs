@@ -5,14 +5,17 @@
 //! ```
 //!
 //! `POLICY.json` is a kya-verify policy (trusted principals, audience = this merchant, skew,
-//! window, limits). Routes:
+//! window, limits). Requests must be signed for this merchant's authority (`ADDR`, as the
+//! agent reaches it). Budgets and rates are metered in memory (one instance; a fleet shares
+//! a ledger). Routes:
 //!
 //! - `POST /pay` — action `payments/send`, amount from the signed `KYA-Amount` header;
 //! - `GET /catalog` — action `catalog/read`;
-//! - `POST /kya/chains` — not guarded: the body is a credential chain (JSON array); when it
-//!   verifies, the merchant keeps it and answers `{"chainDigest": "sha-256=:…:"}`, so the
-//!   agent can name it with `KYA-Chain-Digest` instead of sending it in every request (for
-//!   chains too large for a header).
+//! - `POST /kya/chains` — a chain registration: the body is the agent's credential chain
+//!   (JSON array) and the request is signed by that agent like any other; when it verifies,
+//!   the merchant keeps the chain (within the agent's share) and answers
+//!   `{"chainDigest": "u…"}`, so the agent can name it with `KYA-Chain-Digest` instead of
+//!   sending it in every request (for chains too large for a header).
 //!
 //! Every guarded route is behind [`KyaLayer`]: 401 / 403 come back as RFC 9457 problem
 //! details, and handlers read the verified agent with the [`KyaAdmitted`] extractor.
@@ -24,23 +27,24 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use kya_core::grant::Action;
-use kya_verify::http::{HttpPolicy, KyaGate, Refusal, Route};
-use kya_verify::middleware::{KyaAdmitted, KyaLayer, problem};
+use kya_verify::http::{HttpError, HttpPolicy, KyaGate, Refusal, Route};
+use kya_verify::middleware::{KyaAdmitted, KyaLayer, problem, request_view};
+use kya_verify::{MemoryLedger, Verifier};
 use kya_verify::policy::Policy;
 use serde_json::json;
 use tokio::net::TcpListener;
 
-/// The merchant's routes and the actions they perform.
-pub fn http_policy(scheme: &str) -> Result<HttpPolicy, String> {
+/// The merchant's authority, routes and the actions they perform.
+pub fn http_policy(scheme: &str, authority: &str) -> Result<HttpPolicy, String> {
     let action = |a: &str| Action::parse(a).map_err(|e| e.to_string());
     Ok(HttpPolicy::default()
         .scheme(scheme)
+        .authority(authority)
         .route(Route::new("/pay", action("payments/send")?).method("POST"))
         .route(Route::new("/catalog", action("catalog/read")?).method("GET")))
 }
@@ -80,8 +84,16 @@ async fn catalog(admitted: KyaAdmitted) -> Json<serde_json::Value> {
     }))
 }
 
-async fn register_chain(State(gate): State<Arc<KyaGate>>, body: Bytes) -> Response {
-    match gate.register_chain(&body) {
+async fn register_chain(State(gate): State<Arc<KyaGate>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let max = gate.http().policy().max_chain_bytes;
+    let Ok(body) = axum::body::to_bytes(body, max).await else {
+        return problem::<axum::body::Body>(&Refusal::NotVerified(HttpError::ChainTooLarge {
+            max_bytes: max,
+        }));
+    };
+    let registered = request_view(&parts, &body).and_then(|view| gate.register_chain(&view));
+    match registered {
         Ok((agent, digest)) => (
             StatusCode::CREATED,
             Json(json!({"chainDigest": digest, "agent": agent.agent().to_string()})),
@@ -89,6 +101,13 @@ async fn register_chain(State(gate): State<Arc<KyaGate>>, body: Bytes) -> Respon
             .into_response(),
         Err(e) => problem::<axum::body::Body>(&Refusal::NotVerified(e)),
     }
+}
+
+/// The merchant's gate: the policy, an in-memory ledger for budgets and rates, and the
+/// authority agents sign for.
+pub fn gate(policy: Policy, scheme: &str, authority: &str) -> Result<KyaGate, String> {
+    let verifier = Verifier::new(policy).with_ledger(Arc::new(MemoryLedger::default()));
+    Ok(KyaGate::new(Arc::new(verifier), http_policy(scheme, authority)?))
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -100,8 +119,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let addr: SocketAddr = args.next().as_deref().unwrap_or("127.0.0.1:8080").parse()?;
     let policy = Policy::from_json(&std::fs::read(&policy_file)?)?;
-    let gate = Arc::new(KyaGate::new(policy, http_policy("http")?));
     let listener = TcpListener::bind(addr).await?;
+    let gate = Arc::new(gate(policy, "http", &listener.local_addr()?.to_string())?);
     println!("merchant listening on http://{}", listener.local_addr()?);
     serve(listener, gate).await?;
     Ok(())

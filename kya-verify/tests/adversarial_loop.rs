@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use kya_verify::verify_chain;
+use common::verify_chain;
 
 #[test]
 fn a_repeated_link_is_a_loop() {

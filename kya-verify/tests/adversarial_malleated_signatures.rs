@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use kya_verify::verify_chain;
+use common::verify_chain;
 use serde_json::Value;
 
 /// The group order L, little-endian.

@@ -5,7 +5,8 @@
 mod common;
 
 use common::*;
-use kya_verify::{VerifyError, verify_chain};
+use common::verify_chain;
+use kya_verify::{VerifyError};
 
 #[test]
 fn a_widened_grant_is_refused() {

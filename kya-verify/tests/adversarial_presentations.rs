@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use common::*;
 use kya_core::Timestamp;
-use kya_verify::{FixedClock, MemoryNonceStore, Verifier, present, verify_presentation};
+use kya_verify::{FixedClock, MemoryNonceStore, PresentationOptions, Verifier, present};
 use serde_json::Value;
 
 fn vp(
@@ -20,8 +20,27 @@ fn vp(
     expires: Timestamp,
 ) -> Vec<u8> {
     let chain = docs(&chain(3));
-    serde_json::to_vec(&present(&chain, holder, audience, nonce, created, expires).unwrap())
-        .unwrap()
+    let options = PresentationOptions {
+        audience: audience.to_owned(),
+        nonce: nonce.to_owned(),
+        created,
+        expires,
+    };
+    serde_json::to_vec(&present(&chain, holder, &options).unwrap()).unwrap()
+}
+
+/// A presentation through the one verifier, with the tests' clock and a shared nonce store.
+fn verify_presentation(
+    bytes: &[u8],
+    policy: &kya_verify::Policy,
+    clock: &FixedClock,
+    _registry: Option<()>,
+    nonces: &Arc<MemoryNonceStore>,
+) -> Result<kya_verify::VerifiedAgent, kya_verify::VerifyError> {
+    Verifier::new(policy.clone())
+        .with_clock(Arc::new(FixedClock::new(kya_verify::Clock::now(clock))))
+        .with_nonce_store(nonces.clone())
+        .verify_presentation(bytes)
 }
 
 fn good(nonce: &str) -> Vec<u8> {
@@ -36,7 +55,7 @@ fn good(nonce: &str) -> Vec<u8> {
 
 #[test]
 fn a_fresh_presentation_verifies_once() {
-    let nonces = MemoryNonceStore::default();
+    let nonces = Arc::new(MemoryNonceStore::default());
     let agent_v = verify_presentation(&good("n-1"), &policy(), &clock(), None, &nonces).unwrap();
     assert_eq!(agent_v.agent(), &did(&agent(2)));
     assert_eq!(agent_v.valid_until(), now().add_seconds(120));
@@ -68,7 +87,7 @@ fn a_replayed_nonce_is_refused_through_the_verifier_and_its_cache() {
 
 #[test]
 fn a_future_created_beyond_skew_is_refused() {
-    let nonces = MemoryNonceStore::default();
+    let nonces = Arc::new(MemoryNonceStore::default());
     let future = vp(
         &agent(2),
         "did:web:shop.example",
@@ -97,7 +116,7 @@ fn a_future_created_beyond_skew_is_refused() {
     let mut d = docs(&chain(2));
     d[1] = resign(d[1].clone(), &agent(0), now().add_seconds(3600));
     assert_err(
-        kya_verify::verify_chain(&bytes(&d), &policy(), &clock(), None),
+        common::verify_chain(&bytes(&d), &policy(), &clock(), None),
         "created_in_future",
         Some(1),
     );
@@ -105,7 +124,7 @@ fn a_future_created_beyond_skew_is_refused() {
 
 #[test]
 fn windows_audiences_challenges_and_holders() {
-    let nonces = MemoryNonceStore::default();
+    let nonces = Arc::new(MemoryNonceStore::default());
     let long = vp(
         &agent(2),
         "did:web:shop.example",
@@ -173,7 +192,7 @@ fn windows_audiences_challenges_and_holders() {
 
 #[test]
 fn tampering_with_a_presentation_is_refused() {
-    let nonces = MemoryNonceStore::default();
+    let nonces = Arc::new(MemoryNonceStore::default());
     let mut doc: Value = serde_json::from_slice(&good("t")).unwrap();
     doc["proof"]["domain"] = "did:web:shop.example ".into();
     let bad = serde_json::to_vec(&doc).unwrap();
@@ -201,4 +220,27 @@ fn tampering_with_a_presentation_is_refused() {
         "malformed",
         None,
     );
+}
+
+/// A presentation is accepted until `expires` + skew, so its nonce must be remembered that
+/// long: one verified just after `expires` (within the skew) must not be accepted again.
+#[test]
+fn a_presentation_accepted_within_the_skew_after_expiry_is_not_accepted_again() {
+    let nonces = Arc::new(MemoryNonceStore::default());
+    let late = vp(
+        &agent(2),
+        "did:web:shop.example",
+        "late-1",
+        now().add_seconds(-100),
+        now().add_seconds(-30),
+    );
+    assert!(verify_presentation(&late, &policy(), &clock(), None, &nonces).is_ok());
+    for later in [0, 10, 29] {
+        let at = FixedClock::new(now().add_seconds(later));
+        assert_err(
+            verify_presentation(&late, &policy(), &at, None, &nonces),
+            "nonce_replayed",
+            None,
+        );
+    }
 }

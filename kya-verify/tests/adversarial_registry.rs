@@ -7,10 +7,11 @@ mod common;
 use common::*;
 use kya_core::credential::AgentAuthorization;
 use kya_core::{Did, DidPkh};
-use kya_verify::{Feedback, MemoryRegistry, Policy, RegistryView, verify_chain};
+use common::verify_chain;
+use kya_verify::{Feedback, MemoryRegistry, Policy, RegistryView};
 
-fn registry() -> MemoryRegistry {
-    let r = MemoryRegistry::new();
+fn registry() -> std::sync::Arc<MemoryRegistry> {
+    let r = std::sync::Arc::new(MemoryRegistry::new());
     r.add_agent(&registration(1), [0x11; 20], "https://agent.example/1.json");
     r.bind_agent_key(&registration(1), agent(0).public_key(), t0());
     r
@@ -39,7 +40,7 @@ fn a_registered_chain_verifies_with_registry_facts() {
         .trust_root(Did::Key(did(&principal())))
         .trust_rater(rater)
         .build();
-    let agent = verify_chain(&bytes(&d), &p, &clock(), Some(&r)).unwrap();
+    let agent = verify_chain(&bytes(&d), &p, &clock(), Some(r.clone())).unwrap();
     assert!(agent.registry_checked());
     let facts = agent.chain()[0].registry_facts().unwrap();
     assert!(facts.record.active);
@@ -62,7 +63,7 @@ fn a_revoked_link_is_refused() {
         t("2026-01-15T00:00:00Z"),
     );
     let e = assert_err(
-        verify_chain(&bytes(&d), &policy(), &clock(), Some(&r)),
+        verify_chain(&bytes(&d), &policy(), &clock(), Some(r.clone())),
         "revoked",
         Some(1),
     );
@@ -76,7 +77,7 @@ fn a_revoked_link_is_refused() {
         t("2026-01-15T00:00:00Z"),
     );
     assert_err(
-        verify_chain(&bytes(&d), &policy(), &clock(), Some(&r)),
+        verify_chain(&bytes(&d), &policy(), &clock(), Some(r.clone())),
         "revoked",
         Some(0),
     );
@@ -89,14 +90,14 @@ fn a_revoked_link_is_refused() {
         44,
         t("2026-01-15T00:00:00Z"),
     );
-    assert!(verify_chain(&bytes(&d), &policy(), &clock(), Some(&r)).is_ok());
+    assert!(verify_chain(&bytes(&d), &policy(), &clock(), Some(r.clone())).is_ok());
 }
 
 #[test]
 fn a_key_not_bound_at_the_time_is_refused() {
     let d = docs(&chain_with(2, true));
     // Bound only after now.
-    let r = MemoryRegistry::new();
+    let r = std::sync::Arc::new(MemoryRegistry::new());
     r.add_agent(&registration(1), [0x11; 20], "x");
     r.bind_agent_key(
         &registration(1),
@@ -104,7 +105,7 @@ fn a_key_not_bound_at_the_time_is_refused() {
         t("2026-03-01T00:00:00Z"),
     );
     assert_err(
-        verify_chain(&bytes(&d), &policy(), &clock(), Some(&r)),
+        verify_chain(&bytes(&d), &policy(), &clock(), Some(r.clone())),
         "key_not_bound",
         Some(0),
     );
@@ -116,16 +117,16 @@ fn a_key_not_bound_at_the_time_is_refused() {
         t("2026-01-20T00:00:00Z"),
     );
     assert_err(
-        verify_chain(&bytes(&d), &policy(), &clock(), Some(&r)),
+        verify_chain(&bytes(&d), &policy(), &clock(), Some(r.clone())),
         "key_not_bound",
         Some(0),
     );
     // Another key bound.
-    let r = MemoryRegistry::new();
+    let r = std::sync::Arc::new(MemoryRegistry::new());
     r.add_agent(&registration(1), [0x11; 20], "x");
     r.bind_agent_key(&registration(1), key(9).public_key(), t0());
     assert_err(
-        verify_chain(&bytes(&d), &policy(), &clock(), Some(&r)),
+        verify_chain(&bytes(&d), &policy(), &clock(), Some(r.clone())),
         "key_not_bound",
         Some(0),
     );
@@ -134,16 +135,16 @@ fn a_key_not_bound_at_the_time_is_refused() {
 #[test]
 fn unregistered_and_inactive_agents_are_refused() {
     let d = docs(&chain_with(2, true));
-    let r = MemoryRegistry::new();
+    let r = std::sync::Arc::new(MemoryRegistry::new());
     assert_err(
-        verify_chain(&bytes(&d), &policy(), &clock(), Some(&r)),
+        verify_chain(&bytes(&d), &policy(), &clock(), Some(r.clone())),
         "agent_not_registered",
         Some(0),
     );
     let r = registry();
     r.set_active(&registration(1), false);
     assert_err(
-        verify_chain(&bytes(&d), &policy(), &clock(), Some(&r)),
+        verify_chain(&bytes(&d), &policy(), &clock(), Some(r.clone())),
         "agent_inactive",
         Some(0),
     );
@@ -161,7 +162,7 @@ fn pkh_chain() -> (DidPkh, Vec<u8>) {
 }
 
 #[test]
-fn a_wallet_principal_needs_its_key_bound_when_it_signed() {
+fn a_wallet_principal_needs_its_key_bound_now() {
     let (wallet, chain) = pkh_chain();
     let trusting = Policy::builder().trust_root(Did::Pkh(wallet)).build();
     let any_registered = Policy::builder().trust_registry_principals(true).build();
@@ -172,40 +173,70 @@ fn a_wallet_principal_needs_its_key_bound_when_it_signed() {
         Some(0),
     );
     assert!(e.to_string().contains("no registry view"), "{e}");
-    // Bound after the proof was created.
-    let r = MemoryRegistry::new();
-    r.bind_principal_key(&wallet, principal().public_key(), t("2026-01-11T00:00:00Z"));
+    // Bound after now (a binding the view does not hold yet): refused.
+    let r = std::sync::Arc::new(MemoryRegistry::new());
+    r.bind_principal_key(&wallet, principal().public_key(), now().add_seconds(3600));
     assert_err(
-        verify_chain(&chain, &trusting, &clock(), Some(&r)),
+        verify_chain(&chain, &trusting, &clock(), Some(r.clone())),
         "principal_key_not_bound",
         Some(0),
     );
-    // Bound before: verifies, under an explicit root or "any registered principal".
-    let r = MemoryRegistry::new();
-    r.bind_principal_key(&wallet, principal().public_key(), t("2026-01-05T00:00:00Z"));
-    assert!(verify_chain(&chain, &trusting, &clock(), Some(&r)).is_ok());
-    let agent = verify_chain(&chain, &any_registered, &clock(), Some(&r)).unwrap();
+    // Bound now (even if bound after the proof's `created`): verifies, under an explicit
+    // root or "any registered principal".
+    let r = std::sync::Arc::new(MemoryRegistry::new());
+    r.bind_principal_key(&wallet, principal().public_key(), t("2026-01-11T00:00:00Z"));
+    assert!(verify_chain(&chain, &trusting, &clock(), Some(r.clone())).is_ok());
+    let agent = verify_chain(&chain, &any_registered, &clock(), Some(r.clone())).unwrap();
     assert_eq!(agent.principal(), &Did::Pkh(wallet));
     // Not trusted at all without either.
     assert_err(
-        verify_chain(&chain, &Policy::default(), &clock(), Some(&r)),
+        verify_chain(&chain, &Policy::default(), &clock(), Some(r.clone())),
         "untrusted_root",
         Some(0),
     );
-    // Unbound before signing.
-    r.unbind_principal_key(&wallet, principal().public_key(), t("2026-01-08T00:00:00Z"));
+    // Unbound before now: every credential the key signed is refused.
+    r.unbind_principal_key(&wallet, principal().public_key(), now().add_seconds(-1));
     assert_err(
-        verify_chain(&chain, &trusting, &clock(), Some(&r)),
+        verify_chain(&chain, &trusting, &clock(), Some(r.clone())),
         "principal_key_not_bound",
         Some(0),
     );
     // A binding on another chain does not count.
-    let r = MemoryRegistry::new();
+    let r = std::sync::Arc::new(MemoryRegistry::new());
     r.bind_principal_key(&DidPkh::new(1, [0xaa; 20]), principal().public_key(), t0());
     assert!(!r.principal_key_bound(&wallet, &principal().public_key(), now()));
     assert_err(
-        verify_chain(&chain, &trusting, &clock(), Some(&r)),
+        verify_chain(&chain, &trusting, &clock(), Some(r.clone())),
         "principal_key_not_bound",
         Some(0),
     );
+}
+
+/// The attack: a thief holds the wallet principal's issuing key; the principal unbinds it
+/// on-chain. The thief then mints a new authorisation whose `created` (and `validFrom`) it
+/// back-dates into the bound period. The registry view says the key is not bound *now*, so
+/// the credential is refused, whatever times the signer wrote.
+#[test]
+fn a_stolen_principal_key_is_useless_after_unbinding_whatever_created_says() {
+    let wallet = DidPkh::new(31337, [0xaa; 20]);
+    let stolen = principal();
+    let r = std::sync::Arc::new(MemoryRegistry::new());
+    r.bind_principal_key(&wallet, stolen.public_key(), t0());
+    let unbound_at = now().add_seconds(-3600);
+    r.unbind_principal_key(&wallet, stolen.public_key(), unbound_at);
+    let backdated = t("2026-01-10T00:00:00Z");
+    assert!(backdated < unbound_at);
+    let minted = AgentAuthorization::builder(Did::Pkh(wallet), did(&agent(5)))
+        .valid_from(backdated)
+        .valid_until(t("2027-01-01T00:00:00Z"))
+        .grant(root_grant())
+        .sign(&stolen, backdated)
+        .unwrap();
+    let trusting = Policy::builder().trust_root(Did::Pkh(wallet)).build();
+    let e = assert_err(
+        verify_chain(&bytes(&docs(&[minted])), &trusting, &clock(), Some(r.clone())),
+        "principal_key_not_bound",
+        Some(0),
+    );
+    assert!(e.to_string().contains(&now().to_string()), "judged now: {e}");
 }

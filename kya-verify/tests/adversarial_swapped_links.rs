@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use kya_verify::verify_chain;
+use common::verify_chain;
 
 #[test]
 fn swapped_links_are_refused_where_the_order_breaks() {

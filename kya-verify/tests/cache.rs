@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use kya_verify::{ChainSource, DetachedSignature, FixedClock, MemoryRegistry, Verifier};
+use kya_verify::{ChainInput, FixedClock, HolderProof, KeyRef, MemoryRegistry, Verifier};
 
 #[test]
 fn repeat_chains_come_from_the_cache_until_they_expire() {
@@ -32,44 +32,47 @@ fn a_signed_request_by_digest_costs_one_signature() {
     let d = bytes(&docs(&links));
     let message = b"@method: GET\n@path: /pay".to_vec();
     let leaf = agent(2);
-    let sig = DetachedSignature {
+    let sig = HolderProof {
         signature: kya_core::SecretKey::sign(&leaf, &message),
-        message: message.clone(),
-        signer: leaf.public_key(),
+        message: &message,
+        key: KeyRef::Key(leaf.public_key()),
     };
-    // Unknown digest first.
-    let digests: Vec<_> = links.iter().map(|l| l.digest()).collect();
-    let digest = kya_verify::ChainDigest::of_links(&digests);
+    // Unknown digest first. The chain's one name: SHA-256 of its JCS bytes.
+    let digest = kya_verify::ChainDigest::of_chain(&serde_json::Value::Array(docs(&links))).unwrap();
     assert_err(
-        v.verify_signed(ChainSource::Digest(digest), &sig),
+        v.verify_held(ChainInput::Digest(digest), &sig),
         "chain_not_cached",
         None,
     );
-    let a = v.verify_signed(ChainSource::Bytes(&d), &sig).unwrap();
+    let a = v.verify_held(ChainInput::Bytes(&d), &sig).unwrap();
     assert_eq!(a.chain_digest(), digest);
-    assert!(v.verify_signed(ChainSource::Digest(digest), &sig).is_ok());
+    assert!(v.verify_held(ChainInput::Digest(digest), &sig).is_ok());
     // A bad request signature is refused on the cached path too.
-    let mut bad = sig.clone();
-    bad.message.push(b'!');
+    let mut altered = message.clone();
+    altered.push(b'!');
+    let bad = HolderProof {
+        message: &altered,
+        ..sig
+    };
     assert_err(
-        v.verify_signed(ChainSource::Digest(digest), &bad),
+        v.verify_held(ChainInput::Digest(digest), &bad),
         "bad_signature",
         None,
     );
     assert_err(
-        v.verify_signed(ChainSource::Bytes(&d), &bad),
+        v.verify_held(ChainInput::Bytes(&d), &bad),
         "bad_signature",
         None,
     );
     // Signed by another agent: holder mismatch.
     let other = agent(0);
-    let wrong = DetachedSignature {
+    let wrong = HolderProof {
         signature: other.sign(&message),
-        message,
-        signer: other.public_key(),
+        message: &message,
+        key: KeyRef::Key(other.public_key()),
     };
     assert_err(
-        v.verify_signed(ChainSource::Digest(digest), &wrong),
+        v.verify_held(ChainInput::Digest(digest), &wrong),
         "holder_mismatch",
         None,
     );

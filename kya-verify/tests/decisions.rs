@@ -6,7 +6,8 @@ mod common;
 use common::*;
 use kya_core::Did;
 use kya_core::credential::{AgentAuthorization, AgentDelegation};
-use kya_verify::{MemoryLedger, verify_chain};
+use common::verify_chain;
+use kya_verify::{MemoryLedger};
 
 fn req(amount: &str, audience: &str) -> kya_core::grant::Request {
     request(&format!(
@@ -64,7 +65,7 @@ fn a_parent_budget_is_shared_and_charges_are_atomic() {
     let vb = verify_chain(&bytes(&docs(&[root.clone(), b])), &policy(), &clock(), None).unwrap();
     let ledger = MemoryLedger::default();
     let r = |v: &str| req(v, "did:web:shop.example");
-    let first = va.decide_with_ledger(&r("15.00"), now(), &ledger);
+    let first = va.decide_with_ledger(&r("15.00"), now(), &ledger).unwrap();
     assert!(first.is_allowed());
     assert_eq!(
         first.obligations().len(),
@@ -72,11 +73,11 @@ fn a_parent_budget_is_shared_and_charges_are_atomic() {
         "root budget, leaf budget, leaf rate"
     );
     assert!(
-        vb.decide_with_ledger(&r("15.00"), now(), &ledger)
+        vb.decide_with_ledger(&r("15.00"), now(), &ledger).unwrap()
             .is_allowed()
     );
     // The root's 30.00 is spent: sibling A's own budget (20) has room, but nothing is charged.
-    let d = va.decide_with_ledger(&r("1.00"), now(), &ledger);
+    let d = va.decide_with_ledger(&r("1.00"), now(), &ledger).unwrap();
     assert_eq!(d.codes(), ["budget_exhausted"], "{}", d.explain());
     assert_eq!(d.reasons()[0].link, Some(0));
     let leaf_key = kya_verify::LedgerKey {
@@ -92,7 +93,7 @@ fn a_parent_budget_is_shared_and_charges_are_atomic() {
     let tomorrow = now().add_seconds(86_400);
     let mut next = r("1.00");
     next.time = tomorrow.as_offset_date_time();
-    assert!(va.decide_with_ledger(&next, tomorrow, &ledger).is_allowed());
+    assert!(va.decide_with_ledger(&next, tomorrow, &ledger).unwrap().is_allowed());
 }
 
 #[test]
@@ -109,10 +110,10 @@ fn rates_are_enforced() {
     let v = verify_chain(&bytes(&docs(&[root])), &policy(), &clock(), None).unwrap();
     let ledger = MemoryLedger::default();
     let r = request(r#"{"action": "catalog/read", "time": "2026-02-01T12:00:00Z"}"#);
-    assert!(v.decide_with_ledger(&r, now(), &ledger).is_allowed());
-    assert!(v.decide_with_ledger(&r, now(), &ledger).is_allowed());
+    assert!(v.decide_with_ledger(&r, now(), &ledger).unwrap().is_allowed());
+    assert!(v.decide_with_ledger(&r, now(), &ledger).unwrap().is_allowed());
     assert_eq!(
-        v.decide_with_ledger(&r, now(), &ledger).codes(),
+        v.decide_with_ledger(&r, now(), &ledger).unwrap().codes(),
         ["rate_limited"]
     );
 }

@@ -18,7 +18,7 @@ use hyper_util::rt::TokioExecutor;
 use kya_core::credential::AgentAuthorization;
 use kya_core::grant::{Action, Amount, Asset, Grant, Money};
 use kya_core::{Did, DidKey, SecretKey, Timestamp};
-use kya_verify::http::{ChainTransport, HttpRequest, KyaGate, RequestSigner};
+use kya_verify::http::{ChainTransport, HttpRequest, RequestSigner, SignOptions};
 use kya_verify::policy::Policy;
 use serde_json::Value;
 
@@ -66,9 +66,9 @@ async fn start() -> Shop {
         .trust_root(Did::Key(DidKey::from_public_key(principal.public_key())))
         .audience(MERCHANT)
         .build();
-    let gate = Arc::new(KyaGate::new(policy, merchant::http_policy("http").unwrap()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let gate = Arc::new(merchant::gate(policy, "http", &addr.to_string()).unwrap());
     tokio::spawn(merchant::serve(listener, gate));
     Shop {
         base: format!("http://{addr}"),
@@ -114,17 +114,19 @@ impl Shop {
         let url = format!("{}{path}", self.base);
         let (_, mut request) = HttpRequest::from_url(method, &url).unwrap();
         request.body = body.to_vec();
-        let created = Timestamp::now().unix() - age;
+        let created = Timestamp::now().add_seconds(-age);
         RequestSigner::new(agent, chain)
             .unwrap()
             .transport(transport)
             .sign(
                 &mut request,
-                None,
-                amount.as_ref(),
-                created,
-                created + 60,
-                &RequestSigner::random_nonce(),
+                &SignOptions {
+                    action: None,
+                    amount: amount.as_ref(),
+                    created,
+                    expires: created.add_seconds(60),
+                    nonce: &RequestSigner::random_nonce(),
+                },
             )
             .unwrap();
         Signed {
@@ -329,16 +331,36 @@ async fn chain_by_digest_after_registration() {
         ChainTransport::Digest,
     );
     assert_problem(&shop.send(&by_digest).await, 401, "chain_unknown_digest");
-    // Register it once, then name it by digest.
+    // An unsigned registration stores nothing (anyone could fill the store).
     let signer = RequestSigner::new(&shop.agent, &chain).unwrap();
-    let register = hyper::Request::builder()
+    let unsigned = hyper::Request::builder()
         .method("POST")
         .uri(format!("{}/kya/chains", shop.base))
         .body(Full::new(Bytes::from(signer.chain_bytes().to_vec())))
         .unwrap();
-    let (status, body) = shop.raw(register).await;
+    assert_problem(&shop.raw(unsigned).await, 401, "signature_missing");
+    // A registration signed by another key than the chain's agent stores nothing either.
+    let thief = SecretKey::generate();
+    let by_thief = shop.sign(&thief, &chain, "POST", "/kya/chains", b"", None, 0, ChainTransport::Body);
+    assert_problem(&shop.send(&by_thief).await, 401, "signature_keyid_mismatch");
+    // Registered by its own agent, then named by digest.
+    let register = shop.sign(
+        &shop.agent,
+        &chain,
+        "POST",
+        "/kya/chains",
+        b"",
+        None,
+        0,
+        ChainTransport::Body,
+    );
+    let (status, body) = shop.send(&register).await;
     assert_eq!(status, 201, "{body:#}");
-    assert_eq!(body["chainDigest"], signer.chain_digest_header());
+    let digest: kya_verify::ChainDigest = body["chainDigest"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        kya_verify::http::ChainRef::encode_digest(&digest.0),
+        signer.chain_digest_header()
+    );
     let by_digest = shop.sign(
         &shop.agent,
         &chain,
@@ -351,4 +373,75 @@ async fn chain_by_digest_after_registration() {
     );
     let (status, body) = shop.send(&by_digest).await;
     assert_eq!(status, 200, "{body:#}");
+}
+
+#[tokio::test]
+async fn a_request_signed_for_another_merchant_is_refused_here() {
+    let shop = start().await;
+    let chain = chain(&shop.principal, &shop.agent, MERCHANT);
+    // Signed for merchant A (`a.example`), delivered to this merchant with `Host: a.example`:
+    // the signature is good, the chain is trusted here, but the request is not for us.
+    let (_, mut request) = HttpRequest::from_url("POST", "http://a.example/pay").unwrap();
+    request.body = br#"{"order":42}"#.to_vec();
+    let created = Timestamp::now();
+    RequestSigner::new(&shop.agent, &chain)
+        .unwrap()
+        .sign(
+            &mut request,
+            &SignOptions {
+                action: None,
+                amount: Some(&usd("12.50")),
+                created,
+                expires: created.add_seconds(60),
+                nonce: &RequestSigner::random_nonce(),
+            },
+        )
+        .unwrap();
+    let mut builder = hyper::Request::builder()
+        .method("POST")
+        .uri(format!("{}/pay", shop.base));
+    for (name, value) in &request.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    let forwarded = builder
+        .header("host", "a.example")
+        .body(Full::new(Bytes::from(request.body.clone())))
+        .unwrap();
+    assert_problem(&shop.raw(forwarded).await, 401, "authority_mismatch");
+}
+
+#[tokio::test]
+async fn dot_segments_and_encoded_dots_are_refused_before_routing() {
+    let shop = start().await;
+    let chain = chain(&shop.principal, &shop.agent, MERCHANT);
+    for path in ["/pay/..%2fcatalog", "/pay/%2E%2E/admin", "/pay/%2e"] {
+        let signed = shop.sign(&shop.agent, &chain, "POST", path, b"{}", Some(usd("1")), 0, ChainTransport::Auto);
+        assert_problem(&shop.send(&signed).await, 400, "path_not_normalized");
+    }
+}
+
+#[tokio::test]
+async fn the_example_merchant_meters_budgets() {
+    let shop = start().await;
+    let grant = Grant::builder(Action::parse("payments").unwrap())
+        .max_amount(Amount::parse("100").unwrap(), Asset::parse("USD").unwrap())
+        .budget(Amount::parse("20").unwrap(), Asset::parse("USD").unwrap(), 86_400)
+        .audience([MERCHANT])
+        .build()
+        .unwrap();
+    let start = Timestamp::now().add_seconds(-120);
+    let credential = AgentAuthorization::builder(
+        Did::Key(DidKey::from_public_key(shop.principal.public_key())),
+        DidKey::from_public_key(shop.agent.public_key()),
+    )
+    .valid_from(start)
+    .valid_until(start.add_seconds(3600))
+    .grant(grant)
+    .sign(&shop.principal, start)
+    .unwrap();
+    let chain = Value::Array(vec![credential.document().clone()]);
+    let (status, body) = shop.send(&shop.pay(&shop.agent, &chain, "12.50", 0)).await;
+    assert_eq!(status, 200, "{body:#}");
+    let result = shop.send(&shop.pay(&shop.agent, &chain, "12.50", 0)).await;
+    assert_problem(&result, 403, "budget_exhausted");
 }

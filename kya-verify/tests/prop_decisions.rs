@@ -14,7 +14,7 @@ use common::*;
 use kya_core::credential::{self, VerifiedCredential};
 use kya_core::grant::{Grant, Request, grants_allow};
 use kya_core::{Did, Timestamp};
-use kya_verify::verify_chain;
+use common::verify_chain;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use kya_core::Timestamp;
 use kya_core::grant::Request;
-use kya_verify::{FixedClock, Policy, verify_chain};
+use kya_verify::{FixedClock, Policy};
 use serde_json::Value;
 
 fn vectors() -> PathBuf {
@@ -64,7 +64,9 @@ fn requests_json_decisions() {
         let name = case["name"].as_str().unwrap();
         let request = Request::from_json_value(&case["request"]).unwrap();
         let now = Timestamp::from(request.time);
-        let decision = agent.decide(&request, now);
+        // The verdict of a verifier that meters (an empty ledger per request).
+        let ledger = kya_verify::MemoryLedger::default();
+        let decision = agent.decide_with_ledger(&request, now, &ledger).unwrap();
         assert_eq!(
             decision.is_allowed(),
             case["allow"].as_bool().unwrap(),
@@ -86,4 +88,15 @@ fn requests_json_decisions() {
         let json = serde_json::to_value(&decision).unwrap();
         assert_eq!(json["allow"], case["allow"]);
     }
+}
+
+fn verify_chain(
+    bytes: &[u8],
+    policy: &Policy,
+    clock: &FixedClock,
+    _registry: Option<()>,
+) -> Result<kya_verify::VerifiedAgent, kya_verify::VerifyError> {
+    kya_verify::Verifier::new(policy.clone())
+        .with_clock(std::sync::Arc::new(FixedClock::new(kya_verify::Clock::now(clock))))
+        .verify_chain(bytes)
 }

@@ -11,7 +11,7 @@ use kya_core::credential::AgentAuthorization;
 use kya_core::grant::{Action, Amount, Asset, Grant, Money};
 use kya_core::{Did, DidKey, SecretKey, Timestamp};
 use kya_verify::http::{
-    ChainRef, HttpError, HttpPolicy, HttpRequest, HttpVerifier, RequestSigner, content_digest,
+    ChainFrom, ChainRef, HttpError, HttpPolicy, HttpRequest, HttpVerifier, RequestSigner, SignOptions, content_digest,
     jwk_thumbprint,
 };
 use serde_json::Value;
@@ -21,6 +21,12 @@ use web_bot_auth::components::{
 };
 use web_bot_auth::keyring::{Algorithm, KeyRing};
 use web_bot_auth::message_signatures::{MessageSigner, SignedMessage, UnsignedMessage};
+
+fn merchant_policy() -> kya_verify::Policy {
+    kya_verify::Policy::builder()
+        .audience("did:web:shop.example")
+        .build()
+}
 
 fn now() -> i64 {
     SystemTime::now()
@@ -60,11 +66,13 @@ fn kya_signed(agent: &SecretKey) -> HttpRequest {
     signer
         .sign(
             &mut request,
-            Some(&Action::parse("payments/send").unwrap()),
-            Some(&amount),
-            t,
-            t + 60,
-            &RequestSigner::random_nonce(),
+            &SignOptions {
+                action: Some(&Action::parse("payments/send").unwrap()),
+                amount: Some(&amount),
+                created: kya_core::Timestamp::from_unix(t).unwrap(),
+                expires: kya_core::Timestamp::from_unix(t + 60).unwrap(),
+                nonce: &RequestSigner::random_nonce(),
+            },
         )
         .unwrap();
     request
@@ -93,7 +101,7 @@ fn a_request_signed_by_kya_verifies_with_web_bot_auth() {
 
     // And kya agrees.
     let kya = HttpVerifier::new(HttpPolicy::default());
-    let checked = kya.check_request(&request, now()).unwrap();
+    let checked = kya.check_request(&request, &merchant_policy(), kya_core::Timestamp::from_unix(now()).unwrap(), ChainFrom::Headers).unwrap();
     checked.verify_signature(&agent.public_key()).unwrap();
 
     // A changed covered header breaks both.
@@ -109,7 +117,7 @@ fn a_request_signed_by_kya_verifies_with_web_bot_auth() {
             .verify(&keyring, None)
             .is_err()
     );
-    let checked = kya.check_request(&tampered, now()).unwrap();
+    let checked = kya.check_request(&tampered, &merchant_policy(), kya_core::Timestamp::from_unix(now()).unwrap(), ChainFrom::Headers).unwrap();
     assert_eq!(
         checked.verify_signature(&agent.public_key()),
         Err(HttpError::SignatureInvalid)
@@ -193,7 +201,7 @@ fn a_request_signed_by_web_bot_auth_verifies_with_kya() {
     let request = crate_signed([3; 32], body);
 
     let kya = HttpVerifier::new(HttpPolicy::default());
-    let checked = kya.check_request(&request, now()).unwrap();
+    let checked = kya.check_request(&request, &merchant_policy(), kya_core::Timestamp::from_unix(now()).unwrap(), ChainFrom::Headers).unwrap();
     assert_eq!(checked.nonce, "bm9uY2UtZnJvbS10aGUtY3JhdGU=");
     assert_eq!(checked.expires - checked.created, 120);
     assert!(checked.chain_inline);
@@ -214,7 +222,7 @@ fn a_request_signed_by_web_bot_auth_verifies_with_kya() {
     let mut tampered = request.clone();
     tampered.body = br#"{"item":"car"}"#.to_vec();
     assert_eq!(
-        kya.check_request(&tampered, now()).unwrap_err(),
+        kya.check_request(&tampered, &merchant_policy(), kya_core::Timestamp::from_unix(now()).unwrap(), ChainFrom::Headers).unwrap_err(),
         HttpError::ContentDigestMismatch
     );
 }
@@ -243,7 +251,7 @@ fn kya_refuses_what_the_crate_would_sign_without_the_components_kya_needs() {
     .unwrap();
     let kya = HttpVerifier::new(HttpPolicy::default());
     assert_eq!(
-        kya.check_request(&message.request, now()).unwrap_err(),
+        kya.check_request(&message.request, &merchant_policy(), kya_core::Timestamp::from_unix(now()).unwrap(), ChainFrom::Headers).unwrap_err(),
         HttpError::ComponentNotCovered {
             component: "@method".to_owned()
         }

@@ -227,6 +227,23 @@ impl CheckedSignature {
         }
     }
 
+    /// Checks the request signature alone against `key` (which `keyid` must name), under
+    /// the verifier's one acceptance rule: for tools and tests that look at a signature
+    /// outside a chain. Admission goes through [`crate::Verifier::verify_held`].
+    pub fn verify_signature(&self, key: &kya_core::PublicKey) -> Result<(), HttpError> {
+        let proof = self.holder_proof();
+        let signer = proof.key.resolve(key).map_err(|_| HttpError::KeyIdMismatch {
+            keyid: self.keyid.chars().take(100).collect(),
+            expected: super::jwk_thumbprint(key),
+        })?;
+        crate::chain::verify_single(&crate::chain::DetachedSignature {
+            message: proof.message.to_vec(),
+            signature: proof.signature,
+            signer,
+        })
+        .map_err(|_| HttpError::SignatureInvalid)
+    }
+
     /// `expires` as a timestamp.
     pub fn expires_at(&self) -> Result<Timestamp, HttpError> {
         Timestamp::from_unix(self.expires).ok_or(HttpError::ParameterInvalid { name: "expires" })
@@ -594,7 +611,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::http::RequestSigner;
+    use crate::http::{RequestSigner, SignOptions};
 
     const NOW: i64 = 1_800_000_000;
 
@@ -608,11 +625,13 @@ mod tests {
             .unwrap()
             .sign(
                 &mut request,
-                Some(&Action::parse("payments/send").unwrap()),
-                None,
-                created,
-                expires,
-                "n1",
+                &SignOptions {
+                    action: Some(&Action::parse("payments/send").unwrap()),
+                    amount: None,
+                    created: ts(created),
+                    expires: ts(expires),
+                    nonce: "n1",
+                },
             )
             .unwrap();
         (key, request)
@@ -620,6 +639,30 @@ mod tests {
 
     fn verifier() -> HttpVerifier {
         HttpVerifier::new(HttpPolicy::default())
+    }
+
+    fn ts(unix: i64) -> Timestamp {
+        Timestamp::from_unix(unix).unwrap()
+    }
+
+    fn policy() -> Policy {
+        Policy::builder().audience("did:web:shop.example").build()
+    }
+
+    fn check(v: &HttpVerifier, r: &HttpRequest) -> Result<CheckedSignature, HttpError> {
+        v.check_request(r, &policy(), ts(NOW), ChainFrom::Headers)
+    }
+
+    /// The request signature alone, under the verifier's one acceptance rule.
+    fn signature_verifies(checked: &CheckedSignature, key: &kya_core::PublicKey) -> bool {
+        let proof = checked.holder_proof();
+        crate::chain::verify_single(&crate::chain::DetachedSignature {
+            message: proof.message.to_vec(),
+            signature: proof.signature,
+            signer: *key,
+        })
+        .is_ok()
+            && checked.verify_signature(key).is_ok()
     }
 
     fn set_header(request: &mut HttpRequest, name: &str, value: &str) {
@@ -632,8 +675,8 @@ mod tests {
     #[test]
     fn a_good_request_passes_and_its_signature_verifies() {
         let (key, request) = signed("/pay", NOW, NOW + 60);
-        let checked = verifier().check_request(&request, NOW).unwrap();
-        checked.verify_signature(&key.public_key()).unwrap();
+        let checked = check(&verifier(), &request).unwrap();
+        assert!(signature_verifies(&checked, &key.public_key()));
         assert_eq!(
             checked.covered,
             [
@@ -652,7 +695,7 @@ mod tests {
         let v = verifier();
         let (_, r) = signed("/pay", NOW, NOW + 301);
         assert!(matches!(
-            v.check_request(&r, NOW),
+            check(&v, &r),
             Err(HttpError::WindowTooLong {
                 window_seconds: 301,
                 max_seconds: 300
@@ -660,19 +703,19 @@ mod tests {
         ));
         let (_, r) = signed("/pay", NOW + 61, NOW + 100);
         assert!(matches!(
-            v.check_request(&r, NOW),
+            check(&v, &r),
             Err(HttpError::CreatedInFuture { .. })
         ));
         let (_, r) = signed("/pay", NOW + 60, NOW + 100);
-        assert!(v.check_request(&r, NOW).is_ok(), "within skew");
+        assert!(check(&v, &r).is_ok(), "within skew");
         let (_, r) = signed("/pay", NOW - 200, NOW - 61);
         assert!(matches!(
-            v.check_request(&r, NOW),
+            check(&v, &r),
             Err(HttpError::Expired { .. })
         ));
         let (_, r) = signed("/pay", NOW, NOW);
         assert!(matches!(
-            v.check_request(&r, NOW),
+            check(&v, &r),
             Err(HttpError::ParameterInvalid { name: "expires" })
         ));
     }
@@ -683,7 +726,7 @@ mod tests {
         let (_, mut r) = signed("/pay", NOW, NOW + 60);
         r.headers.push(("KYA-Amount".into(), "1 USD".into()));
         assert_eq!(
-            v.check_request(&r, NOW).unwrap_err(),
+            check(&v, &r).unwrap_err(),
             HttpError::ComponentNotCovered {
                 component: "kya-amount".into()
             }
@@ -691,15 +734,15 @@ mod tests {
         let (_, mut r) = signed("/pay", NOW, NOW + 60);
         r.query = Some("to=mallory".into());
         assert_eq!(
-            v.check_request(&r, NOW).unwrap_err(),
+            check(&v, &r).unwrap_err(),
             HttpError::ComponentNotCovered {
                 component: "@query".into()
             }
         );
         let (key, r) = signed("/pay?to=alice", NOW, NOW + 60);
-        let checked = v.check_request(&r, NOW).unwrap();
+        let checked = check(&v, &r).unwrap();
         assert!(checked.covered.contains(&"@query".to_owned()));
-        checked.verify_signature(&key.public_key()).unwrap();
+        assert!(signature_verifies(&checked, &key.public_key()));
     }
 
     #[test]
@@ -710,7 +753,7 @@ mod tests {
             r.header_values("signature-input")[0].replace("alg=\"ed25519\"", "alg=\"hmac-sha256\"");
         set_header(&mut r, "Signature-Input", &input);
         assert!(matches!(
-            v.check_request(&r, NOW),
+            check(&v, &r),
             Err(HttpError::AlgorithmUnsupported { .. })
         ));
 
@@ -718,7 +761,7 @@ mod tests {
         let input = r.header_values("signature-input")[0].replace(";nonce=\"n1\"", "");
         set_header(&mut r, "Signature-Input", &input);
         assert_eq!(
-            v.check_request(&r, NOW).unwrap_err(),
+            check(&v, &r).unwrap_err(),
             HttpError::ParameterInvalid { name: "nonce" }
         );
 
@@ -726,7 +769,7 @@ mod tests {
         r.headers
             .push(("KYA-Action".into(), "payments/refund".into()));
         assert_eq!(
-            v.check_request(&r, NOW).unwrap_err(),
+            check(&v, &r).unwrap_err(),
             HttpError::DuplicateHeader {
                 name: "kya-action".into()
             }
@@ -736,7 +779,7 @@ mod tests {
         r.headers
             .retain(|(n, _)| !n.eq_ignore_ascii_case("kya-chain"));
         assert!(matches!(
-            v.check_request(&r, NOW),
+            check(&v, &r),
             Err(HttpError::ComponentMissing { .. })
         ));
 
@@ -744,7 +787,7 @@ mod tests {
         r.headers
             .retain(|(n, _)| !n.eq_ignore_ascii_case("signature"));
         assert!(matches!(
-            v.check_request(&r, NOW),
+            check(&v, &r),
             Err(HttpError::SignatureMissing { .. })
         ));
     }
@@ -754,18 +797,12 @@ mod tests {
         let v = verifier();
         let (key, mut r) = signed("/pay", NOW, NOW + 60);
         r.path = "/refund".into();
-        let checked = v.check_request(&r, NOW).unwrap();
-        assert_eq!(
-            checked.verify_signature(&key.public_key()),
-            Err(HttpError::SignatureInvalid)
-        );
+        let checked = check(&v, &r).unwrap();
+        assert!(!signature_verifies(&checked, &key.public_key()));
         let (key, mut r) = signed("/pay", NOW, NOW + 60);
         r.method = "PUT".into();
-        let checked = v.check_request(&r, NOW).unwrap();
-        assert_eq!(
-            checked.verify_signature(&key.public_key()),
-            Err(HttpError::SignatureInvalid)
-        );
+        let checked = check(&v, &r).unwrap();
+        assert!(!signature_verifies(&checked, &key.public_key()));
     }
 
     #[test]
@@ -793,9 +830,9 @@ mod tests {
             Action::parse("payments/refund").unwrap(),
         )));
         let (_, r) = signed("/pay", NOW, NOW + 60);
-        let checked = v.check_request(&r, NOW).unwrap();
+        let checked = check(&v, &r).unwrap();
         assert!(matches!(
-            v.grant_request(&r, &checked, NOW),
+            v.grant_request(&r, &checked, &policy(), ts(NOW)),
             Err(HttpError::HeaderInvalid { .. })
         ));
     }
@@ -807,7 +844,7 @@ mod tests {
             set_header(&mut r, "Signature-Input", &input);
             set_header(&mut r, "Signature", &sig);
             set_header(&mut r, "Content-Digest", &digest);
-            let _ = verifier().check_request(&r, NOW);
+            let _ = check(&verifier(), &r);
         }
 
         #[test]
@@ -819,7 +856,7 @@ mod tests {
                 *b = byte;
             }
             set_header(&mut r, "Signature-Input", &String::from_utf8_lossy(&input));
-            let _ = verifier().check_request(&r, NOW);
+            let _ = check(&verifier(), &r);
         }
     }
 }

@@ -173,3 +173,18 @@ pub fn assert_err<T: std::fmt::Debug>(
     assert!(msg.chars().next().unwrap().is_lowercase(), "{msg}");
     e
 }
+
+/// Verifies a bare chain through the one [`kya_verify::Verifier`], with the tests' clock.
+pub fn verify_chain(
+    bytes: &[u8],
+    policy: &Policy,
+    clock: &FixedClock,
+    registry: Option<std::sync::Arc<dyn kya_verify::RegistryView>>,
+) -> Result<kya_verify::VerifiedAgent, kya_verify::VerifyError> {
+    let mut verifier = kya_verify::Verifier::new(policy.clone())
+        .with_clock(std::sync::Arc::new(FixedClock::new(kya_verify::Clock::now(clock))));
+    if let Some(r) = registry {
+        verifier = verifier.with_registry(r);
+    }
+    verifier.verify_chain(bytes)
+}
