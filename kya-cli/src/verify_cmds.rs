@@ -18,12 +18,13 @@ use kya_core::grant::{Action, Money, Request};
 use kya_core::json::{JsonLimits, parse_strict};
 use kya_core::{CredentialDigest, Timestamp};
 use kya_verify::http::{
-    ChainTransport, HttpError, HttpPolicy, HttpRequest, KyaGate, RequestSigner, parse_amount_header,
+    ChainTransport, HttpError, HttpPolicy, HttpRequest, KyaGate, RequestSigner, Route, SignOptions,
+    parse_amount_header,
 };
 use kya_verify::snapshot::Snapshot;
 use kya_verify::{
-    Clock, Decision, FixedClock, MemoryNonceStore, Policy, RegistryView, SystemClock,
-    VerifiedAgent, VerifyError,
+    Clock, Code, Decision, FixedClock, MemoryLedger, Policy, RegistryView, SystemClock,
+    VerifiedAgent, Verifier, VerifyError,
 };
 use serde_json::{Map, Value, json};
 
@@ -61,6 +62,8 @@ pub(crate) enum Transport {
     Inline,
     /// Always by digest (KYA-Chain-Digest): the merchant must already have the chain.
     Digest,
+    /// As the body (a chain registration call, e.g. the example merchant's POST /kya/chains).
+    Body,
 }
 
 /// `kya sign-request`.
@@ -128,9 +131,37 @@ pub(crate) struct VerifyArgs {
     /// Verify as of this instant, RFC 3339 (default: now).
     #[arg(long, value_name = "RFC3339")]
     at: Option<Timestamp>,
+    /// For a signed request: an authority (host or host:port) this merchant answers to;
+    /// repeatable. Default: the host of the policy's did:web audience. A request signed for
+    /// any other authority is refused.
+    #[arg(long, value_name = "HOST")]
+    authority: Vec<String>,
+    /// For a signed request: a route, `[METHOD ]PATH=ACTION` (e.g. `POST /pay=payments/send`);
+    /// repeatable. A path no route maps is refused unless --declared-actions.
+    #[arg(long, value_name = "ROUTE", value_parser = parse_route)]
+    route: Vec<Route>,
+    /// For a signed request: let a path no route maps perform the action the agent declares
+    /// in its signed KYA-Action header.
+    #[arg(long)]
+    declared_actions: bool,
     /// Print JSON.
     #[arg(long)]
     json: bool,
+}
+
+fn parse_route(s: &str) -> Result<Route, String> {
+    let (lhs, action) = s
+        .rsplit_once('=')
+        .ok_or_else(|| format!("`{s}`: expected `[METHOD ]PATH=ACTION`"))?;
+    let action = Action::parse(action.trim()).map_err(|e| format!("`{s}`: {e}"))?;
+    let route = match lhs.trim().split_once(' ') {
+        Some((method, path)) => Route::new(path.trim(), action).method(method.trim()),
+        None => Route::new(lhs.trim(), action),
+    };
+    if !route.path_prefix.starts_with('/') {
+        return Err(format!("`{s}`: the path must start with /"));
+    }
+    Ok(route)
 }
 
 fn parse_money(s: &str) -> Result<Money, String> {
@@ -144,10 +175,12 @@ pub(crate) fn present(args: PresentArgs) -> Result<ExitCode> {
     let presentation = kya_verify::present(
         &chain,
         &secret,
-        &args.audience,
-        &args.nonce,
-        created,
-        created.add_seconds(args.expires_in),
+        &kya_verify::PresentationOptions {
+            audience: args.audience,
+            nonce: args.nonce,
+            created,
+            expires: created.add_seconds(args.expires_in),
+        },
     )?;
     write_json(&presentation)?;
     Ok(ExitCode::SUCCESS)
@@ -160,23 +193,26 @@ pub(crate) fn sign_request(args: SignRequestArgs) -> Result<ExitCode> {
         Transport::Auto => ChainTransport::Auto,
         Transport::Inline => ChainTransport::Inline,
         Transport::Digest => ChainTransport::Digest,
+        Transport::Body => ChainTransport::Body,
     };
     let signer = RequestSigner::new(&secret, &chain)?.transport(transport);
     let (scheme, mut request) = HttpRequest::from_url(&args.method, &args.url)?;
     if let Some(body) = &args.body {
         request.body = read_input(Some(body))?;
     }
-    let created = args.created.unwrap_or_else(Timestamp::now).unix();
+    let created = args.created.unwrap_or_else(Timestamp::now);
     let nonce = args.nonce.unwrap_or_else(RequestSigner::random_nonce);
     let signed = signer.sign(
         &mut request,
-        args.action.as_ref(),
-        args.amount.as_ref(),
-        created,
-        created.saturating_add(args.expires_in),
-        &nonce,
+        &SignOptions {
+            action: args.action.as_ref(),
+            amount: args.amount.as_ref(),
+            created,
+            expires: created.add_seconds(args.expires_in),
+            nonce: &nonce,
+        },
     )?;
-    if !signed.chain_inline {
+    if !signed.chain_inline && !matches!(args.chain_transport, Transport::Body) {
         eprintln!(
             "kya: the chain goes by digest ({}): the merchant must already have it",
             signer.chain_digest_header()
@@ -396,7 +432,7 @@ struct Outcome {
 
 /// A refusal, with the verifier's code.
 struct Refused {
-    code: String,
+    code: Code,
     link: Option<usize>,
     message: String,
 }
@@ -404,7 +440,7 @@ struct Refused {
 impl From<VerifyError> for Refused {
     fn from(e: VerifyError) -> Self {
         Self {
-            code: e.code().to_owned(),
+            code: e.code(),
             link: e.link(),
             message: e.to_string(),
         }
@@ -414,7 +450,7 @@ impl From<VerifyError> for Refused {
 impl From<HttpError> for Refused {
     fn from(e: HttpError) -> Self {
         Self {
-            code: e.code().to_owned(),
+            code: e.code(),
             link: e.link(),
             message: e.to_string(),
         }
@@ -446,37 +482,33 @@ fn run_verification(args: &VerifyArgs) -> Result<Outcome> {
         None => None,
     };
     let (input, value) = detect(read_input(args.file.as_deref())?)?;
+    // The one verifier; a one-shot run meters against an empty ledger (this request alone).
+    let mut verifier = Verifier::new(policy)
+        .with_clock(Arc::clone(&clock))
+        .with_ledger(Arc::new(MemoryLedger::default()));
+    if let Some(r) = &registry {
+        verifier = verifier.with_registry(Arc::clone(r));
+    }
+    let verifier = Arc::new(verifier);
     let mut signature = None;
     let mut derived_request = None;
     let result: Result<VerifiedAgent, Refused> = match &input {
-        Input::Chain(bytes) => {
-            kya_verify::verify_chain(bytes, &policy, &*clock, registry.as_deref())
-                .map_err(Refused::from)
-        }
-        Input::Presentation(bytes) => kya_verify::verify_presentation(
-            bytes,
-            &policy,
-            &*clock,
-            registry.as_deref(),
-            &MemoryNonceStore::default(),
-        )
-        .map_err(Refused::from),
+        Input::Chain(bytes) => verifier.verify_chain(bytes).map_err(Refused::from),
+        Input::Presentation(bytes) => verifier.verify_presentation(bytes).map_err(Refused::from),
         Input::SignedRequest(scheme, request) => {
-            let mut gate =
-                KyaGate::new(policy.clone(), HttpPolicy::default().scheme(scheme.clone()))
-                    .clock(Arc::clone(&clock));
-            if let Some(r) = &registry {
-                gate = gate.registry(Arc::clone(r));
+            let mut http = HttpPolicy::default()
+                .scheme(scheme.clone())
+                .allow_declared_actions(args.declared_actions);
+            for authority in &args.authority {
+                http = http.authority(authority.clone());
             }
-            match gate.verify_request(request, at) {
-                Ok((agent, checked)) => {
-                    if decide_on.is_none() {
-                        derived_request = Some(
-                            gate.http()
-                                .grant_request(request, &checked, at.unix())
-                                .map_err(Refused::from),
-                        );
-                    }
+            for route in &args.route {
+                http = http.route(route.clone());
+            }
+            let gate = KyaGate::new(Arc::clone(&verifier), http);
+            match gate.verify(request) {
+                Ok((agent, checked, request)) => {
+                    derived_request = Some(request);
                     signature = Some(checked);
                     Ok(agent)
                 }
@@ -484,13 +516,12 @@ fn run_verification(args: &VerifyArgs) -> Result<Outcome> {
             }
         }
     };
-    let (result, decision) = match (result, decide_on, derived_request) {
-        (Ok(agent), Some(request), _) | (Ok(agent), None, Some(Ok(request))) => {
-            let decision = agent.decide(&request, at);
-            (Ok(agent), Some(decision))
-        }
-        (Ok(_), None, Some(Err(refused))) => (Err(refused), None),
-        (result, ..) => (result, None),
+    let (result, decision) = match (result, decide_on.or(derived_request)) {
+        (Ok(agent), Some(request)) => match verifier.decide(&agent, &request) {
+            Ok(decision) => (Ok(agent), Some(decision)),
+            Err(e) => (Err(Refused::from(e)), None),
+        },
+        (result, _) => (result, None),
     };
     Ok(Outcome {
         input,

@@ -99,7 +99,14 @@ fn setup() -> tempfile::TempDir {
     dir
 }
 
+/// The merchant's route for the requests these tests sign.
+const PAY: &str = "POST /pay=payments/send";
+
 fn sign(d: &Path, amount: &str) -> String {
+    sign_url(d, amount, "https://shop.example/pay")
+}
+
+fn sign_url(d: &Path, amount: &str, url: &str) -> String {
     ok(
         d,
         &[
@@ -111,7 +118,7 @@ fn sign(d: &Path, amount: &str) -> String {
             "--method",
             "POST",
             "--url",
-            "https://shop.example/pay",
+            url,
             "--body",
             "body.json",
             "--action",
@@ -319,7 +326,17 @@ fn a_signed_request_verifies_and_is_decided() {
     let dir = setup();
     let d = dir.path();
     write(d, "req.json", &sign(d, "12.50 USD"));
-    let out = ok(d, &["verify", "req.json", "--policy", "policy.json"]);
+    let out = ok(
+        d,
+        &[
+            "verify",
+            "req.json",
+            "--policy",
+            "policy.json",
+            "--route",
+            PAY,
+        ],
+    );
     assert!(
         out.contains("verified signed HTTP request") && out.contains("ALLOW"),
         "{out}"
@@ -328,7 +345,15 @@ fn a_signed_request_verifies_and_is_decided() {
     write(d, "big.json", &sign(d, "150 USD"));
     let json: Value = serde_json::from_str(&fails(
         d,
-        &["verify", "big.json", "--policy", "policy.json", "--json"],
+        &[
+            "verify",
+            "big.json",
+            "--policy",
+            "policy.json",
+            "--json",
+            "--route",
+            PAY,
+        ],
     ))
     .unwrap();
     assert_eq!(json["verified"], true);
@@ -363,6 +388,8 @@ fn a_signed_request_verifies_and_is_decided() {
             "req.json",
             "--policy",
             "policy.json",
+            "--route",
+            PAY,
             "--at",
             "2099-01-01T00:00:00Z",
         ],
@@ -375,7 +402,17 @@ fn explain_lists_links_checks_and_reasons() {
     let dir = setup();
     let d = dir.path();
     write(d, "big.json", &sign(d, "150 USD"));
-    let out = fails(d, &["explain", "big.json", "--policy", "policy.json"]);
+    let out = fails(
+        d,
+        &[
+            "explain",
+            "big.json",
+            "--policy",
+            "policy.json",
+            "--route",
+            PAY,
+        ],
+    );
     for needle in [
         "links (1), root first",
         "[0] AgentAuthorization",
@@ -445,4 +482,81 @@ fn sign_request_send_talks_http_to_a_local_server() {
         stdout.contains("HTTP/1.1 402 Payment Required") && stdout.contains("hello"),
         "{stdout}"
     );
+}
+
+/// A request signed for merchant A is refused by merchant B (whose policy names B), even
+/// though the chain is trusted by both: the signed `@authority` is A's.
+#[test]
+fn a_request_signed_for_another_merchant_is_refused() {
+    let dir = setup();
+    let d = dir.path();
+    write(
+        d,
+        "for-a.json",
+        &sign_url(d, "12.50 USD", "https://a.example/pay"),
+    );
+    let json: Value = serde_json::from_str(&fails(
+        d,
+        &[
+            "verify",
+            "for-a.json",
+            "--policy",
+            "policy.json",
+            "--json",
+            "--route",
+            PAY,
+        ],
+    ))
+    .unwrap();
+    assert_eq!(json["error"]["code"], "authority_mismatch", "{json:#}");
+    // Merchant A itself (answering to a.example) admits it.
+    ok(
+        d,
+        &[
+            "verify",
+            "for-a.json",
+            "--policy",
+            "policy.json",
+            "--route",
+            PAY,
+            "--authority",
+            "a.example",
+        ],
+    );
+}
+
+/// A path no route maps does not fall back to the action the agent declares, unless the
+/// merchant opts in; dot segments never reach the route map.
+#[test]
+fn unmapped_and_dot_segment_paths_are_refused() {
+    let dir = setup();
+    let d = dir.path();
+    write(d, "req.json", &sign(d, "12.50 USD"));
+    let out = fails(d, &["verify", "req.json", "--policy", "policy.json"]);
+    assert!(out.contains("route_not_mapped"), "{out}");
+    ok(
+        d,
+        &[
+            "verify",
+            "req.json",
+            "--policy",
+            "policy.json",
+            "--declared-actions",
+        ],
+    );
+    for path in ["/pay/../admin", "/pay/%2e%2e/admin", "/pay/%2E"] {
+        let url = format!("https://shop.example{path}");
+        write(d, "dots.json", &sign_url(d, "1.00 USD", &url));
+        let out = fails(
+            d,
+            &[
+                "verify",
+                "dots.json",
+                "--policy",
+                "policy.json",
+                "--declared-actions",
+            ],
+        );
+        assert!(out.contains("path_not_normalized"), "{path}: {out}");
+    }
 }

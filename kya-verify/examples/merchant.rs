@@ -34,8 +34,8 @@ use axum::routing::{get, post};
 use kya_core::grant::Action;
 use kya_verify::http::{HttpError, HttpPolicy, KyaGate, Refusal, Route};
 use kya_verify::middleware::{KyaAdmitted, KyaLayer, problem, request_view};
-use kya_verify::{MemoryLedger, Verifier};
 use kya_verify::policy::Policy;
+use kya_verify::{MemoryLedger, Verifier};
 use serde_json::json;
 use tokio::net::TcpListener;
 
@@ -107,7 +107,10 @@ async fn register_chain(State(gate): State<Arc<KyaGate>>, request: Request) -> R
 /// authority agents sign for.
 pub fn gate(policy: Policy, scheme: &str, authority: &str) -> Result<KyaGate, String> {
     let verifier = Verifier::new(policy).with_ledger(Arc::new(MemoryLedger::default()));
-    Ok(KyaGate::new(Arc::new(verifier), http_policy(scheme, authority)?))
+    Ok(KyaGate::new(
+        Arc::new(verifier),
+        http_policy(scheme, authority)?,
+    ))
 }
 
 #[tokio::main(flavor = "current_thread")]

@@ -138,10 +138,11 @@ fn parse_links(links: Vec<Value>, policy: &Policy) -> Result<ParsedChain, Verify
         }
         let credential = UnverifiedCredential::from_value(value).map_err(|e| malformed(i, &e))?;
         // One canonical form per link: its digest, and its part of the chain's digest.
-        let canonical = canonicalize(credential.document()).map_err(|e| VerifyError::Malformed {
-            link: Some(i),
-            reason: e.to_string(),
-        })?;
+        let canonical =
+            canonicalize(credential.document()).map_err(|e| VerifyError::Malformed {
+                link: Some(i),
+                reason: e.to_string(),
+            })?;
         let digest = CredentialDigest::of_canonical(&canonical);
         canonical_links.push(canonical);
         if let Some(&first) = seen_ids.get(credential.kind().id()) {

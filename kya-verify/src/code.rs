@@ -259,7 +259,11 @@ mod tests {
         for code in Code::ALL {
             assert!(seen.insert(code.as_str()), "{code} twice");
             assert_eq!(code.as_str().parse::<Code>(), Ok(*code));
-            assert!(code.as_str().chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+            assert!(
+                code.as_str()
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '_')
+            );
         }
     }
 }

@@ -253,7 +253,9 @@ pub enum VerifyError {
     },
     /// The agent's (or its principal's) share of the nonce store is full: the nonce cannot
     /// be remembered, so it is not accepted.
-    #[error("the nonce store holds this agent's full share of unexpired nonces; nonce `{nonce}` is refused")]
+    #[error(
+        "the nonce store holds this agent's full share of unexpired nonces; nonce `{nonce}` is refused"
+    )]
     NonceQuotaExceeded {
         /// The nonce (truncated).
         nonce: String,
@@ -269,7 +271,9 @@ pub enum VerifyError {
         secs: i64,
     },
     /// The registry view is older than the policy accepts.
-    #[error("the registry view reflects the chain as of {as_of}, {age_secs} s ago, over the policy's limit of {max_secs} s")]
+    #[error(
+        "the registry view reflects the chain as of {as_of}, {age_secs} s ago, over the policy's limit of {max_secs} s"
+    )]
     RegistryStale {
         /// The time of the newest block the view reflects.
         as_of: Timestamp,

@@ -241,9 +241,18 @@ mod tests {
             agent: &a,
             nonce,
         };
-        assert_eq!(store.check_and_store(k("a"), t(10), t(0)).unwrap(), NonceVerdict::Fresh);
-        assert_eq!(store.check_and_store(k("a"), t(10), t(1)).unwrap(), NonceVerdict::Replayed);
-        assert_eq!(store.check_and_store(k("b"), t(20), t(1)).unwrap(), NonceVerdict::Fresh);
+        assert_eq!(
+            store.check_and_store(k("a"), t(10), t(0)).unwrap(),
+            NonceVerdict::Fresh
+        );
+        assert_eq!(
+            store.check_and_store(k("a"), t(10), t(1)).unwrap(),
+            NonceVerdict::Replayed
+        );
+        assert_eq!(
+            store.check_and_store(k("b"), t(20), t(1)).unwrap(),
+            NonceVerdict::Fresh
+        );
         assert_eq!(
             store.check_and_store(k("c"), t(20), t(2)).unwrap(),
             NonceVerdict::QuotaExceeded,
@@ -254,7 +263,10 @@ mod tests {
             NonceVerdict::Fresh,
             "a expired and was forgotten"
         );
-        assert_eq!(store.check_and_store(k(""), t(30), t(11)).unwrap(), NonceVerdict::QuotaExceeded);
+        assert_eq!(
+            store.check_and_store(k(""), t(30), t(11)).unwrap(),
+            NonceVerdict::QuotaExceeded
+        );
         assert_eq!(store.len(), 2);
     }
 
@@ -273,22 +285,56 @@ mod tests {
             nonce,
         };
         // The same nonce by two agents: each is fresh.
-        assert_eq!(store.check_and_store(at(&p1, &a, "n"), t(10), t(0)).unwrap(), NonceVerdict::Fresh);
-        assert_eq!(store.check_and_store(at(&p1, &b, "n"), t(10), t(0)).unwrap(), NonceVerdict::Fresh);
-        // Agent a fills its own share; agent b is not affected.
-        assert_eq!(store.check_and_store(at(&p1, &a, "m"), t(10), t(0)).unwrap(), NonceVerdict::Fresh);
         assert_eq!(
-            store.check_and_store(at(&p1, &a, "o"), t(10), t(0)).unwrap(),
+            store
+                .check_and_store(at(&p1, &a, "n"), t(10), t(0))
+                .unwrap(),
+            NonceVerdict::Fresh
+        );
+        assert_eq!(
+            store
+                .check_and_store(at(&p1, &b, "n"), t(10), t(0))
+                .unwrap(),
+            NonceVerdict::Fresh
+        );
+        // Agent a fills its own share; agent b is not affected.
+        assert_eq!(
+            store
+                .check_and_store(at(&p1, &a, "m"), t(10), t(0))
+                .unwrap(),
+            NonceVerdict::Fresh
+        );
+        assert_eq!(
+            store
+                .check_and_store(at(&p1, &a, "o"), t(10), t(0))
+                .unwrap(),
             NonceVerdict::QuotaExceeded
         );
-        assert_eq!(store.check_and_store(at(&p1, &b, "m"), t(10), t(0)).unwrap(), NonceVerdict::Fresh);
+        assert_eq!(
+            store
+                .check_and_store(at(&p1, &b, "m"), t(10), t(0))
+                .unwrap(),
+            NonceVerdict::Fresh
+        );
         // Principal p1's share (4) is full: its new agent c is refused, p2's agents are not.
         assert_eq!(
-            store.check_and_store(at(&p1, &c, "x"), t(10), t(0)).unwrap(),
+            store
+                .check_and_store(at(&p1, &c, "x"), t(10), t(0))
+                .unwrap(),
             NonceVerdict::QuotaExceeded
         );
-        assert_eq!(store.check_and_store(at(&p2, &c, "x"), t(10), t(0)).unwrap(), NonceVerdict::Fresh);
+        assert_eq!(
+            store
+                .check_and_store(at(&p2, &c, "x"), t(10), t(0))
+                .unwrap(),
+            NonceVerdict::Fresh
+        );
         // After expiry the shares are free again.
-        assert_eq!(store.check_and_store(at(&p1, &a, "o"), t(20), t(11)).unwrap(), NonceVerdict::Fresh);
+        assert_eq!(
+            store
+                .check_and_store(at(&p1, &a, "o"), t(20), t(11))
+                .unwrap(),
+            NonceVerdict::Fresh
+        );
     }
 }

@@ -22,10 +22,10 @@
 //! A stolen chain is worthless without the agent's key; a captured presentation is worthless
 //! to any other audience, after `expires`, or a second time (nonce store).
 
+use ed25519_dalek::Signature;
 use kya_core::credential::VC_V2_CONTEXT;
 use kya_core::key::Ed25519Signer;
 use kya_core::proof::{self, PreparedProof, ProofError, ProofOptions};
-use ed25519_dalek::Signature;
 use kya_core::{DidKey, PublicKey, Timestamp};
 use serde_json::{Value, json};
 

@@ -217,12 +217,11 @@ impl Verifier {
             ChainInput::Links(links) => {
                 let key = match context {
                     Some(ctx) => {
-                        let bytes = serde_json::to_vec(&links).map_err(|e| {
-                            VerifyError::Malformed {
+                        let bytes =
+                            serde_json::to_vec(&links).map_err(|e| VerifyError::Malformed {
                                 link: None,
                                 reason: e.to_string(),
-                            }
-                        })?;
+                            })?;
                         Some(input_key(&ctx, &bytes))
                     }
                     None => None,
@@ -309,7 +308,10 @@ impl Verifier {
             nonce,
         };
         let remember_until = expires.add_seconds(self.policy.clock_skew_secs());
-        match self.nonces.check_and_store(key, remember_until, self.now())? {
+        match self
+            .nonces
+            .check_and_store(key, remember_until, self.now())?
+        {
             NonceVerdict::Fresh => Ok(()),
             NonceVerdict::Replayed => Err(VerifyError::NonceReplayed {
                 nonce: truncate(nonce, 64),

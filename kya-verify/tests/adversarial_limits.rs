@@ -3,8 +3,8 @@
 
 mod common;
 
-use common::*;
 use common::verify_chain;
+use common::*;
 use kya_verify::{Limits, Policy};
 
 #[test]
@@ -111,6 +111,9 @@ fn garbage_is_malformed() {
         b"[\"did:key:z6Mk\"]",
     ] {
         let e = verify_chain(input, &policy(), &clock(), None).unwrap_err();
-        assert!(matches!(e.code().as_str(), "malformed" | "empty_chain"), "{e}");
+        assert!(
+            matches!(e.code().as_str(), "malformed" | "empty_chain"),
+            "{e}"
+        );
     }
 }

@@ -3,8 +3,8 @@
 
 mod common;
 
-use common::*;
 use common::verify_chain;
+use common::*;
 
 #[test]
 fn a_repeated_link_is_a_loop() {

@@ -5,8 +5,8 @@
 
 mod common;
 
-use common::*;
 use common::verify_chain;
+use common::*;
 use serde_json::Value;
 
 /// The group order L, little-endian.

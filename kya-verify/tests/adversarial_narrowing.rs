@@ -4,9 +4,9 @@
 
 mod common;
 
-use common::*;
 use common::verify_chain;
-use kya_verify::{VerifyError};
+use common::*;
+use kya_verify::VerifyError;
 
 #[test]
 fn a_widened_grant_is_refused() {

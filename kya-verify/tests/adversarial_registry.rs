@@ -4,10 +4,10 @@
 
 mod common;
 
+use common::verify_chain;
 use common::*;
 use kya_core::credential::AgentAuthorization;
 use kya_core::{Did, DidPkh};
-use common::verify_chain;
 use kya_verify::{Feedback, MemoryRegistry, Policy, RegistryView};
 
 fn registry() -> std::sync::Arc<MemoryRegistry> {
@@ -234,9 +234,17 @@ fn a_stolen_principal_key_is_useless_after_unbinding_whatever_created_says() {
         .unwrap();
     let trusting = Policy::builder().trust_root(Did::Pkh(wallet)).build();
     let e = assert_err(
-        verify_chain(&bytes(&docs(&[minted])), &trusting, &clock(), Some(r.clone())),
+        verify_chain(
+            &bytes(&docs(&[minted])),
+            &trusting,
+            &clock(),
+            Some(r.clone()),
+        ),
         "principal_key_not_bound",
         Some(0),
     );
-    assert!(e.to_string().contains(&now().to_string()), "judged now: {e}");
+    assert!(
+        e.to_string().contains(&now().to_string()),
+        "judged now: {e}"
+    );
 }

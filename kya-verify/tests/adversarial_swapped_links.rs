@@ -3,8 +3,8 @@
 
 mod common;
 
-use common::*;
 use common::verify_chain;
+use common::*;
 
 #[test]
 fn swapped_links_are_refused_where_the_order_breaks() {

@@ -38,7 +38,8 @@ fn a_signed_request_by_digest_costs_one_signature() {
         key: KeyRef::Key(leaf.public_key()),
     };
     // Unknown digest first. The chain's one name: SHA-256 of its JCS bytes.
-    let digest = kya_verify::ChainDigest::of_chain(&serde_json::Value::Array(docs(&links))).unwrap();
+    let digest =
+        kya_verify::ChainDigest::of_chain(&serde_json::Value::Array(docs(&links))).unwrap();
     assert_err(
         v.verify_held(ChainInput::Digest(digest), &sig),
         "chain_not_cached",

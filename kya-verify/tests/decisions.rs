@@ -3,11 +3,11 @@
 
 mod common;
 
+use common::verify_chain;
 use common::*;
 use kya_core::Did;
 use kya_core::credential::{AgentAuthorization, AgentDelegation};
-use common::verify_chain;
-use kya_verify::{MemoryLedger};
+use kya_verify::MemoryLedger;
 
 fn req(amount: &str, audience: &str) -> kya_core::grant::Request {
     request(&format!(
@@ -73,7 +73,8 @@ fn a_parent_budget_is_shared_and_charges_are_atomic() {
         "root budget, leaf budget, leaf rate"
     );
     assert!(
-        vb.decide_with_ledger(&r("15.00"), now(), &ledger).unwrap()
+        vb.decide_with_ledger(&r("15.00"), now(), &ledger)
+            .unwrap()
             .is_allowed()
     );
     // The root's 30.00 is spent: sibling A's own budget (20) has room, but nothing is charged.
@@ -93,7 +94,11 @@ fn a_parent_budget_is_shared_and_charges_are_atomic() {
     let tomorrow = now().add_seconds(86_400);
     let mut next = r("1.00");
     next.time = tomorrow.as_offset_date_time();
-    assert!(va.decide_with_ledger(&next, tomorrow, &ledger).unwrap().is_allowed());
+    assert!(
+        va.decide_with_ledger(&next, tomorrow, &ledger)
+            .unwrap()
+            .is_allowed()
+    );
 }
 
 #[test]
@@ -110,8 +115,16 @@ fn rates_are_enforced() {
     let v = verify_chain(&bytes(&docs(&[root])), &policy(), &clock(), None).unwrap();
     let ledger = MemoryLedger::default();
     let r = request(r#"{"action": "catalog/read", "time": "2026-02-01T12:00:00Z"}"#);
-    assert!(v.decide_with_ledger(&r, now(), &ledger).unwrap().is_allowed());
-    assert!(v.decide_with_ledger(&r, now(), &ledger).unwrap().is_allowed());
+    assert!(
+        v.decide_with_ledger(&r, now(), &ledger)
+            .unwrap()
+            .is_allowed()
+    );
+    assert!(
+        v.decide_with_ledger(&r, now(), &ledger)
+            .unwrap()
+            .is_allowed()
+    );
     assert_eq!(
         v.decide_with_ledger(&r, now(), &ledger).unwrap().codes(),
         ["rate_limited"]

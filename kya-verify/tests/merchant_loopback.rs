@@ -341,7 +341,16 @@ async fn chain_by_digest_after_registration() {
     assert_problem(&shop.raw(unsigned).await, 401, "signature_missing");
     // A registration signed by another key than the chain's agent stores nothing either.
     let thief = SecretKey::generate();
-    let by_thief = shop.sign(&thief, &chain, "POST", "/kya/chains", b"", None, 0, ChainTransport::Body);
+    let by_thief = shop.sign(
+        &thief,
+        &chain,
+        "POST",
+        "/kya/chains",
+        b"",
+        None,
+        0,
+        ChainTransport::Body,
+    );
     assert_problem(&shop.send(&by_thief).await, 401, "signature_keyid_mismatch");
     // Registered by its own agent, then named by digest.
     let register = shop.sign(
@@ -415,7 +424,16 @@ async fn dot_segments_and_encoded_dots_are_refused_before_routing() {
     let shop = start().await;
     let chain = chain(&shop.principal, &shop.agent, MERCHANT);
     for path in ["/pay/..%2fcatalog", "/pay/%2E%2E/admin", "/pay/%2e"] {
-        let signed = shop.sign(&shop.agent, &chain, "POST", path, b"{}", Some(usd("1")), 0, ChainTransport::Auto);
+        let signed = shop.sign(
+            &shop.agent,
+            &chain,
+            "POST",
+            path,
+            b"{}",
+            Some(usd("1")),
+            0,
+            ChainTransport::Auto,
+        );
         assert_problem(&shop.send(&signed).await, 400, "path_not_normalized");
     }
 }
@@ -425,7 +443,11 @@ async fn the_example_merchant_meters_budgets() {
     let shop = start().await;
     let grant = Grant::builder(Action::parse("payments").unwrap())
         .max_amount(Amount::parse("100").unwrap(), Asset::parse("USD").unwrap())
-        .budget(Amount::parse("20").unwrap(), Asset::parse("USD").unwrap(), 86_400)
+        .budget(
+            Amount::parse("20").unwrap(),
+            Asset::parse("USD").unwrap(),
+            86_400,
+        )
         .audience([MERCHANT])
         .build()
         .unwrap();

@@ -10,11 +10,11 @@
 
 mod common;
 
+use common::verify_chain;
 use common::*;
 use kya_core::credential::{self, VerifiedCredential};
 use kya_core::grant::{Grant, Request, grants_allow};
 use kya_core::{Did, Timestamp};
-use common::verify_chain;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 

@@ -133,7 +133,11 @@ fn long_allow_lists_on_both_sides_of_a_link_stay_bounded() {
         input.len()
     );
     let e = verify_chain(&input, &policy(), &clock(), None).unwrap_err();
-    assert_eq!((e.code().as_str(), e.link()), ("grant_widened", Some(2)), "{e}");
+    assert_eq!(
+        (e.code().as_str(), e.link()),
+        ("grant_widened", Some(2)),
+        "{e}"
+    );
     // The explanation names one offending entry, not two thousand.
     assert!(
         e.to_string().len() < 64 * 1024,
@@ -149,6 +153,8 @@ fn verify_chain(
     _registry: Option<()>,
 ) -> Result<kya_verify::VerifiedAgent, kya_verify::VerifyError> {
     kya_verify::Verifier::new(policy.clone())
-        .with_clock(std::sync::Arc::new(FixedClock::new(kya_verify::Clock::now(clock))))
+        .with_clock(std::sync::Arc::new(FixedClock::new(
+            kya_verify::Clock::now(clock),
+        )))
         .verify_chain(bytes)
 }

@@ -125,7 +125,12 @@ fn answers_the_registry_questions() {
     // And drives verification.
     let d = bytes(&docs(&links));
     assert_err(
-        common::verify_chain(&d, &policy(), &clock(), Some(std::sync::Arc::new(s.clone()))),
+        common::verify_chain(
+            &d,
+            &policy(),
+            &clock(),
+            Some(std::sync::Arc::new(s.clone())),
+        ),
         "revoked",
         Some(1),
     );
@@ -137,7 +142,12 @@ fn answers_the_registry_questions() {
     .unwrap();
     let d0 = bytes(&docs(&links[..1]));
     assert_err(
-        common::verify_chain(&d0, &policy(), &clock(), Some(std::sync::Arc::new(s.clone()))),
+        common::verify_chain(
+            &d0,
+            &policy(),
+            &clock(),
+            Some(std::sync::Arc::new(s.clone())),
+        ),
         "key_not_bound",
         Some(0),
     );

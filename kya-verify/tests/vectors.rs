@@ -97,6 +97,8 @@ fn verify_chain(
     _registry: Option<()>,
 ) -> Result<kya_verify::VerifiedAgent, kya_verify::VerifyError> {
     kya_verify::Verifier::new(policy.clone())
-        .with_clock(std::sync::Arc::new(FixedClock::new(kya_verify::Clock::now(clock))))
+        .with_clock(std::sync::Arc::new(FixedClock::new(
+            kya_verify::Clock::now(clock),
+        )))
         .verify_chain(bytes)
 }

@@ -11,8 +11,8 @@ use kya_core::credential::AgentAuthorization;
 use kya_core::grant::{Action, Amount, Asset, Grant, Money};
 use kya_core::{Did, DidKey, SecretKey, Timestamp};
 use kya_verify::http::{
-    ChainFrom, ChainRef, HttpError, HttpPolicy, HttpRequest, HttpVerifier, RequestSigner, SignOptions, content_digest,
-    jwk_thumbprint,
+    ChainFrom, ChainRef, HttpError, HttpPolicy, HttpRequest, HttpVerifier, RequestSigner,
+    SignOptions, content_digest, jwk_thumbprint,
 };
 use serde_json::Value;
 use web_bot_auth::WebBotAuthVerifier;
@@ -101,7 +101,14 @@ fn a_request_signed_by_kya_verifies_with_web_bot_auth() {
 
     // And kya agrees.
     let kya = HttpVerifier::new(HttpPolicy::default());
-    let checked = kya.check_request(&request, &merchant_policy(), kya_core::Timestamp::from_unix(now()).unwrap(), ChainFrom::Headers).unwrap();
+    let checked = kya
+        .check_request(
+            &request,
+            &merchant_policy(),
+            kya_core::Timestamp::from_unix(now()).unwrap(),
+            ChainFrom::Headers,
+        )
+        .unwrap();
     checked.verify_signature(&agent.public_key()).unwrap();
 
     // A changed covered header breaks both.
@@ -117,7 +124,14 @@ fn a_request_signed_by_kya_verifies_with_web_bot_auth() {
             .verify(&keyring, None)
             .is_err()
     );
-    let checked = kya.check_request(&tampered, &merchant_policy(), kya_core::Timestamp::from_unix(now()).unwrap(), ChainFrom::Headers).unwrap();
+    let checked = kya
+        .check_request(
+            &tampered,
+            &merchant_policy(),
+            kya_core::Timestamp::from_unix(now()).unwrap(),
+            ChainFrom::Headers,
+        )
+        .unwrap();
     assert_eq!(
         checked.verify_signature(&agent.public_key()),
         Err(HttpError::SignatureInvalid)
@@ -201,7 +215,14 @@ fn a_request_signed_by_web_bot_auth_verifies_with_kya() {
     let request = crate_signed([3; 32], body);
 
     let kya = HttpVerifier::new(HttpPolicy::default());
-    let checked = kya.check_request(&request, &merchant_policy(), kya_core::Timestamp::from_unix(now()).unwrap(), ChainFrom::Headers).unwrap();
+    let checked = kya
+        .check_request(
+            &request,
+            &merchant_policy(),
+            kya_core::Timestamp::from_unix(now()).unwrap(),
+            ChainFrom::Headers,
+        )
+        .unwrap();
     assert_eq!(checked.nonce, "bm9uY2UtZnJvbS10aGUtY3JhdGU=");
     assert_eq!(checked.expires - checked.created, 120);
     assert!(checked.chain_inline);
@@ -222,7 +243,13 @@ fn a_request_signed_by_web_bot_auth_verifies_with_kya() {
     let mut tampered = request.clone();
     tampered.body = br#"{"item":"car"}"#.to_vec();
     assert_eq!(
-        kya.check_request(&tampered, &merchant_policy(), kya_core::Timestamp::from_unix(now()).unwrap(), ChainFrom::Headers).unwrap_err(),
+        kya.check_request(
+            &tampered,
+            &merchant_policy(),
+            kya_core::Timestamp::from_unix(now()).unwrap(),
+            ChainFrom::Headers
+        )
+        .unwrap_err(),
         HttpError::ContentDigestMismatch
     );
 }
@@ -251,7 +278,13 @@ fn kya_refuses_what_the_crate_would_sign_without_the_components_kya_needs() {
     .unwrap();
     let kya = HttpVerifier::new(HttpPolicy::default());
     assert_eq!(
-        kya.check_request(&message.request, &merchant_policy(), kya_core::Timestamp::from_unix(now()).unwrap(), ChainFrom::Headers).unwrap_err(),
+        kya.check_request(
+            &message.request,
+            &merchant_policy(),
+            kya_core::Timestamp::from_unix(now()).unwrap(),
+            ChainFrom::Headers
+        )
+        .unwrap_err(),
         HttpError::ComponentNotCovered {
             component: "@method".to_owned()
         }

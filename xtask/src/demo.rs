@@ -383,6 +383,8 @@ pub(crate) fn run(root: &Path) -> Result<()> {
         "policy.json",
         "--snapshot",
         "snapshot.json",
+        "--route",
+        "POST /api/checkout=payments/send",
     ];
     let allowed = story.show(&verify, None)?;
     if !allowed.status.success() {
@@ -413,6 +415,25 @@ pub(crate) fn run(root: &Path) -> Result<()> {
         + &String::from_utf8_lossy(&denied.stderr);
     if !out.contains("revoked") {
         bail!("the denial does not name the revocation");
+    }
+
+    story.say(
+        "10. re-serialised with one more @context entry, the revoked delegation is still refused",
+    );
+    let mut chain: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(story.dir.join("chain.json"))?)?;
+    if let Some(context) = chain[1]["@context"].as_array_mut() {
+        context.push(serde_json::json!("https://example.com/another-name"));
+    }
+    story.write_json("chain-renamed.json", &chain)?;
+    let mut renamed_request = sign_request;
+    renamed_request[4] = "chain-renamed.json";
+    story.kya_to("request-renamed.json", &renamed_request)?;
+    let mut verify_renamed = verify;
+    verify_renamed[1] = "request-renamed.json";
+    let refused = story.show(&verify_renamed, None)?;
+    if refused.status.success() {
+        bail!("a re-serialised revoked delegation was allowed");
     }
 
     println!(

@@ -190,19 +190,32 @@ mod tests {
         let a = SecretKey::from_seed(&[1; 32]).public_key();
         let b = SecretKey::from_seed(&[2; 32]).public_key();
         let store = MemoryChainStore::new(4, 2);
-        store.put([1; 32], Arc::from(&b"a"[..]), &a, 100, 0).unwrap();
+        store
+            .put([1; 32], Arc::from(&b"a"[..]), &a, 100, 0)
+            .unwrap();
         store.put([2; 32], Arc::from(&b"b"[..]), &a, 50, 0).unwrap();
         // Agent a's share (2 bytes) is full; agent b is not affected.
         assert!(matches!(
             store.put([3; 32], Arc::from(&b"c"[..]), &a, 200, 0),
-            Err(HttpError::ChainQuotaExceeded { held: 2, more: 1, max: 2 })
+            Err(HttpError::ChainQuotaExceeded {
+                held: 2,
+                more: 1,
+                max: 2
+            })
         ));
-        store.put([4; 32], Arc::from(&b"dd"[..]), &b, 200, 0).unwrap();
+        store
+            .put([4; 32], Arc::from(&b"dd"[..]), &b, 200, 0)
+            .unwrap();
         assert_eq!(store.bytes(), 4);
         // The whole store is full: the soonest-expiring entry makes room.
         let c = SecretKey::from_seed(&[3; 32]).public_key();
-        store.put([5; 32], Arc::from(&b"e"[..]), &c, 300, 0).unwrap();
-        assert!(store.get(&[2; 32], 0).is_none(), "the soonest-expiring entry went");
+        store
+            .put([5; 32], Arc::from(&b"e"[..]), &c, 300, 0)
+            .unwrap();
+        assert!(
+            store.get(&[2; 32], 0).is_none(),
+            "the soonest-expiring entry went"
+        );
         assert_eq!(&*store.get(&[1; 32], 99).unwrap(), b"a");
         assert!(store.get(&[1; 32], 100).is_none(), "expired");
     }

@@ -112,7 +112,9 @@ pub enum HttpError {
     },
     /// The path has dot segments, encoded dots or separators, or backslashes: refused before
     /// routing, so that the path judged is the path the handler sees.
-    #[error("the path `{path}` is not in normal form (dot segments, encoded dots or slashes, backslashes)")]
+    #[error(
+        "the path `{path}` is not in normal form (dot segments, encoded dots or slashes, backslashes)"
+    )]
     PathNotNormalized {
         /// The path (truncated).
         path: String,
@@ -127,7 +129,9 @@ pub enum HttpError {
         path: String,
     },
     /// The agent's share of the chain store is full.
-    #[error("the chain store holds {held} bytes for this agent; {more} more would exceed its share of {max} bytes")]
+    #[error(
+        "the chain store holds {held} bytes for this agent; {more} more would exceed its share of {max} bytes"
+    )]
     ChainQuotaExceeded {
         /// Bytes held for the agent.
         held: usize,
@@ -223,9 +227,8 @@ impl HttpError {
             | Self::PathNotNormalized { .. } => 400,
             Self::RouteNotMapped { .. } => 403,
             Self::BodyTooLarge { .. } => 413,
-            Self::ChainQuotaExceeded { .. } | Self::Chain(VerifyError::NonceQuotaExceeded { .. }) => {
-                429
-            }
+            Self::ChainQuotaExceeded { .. }
+            | Self::Chain(VerifyError::NonceQuotaExceeded { .. }) => 429,
             Self::Chain(VerifyError::StoreUnavailable(_)) => 503,
             _ => 401,
         }

@@ -109,7 +109,10 @@ impl Refusal {
             403 => ("agent-not-allowed", "The agent may not do this"),
             400 => ("bad-agent-request", "The agent request cannot be read"),
             413 => ("body-too-large", "The request body is too large"),
-            429 => ("agent-share-exhausted", "The agent's share of the verifier's stores is full"),
+            429 => (
+                "agent-share-exhausted",
+                "The agent's share of the verifier's stores is full",
+            ),
             503 => ("verifier-unavailable", "The verifier cannot answer"),
             _ => (
                 "agent-not-verified",

@@ -2,9 +2,9 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use kya_core::{Ed25519Signer, Timestamp};
 use kya_core::grant::{Action, Money};
 use kya_core::json::canonicalize;
+use kya_core::{Ed25519Signer, Timestamp};
 use serde_json::Value;
 use sfv::SerializeValue as _;
 use web_bot_auth::components::{

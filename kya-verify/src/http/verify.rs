@@ -4,15 +4,13 @@ use std::sync::Arc;
 
 use ed25519_dalek::Signature;
 use kya_core::Timestamp;
-use sha2::{Digest as _, Sha256};
 use kya_core::grant::{Action, Money, Request};
+use sha2::{Digest as _, Sha256};
 use web_bot_auth::components::{CoveredComponent, DerivedComponent};
 use web_bot_auth::{ImplementationError, WebBotAuthVerifier};
 
 use super::chains::{ChainStore, MemoryChainStore};
-use super::message::{
-    ChainRef, HttpRequest, parse_amount_header, verify_content_digest,
-};
+use super::message::{ChainRef, HttpRequest, parse_amount_header, verify_content_digest};
 use super::sign::{component_name, signature_base};
 use crate::policy::Policy;
 use crate::verifier::{HolderProof, KeyRef};
@@ -100,7 +98,11 @@ impl HttpPolicy {
             .and_then(|a| a.strip_prefix("did:web:"))
             .map(|host| {
                 let host = host.split(':').next().unwrap_or(host);
-                vec![host.replace("%3A", ":").replace("%3a", ":").to_ascii_lowercase()]
+                vec![
+                    host.replace("%3A", ":")
+                        .replace("%3a", ":")
+                        .to_ascii_lowercase(),
+                ]
             })
             .unwrap_or_default()
     }
@@ -232,10 +234,13 @@ impl CheckedSignature {
     /// outside a chain. Admission goes through [`crate::Verifier::verify_held`].
     pub fn verify_signature(&self, key: &kya_core::PublicKey) -> Result<(), HttpError> {
         let proof = self.holder_proof();
-        let signer = proof.key.resolve(key).map_err(|_| HttpError::KeyIdMismatch {
-            keyid: self.keyid.chars().take(100).collect(),
-            expected: super::jwk_thumbprint(key),
-        })?;
+        let signer = proof
+            .key
+            .resolve(key)
+            .map_err(|_| HttpError::KeyIdMismatch {
+                keyid: self.keyid.chars().take(100).collect(),
+                expected: super::jwk_thumbprint(key),
+            })?;
         crate::chain::verify_single(&crate::chain::DetachedSignature {
             message: proof.message.to_vec(),
             signature: proof.signature,
@@ -709,10 +714,7 @@ mod tests {
         let (_, r) = signed("/pay", NOW + 60, NOW + 100);
         assert!(check(&v, &r).is_ok(), "within skew");
         let (_, r) = signed("/pay", NOW - 200, NOW - 61);
-        assert!(matches!(
-            check(&v, &r),
-            Err(HttpError::Expired { .. })
-        ));
+        assert!(matches!(check(&v, &r), Err(HttpError::Expired { .. })));
         let (_, r) = signed("/pay", NOW, NOW);
         assert!(matches!(
             check(&v, &r),

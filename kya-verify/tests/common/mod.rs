@@ -181,8 +181,9 @@ pub fn verify_chain(
     clock: &FixedClock,
     registry: Option<std::sync::Arc<dyn kya_verify::RegistryView>>,
 ) -> Result<kya_verify::VerifiedAgent, kya_verify::VerifyError> {
-    let mut verifier = kya_verify::Verifier::new(policy.clone())
-        .with_clock(std::sync::Arc::new(FixedClock::new(kya_verify::Clock::now(clock))));
+    let mut verifier = kya_verify::Verifier::new(policy.clone()).with_clock(std::sync::Arc::new(
+        FixedClock::new(kya_verify::Clock::now(clock)),
+    ));
     if let Some(r) = registry {
         verifier = verifier.with_registry(r);
     }
