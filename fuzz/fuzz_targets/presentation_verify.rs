@@ -13,7 +13,7 @@ use kya_core::Timestamp;
 use kya_core::proof::PreparedProof;
 use kya_fuzz::verify::{AUDIENCE, clock, now, policy};
 use kya_fuzz::{CHAIN_VECTORS, ROOMY, arb_edit, vector_key};
-use kya_verify::{MemoryNonceStore, Verifier, present};
+use kya_verify::{MemoryNonceStore, NonceQuotas, PresentationOptions, Verifier, present};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
     let verifier = || {
         Verifier::new(policy())
             .with_clock(Arc::new(clock()))
-            .with_nonce_store(Arc::new(MemoryNonceStore::new(1024)))
+            .with_nonce_store(Arc::new(MemoryNonceStore::new(NonceQuotas::flat(1024))))
     };
     let mut u = Unstructured::new(data);
     let Ok(raw) = bool::arbitrary(&mut u) else {
@@ -56,7 +56,13 @@ fuzz_target!(|data: &[u8]| {
     let (Some(c), Some(e)) = (Timestamp::from_unix(created), Timestamp::from_unix(expires)) else {
         return;
     };
-    let Ok(original) = present(&chain, &vector_key(holder), audience, &nonce, c, e) else {
+    let options = PresentationOptions {
+        audience: audience.to_owned(),
+        nonce: nonce.clone(),
+        created: c,
+        expires: e,
+    };
+    let Ok(original) = present(&chain, &vector_key(holder), &options) else {
         return;
     };
     let mut doc = original.clone();

@@ -95,7 +95,7 @@ pub fn assert_decision_model(agent: &VerifiedAgent, request: &Request, now: Time
     assert_eq!(decision.is_allowed(), decision.reasons().is_empty());
     if !decision.is_allowed() {
         for r in decision.reasons() {
-            assert!(!r.code.is_empty());
+            assert!(!r.code.as_str().is_empty());
         }
         return;
     }
