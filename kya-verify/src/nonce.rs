@@ -126,6 +126,27 @@ impl Default for NonceQuotas {
 }
 
 impl NonceQuotas {
+    /// Sets the capacity in all.
+    #[must_use]
+    pub fn total(mut self, n: usize) -> Self {
+        self.total = n;
+        self
+    }
+
+    /// Sets the share of the agents of one principal.
+    #[must_use]
+    pub fn per_principal(mut self, n: usize) -> Self {
+        self.per_principal = n;
+        self
+    }
+
+    /// Sets the share of one agent.
+    #[must_use]
+    pub fn per_agent(mut self, n: usize) -> Self {
+        self.per_agent = n;
+        self
+    }
+
     /// The same capacity for all three (tests, small deployments).
     pub fn flat(capacity: usize) -> Self {
         Self {

@@ -1,0 +1,369 @@
+//! Shared resources as levers, and stores that cannot answer: an agent spends only its own
+//! share of any store; nothing is stored for a signature that did not verify; cheap refusals
+//! come first; an unavailable store or a missing ledger is never an allow.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use kya_core::credential::AgentDelegation;
+use kya_core::grant::{Action, Amount, Asset, Money};
+use kya_core::{PublicKey, SecretKey, Timestamp};
+use kya_verify::http::{
+    ChainTransport, HttpPolicy, HttpRequest, KyaGate, MemoryChainStore, Refusal, RequestSigner,
+    Route, SignOptions,
+};
+use kya_verify::{
+    Charge, ChargeError, Code, Ledger, MemoryLedger, MemoryNonceStore, NonceKey, NonceQuotas,
+    NonceStore, NonceVerdict, PresentationOptions, RegistryView, StoreUnavailable, Verifier,
+    present,
+};
+use serde_json::Value;
+
+fn presentation(holder: &SecretKey, chain: &[Value], nonce: &str) -> Vec<u8> {
+    let options = PresentationOptions {
+        audience: "did:web:shop.example".into(),
+        nonce: nonce.into(),
+        created: now(),
+        expires: now().add_seconds(120),
+    };
+    serde_json::to_vec(&present(chain, holder, &options).unwrap()).unwrap()
+}
+
+fn verifier_with(nonces: Arc<dyn NonceStore>) -> Verifier {
+    Verifier::new(policy())
+        .with_clock(Arc::new(clock()))
+        .with_nonce_store(nonces)
+}
+
+/// A second chain from the same principal to another leaf (agent 3).
+fn other_chain() -> Vec<Value> {
+    let links = chain(1);
+    let leaf = AgentDelegation::builder(&links[0], did(&agent(3)))
+        .unwrap()
+        .grant(child_grant())
+        .sign(&agent(0), t0())
+        .unwrap();
+    vec![links[0].document().clone(), leaf.document().clone()]
+}
+
+#[test]
+fn one_agent_cannot_exhaust_the_nonce_store_for_others() {
+    let nonces = Arc::new(MemoryNonceStore::new(
+        NonceQuotas::default()
+            .total(1000)
+            .per_principal(1000)
+            .per_agent(5),
+    ));
+    let v = verifier_with(nonces);
+    let greedy = docs(&chain(2));
+    for i in 0..5 {
+        v.verify_presentation(&presentation(&agent(1), &greedy, &format!("g-{i}")))
+            .unwrap();
+    }
+    assert_err(
+        v.verify_presentation(&presentation(&agent(1), &greedy, "g-5")),
+        "nonce_quota_exceeded",
+        None,
+    );
+    // Another agent is not affected.
+    v.verify_presentation(&presentation(&agent(3), &other_chain(), "o-1"))
+        .unwrap();
+}
+
+#[test]
+fn a_signature_that_does_not_verify_stores_no_nonce() {
+    let nonces = Arc::new(MemoryNonceStore::new(NonceQuotas::flat(100)));
+    let v = verifier_with(nonces.clone());
+    let good = docs(&chain(2));
+    // Signed by a key that is not the holder's: refused, and nothing is remembered.
+    let forged = presentation(&agent(7), &good, "n-1");
+    assert!(v.verify_presentation(&forged).is_err());
+    assert!(nonces.is_empty());
+    // The real agent may still use that nonce.
+    v.verify_presentation(&presentation(&agent(1), &good, "n-1"))
+        .unwrap();
+    assert_eq!(nonces.len(), 1);
+}
+
+/// An untrusted issuer costs no signature or narrowing work: its chain is refused as
+/// untrusted even when its links also carry bad signatures and widened grants (which would
+/// be reported first if those costlier checks ran first).
+#[test]
+fn an_untrusted_chain_is_refused_before_signatures_and_narrowing() {
+    // A stranger builds a coherent chain of its own keys (it signs what it likes): the root
+    // issued by itself, the delegation widened but correctly linked and signed.
+    let stranger = SecretKey::from_seed(&[0x77; 32]);
+    let mut d = docs(&chain(2));
+    d[0]["issuer"] = Value::String(did(&stranger).to_string());
+    d[0] = resign(d[0].clone(), &stranger, t0());
+    let parent_digest =
+        kya_core::CredentialDigest::of_canonical(&kya_core::json::canonicalize(&d[0]).unwrap());
+    d[1]["parentCredential"]["digestMultibase"] = parent_digest.to_multibase().into();
+    d[1]["credentialSubject"]["grants"][0]["maxAmount"]["value"] = "1000000.00".into();
+    d[1] = resign(d[1].clone(), &agent(0), t0());
+    let e = verify_chain(&bytes(&d), &policy(), &clock(), None).unwrap_err();
+    assert_eq!(e.code(), "untrusted_root", "{e}");
+    // Trusted, the same chain is refused for its widening: the checks above were skipped.
+    let trusting = kya_verify::Policy::builder()
+        .trust_root(kya_core::Did::Key(did(&stranger)))
+        .audience("did:web:shop.example")
+        .build();
+    let e = verify_chain(&bytes(&d), &trusting, &clock(), None).unwrap_err();
+    assert_eq!(e.code(), "grant_widened", "{e}");
+}
+
+#[test]
+fn a_proof_past_its_own_expires_is_refused() {
+    let links = chain(2);
+    let mut leaf = links[1].document().clone();
+    leaf.as_object_mut().unwrap().remove("proof");
+    let options = kya_core::ProofOptions {
+        verification_method: did(&agent(0)).verification_method_id(),
+        proof_purpose: "assertionMethod".into(),
+        created: Some(t0()),
+        expires: Some(now().add_seconds(-61)),
+        challenge: None,
+        domain: None,
+    };
+    let leaf = kya_core::proof::sign(&leaf, &options, &agent(0)).unwrap();
+    let d = vec![links[0].document().clone(), leaf];
+    assert_err(
+        verify_chain(&bytes(&d), &policy(), &clock(), None),
+        "proof_expired",
+        Some(1),
+    );
+}
+
+/// A registry view that reflects the chain as of a fixed time.
+struct AsOf(kya_verify::MemoryRegistry, Timestamp);
+
+impl RegistryView for AsOf {
+    fn agent(
+        &self,
+        reg: &kya_core::credential::AgentRegistration,
+    ) -> Option<kya_verify::AgentRecord> {
+        self.0.agent(reg)
+    }
+    fn agent_key_bound(
+        &self,
+        reg: &kya_core::credential::AgentRegistration,
+        key: &PublicKey,
+        at: Timestamp,
+    ) -> bool {
+        self.0.agent_key_bound(reg, key, at)
+    }
+    fn principal_key_bound(&self, p: &kya_core::DidPkh, key: &PublicKey, at: Timestamp) -> bool {
+        self.0.principal_key_bound(p, key, at)
+    }
+    fn revoked(
+        &self,
+        reg: &kya_core::credential::AgentRegistration,
+        digest: &kya_core::CredentialDigest,
+    ) -> Option<kya_verify::Revocation> {
+        self.0.revoked(reg, digest)
+    }
+    fn reputation(
+        &self,
+        reg: &kya_core::credential::AgentRegistration,
+        raters: &[[u8; 20]],
+    ) -> Option<kya_verify::ReputationSummary> {
+        self.0.reputation(reg, raters)
+    }
+    fn as_of(&self) -> Option<Timestamp> {
+        Some(self.1)
+    }
+}
+
+#[test]
+fn a_stale_registry_view_is_refused() {
+    let d = bytes(&docs(&chain(2)));
+    let old = Arc::new(AsOf(
+        kya_verify::MemoryRegistry::new(),
+        now().add_seconds(-330 * 86_400),
+    ));
+    let e = assert_err(
+        verify_chain(&d, &policy(), &clock(), Some(old)),
+        "registry_stale",
+        None,
+    );
+    assert!(e.to_string().contains("86400"), "{e}");
+    let fresh = Arc::new(AsOf(
+        kya_verify::MemoryRegistry::new(),
+        now().add_seconds(-3600),
+    ));
+    assert!(verify_chain(&d, &policy(), &clock(), Some(fresh)).is_ok());
+}
+
+struct DownNonces;
+impl NonceStore for DownNonces {
+    fn check_and_store(
+        &self,
+        _: NonceKey<'_>,
+        _: Timestamp,
+        _: Timestamp,
+    ) -> Result<NonceVerdict, StoreUnavailable> {
+        Err(StoreUnavailable::new("nonce store", "connection refused"))
+    }
+}
+
+struct DownLedger;
+impl Ledger for DownLedger {
+    fn try_charge_all(&self, _: &[Charge], _: Timestamp) -> Result<(), ChargeError> {
+        Err(ChargeError::Unavailable(StoreUnavailable::new(
+            "ledger",
+            "timed out",
+        )))
+    }
+}
+
+const AUTHORITY: &str = "shop.example";
+
+fn budget_chain() -> Vec<Value> {
+    let links = chain(1);
+    let leaf = AgentDelegation::builder(&links[0], did(&agent(1)))
+        .unwrap()
+        .grant(grant(
+            r#"{"action": "payments/send", "maxAmount": {"value": "25.00", "asset": "USD"},
+                "audience": ["did:web:shop.example"],
+                "budget": {"value": "30.00", "asset": "USD", "periodSeconds": 86400}}"#,
+        ))
+        .sign(&agent(0), t0())
+        .unwrap();
+    vec![links[0].document().clone(), leaf.document().clone()]
+}
+
+fn signed_pay(chain: &[Value], transport: ChainTransport, nonce: &str) -> HttpRequest {
+    let (_, mut request) =
+        HttpRequest::from_url("POST", &format!("https://{AUTHORITY}/pay")).unwrap();
+    request.body = b"{}".to_vec();
+    if transport == ChainTransport::Body {
+        request.path = "/kya/chains".into();
+    }
+    let amount = Money::new(
+        Amount::parse("10.00").unwrap(),
+        Asset::parse("USD").unwrap(),
+    );
+    RequestSigner::new(&agent(1), &Value::Array(chain.to_vec()))
+        .unwrap()
+        .transport(transport)
+        .sign(
+            &mut request,
+            &SignOptions {
+                action: None,
+                amount: Some(&amount),
+                created: now(),
+                expires: now().add_seconds(60),
+                nonce,
+            },
+        )
+        .unwrap();
+    request
+}
+
+fn gate(verifier: Verifier) -> KyaGate {
+    KyaGate::new(
+        Arc::new(verifier),
+        HttpPolicy::default()
+            .authority(AUTHORITY)
+            .route(Route::new("/pay", Action::parse("payments/send").unwrap())),
+    )
+}
+
+#[test]
+fn an_unavailable_store_is_never_an_allow_and_answers_503() {
+    let chain = budget_chain();
+    // Nonce store down: not verified, 503, store_unavailable.
+    let g = gate(verifier_with(Arc::new(DownNonces)));
+    let refusal = g
+        .admit(&signed_pay(&chain, ChainTransport::Inline, "n-1"))
+        .unwrap_err();
+    assert_eq!(refusal.status(), 503);
+    assert_eq!(refusal.reasons()[0].code, Code::StoreUnavailable);
+    assert!(matches!(
+        verifier_with(Arc::new(DownNonces)).verify_presentation(&presentation(
+            &agent(1),
+            &chain,
+            "p-1"
+        )),
+        Err(kya_verify::VerifyError::StoreUnavailable(_))
+    ));
+    // Ledger down: nothing charged, nothing allowed, 503.
+    let g = gate(
+        verifier_with(Arc::new(MemoryNonceStore::default())).with_ledger(Arc::new(DownLedger)),
+    );
+    let refusal = g
+        .admit(&signed_pay(&chain, ChainTransport::Inline, "n-2"))
+        .unwrap_err();
+    assert_eq!(refusal.status(), 503);
+    assert_eq!(refusal.reasons()[0].code, Code::StoreUnavailable);
+}
+
+#[test]
+fn without_a_ledger_a_budget_is_never_allowed() {
+    let chain = budget_chain();
+    let g = gate(verifier_with(Arc::new(MemoryNonceStore::default())));
+    let refusal = g
+        .admit(&signed_pay(&chain, ChainTransport::Inline, "n-1"))
+        .unwrap_err();
+    assert_eq!(refusal.status(), 403);
+    assert_eq!(refusal.reasons()[0].code, Code::LedgerRequired);
+    // With a ledger, the budget (30) admits 10 + 10 + 10 and then refuses.
+    let g = gate(
+        verifier_with(Arc::new(MemoryNonceStore::default()))
+            .with_ledger(Arc::new(MemoryLedger::default())),
+    );
+    for i in 0..3 {
+        g.admit(&signed_pay(
+            &chain,
+            ChainTransport::Inline,
+            &format!("m-{i}"),
+        ))
+        .unwrap();
+    }
+    let refusal = g
+        .admit(&signed_pay(&chain, ChainTransport::Inline, "m-3"))
+        .unwrap_err();
+    assert!(matches!(refusal, Refusal::Denied { .. }));
+    assert_eq!(refusal.reasons()[0].code, Code::BudgetExhausted);
+}
+
+#[test]
+fn chain_registration_needs_the_leafs_signature_and_fits_its_share() {
+    let chain = budget_chain();
+    let g = gate(verifier_with(Arc::new(MemoryNonceStore::default())))
+        .chain_store(Arc::new(MemoryChainStore::new(1 << 20, 4096)));
+    // Unsigned: nothing stored.
+    let (_, mut unsigned) =
+        HttpRequest::from_url("POST", &format!("https://{AUTHORITY}/kya/chains")).unwrap();
+    unsigned.body = serde_json::to_vec(&chain).unwrap();
+    assert!(g.register_chain(&unsigned).is_err());
+    // Signed by the leaf: stored, and named by its digest.
+    let (agent_v, digest) = g
+        .register_chain(&signed_pay(&chain, ChainTransport::Body, "r-1"))
+        .unwrap();
+    assert_eq!(agent_v.chain_digest(), digest);
+    assert_eq!(
+        digest,
+        kya_verify::ChainDigest::of_chain(&Value::Array(chain.clone())).unwrap()
+    );
+    // The agent's share (4 KiB) holds one such chain, not two.
+    let mut second = chain.clone();
+    second[1] = AgentDelegation::builder(&chain_of_root(), did(&agent(1)))
+        .unwrap()
+        .grant(child_grant())
+        .sign(&agent(0), t0().add_seconds(1))
+        .unwrap()
+        .document()
+        .clone();
+    let e = g
+        .register_chain(&signed_pay(&second, ChainTransport::Body, "r-2"))
+        .unwrap_err();
+    assert_eq!(e.code(), Code::ChainQuotaExceeded, "{e}");
+}
+
+fn chain_of_root() -> kya_core::credential::VerifiedCredential {
+    chain(1).remove(0)
+}
