@@ -2,8 +2,7 @@
 //! merchant's (or auditor's) side of kya-verify from the shell.
 
 use std::fmt::Write as _;
-use std::io::{Read as _, Write as _};
-use std::net::{TcpStream, ToSocketAddrs as _};
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -278,99 +277,53 @@ fn signed_request_from_json(v: &Value) -> Result<(String, HttpRequest)> {
 
 /// A plain HTTP/1.1 exchange over TCP (no TLS, no redirects, 30 s timeouts): enough to try
 /// a merchant from the shell without an HTTP client dependency.
+/// The largest response body `--send` prints.
+const MAX_RESPONSE_BYTES: usize = 16 << 20;
+
+/// Sends a signed request with the HTTP client already in the dependency tree (reqwest,
+/// through the registry client) and prints the status line and body.
 fn send(url: &str, request: &HttpRequest) -> Result<ExitCode> {
-    let addr = if request.authority.contains(':') {
-        request.authority.clone()
-    } else {
-        format!("{}:80", request.authority)
-    };
-    let socket = addr
-        .to_socket_addrs()
-        .with_context(|| format!("cannot resolve {addr}"))?
-        .next()
-        .with_context(|| format!("cannot resolve {addr}"))?;
-    let mut stream = TcpStream::connect_timeout(&socket, Duration::from_secs(30))
-        .with_context(|| format!("cannot connect to {url}"))?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    stream.set_write_timeout(Some(Duration::from_secs(30)))?;
-    let target = match &request.query {
-        Some(q) => format!("{}?{q}", request.path_component()),
-        None => request.path_component().to_owned(),
-    };
-    let mut head = format!(
-        "{} {target} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        request.method,
-        request.authority,
-        request.body.len()
-    );
-    for (name, value) in &request.headers {
-        if value.contains(['\r', '\n']) || name.contains(['\r', '\n', ':']) {
-            bail!("header {name} cannot be sent");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the http client")?;
+    let (status, body) = runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .context("building the http client")?;
+        let method = reqwest::Method::from_bytes(request.method.as_bytes())
+            .with_context(|| format!("`{}` is not an http method", request.method))?;
+        let mut outgoing = client.request(method, url);
+        for (name, value) in &request.headers {
+            outgoing = outgoing.header(name.as_str(), value.as_str());
         }
-        let _ = write!(head, "{name}: {value}\r\n");
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes())?;
-    stream.write_all(&request.body)?;
-    let mut response = Vec::new();
-    stream
-        .take(16 * 1024 * 1024)
-        .read_to_end(&mut response)
-        .context("reading the response")?;
-    let split = response
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .context("the response has no header section")?;
-    let (head, body) = (
-        String::from_utf8_lossy(&response[..split]),
-        &response[split + 4..],
-    );
-    let status_line = head.lines().next().unwrap_or_default().to_owned();
-    let status: u16 = status_line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .context("the response has no status")?;
-    let chunked = head.lines().any(|l| {
-        l.to_ascii_lowercase().starts_with("transfer-encoding:")
-            && l.to_ascii_lowercase().contains("chunked")
-    });
-    let body = if chunked {
-        dechunk(body)?
-    } else {
-        body.to_vec()
-    };
+        let mut response = outgoing
+            .body(request.body.clone())
+            .send()
+            .await
+            .with_context(|| format!("cannot send to {url}"))?;
+        let status = response.status();
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.context("reading the response")? {
+            if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                bail!("the response is larger than {MAX_RESPONSE_BYTES} bytes");
+            }
+            body.extend_from_slice(&chunk);
+        }
+        anyhow::Ok((status, body))
+    })?;
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{status_line}")?;
+    writeln!(out, "HTTP/1.1 {status}")?;
     out.write_all(&body)?;
     if !body.ends_with(b"\n") {
         writeln!(out)?;
     }
-    Ok(if (200..300).contains(&status) {
+    Ok(if status.is_success() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
-}
-
-fn dechunk(mut body: &[u8]) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        let line_end = body
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .context("bad chunked body")?;
-        let size_text = String::from_utf8_lossy(&body[..line_end]);
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
-            .context("bad chunk size")?;
-        body = &body[line_end + 2..];
-        if size == 0 {
-            return Ok(out);
-        }
-        let chunk = body.get(..size).context("truncated chunk")?;
-        out.extend_from_slice(chunk);
-        body = body.get(size + 2..).context("truncated chunk")?;
-    }
 }
 
 /// What `verify` / `explain` were given.

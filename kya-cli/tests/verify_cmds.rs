@@ -475,7 +475,12 @@ fn sign_request_send_talks_http_to_a_local_server() {
     );
     let request = server.join().unwrap();
     assert!(request.starts_with("POST /pay HTTP/1.1\r\n"), "{request}");
-    assert!(request.contains("Signature-Input: sig1="), "{request}");
+    assert!(
+        request
+            .to_ascii_lowercase()
+            .contains("signature-input: sig1="),
+        "{request}"
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success(), "a 402 is not success");
     assert!(

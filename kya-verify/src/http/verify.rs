@@ -414,7 +414,7 @@ impl HttpVerifier {
 
         // Whom it is for, and the path the handler will see.
         let authorities = self.policy.effective_authorities(policy);
-        if !authorities.iter().any(|a| *a == request.authority) {
+        if !authorities.contains(&request.authority) {
             return Err(HttpError::AuthorityMismatch {
                 authority: request.authority.chars().take(200).collect(),
                 expected: authorities,
