@@ -199,14 +199,12 @@ impl CheckedSignature {
         }
     }
 
-    /// Checks `keyid` and the signature (`verify_strict`) against the agent's key.
+    /// Checks `keyid` and the signature against the agent's key, under kya's one Ed25519
+    /// rule ([`kya_core::ed25519::verify`], the rule of every other path).
     pub fn verify_signature(&self, agent_key: &PublicKey) -> Result<(), HttpError> {
         self.check_keyid(agent_key)?;
-        if agent_key.verify_strict(self.signature_base(), &self.signature) {
-            Ok(())
-        } else {
-            Err(HttpError::SignatureInvalid)
-        }
+        kya_core::ed25519::verify(agent_key, self.signature_base(), &self.signature)
+            .map_err(|_| HttpError::SignatureInvalid)
     }
 
     /// The unix second until which the nonce must be remembered (`expires` + skew).
@@ -394,7 +392,7 @@ impl HttpVerifier {
             .transpose()?;
         let (chain, chain_inline, chain_digest) = self.chain_of(request, now)?;
 
-        // The base, rebuilt as the crate parsed it, verified later with `verify_strict`.
+        // The base, rebuilt as the crate parsed it, verified later under kya's Ed25519 rule.
         let signature: [u8; 64] =
             label
                 .signature
