@@ -186,8 +186,22 @@ pub fn verify_batch(items: &[PreparedSignature]) -> Result<(), BatchError> {
     if items.len() <= 1 {
         return items.iter().enumerate().try_for_each(single);
     }
+    if batch_equation_holds(items) {
+        return Ok(());
+    }
+    // Some term is non-zero, so some single check fails: name the first. (Were every single
+    // check to pass, every term would be zero and the equation would have held; the single
+    // verdicts are the rule either way.)
+    items.iter().enumerate().try_for_each(single)
+}
+
+/// The batch equation alone, without the fallback to single checks:
+/// `[8](Σ zᵢSᵢ·B − Σ zᵢRᵢ − Σ zᵢkᵢAᵢ) = identity`, one multiscalar multiplication of
+/// 2n + 1 points. Public so that tests can hold the fast path itself to the rule (the
+/// fallback would otherwise hide a batch equation that refuses valid signatures).
+#[doc(hidden)]
+pub fn batch_equation_holds(items: &[PreparedSignature]) -> bool {
     let z = batch_weights(items);
-    // Σ zᵢSᵢ·B − Σ zᵢRᵢ − Σ zᵢkᵢAᵢ, one multiscalar multiplication of 2n + 1 points.
     let mut b_coefficient = Scalar::ZERO;
     let mut scalars = Vec::with_capacity(2 * items.len() + 1);
     let mut points = Vec::with_capacity(2 * items.len() + 1);
@@ -200,12 +214,9 @@ pub fn verify_batch(items: &[PreparedSignature]) -> Result<(), BatchError> {
     }
     scalars.push(b_coefficient);
     points.push(curve25519_dalek::constants::ED25519_BASEPOINT_POINT);
-    let sum = EdwardsPoint::vartime_multiscalar_mul(&scalars, &points);
-    if sum.mul_by_cofactor().is_identity() {
-        return Ok(());
-    }
-    // Some term is non-zero, so some single check fails; name the first.
-    items.iter().enumerate().try_for_each(single)
+    EdwardsPoint::vartime_multiscalar_mul(&scalars, &points)
+        .mul_by_cofactor()
+        .is_identity()
 }
 
 /// The batch weights: 128-bit scalars derived from SHA-512 of every input of the batch

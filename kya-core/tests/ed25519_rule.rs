@@ -81,6 +81,12 @@ fn batch_verdict(
 ) -> Result<(), SignatureError> {
     let mut items = honest(size - 1);
     items.insert(position, item.clone());
+    // The batch equation itself (not only the fallback to single checks) follows the rule.
+    assert_eq!(
+        ed25519::batch_equation_holds(&items),
+        item.verify().is_ok(),
+        "the batch equation and the single check disagree at {position} of {size}"
+    );
     match ed25519::verify_batch(&items) {
         Ok(()) => Ok(()),
         Err(BatchError { index, error }) => {
@@ -251,6 +257,7 @@ proptest! {
         let mut items = honest(size);
         items.insert(0, item.clone());
         items.push(item);
+        prop_assert_eq!(ed25519::batch_equation_holds(&items), single.is_ok());
         let both = ed25519::verify_batch(&items).map_err(|e| (e.index, e.error));
         prop_assert_eq!(both, single.map_err(|e| (0, e)));
     }
