@@ -391,6 +391,37 @@ mod tests {
     }
 
     #[test]
+    fn refuses_non_canonical_encodings_even_of_large_order_points() {
+        // y + p for y < 19 decompresses (to the point with that y) but is not canonical.
+        let mut large_order = 0;
+        for y in 0..19u8 {
+            for sign in [0u8, 0x80] {
+                let mut bytes = [0xffu8; 32];
+                bytes[0] = 0xed + y;
+                bytes[31] = 0x7f | sign;
+                let Some(point) = curve25519_dalek::edwards::CompressedEdwardsY(bytes).decompress()
+                else {
+                    continue;
+                };
+                if !point.is_small_order() {
+                    large_order += 1;
+                    // The same point, canonically written, is a fine key.
+                    assert!(PublicKey::from_bytes(&point.compress().to_bytes()).is_ok());
+                }
+                assert!(
+                    matches!(
+                        PublicKey::from_bytes(&bytes),
+                        Err(KeyError::InvalidPublicKey { .. })
+                    ),
+                    "{}",
+                    hex::encode(bytes)
+                );
+            }
+        }
+        assert!(large_order > 0);
+    }
+
+    #[test]
     fn refuses_a_secret_that_does_not_match_its_public_key() {
         let other = SecretKey::from_seed(&[7; 32]).public_key().to_multibase();
         let file = MultikeyFile::from_json(
