@@ -64,7 +64,7 @@ if [ ${#targets[@]} -eq 0 ]; then
   mapfile -t targets < <(cargo +nightly fuzz list)
   if [ ${#features[@]} -gt 0 ]; then
     # Without `verify`, only the kya-core targets exist.
-    mapfile -t targets < <(printf '%s\n' "${targets[@]}" | grep -vE '^(chain|presentation|http|snapshot|decision)_')
+    mapfile -t targets < <(printf '%s\n' "${targets[@]}" | grep -vE '^(chain|presentation|http|snapshot|decision|ed25519)_')
   fi
 fi
 

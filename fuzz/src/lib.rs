@@ -70,7 +70,7 @@ pub fn signed_documents() -> &'static [Value] {
 ///
 /// The fuzzer holds no secret key. So any document it makes whose proof verifies must carry
 /// one of these exact pairs: a new message means a forgery, and a new signature on a known
-/// message means a malleated signature that `verify_strict` should have refused.
+/// message means a malleated signature that kya's Ed25519 rule should have refused.
 pub fn known_signatures() -> &'static HashSet<(Vec<u8>, [u8; 64])> {
     static KNOWN: OnceLock<HashSet<(Vec<u8>, [u8; 64])>> = OnceLock::new();
     KNOWN.get_or_init(|| {

@@ -10,6 +10,8 @@ use ed25519_dalek::{Signature, Signer as _};
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, Zeroizing};
 
+use crate::ed25519::SignatureError;
+
 /// Multicodec prefix of an Ed25519 public key (`ed25519-pub`, varint of 0xed).
 pub const ED25519_PUB_PREFIX: [u8; 2] = [0xed, 0x01];
 /// Multicodec prefix of an Ed25519 secret key seed (`ed25519-priv`, varint of 0x1300).
@@ -63,20 +65,22 @@ pub enum KeyError {
 pub struct PublicKey(ed25519_dalek::VerifyingKey);
 
 impl PublicKey {
-    /// Reads 32 raw bytes, refusing invalid encodings and small-order (weak) points, which
-    /// `verify_strict` would refuse anyway and batch verification would not.
+    /// Reads 32 raw bytes, refusing what kya's Ed25519 rule refuses in a key (see
+    /// [`crate::ed25519`]): bytes that are not a curve point, a non-canonical encoding of a
+    /// point, and small-order (weak) points. The point is decompressed here, once, and kept.
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, KeyError> {
-        let key = ed25519_dalek::VerifyingKey::from_bytes(bytes).map_err(|_| {
-            KeyError::InvalidPublicKey {
-                reason: "not a point on the curve",
-            }
-        })?;
-        if key.is_weak() {
-            return Err(KeyError::InvalidPublicKey {
-                reason: "small-order point",
-            });
-        }
-        Ok(Self(key))
+        crate::ed25519::decode_key(bytes).map_err(|e| KeyError::InvalidPublicKey {
+            reason: match e {
+                SignatureError::NonCanonicalKey => "non-canonical encoding",
+                SignatureError::SmallOrderKey => "small-order point",
+                _ => "not a point on the curve",
+            },
+        })
+    }
+
+    /// Wraps a dalek key that passed [`crate::ed25519::decode_key`]'s checks.
+    pub(crate) fn from_checked(key: ed25519_dalek::VerifyingKey) -> Self {
+        Self(key)
     }
 
     /// The 32 raw bytes.
@@ -108,9 +112,10 @@ impl PublicKey {
         multibase::encode(multibase::Base::Base58Btc, bytes)
     }
 
-    /// Checks a signature with `verify_strict` (canonical `S`, no small-order `R`).
-    pub fn verify_strict(&self, message: &[u8], signature: &Signature) -> bool {
-        self.0.verify_strict(message, signature).is_ok()
+    /// Checks a signature under kya's Ed25519 rule ([`crate::ed25519::verify`]): canonical
+    /// `S`, canonical and not small-order `R`, and the cofactored equation.
+    pub fn verify(&self, message: &[u8], signature: &Signature) -> Result<(), SignatureError> {
+        crate::ed25519::verify(self, message, signature)
     }
 }
 
@@ -383,6 +388,37 @@ mod tests {
             PublicKey::from_bytes(&weak),
             Err(KeyError::InvalidPublicKey { .. })
         ));
+    }
+
+    #[test]
+    fn refuses_non_canonical_encodings_even_of_large_order_points() {
+        // y + p for y < 19 decompresses (to the point with that y) but is not canonical.
+        let mut large_order = 0;
+        for y in 0..19u8 {
+            for sign in [0u8, 0x80] {
+                let mut bytes = [0xffu8; 32];
+                bytes[0] = 0xed + y;
+                bytes[31] = 0x7f | sign;
+                let Some(point) = curve25519_dalek::edwards::CompressedEdwardsY(bytes).decompress()
+                else {
+                    continue;
+                };
+                if !point.is_small_order() {
+                    large_order += 1;
+                    // The same point, canonically written, is a fine key.
+                    assert!(PublicKey::from_bytes(&point.compress().to_bytes()).is_ok());
+                }
+                assert!(
+                    matches!(
+                        PublicKey::from_bytes(&bytes),
+                        Err(KeyError::InvalidPublicKey { .. })
+                    ),
+                    "{}",
+                    hex::encode(bytes)
+                );
+            }
+        }
+        assert!(large_order > 0);
     }
 
     #[test]

@@ -22,6 +22,7 @@ macro_rules! serde_via_string {
 pub mod credential;
 pub mod did;
 pub mod digest;
+pub mod ed25519;
 pub mod grant;
 pub mod json;
 pub mod key;
@@ -30,6 +31,7 @@ pub mod timestamp;
 
 pub use did::{Did, DidError, DidKey, DidPkh};
 pub use digest::CredentialDigest;
+pub use ed25519::SignatureError;
 pub use key::{Ed25519Signer, KeyError, MultikeyFile, PublicKey, SecretKey};
 pub use proof::{ProofError, ProofInfo, ProofOptions};
 pub use timestamp::Timestamp;

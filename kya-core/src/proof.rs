@@ -12,13 +12,16 @@
 //! ```
 //!
 //! Verification recomputes `hashData` from the received document and checks the signature
-//! with `verify_strict`: non-canonical `S` and small-order `R` or keys are refused.
+//! under kya's Ed25519 rule ([`crate::ed25519`]): canonical encodings, no small-order `R` or
+//! key, and the cofactored equation — the rule every other path (chain batch, presentation,
+//! signed request) applies too.
 
 use ed25519_dalek::Signature;
 use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
 
 use crate::did::{DidError, DidKey};
+use crate::ed25519::SignatureError;
 use crate::json::{JsonError, canonicalize, canonicalize_edited};
 use crate::key::{Ed25519Signer, PublicKey};
 use crate::timestamp::Timestamp;
@@ -91,6 +94,15 @@ pub enum ProofError {
     BadSignature {
         /// The verification method whose key was tried.
         signer: String,
+    },
+    /// The signature's encoding is refused by kya's Ed25519 rule (non-canonical `S` or `R`,
+    /// small-order `R`).
+    #[error("signature by {signer} is refused: {reason}")]
+    RefusedSignature {
+        /// The verification method whose key was tried.
+        signer: String,
+        /// Which check failed.
+        reason: SignatureError,
     },
     /// A value could not be canonicalized.
     #[error(transparent)]
@@ -328,19 +340,21 @@ impl PreparedProof {
         })
     }
 
-    /// Checks the signature with `verify_strict`.
+    /// Checks the signature under kya's Ed25519 rule ([`crate::ed25519::verify`]).
     pub fn verify(self) -> Result<ProofInfo, ProofError> {
-        if self
-            .info
-            .signer
-            .public_key()
-            .verify_strict(&self.message, &self.signature)
-        {
-            Ok(self.info)
-        } else {
-            Err(ProofError::BadSignature {
+        match crate::ed25519::verify(
+            &self.info.signer.public_key(),
+            &self.message,
+            &self.signature,
+        ) {
+            Ok(()) => Ok(self.info),
+            Err(SignatureError::Equation) => Err(ProofError::BadSignature {
                 signer: self.info.verification_method,
-            })
+            }),
+            Err(reason) => Err(ProofError::RefusedSignature {
+                signer: self.info.verification_method,
+                reason,
+            }),
         }
     }
 }

@@ -198,7 +198,8 @@ fn eddsa_jcs_2022_vector_rejects_every_tampering() {
         Err(ProofError::ProofSet { count: 2 })
     ));
 
-    // Non-canonical S (S + L) is malleable: verify_strict refuses it.
+    // Non-canonical S (S + L) is malleable: kya's Ed25519 rule refuses it by its encoding
+    // (the cofactored equation alone, which reduces S mod L, would hold).
     let mut t = signed;
     let pv = t["proof"]["proofValue"].as_str().unwrap().to_owned();
     let mut sig = multibase::decode(&pv).unwrap().1;
@@ -206,7 +207,10 @@ fn eddsa_jcs_2022_vector_rejects_every_tampering() {
     t["proof"]["proofValue"] = multibase::encode(multibase::Base::Base58Btc, &sig).into();
     assert!(matches!(
         proof::verify(&t),
-        Err(ProofError::BadSignature { .. })
+        Err(ProofError::RefusedSignature {
+            reason: kya_core::SignatureError::NonCanonicalS,
+            ..
+        })
     ));
 }
 

@@ -14,9 +14,11 @@
 //! 4. **trust** — the registry view (when given) is not older than the policy allows; the
 //!    root issuer is trusted by the policy; a `did:pkh` root's signing key is bound to it in
 //!    the registry view **now** (never at a time the signer wrote);
-//! 5. **signatures** — every signature of the chain (and of the presentation or request
-//!    around it) under kya's one Ed25519 acceptance rule, in one batch; a failing batch
-//!    names the culprit;
+//! 5. **signatures** — kya's one Ed25519 rule ([`kya_core::ed25519`]): encodings checked
+//!    (canonical `S < L`, canonical and not small-order `R`; keys are checked the same way
+//!    when they are parsed), then every signature of the chain (and of the presentation or
+//!    request around it) in one cofactored batch equation; a failing batch falls back to
+//!    single checks (the same equation) to name the culprit;
 //! 6. **narrowing** — validity windows nest, grants attenuate (`⊑`) the parent's;
 //! 7. **time** — every link is valid at now ± skew, no proof was created after now + skew,
 //!    and no proof's own `expires` has passed;
@@ -27,12 +29,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use curve25519_dalek::edwards::CompressedEdwardsY;
-use curve25519_dalek::scalar::Scalar;
 use ed25519_dalek::Signature;
 use kya_core::credential::{
     AgentRegistration, CredentialError, CredentialKind, IssuerBinding, UnverifiedCredential,
 };
+use kya_core::ed25519::{self, SignatureError};
 use kya_core::grant::attenuates_all;
 use kya_core::json::{JsonError, canonicalize, parse_strict};
 use kya_core::proof::{PreparedProof, ProofError};
@@ -221,119 +222,64 @@ fn malformed(link: usize, e: &CredentialError) -> VerifyError {
     }
 }
 
-/// Rejects signature encodings that `verify_strict` refuses but a batch equation could
-/// accept: `S ≥ L`, a non-canonical `R`, a small-order `R`.
-pub(crate) fn check_signature_encoding(signature: &Signature) -> Result<(), &'static str> {
-    let s: Option<Scalar> = Scalar::from_canonical_bytes(*signature.s_bytes()).into();
-    if s.is_none() {
-        return Err("non-canonical s (s ≥ l): a malleated signature");
-    }
-    let r = CompressedEdwardsY(*signature.r_bytes());
-    let Some(point) = r.decompress() else {
-        return Err("r is not a curve point");
-    };
-    if !is_canonical_encoding(&r.0) {
-        return Err("non-canonical encoding of r");
-    }
-    if point.is_small_order() {
-        return Err("small-order r");
-    }
-    Ok(())
-}
-
-/// Whether the bytes of a point that decompressed are the point's canonical encoding (what
-/// `point.compress() == bytes` says, without the field inversion `compress` costs): `y` is
-/// below p = 2^255 − 19, and the sign bit is clear when `x` is 0 (`y` = 1 or p − 1, the two
-/// points with `x` = 0; for any other point decompression gives `x` the sign bit's parity).
-fn is_canonical_encoding(bytes: &[u8; 32]) -> bool {
-    const ONE: [u8; 32] = {
-        let mut b = [0u8; 32];
-        b[0] = 1;
-        b
-    };
-    const P_MINUS_ONE: [u8; 32] = {
-        let mut b = [0xffu8; 32];
-        b[0] = 0xec;
-        b[31] = 0x7f;
-        b
-    };
-    let mut y = *bytes;
-    let sign = y[31] >> 7;
-    y[31] &= 0x7f;
-    let y_at_least_p = y[0] >= 0xed && y[1..31].iter().all(|b| *b == 0xff) && y[31] == 0x7f;
-    if y_at_least_p {
-        return false;
-    }
-    !(sign == 1 && (y == ONE || y == P_MINUS_ONE))
-}
-
-/// Checks every signature in one batch, naming the failing one (`Some(link)`, or `None` for
-/// `extra`) when the batch fails.
+/// Checks every signature in one batch under kya's Ed25519 rule
+/// ([`kya_core::ed25519::verify_batch`]: encodings first, then one cofactored multiscalar
+/// check), naming the failing one (`Some(link)`, or `None` for `extra`).
 fn verify_signatures(
     proofs: &[(PreparedProof, PublicKey)],
     extra: Option<&DetachedSignature>,
 ) -> Result<(), VerifyError> {
-    for (i, (p, _)) in proofs.iter().enumerate() {
-        check_signature_encoding(&p.signature).map_err(|reason| VerifyError::BadSignature {
-            link: Some(i),
-            reason: reason.into(),
-        })?;
-    }
-    if let Some(x) = extra {
-        check_signature_encoding(&x.signature).map_err(|reason| VerifyError::BadSignature {
-            link: None,
-            reason: reason.into(),
-        })?;
-    }
-    let count = proofs.len() + usize::from(extra.is_some());
-    if count > 1 {
-        let mut messages: Vec<&[u8]> = Vec::with_capacity(count);
-        let mut signatures = Vec::with_capacity(count);
-        let mut keys = Vec::with_capacity(count);
-        for (p, key) in proofs {
-            messages.push(&p.message);
-            signatures.push(p.signature);
-            keys.push(*key.as_dalek());
-        }
-        if let Some(x) = extra {
-            messages.push(&x.message);
-            signatures.push(x.signature);
-            keys.push(*x.signer.as_dalek());
-        }
-        if ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok() {
-            return Ok(());
-        }
-    }
-    // One signature, or a failed batch: strict checks name the culprit.
+    let mut items = Vec::with_capacity(proofs.len() + usize::from(extra.is_some()));
     for (i, (p, key)) in proofs.iter().enumerate() {
-        if !key.verify_strict(&p.message, &p.signature) {
-            return Err(VerifyError::BadSignature {
-                link: Some(i),
-                reason: format!(
-                    "signature by {} does not verify: the credential or its proof was altered, or another key signed it",
-                    p.info
-                        .verification_method
-                        .chars()
-                        .take(200)
-                        .collect::<String>()
-                ),
-            });
-        }
+        let item = ed25519::PreparedSignature::new(key, &p.message, &p.signature)
+            .map_err(|e| refused(Some(i), e))?;
+        items.push(item);
     }
     if let Some(x) = extra {
-        if !x.signer.verify_strict(&x.message, &x.signature) {
-            return Err(VerifyError::BadSignature {
-                link: None,
-                reason: format!("signature by {} does not verify", x.signer),
-            });
-        }
+        let item = ed25519::PreparedSignature::new(&x.signer, &x.message, &x.signature)
+            .map_err(|e| refused(None, e))?;
+        items.push(item);
     }
-    Ok(())
+    ed25519::verify_batch(&items).map_err(|failed| match proofs.get(failed.index) {
+        Some((p, _)) => VerifyError::BadSignature {
+            link: Some(failed.index),
+            reason: format!(
+                "signature by {} does not verify: the credential or its proof was altered, or another key signed it",
+                p.info
+                    .verification_method
+                    .chars()
+                    .take(200)
+                    .collect::<String>()
+            ),
+        },
+        None => match extra {
+            Some(x) => bad_detached(x, failed.error),
+            None => refused(None, failed.error),
+        },
+    })
 }
 
-/// Checks a single signature (the cache-hit path: one check).
+/// Checks a single signature (the cache-hit path: one check), under the same rule.
 pub(crate) fn verify_single(extra: &DetachedSignature) -> Result<(), VerifyError> {
-    verify_signatures(&[], Some(extra))
+    ed25519::verify(&extra.signer, &extra.message, &extra.signature)
+        .map_err(|e| bad_detached(extra, e))
+}
+
+fn bad_detached(x: &DetachedSignature, e: SignatureError) -> VerifyError {
+    match e {
+        SignatureError::Equation => VerifyError::BadSignature {
+            link: None,
+            reason: format!("signature by {} does not verify", x.signer),
+        },
+        other => refused(None, other),
+    }
+}
+
+fn refused(link: Option<usize>, e: SignatureError) -> VerifyError {
+    VerifyError::BadSignature {
+        link,
+        reason: e.to_string(),
+    }
 }
 
 fn proof_error(link: usize, e: CredentialError) -> VerifyError {
@@ -623,46 +569,4 @@ pub(crate) fn verify_links(
         }),
         presentation: None,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use sha2::{Digest as _, Sha256};
-
-    #[test]
-    fn canonical_encoding_check_agrees_with_compress() {
-        let mut candidates: Vec<[u8; 32]> = Vec::new();
-        // Every y from p − 1 to 2^255 − 1 and small y (including 0, 1, 2^255 − 19 + 1 …).
-        for low in 0..=255u8 {
-            let mut high = [0xffu8; 32];
-            high[0] = low;
-            high[31] = 0x7f;
-            candidates.push(high);
-            let mut small = [0u8; 32];
-            small[0] = low;
-            candidates.push(small);
-        }
-        for i in 0..4000u32 {
-            candidates.push(Sha256::digest(i.to_le_bytes()).into());
-        }
-        let mut decompressed = 0;
-        for bytes in candidates {
-            for sign in [0u8, 0x80] {
-                let mut b = bytes;
-                b[31] = (b[31] & 0x7f) | sign;
-                let r = CompressedEdwardsY(b);
-                if let Some(point) = r.decompress() {
-                    decompressed += 1;
-                    assert_eq!(
-                        point.compress() == r,
-                        is_canonical_encoding(&b),
-                        "{}",
-                        hex::encode(b)
-                    );
-                }
-            }
-        }
-        assert!(decompressed > 3000, "{decompressed}");
-    }
 }

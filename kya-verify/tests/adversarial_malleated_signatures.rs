@@ -1,6 +1,7 @@
-//! Malleated signatures: S + L, small-order R, non-canonical R, flipped bits. Each is refused
-//! as `bad_signature` naming the link, and `verify_strict` agrees (batch and strict never
-//! disagree on crafted input).
+//! Malleated signatures: S + L, small-order R, non-canonical R, flipped bits, a torsion
+//! component added to R. Each gets kya's one Ed25519 verdict (`kya_core::ed25519`) from the
+//! chain's batch, naming the link, and the single proof check agrees (batch and single never
+//! disagree on crafted input). Every path is covered in `ed25519_paths.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -26,7 +27,7 @@ fn with_signature(mut doc: Value, sig: [u8; 64]) -> Value {
     doc
 }
 
-fn strict_accepts(doc: &Value) -> bool {
+fn single_accepts(doc: &Value) -> bool {
     kya_core::proof::verify(doc).is_ok()
 }
 
@@ -58,7 +59,7 @@ fn s_plus_l_is_refused_on_every_link() {
             sig[32..].copy_from_slice(&s);
             sig
         });
-        assert!(!strict_accepts(&tampered));
+        assert!(!single_accepts(&tampered));
         let e = assert_err(
             verify_chain(&bytes(&d), &policy(), &clock(), None),
             "bad_signature",
@@ -87,7 +88,7 @@ fn small_order_r_is_refused() {
             sig[..32].copy_from_slice(&r);
             sig
         });
-        assert!(!strict_accepts(&tampered));
+        assert!(!single_accepts(&tampered));
         let e = assert_err(
             verify_chain(&bytes(&d), &policy(), &clock(), None),
             "bad_signature",
@@ -106,7 +107,7 @@ fn small_order_r_with_zero_s_is_refused() {
         sig[0] = 1;
         sig
     });
-    assert!(!strict_accepts(&tampered));
+    assert!(!single_accepts(&tampered));
     assert_err(
         verify_chain(&bytes(&d), &policy(), &clock(), None),
         "bad_signature",
@@ -124,7 +125,7 @@ fn non_canonical_r_is_refused() {
         sig[..32].copy_from_slice(&r);
         sig
     });
-    assert!(!strict_accepts(&tampered));
+    assert!(!single_accepts(&tampered));
     let e = assert_err(
         verify_chain(&bytes(&d), &policy(), &clock(), None),
         "bad_signature",
@@ -186,4 +187,31 @@ fn a_proof_by_a_key_that_is_not_the_issuer_is_refused() {
         Some(1),
     );
     assert!(e.to_string().contains("not the issuer"), "{e}");
+}
+
+#[test]
+fn a_torsion_component_added_to_r_by_a_third_party_is_refused_on_every_link() {
+    // Without the key, adding a torsion point T to R changes k = H(R + T ‖ A ‖ M), so the old
+    // S no longer satisfies even the cofactored equation: refused by the single check and by
+    // the batch, wherever the link sits. (A mixed-order R with S recomputed by the key holder
+    // is accepted on every path: see ed25519_paths.rs and kya-core's ed25519_rule.rs.)
+    use curve25519_dalek::constants::EIGHT_TORSION;
+    use curve25519_dalek::edwards::CompressedEdwardsY;
+    for link in 0..3 {
+        for torsion in EIGHT_TORSION.iter().skip(1) {
+            let (d, tampered) = tamper_link(link, |mut sig| {
+                let r = CompressedEdwardsY(sig[..32].try_into().unwrap())
+                    .decompress()
+                    .unwrap();
+                sig[..32].copy_from_slice((r + torsion).compress().as_bytes());
+                sig
+            });
+            assert!(!single_accepts(&tampered));
+            assert_err(
+                verify_chain(&bytes(&d), &policy(), &clock(), None),
+                "bad_signature",
+                Some(link),
+            );
+        }
+    }
 }

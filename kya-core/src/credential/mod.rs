@@ -161,7 +161,7 @@ impl UnverifiedCredential {
         Ok((prepared, binding))
     }
 
-    /// Checks the proof (`verify_strict`) and that the issuer controls the signing key as far
+    /// Checks the proof (kya's Ed25519 rule) and that the issuer controls the signing key as far
     /// as the credential itself can show.
     pub fn verify_proof(self) -> Result<VerifiedCredential, CredentialError> {
         let (prepared, binding) = self.prepare()?;

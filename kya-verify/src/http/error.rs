@@ -148,7 +148,7 @@ pub enum HttpError {
         /// The thumbprint of the leaf subject's key.
         expected: String,
     },
-    /// The signature does not verify (`verify_strict`).
+    /// The signature does not verify (kya's Ed25519 rule, `kya_core::ed25519`).
     #[error("the request signature does not verify")]
     SignatureInvalid,
     /// A `kya-*` header appears more than once.

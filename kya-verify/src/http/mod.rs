@@ -4,7 +4,7 @@
 //! The signature-base construction and the parsing of `Signature-Input` / `Signature` come
 //! from Cloudflare's [`web_bot_auth`] crate; kya adds the checks a merchant needs around them
 //! (window, skew, nonce, content digest, key binding, the credential chain) and verifies the
-//! signature itself with `verify_strict`.
+//! signature itself under kya's Ed25519 rule (`kya_core::ed25519`).
 //!
 //! # Wire format
 //!
@@ -36,7 +36,7 @@
 //!   `expires` + skew.
 //! - The body's SHA-256 matches `Content-Digest`.
 //! - The chain verifies (see the crate's chain verification), `keyid` is the JWK thumbprint of
-//!   the leaf subject's key (the agent), and the signature verifies with `verify_strict`.
+//!   the leaf subject's key (the agent), and the signature verifies under kya's Ed25519 rule.
 //! - Only then is the nonce recorded in the nonce store; a nonce already seen is a replay.
 //!
 //! # Chains and header size

@@ -450,7 +450,7 @@ impl HttpVerifier {
             ChainFrom::Body => self.chain_in_body(request)?,
         };
 
-        // The base, rebuilt as the crate parsed it, verified later with `verify_strict`.
+        // The base, rebuilt as the crate parsed it, verified later under kya's Ed25519 rule.
         let signature: [u8; 64] =
             label
                 .signature
