@@ -25,9 +25,11 @@ use kya_core::ed25519::{self, PreparedSignature};
 use kya_core::proof::{self, PreparedProof, ProofOptions};
 use kya_core::{Did, DidKey, Ed25519Signer, SecretKey, SignatureError};
 use kya_fuzz::verify::{AUDIENCE, now};
-use kya_verify::http::{HttpPolicy, HttpRequest, HttpVerifier, KyaGate, RequestSigner};
+use kya_verify::http::{
+    ChainFrom, HttpPolicy, HttpRequest, HttpVerifier, KyaGate, RequestSigner, Route, SignOptions,
+};
 use kya_verify::{
-    FixedClock, MemoryNonceStore, Policy, present, verify_chain, verify_presentation,
+    FixedClock, MemoryNonceStore, NonceQuotas, Policy, PresentationOptions, Verifier, present,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -131,31 +133,28 @@ fn document_paths(signer: &FlippingSigner<'_>) {
         .audience(AUDIENCE)
         .cache_capacity(0)
         .build();
-    let clock = FixedClock::new(now());
+    let verifier = |nonces: usize| {
+        Verifier::new(policy.clone())
+            .with_clock(Arc::new(FixedClock::new(now())))
+            .with_nonce_store(Arc::new(MemoryNonceStore::new(NonceQuotas::flat(nonces))))
+    };
     let chain = vec![secured];
     let bytes = serde_json::to_vec(&chain).expect("json");
-    assert_eq!(
-        verify_chain(&bytes, &policy, &clock, None).is_ok(),
-        link_ok,
-        "chain"
-    );
+    assert_eq!(verifier(10).verify_chain(&bytes).is_ok(), link_ok, "chain");
 
     // A presentation of that chain: two signatures by the same signer in one batch.
-    let vp = present(
-        &chain,
-        signer,
-        AUDIENCE,
-        "nonce-1",
-        now().add_seconds(-1),
-        now().add_seconds(60),
-    )
-    .expect("presentation");
+    let options = PresentationOptions {
+        audience: AUDIENCE.to_owned(),
+        nonce: "nonce-1".to_owned(),
+        created: now().add_seconds(-1),
+        expires: now().add_seconds(60),
+    };
+    let vp = present(&chain, signer, &options).expect("presentation");
     let vp_proof = PreparedProof::from_document(&vp).expect("own proof parses");
     let vp_ok = rule(&vp_proof.message, &vp_proof.signature);
     let vp = serde_json::to_vec(&vp).expect("json");
-    let nonces = MemoryNonceStore::new(10);
     assert_eq!(
-        verify_presentation(&vp, &policy, &clock, None, &nonces).is_ok(),
+        verifier(10).verify_presentation(&vp).is_ok(),
         link_ok && vp_ok,
         "presentation"
     );
@@ -165,12 +164,23 @@ fn document_paths(signer: &FlippingSigner<'_>) {
         RequestSigner::new(signer, &serde_json::Value::Array(chain)).expect("signer");
     let (_, mut request) = HttpRequest::from_url("POST", "https://shop.example/pay").expect("url");
     request = request.body(b"{}".to_vec());
-    let at = now().unix();
+    let sign_options = SignOptions {
+        action: None,
+        amount: None,
+        created: now().add_seconds(-1),
+        expires: now().add_seconds(60),
+        nonce: "nonce-2",
+    };
     request_signer
-        .sign(&mut request, None, None, at - 1, at + 60, "nonce-2")
+        .sign(&mut request, &sign_options)
         .expect("sign");
-    let checked = HttpVerifier::new(HttpPolicy::default())
-        .check_request(&request, at)
+    let http = || {
+        HttpPolicy::default()
+            .authority("shop.example")
+            .route(Route::new("/pay", "payments/send".parse().expect("action")))
+    };
+    let checked = HttpVerifier::new(http())
+        .check_request(&request, &policy, now(), ChainFrom::Headers)
         .expect("checked");
     let request_ok = rule(checked.signature_base(), checked.signature());
     assert_eq!(
@@ -178,12 +188,10 @@ fn document_paths(signer: &FlippingSigner<'_>) {
         request_ok,
         "request signature"
     );
-    let gate = KyaGate::new(policy, HttpPolicy::default())
-        .clock(Arc::new(FixedClock::new(now())))
-        .nonce_store(Arc::new(MemoryNonceStore::new(10)));
+    let gate = KyaGate::new(Arc::new(verifier(10)), http());
     match gate.admit(&request) {
         Err(kya_verify::http::Refusal::NotVerified(e))
-            if matches!(e.code(), "bad_signature" | "signature_invalid") =>
+            if matches!(e.code().as_str(), "bad_signature" | "signature_invalid") =>
         {
             assert!(
                 !(link_ok && request_ok),
