@@ -4,6 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
+use kya_core::chain::Link;
 use kya_core::credential::AgentRegistration;
 use kya_core::grant::Grant;
 use kya_core::{CredentialDigest, Did, DidKey, Timestamp};
@@ -86,55 +87,49 @@ pub struct RegistrationFacts {
     pub reputation: Option<ReputationSummary>,
 }
 
-/// One verified link of a chain.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// One verified link of a chain: the credential's typed content ([`Link`]: an authorisation
+/// or a delegation), its name, and what the registry said of its subject. Only verification
+/// makes one (from a [`kya_core::credential::VerifiedCredential`]).
+#[derive(Debug, Clone, PartialEq)]
 pub struct ChainLink {
-    pub(crate) id: String,
+    pub(crate) link: Link,
     pub(crate) digest: CredentialDigest,
-    #[serde(rename = "type")]
-    pub(crate) kind: &'static str,
-    pub(crate) issuer: Did,
-    pub(crate) subject: DidKey,
-    pub(crate) valid_from: Timestamp,
-    pub(crate) valid_until: Timestamp,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) created: Option<Timestamp>,
-    pub(crate) grants: Vec<Grant>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) registration: Option<AgentRegistration>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) registry: Option<RegistrationFacts>,
 }
 
 impl ChainLink {
+    /// The link's content.
+    pub fn link(&self) -> &Link {
+        &self.link
+    }
     /// The credential id.
     pub fn id(&self) -> &str {
-        &self.id
+        self.link.id()
     }
-    /// SHA-256 of the credential's JCS bytes.
+    /// SHA-256 of the credential's JCS bytes (all signed): its one name.
     pub fn digest(&self) -> CredentialDigest {
         self.digest
     }
     /// `AgentAuthorization` or `AgentDelegation`.
     pub fn kind(&self) -> &'static str {
-        self.kind
+        self.link.type_name()
     }
     /// The issuer (the principal for the root, the parent's subject otherwise).
-    pub fn issuer(&self) -> &Did {
-        &self.issuer
+    pub fn issuer(&self) -> Did {
+        self.link.issuer()
     }
     /// The agent the link authorises.
     pub fn subject(&self) -> &DidKey {
-        &self.subject
+        self.link.subject()
     }
     /// Start of validity.
     pub fn valid_from(&self) -> Timestamp {
-        self.valid_from
+        self.link.valid_from()
     }
     /// End of validity.
     pub fn valid_until(&self) -> Timestamp {
-        self.valid_until
+        self.link.valid_until()
     }
     /// The proof's `created`, if given.
     pub fn created(&self) -> Option<Timestamp> {
@@ -142,15 +137,40 @@ impl ChainLink {
     }
     /// The link's grants.
     pub fn grants(&self) -> &[Grant] {
-        &self.grants
+        self.link.grants()
     }
     /// The subject's on-chain registration, if the link names one.
     pub fn registration(&self) -> Option<&AgentRegistration> {
-        self.registration.as_ref()
+        self.link.registration()
     }
-    /// What the registry said about that registration (when a registry view was given).
+    /// What the registry said of the subject, when it is registered and a view was given.
     pub fn registry_facts(&self) -> Option<&RegistrationFacts> {
         self.registry.as_ref()
+    }
+}
+
+impl Serialize for ChainLink {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("id", self.id())?;
+        m.serialize_entry("digest", &self.digest)?;
+        m.serialize_entry("type", self.kind())?;
+        m.serialize_entry("issuer", &self.issuer())?;
+        m.serialize_entry("subject", self.subject())?;
+        m.serialize_entry("validFrom", &self.valid_from())?;
+        m.serialize_entry("validUntil", &self.valid_until())?;
+        if let Some(created) = self.created {
+            m.serialize_entry("created", &created)?;
+        }
+        m.serialize_entry("grants", self.grants())?;
+        if let Some(r) = self.registration() {
+            m.serialize_entry("registration", r)?;
+        }
+        if let Some(f) = &self.registry {
+            m.serialize_entry("registry", f)?;
+        }
+        m.end()
     }
 }
 
@@ -218,7 +238,7 @@ impl VerifiedAgent {
     /// The effective grants: the leaf's, each a narrowing of a grant of every ancestor.
     /// Decisions still check every link ([`decide`](Self::decide)).
     pub fn effective_grants(&self) -> &[Grant] {
-        self.inner.chain.last().map_or(&[], |l| l.grants.as_slice())
+        self.inner.chain.last().map_or(&[], |l| l.grants())
     }
 
     /// The leaf's registration facts, when the leaf names a registration and a registry view

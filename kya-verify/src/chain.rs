@@ -30,14 +30,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use ed25519_dalek::Signature;
+use kya_core::chain::Link;
 use kya_core::credential::{
-    AgentRegistration, CredentialError, CredentialKind, IssuerBinding, UnverifiedCredential,
+    self, AgentRegistration, CredentialError, CredentialKind, IssuerBinding, NamedCredential,
+    PreparedCredential, UnverifiedCredential, VerifiedCredential,
 };
 use kya_core::ed25519::{self, SignatureError};
 use kya_core::grant::attenuates_all;
-use kya_core::json::{JsonError, canonicalize, parse_strict};
-use kya_core::proof::{PreparedProof, ProofError};
-use kya_core::{CredentialDigest, Did, PublicKey, Timestamp};
+use kya_core::json::{JsonError, parse_strict};
+use kya_core::proof::ProofError;
+use kya_core::{CredentialDigest, Did, DidKey, ProofInfo, PublicKey, Timestamp};
 use serde_json::Value;
 
 use crate::agent::{AgentInner, ChainDigest, ChainLink, RegistrationFacts, VerifiedAgent};
@@ -88,18 +90,13 @@ pub(crate) fn parse_input(bytes: &[u8], policy: &Policy) -> Result<Value, Verify
     })
 }
 
-struct Parsed {
-    credential: UnverifiedCredential,
-    digest: CredentialDigest,
-}
-
-/// The parsed links and the chain's name.
+/// The named links and the chain's name.
 struct ParsedChain {
-    links: Vec<Parsed>,
+    links: Vec<NamedCredential>,
     digest: ChainDigest,
 }
 
-/// Checks the chain's bounds and form (steps 1–3) and returns the parsed links.
+/// Checks the chain's bounds and form (steps 1–3) and returns the named links.
 fn parse_links(links: Vec<Value>, policy: &Policy) -> Result<ParsedChain, VerifyError> {
     let limits = policy.limits();
     if links.is_empty() {
@@ -111,11 +108,10 @@ fn parse_links(links: Vec<Value>, policy: &Policy) -> Result<ParsedChain, Verify
             max: limits.max_chain_depth,
         });
     }
-    let mut parsed: Vec<Parsed> = Vec::with_capacity(links.len());
+    let mut named: Vec<NamedCredential> = Vec::with_capacity(links.len());
     let mut total_grants = 0usize;
     let mut seen_ids: HashMap<String, usize> = HashMap::new();
     let mut seen_digests: HashMap<CredentialDigest, usize> = HashMap::new();
-    let mut canonical_links: Vec<Vec<u8>> = Vec::with_capacity(links.len());
     for (i, value) in links.into_iter().enumerate() {
         // Count grants before the (costlier) typed parse of each of them.
         let grant_count = value
@@ -137,15 +133,10 @@ fn parse_links(links: Vec<Value>, policy: &Policy) -> Result<ParsedChain, Verify
                 max: limits.max_total_grants,
             });
         }
-        let credential = UnverifiedCredential::from_value(value).map_err(|e| malformed(i, &e))?;
-        // One canonical form per link: its digest, and its part of the chain's digest.
-        let canonical =
-            canonicalize(credential.document()).map_err(|e| VerifyError::Malformed {
-                link: Some(i),
-                reason: e.to_string(),
-            })?;
-        let digest = CredentialDigest::of_canonical(&canonical);
-        canonical_links.push(canonical);
+        let credential = UnverifiedCredential::from_value(value)
+            .and_then(NamedCredential::new)
+            .map_err(|e| malformed(i, &e))?;
+        let digest = credential.digest();
         if let Some(&first) = seen_ids.get(credential.kind().id()) {
             return Err(VerifyError::DuplicateLink {
                 link: i,
@@ -162,15 +153,23 @@ fn parse_links(links: Vec<Value>, policy: &Policy) -> Result<ParsedChain, Verify
         }
         seen_ids.insert(credential.kind().id().to_owned(), i);
         seen_digests.insert(digest, i);
-        parsed.push(Parsed { credential, digest });
+        named.push(credential);
     }
-    // Linkage, child by child, before the kinds: a chain in the wrong order is reported
-    // where the order breaks.
-    for i in 1..parsed.len() {
-        let parent = &parsed[i - 1];
-        let child = &parsed[i];
-        let parent_subject = Did::Key(*parent.credential.kind().subject());
-        let issuer = child.credential.kind().issuer();
+    check_linkage(&named)?;
+    let digest = ChainDigest::of_canonical_links(named.iter().map(NamedCredential::canonical));
+    Ok(ParsedChain {
+        links: named,
+        digest,
+    })
+}
+
+/// Each link issued by its parent's subject and naming its parent, child by child (a chain
+/// in the wrong order is reported where the order breaks); the root an authorisation.
+fn check_linkage(named: &[NamedCredential]) -> Result<(), VerifyError> {
+    for i in 1..named.len() {
+        let (parent, child) = (&named[i - 1], &named[i]);
+        let parent_subject = Did::Key(*parent.kind().subject());
+        let issuer = child.kind().issuer();
         if issuer != parent_subject {
             return Err(VerifyError::IssuerNotParentSubject {
                 link: i,
@@ -178,16 +177,15 @@ fn parse_links(links: Vec<Value>, policy: &Policy) -> Result<ParsedChain, Verify
                 parent_subject: parent_subject.to_string(),
             });
         }
-        match child.credential.kind() {
+        match child.kind() {
             CredentialKind::Delegation(d) => {
-                if d.parent.digest != parent.digest || d.parent.id != parent.credential.kind().id()
-                {
+                if d.parent.digest != parent.digest() || d.parent.id != parent.kind().id() {
                     return Err(VerifyError::ParentDigestMismatch {
                         link: i,
                         named_id: d.parent.id.chars().take(200).collect(),
                         named_digest: d.parent.digest,
-                        parent_id: parent.credential.kind().id().chars().take(200).collect(),
-                        parent_digest: parent.digest,
+                        parent_id: parent.kind().id().chars().take(200).collect(),
+                        parent_digest: parent.digest(),
                     });
                 }
             }
@@ -199,20 +197,14 @@ fn parse_links(links: Vec<Value>, policy: &Policy) -> Result<ParsedChain, Verify
             }
         }
     }
-    match parsed[0].credential.kind() {
-        CredentialKind::Authorization(_) => {}
-        other => {
-            return Err(VerifyError::NotAChainRoot {
-                link: 0,
-                found: other.type_name(),
-            });
-        }
+    match named.first().map(NamedCredential::kind) {
+        Some(CredentialKind::Authorization(_)) => Ok(()),
+        Some(other) => Err(VerifyError::NotAChainRoot {
+            link: 0,
+            found: other.type_name(),
+        }),
+        None => Err(VerifyError::EmptyChain),
     }
-    let digest = ChainDigest::of_canonical_links(canonical_links.iter().map(Vec::as_slice));
-    Ok(ParsedChain {
-        links: parsed,
-        digest,
-    })
 }
 
 fn malformed(link: usize, e: &CredentialError) -> VerifyError {
@@ -222,41 +214,170 @@ fn malformed(link: usize, e: &CredentialError) -> VerifyError {
     }
 }
 
-/// Checks every signature in one batch under kya's Ed25519 rule
-/// ([`kya_core::ed25519::verify_batch`]: encodings first, then one cofactored multiscalar
-/// check), naming the failing one (`Some(link)`, or `None` for `extra`).
+/// Trust in the root, before any signature work: explicitly trusted, or a wallet principal
+/// when the policy trusts those the registry confirms.
+fn check_root_trusted(policy: &Policy, root_issuer: &Did) -> Result<(), VerifyError> {
+    let explicitly_trusted = policy.is_trusted_root(root_issuer);
+    let registry_principal =
+        matches!(root_issuer, Did::Pkh(_)) && policy.trusts_registry_principals();
+    if explicitly_trusted || registry_principal {
+        Ok(())
+    } else {
+        Err(VerifyError::UntrustedRoot {
+            issuer: root_issuer.to_string(),
+        })
+    }
+}
+
+/// Every signature of the chain, and the holder's, in one batch under kya's one Ed25519
+/// rule; the failing one is named (`Some(link)`, or `None` for the holder's).
 fn verify_signatures(
-    proofs: &[(PreparedProof, PublicKey)],
-    extra: Option<&DetachedSignature>,
-) -> Result<(), VerifyError> {
-    let mut items = Vec::with_capacity(proofs.len() + usize::from(extra.is_some()));
-    for (i, (p, key)) in proofs.iter().enumerate() {
-        let item = ed25519::PreparedSignature::new(key, &p.message, &p.signature)
-            .map_err(|e| refused(Some(i), e))?;
-        items.push(item);
-    }
-    if let Some(x) = extra {
-        let item = ed25519::PreparedSignature::new(&x.signer, &x.message, &x.signature)
-            .map_err(|e| refused(None, e))?;
-        items.push(item);
-    }
-    ed25519::verify_batch(&items).map_err(|failed| match proofs.get(failed.index) {
-        Some((p, _)) => VerifyError::BadSignature {
-            link: Some(failed.index),
-            reason: format!(
-                "signature by {} does not verify: the credential or its proof was altered, or another key signed it",
-                p.info
-                    .verification_method
-                    .chars()
-                    .take(200)
-                    .collect::<String>()
-            ),
-        },
-        None => match extra {
-            Some(x) => bad_detached(x, failed.error),
-            None => refused(None, failed.error),
-        },
+    prepared: Vec<PreparedCredential>,
+    holder: Option<&DetachedSignature>,
+) -> Result<Vec<VerifiedCredential>, VerifyError> {
+    let signers: Vec<DidKey> = prepared.iter().map(|p| p.proof().signer).collect();
+    let detached = holder.map(|h| (&h.signer, h.message.as_slice(), &h.signature));
+    credential::verify_batch(prepared, detached).map_err(|failed| {
+        match (signers.get(failed.index), failed.error) {
+            (Some(signer), SignatureError::Equation) => VerifyError::BadSignature {
+                link: Some(failed.index),
+                reason: format!(
+                    "signature by {signer} does not verify: the credential or its proof was altered, or another key signed it"
+                ),
+            },
+            (Some(_), error) => refused(Some(failed.index), error),
+            (None, error) => match holder {
+                Some(h) => bad_detached(h, error),
+                None => refused(None, error),
+            },
+        }
     })
+}
+
+/// A verified link: its content, what its proof says, its name.
+type VerifiedLink = (Link, ProofInfo, CredentialDigest);
+
+/// Windows nest and grants narrow, link by link.
+fn check_narrowing(links: &[VerifiedLink]) -> Result<(), VerifyError> {
+    for i in 1..links.len() {
+        let (parent, child) = (&links[i - 1].0, &links[i].0);
+        if child.valid_from() < parent.valid_from() || child.valid_until() > parent.valid_until() {
+            return Err(VerifyError::ValidityOutsideParent {
+                link: i,
+                valid_from: child.valid_from(),
+                valid_until: child.valid_until(),
+                parent_from: parent.valid_from(),
+                parent_until: parent.valid_until(),
+            });
+        }
+        attenuates_all(child.grants(), parent.grants()).map_err(|w| VerifyError::GrantWidened {
+            link: i,
+            grant: w.child_index,
+            parent_grant: w.parent_index,
+            widening: w.reason.code(),
+            reason: w.to_string(),
+        })?;
+    }
+    Ok(())
+}
+
+/// Every link valid at now ± skew; no proof created after now + skew or past its own
+/// `expires`.
+fn check_times(links: &[VerifiedLink], now: Timestamp, skew: i64) -> Result<(), VerifyError> {
+    for (i, (link, proof, _)) in links.iter().enumerate() {
+        if now.add_seconds(-skew) > link.valid_until() {
+            return Err(VerifyError::CredentialExpired {
+                link: i,
+                valid_until: link.valid_until(),
+                secs: now.unix() - link.valid_until().unix(),
+            });
+        }
+        if now.add_seconds(skew) < link.valid_from() {
+            return Err(VerifyError::CredentialNotYetValid {
+                link: i,
+                valid_from: link.valid_from(),
+                secs: link.valid_from().unix() - now.unix(),
+            });
+        }
+        if let Some(expires) = proof.expires {
+            if now.add_seconds(-skew) > expires {
+                return Err(VerifyError::ProofExpired {
+                    link: Some(i),
+                    expires,
+                    secs: now.unix() - expires.unix(),
+                });
+            }
+        }
+        if let Some(created) = proof.created {
+            if created > now.add_seconds(skew) {
+                return Err(VerifyError::CreatedInFuture {
+                    link: Some(i),
+                    created,
+                    secs: created.unix() - now.unix(),
+                    skew,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Registered subjects exist, are active and have their keys bound now; no link is revoked
+/// under its subject's or its issuer's registration. Returns each link's registry facts.
+fn check_registry(
+    links: &[VerifiedLink],
+    policy: &Policy,
+    now: Timestamp,
+    view: &dyn RegistryView,
+) -> Result<Vec<Option<RegistrationFacts>>, VerifyError> {
+    let mut facts: Vec<Option<RegistrationFacts>> = vec![None; links.len()];
+    for (i, (link, _, digest)) in links.iter().enumerate() {
+        if let Some(reg) = link.registration() {
+            let record = view
+                .agent(reg)
+                .ok_or_else(|| VerifyError::AgentNotRegistered {
+                    link: i,
+                    agent_id: reg.agent_id.to_string(),
+                    registry: reg.agent_registry.to_string(),
+                })?;
+            if !record.active {
+                return Err(VerifyError::AgentInactive {
+                    link: i,
+                    agent_id: reg.agent_id.to_string(),
+                    registry: reg.agent_registry.to_string(),
+                });
+            }
+            let key = link.subject().public_key();
+            if !view.agent_key_bound(reg, &key, now) {
+                return Err(VerifyError::KeyNotBound {
+                    link: i,
+                    key: key.to_string(),
+                    agent_id: reg.agent_id.to_string(),
+                    at: now,
+                });
+            }
+            facts[i] = Some(RegistrationFacts {
+                record,
+                reputation: view.reputation(reg, policy.trusted_raters()),
+            });
+        }
+        let issuer_reg: Option<&AgentRegistration> = match i {
+            0 => None,
+            _ => links[i - 1].0.registration(),
+        };
+        for reg in link.registration().into_iter().chain(issuer_reg) {
+            if let Some(rev) = view.revoked(reg, digest) {
+                return Err(VerifyError::Revoked {
+                    link: i,
+                    digest: *digest,
+                    agent_id: rev.agent_id.to_string(),
+                    block: rev.block,
+                    time: rev.time,
+                });
+            }
+        }
+    }
+    Ok(facts)
 }
 
 /// Checks a single signature (the cache-hit path: one check), under the same rule.
@@ -333,6 +454,7 @@ fn check_root_binding(
     match (root_issuer, binding) {
         (Did::Key(_), IssuerBinding::SelfEvident) => Ok(()),
         (Did::Pkh(principal), _) => {
+            let principal = &principal;
             if registry.is_some_and(|r| r.principal_key_bound(principal, signer, now)) {
                 Ok(())
             } else {
@@ -359,15 +481,16 @@ pub(crate) fn verify_links(
     registry: Option<&dyn RegistryView>,
     holder: Option<&HolderProof<'_>>,
 ) -> Result<VerifiedAgent, VerifyError> {
+    // 1–3. Bounds, form, linkage.
     let ParsedChain {
-        links: parsed,
+        links: named,
         digest: chain_digest,
     } = parse_links(links, policy)?;
-    let leaf_key = parsed
+    let leaf_key = named
         .last()
-        .map(|p| p.credential.kind().subject().public_key())
+        .map(|n| n.kind().subject().public_key())
         .ok_or(VerifyError::EmptyChain)?;
-    let extra = holder
+    let holder = holder
         .map(|h| -> Result<DetachedSignature, VerifyError> {
             Ok(DetachedSignature {
                 message: h.message.to_vec(),
@@ -376,195 +499,93 @@ pub(crate) fn verify_links(
             })
         })
         .transpose()?;
-    let extra = extra.as_ref();
 
-    // 4. Trust: the registry view's age and the root issuer, before any signature work.
+    // 4. Trust: the registry view's age and the root, before any signature work.
     check_registry_age(policy, now, registry)?;
-    let root_issuer = parsed[0].credential.kind().issuer();
-    let explicitly_trusted = policy.is_trusted_root(&root_issuer);
-    let registry_principal =
-        matches!(root_issuer, Did::Pkh(_)) && policy.trusts_registry_principals();
-    if !explicitly_trusted && !registry_principal {
-        return Err(VerifyError::UntrustedRoot {
-            issuer: root_issuer.to_string(),
-        });
-    }
-    let mut proofs = Vec::with_capacity(parsed.len());
-    for (i, p) in parsed.iter().enumerate() {
-        let (prepared, binding) = p.credential.prepare().map_err(|e| proof_error(i, e))?;
-        let key = prepared.info.signer.public_key();
+    let root_issuer = named
+        .first()
+        .map(|n| n.kind().issuer())
+        .ok_or(VerifyError::EmptyChain)?;
+    check_root_trusted(policy, &root_issuer)?;
+    let mut prepared = Vec::with_capacity(named.len());
+    for (i, n) in named.into_iter().enumerate() {
+        let p = n.prepare().map_err(|e| proof_error(i, e))?;
         if i == 0 {
-            check_root_binding(&root_issuer, binding, &key, now, registry)?;
+            check_root_binding(&root_issuer, p.issuer_binding(), &p.signer(), now, registry)?;
         }
-        proofs.push((prepared, key));
+        prepared.push(p);
     }
 
-    // 5. Signatures.
-    verify_signatures(&proofs, extra)?;
-
-    // 6. Narrowing.
-    for i in 1..parsed.len() {
-        let parent = parsed[i - 1].credential.kind();
-        let child = parsed[i].credential.kind();
-        let (Some(parent_until), Some(child_until)) = (parent.valid_until(), child.valid_until())
-        else {
-            return Err(VerifyError::Malformed {
-                link: Some(i),
-                reason: "a chain link needs validUntil".into(),
-            });
-        };
-        if child.valid_from() < parent.valid_from() || child_until > parent_until {
-            return Err(VerifyError::ValidityOutsideParent {
-                link: i,
-                valid_from: child.valid_from(),
-                valid_until: child_until,
-                parent_from: parent.valid_from(),
-                parent_until,
-            });
+    // 5. Signatures: the only way to verified credentials.
+    let verified = verify_signatures(prepared, holder.as_ref())?;
+    let mut links: Vec<VerifiedLink> = Vec::with_capacity(verified.len());
+    for (i, v) in verified.into_iter().enumerate() {
+        match v.into_link() {
+            (Some(link), proof, digest) => links.push((link, proof, digest)),
+            (None, ..) => {
+                return Err(VerifyError::Malformed {
+                    link: Some(i),
+                    reason: "a chain link is an authorisation or a delegation".into(),
+                });
+            }
         }
-        attenuates_all(child.grants(), parent.grants()).map_err(|w| VerifyError::GrantWidened {
-            link: i,
-            grant: w.child_index,
-            parent_grant: w.parent_index,
-            widening: w.reason.code(),
-            reason: w.to_string(),
-        })?;
     }
 
-    // 7. Time.
+    // 6–8. Narrowing, time, registry.
+    check_narrowing(&links)?;
     let skew = policy.clock_skew_secs();
-    for (i, (p, (prepared, _))) in parsed.iter().zip(&proofs).enumerate() {
-        let kind = p.credential.kind();
-        let valid_until = kind.valid_until().ok_or_else(|| VerifyError::Malformed {
-            link: Some(i),
-            reason: "a chain link needs validUntil".into(),
-        })?;
-        if now.add_seconds(-skew) > valid_until {
-            return Err(VerifyError::CredentialExpired {
-                link: i,
-                valid_until,
-                secs: now.unix() - valid_until.unix(),
-            });
-        }
-        if now.add_seconds(skew) < kind.valid_from() {
-            return Err(VerifyError::CredentialNotYetValid {
-                link: i,
-                valid_from: kind.valid_from(),
-                secs: kind.valid_from().unix() - now.unix(),
-            });
-        }
-        if let Some(expires) = prepared.info.expires {
-            if now.add_seconds(-skew) > expires {
-                return Err(VerifyError::ProofExpired {
-                    link: Some(i),
-                    expires,
-                    secs: now.unix() - expires.unix(),
-                });
-            }
-        }
-        if let Some(created) = prepared.info.created {
-            if created > now.add_seconds(skew) {
-                return Err(VerifyError::CreatedInFuture {
-                    link: Some(i),
-                    created,
-                    secs: created.unix() - now.unix(),
-                    skew,
-                });
-            }
-        }
-    }
+    check_times(&links, now, skew)?;
+    let facts = match registry {
+        Some(view) => check_registry(&links, policy, now, view)?,
+        None => vec![None; links.len()],
+    };
+    verified_agent(
+        links,
+        facts,
+        root_issuer,
+        chain_digest,
+        now,
+        registry.is_some(),
+        skew,
+    )
+}
 
-    // 8. Registry.
-    let mut facts: Vec<Option<RegistrationFacts>> = vec![None; parsed.len()];
-    if let Some(view) = registry {
-        for (i, p) in parsed.iter().enumerate() {
-            let kind = p.credential.kind();
-            if let Some(reg) = kind.registration() {
-                let record = view
-                    .agent(reg)
-                    .ok_or_else(|| VerifyError::AgentNotRegistered {
-                        link: i,
-                        agent_id: reg.agent_id.to_string(),
-                        registry: reg.agent_registry.to_string(),
-                    })?;
-                if !record.active {
-                    return Err(VerifyError::AgentInactive {
-                        link: i,
-                        agent_id: reg.agent_id.to_string(),
-                        registry: reg.agent_registry.to_string(),
-                    });
-                }
-                let key = kind.subject().public_key();
-                if !view.agent_key_bound(reg, &key, now) {
-                    return Err(VerifyError::KeyNotBound {
-                        link: i,
-                        key: key.to_string(),
-                        agent_id: reg.agent_id.to_string(),
-                        at: now,
-                    });
-                }
-                facts[i] = Some(RegistrationFacts {
-                    record,
-                    reputation: view.reputation(reg, policy.trusted_raters()),
-                });
-            }
-            let issuer_reg: Option<&AgentRegistration> = if i > 0 {
-                parsed[i - 1].credential.kind().registration()
-            } else {
-                None
-            };
-            for reg in kind.registration().into_iter().chain(issuer_reg) {
-                if let Some(rev) = view.revoked(reg, &p.digest) {
-                    return Err(VerifyError::Revoked {
-                        link: i,
-                        digest: p.digest,
-                        agent_id: rev.agent_id.to_string(),
-                        block: rev.block,
-                        time: rev.time,
-                    });
-                }
-            }
-        }
-    }
-
-    // The verified agent.
-    let root = parsed[0].credential.kind();
-    let mut chain = Vec::with_capacity(parsed.len());
-    let mut valid_from = root.valid_from();
-    let mut valid_until = root.valid_until().unwrap_or(now);
-    for ((p, (prepared, _)), registry_facts) in parsed.into_iter().zip(proofs).zip(facts) {
-        let kind = p.credential.kind();
-        let until = kind.valid_until().unwrap_or(now);
-        valid_from = valid_from.max(kind.valid_from());
-        valid_until = valid_until.min(until);
+#[allow(clippy::too_many_arguments)]
+fn verified_agent(
+    links: Vec<VerifiedLink>,
+    facts: Vec<Option<RegistrationFacts>>,
+    principal: Did,
+    chain_digest: ChainDigest,
+    now: Timestamp,
+    registry_checked: bool,
+    skew: i64,
+) -> Result<VerifiedAgent, VerifyError> {
+    let mut chain = Vec::with_capacity(links.len());
+    let (mut valid_from, mut valid_until) = (None::<Timestamp>, None::<Timestamp>);
+    for ((link, proof, digest), registry) in links.into_iter().zip(facts) {
+        valid_from = Some(valid_from.map_or(link.valid_from(), |t| t.max(link.valid_from())));
+        valid_until = Some(valid_until.map_or(link.valid_until(), |t| t.min(link.valid_until())));
         chain.push(ChainLink {
-            id: kind.id().to_owned(),
-            digest: p.digest,
-            kind: kind.type_name(),
-            issuer: kind.issuer(),
-            subject: *kind.subject(),
-            valid_from: kind.valid_from(),
-            valid_until: until,
-            created: prepared.info.created,
-            grants: kind.grants().to_vec(),
-            registration: kind.registration().cloned(),
-            registry: registry_facts,
+            link,
+            digest,
+            created: proof.created,
+            registry,
         });
     }
-    let agent = chain
+    let agent = *chain
         .last()
-        .map(|l| l.subject)
+        .map(ChainLink::subject)
         .ok_or(VerifyError::EmptyChain)?;
     Ok(VerifiedAgent {
         inner: Arc::new(AgentInner {
             agent,
-            principal: root_issuer,
+            principal,
             chain_digest,
             chain,
-            valid_from,
-            valid_until,
+            valid_from: valid_from.unwrap_or(now),
+            valid_until: valid_until.unwrap_or(now),
             verified_at: now,
-            registry_checked: registry.is_some(),
+            registry_checked,
             skew,
         }),
         presentation: None,

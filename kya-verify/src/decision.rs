@@ -269,7 +269,7 @@ impl VerifiedAgent {
                 link: i,
                 id: link.id().to_owned(),
                 kind: link.kind(),
-                issuer: *link.issuer(),
+                issuer: link.issuer(),
                 subject: *link.subject(),
                 valid_from: link.valid_from(),
                 valid_until: link.valid_until(),

@@ -17,7 +17,7 @@ use common::verify_chain;
 use common::{child_grant, now, root_grant, t, t0};
 use edge::{Edge, EdgeSigner};
 use kya_core::credential::{
-    AgentAuthorization, AgentDelegation, UnverifiedCredential, VerifiedCredential,
+    AgentAuthorization, AgentDelegation, NamedCredential, UnverifiedCredential, VerifiedCredential,
 };
 use kya_core::proof::{self, ProofOptions};
 use kya_core::{Did, DidKey, Ed25519Signer, SignatureError};
@@ -32,14 +32,25 @@ use serde_json::Value;
 
 const AUDIENCE: &str = "did:web:shop.example";
 
-/// Signs with an ordinary proof and wraps the result as a credential whatever its signature
-/// (a verifier must judge it, not the builder).
-fn sign_link(unsigned: Value, signer: &dyn Ed25519Signer) -> VerifiedCredential {
+/// Signs with an ordinary proof, whatever the signature comes out as (a verifier must judge
+/// it, not the builder).
+fn sign_link(unsigned: &Value, signer: &dyn Ed25519Signer) -> Value {
     let options = ProofOptions::assertion(signer.public_key()).created(t0());
-    let secured = proof::sign(&unsigned, &options, signer).unwrap();
-    let credential = UnverifiedCredential::from_value(secured).unwrap();
-    let (prepared, binding) = credential.prepare().unwrap();
-    credential.into_verified(prepared.info, binding).unwrap()
+    proof::sign(unsigned, &options, signer).unwrap()
+}
+
+/// The same content signed honestly by the same key: a verified parent for the builder.
+fn honest_link(unsigned: &Value, signer: &EdgeSigner) -> VerifiedCredential {
+    UnverifiedCredential::from_value(sign_link(unsigned, &signer.honest()))
+        .unwrap()
+        .verify_proof()
+        .unwrap()
+}
+
+fn digest_of(doc: &Value) -> kya_core::CredentialDigest {
+    NamedCredential::new(UnverifiedCredential::from_value(doc.clone()).unwrap())
+        .unwrap()
+        .digest()
 }
 
 fn did(s: &EdgeSigner) -> DidKey {
@@ -76,17 +87,23 @@ fn chain(p: &[EdgeSigner]) -> Vec<Value> {
         .grant(root_grant())
         .build()
         .unwrap();
-    let mut links = vec![sign_link(root, &p[0])];
+    let mut links = vec![sign_link(&root, &p[0])];
+    let mut parent = honest_link(&root, &p[0]);
     for i in 1..3 {
-        let unsigned = AgentDelegation::builder(links.last().unwrap(), did(&p[i + 1]))
+        let mut unsigned = AgentDelegation::builder(&parent, did(&p[i + 1]))
             .unwrap()
             .id(format!("urn:uuid:00000000-0000-4000-8000-{:012}", i + 1))
             .grant(child_grant())
             .build()
             .unwrap();
-        links.push(sign_link(unsigned, &p[i]));
+        // Name the parent as signed (with its edge), not its honest twin.
+        let real_parent = links.last().unwrap();
+        unsigned["parentCredential"]["digestMultibase"] =
+            digest_of(real_parent).to_multibase().into();
+        links.push(sign_link(&unsigned, &p[i]));
+        parent = honest_link(&unsigned, &p[i]);
     }
-    links.iter().map(|c| c.document().clone()).collect()
+    links
 }
 
 fn policy(p: &[EdgeSigner], cache: usize) -> Policy {

@@ -17,10 +17,15 @@ pub use kinds::{
 
 use serde_json::{Map, Value};
 
+use ed25519_dalek::Signature;
+
+use crate::chain::Link;
 use crate::did::{Did, DidKey};
 use crate::digest::CredentialDigest;
+use crate::ed25519::{self, SignatureError};
 use crate::json::{JsonError, JsonLimits, canonicalize, parse_strict};
 use crate::key::Ed25519Signer;
+use crate::key::PublicKey;
 use crate::proof::{self, PreparedProof, ProofError, ProofInfo, ProofOptions};
 use crate::timestamp::Timestamp;
 
@@ -164,29 +169,163 @@ impl UnverifiedCredential {
     /// Checks the proof (kya's Ed25519 rule) and that the issuer controls the signing key as far
     /// as the credential itself can show.
     pub fn verify_proof(self) -> Result<VerifiedCredential, CredentialError> {
-        let (prepared, binding) = self.prepare()?;
-        let proof = prepared.verify()?;
-        self.into_verified(proof, binding)
+        let PreparedCredential {
+            named,
+            proof,
+            binding,
+        } = NamedCredential::new(self)?.prepare()?;
+        let info = proof.verify()?;
+        Ok(named.credential.into_verified(info, binding, named.digest))
     }
 
-    /// Wraps a credential whose proof a verifier has checked (for example in a batch).
-    ///
-    /// Only for verifiers that obtained `proof` from this credential's own
-    /// [`prepare`](Self::prepare) and checked its signature.
-    pub fn into_verified(
+    fn into_verified(
         self,
         proof: ProofInfo,
         issuer_binding: IssuerBinding,
-    ) -> Result<VerifiedCredential, CredentialError> {
-        let digest = self.digest()?;
-        Ok(VerifiedCredential {
+        digest: CredentialDigest,
+    ) -> VerifiedCredential {
+        VerifiedCredential {
             document: self.document,
             kind: self.kind,
             proof,
             issuer_binding,
             digest,
+        }
+    }
+}
+
+/// A credential with its one name computed: its canonical (JCS) bytes and their SHA-256.
+/// Nothing about the signature is known yet.
+#[derive(Debug, Clone)]
+pub struct NamedCredential {
+    credential: UnverifiedCredential,
+    canonical: Vec<u8>,
+    digest: CredentialDigest,
+}
+
+impl NamedCredential {
+    /// Names `credential`.
+    pub fn new(credential: UnverifiedCredential) -> Result<Self, CredentialError> {
+        let canonical = canonicalize(&credential.document)?;
+        let digest = CredentialDigest::of_canonical(&canonical);
+        Ok(Self {
+            credential,
+            canonical,
+            digest,
         })
     }
+
+    /// The kya content (not yet verified).
+    pub fn kind(&self) -> &CredentialKind {
+        self.credential.kind()
+    }
+
+    /// The JCS bytes of the whole credential, every one of which its proof signs.
+    pub fn canonical(&self) -> &[u8] {
+        &self.canonical
+    }
+
+    /// SHA-256 of [`canonical`](Self::canonical): the credential's one name.
+    pub fn digest(&self) -> CredentialDigest {
+        self.digest
+    }
+
+    /// Parses the proof and hashes the message it must sign, for [`verify_batch`].
+    pub fn prepare(self) -> Result<PreparedCredential, CredentialError> {
+        let (proof, binding) = self.credential.prepare()?;
+        Ok(PreparedCredential {
+            named: self,
+            proof,
+            binding,
+        })
+    }
+}
+
+/// A credential ready for a batch check: named, its proof parsed, the message its signature
+/// must cover hashed, and the issuer's control of the signing key checked as far as the
+/// credential shows. Nothing about the signature is known yet.
+#[derive(Debug, Clone)]
+pub struct PreparedCredential {
+    named: NamedCredential,
+    proof: PreparedProof,
+    binding: IssuerBinding,
+}
+
+impl PreparedCredential {
+    /// The kya content (not yet verified).
+    pub fn kind(&self) -> &CredentialKind {
+        self.named.kind()
+    }
+
+    /// The credential's one name.
+    pub fn digest(&self) -> CredentialDigest {
+        self.named.digest
+    }
+
+    /// What the proof says of itself (not yet verified).
+    pub fn proof(&self) -> &ProofInfo {
+        &self.proof.info
+    }
+
+    /// How the issuer controls the signing key.
+    pub fn issuer_binding(&self) -> IssuerBinding {
+        self.binding
+    }
+
+    /// The key the proof names.
+    pub fn signer(&self) -> PublicKey {
+        self.proof.info.signer.public_key()
+    }
+}
+
+/// Which signature of a batch failed, and why: `index` is a credential's position, or the
+/// number of credentials for the detached signature checked with them.
+#[derive(Debug, thiserror::Error, Clone, Copy, PartialEq, Eq)]
+#[error("signature {index} of the batch: {error}")]
+pub struct BatchFailure {
+    /// The failing signature's position.
+    pub index: usize,
+    /// Why.
+    pub error: SignatureError,
+}
+
+/// Verifies the proofs of `credentials` — and `detached`, a signature around them such as
+/// a presentation's or a signed request's — in one batch under kya's one Ed25519 rule
+/// ([`crate::ed25519`]): the only way besides [`UnverifiedCredential::verify_proof`] to make
+/// [`VerifiedCredential`]s.
+pub fn verify_batch(
+    credentials: Vec<PreparedCredential>,
+    detached: Option<(&PublicKey, &[u8], &Signature)>,
+) -> Result<Vec<VerifiedCredential>, BatchFailure> {
+    let mut items = Vec::with_capacity(credentials.len() + 1);
+    for (index, c) in credentials.iter().enumerate() {
+        let item =
+            ed25519::PreparedSignature::new(&c.signer(), &c.proof.message, &c.proof.signature)
+                .map_err(|error| BatchFailure { index, error })?;
+        items.push(item);
+    }
+    if let Some((key, message, signature)) = detached {
+        let item = ed25519::PreparedSignature::new(key, message, signature).map_err(|error| {
+            BatchFailure {
+                index: credentials.len(),
+                error,
+            }
+        })?;
+        items.push(item);
+    }
+    ed25519::verify_batch(&items).map_err(|e| BatchFailure {
+        index: e.index,
+        error: e.error,
+    })?;
+    Ok(credentials
+        .into_iter()
+        .map(|c| {
+            let digest = c.named.digest;
+            c.named
+                .credential
+                .into_verified(c.proof.info, c.binding, digest)
+        })
+        .collect())
 }
 
 /// The issuer's DID as written, where [`CredentialKind::from_document`] reads it.
@@ -221,8 +360,8 @@ fn issuer_binding(issuer: &Did, signer: &DidKey) -> Result<IssuerBinding, Creden
 }
 
 /// A credential whose proof verified, by a key its issuer controls (subject to
-/// [`IssuerBinding`]). Only [`UnverifiedCredential::verify_proof`] and
-/// [`UnverifiedCredential::into_verified`] produce one.
+/// [`IssuerBinding`]). Only [`UnverifiedCredential::verify_proof`] and [`verify_batch`]
+/// produce one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VerifiedCredential {
     document: Value,
@@ -256,6 +395,12 @@ impl VerifiedCredential {
     /// The credential's `id`.
     pub fn id(&self) -> &str {
         self.kind.id()
+    }
+
+    /// The parts a verifier keeps: the chain link (`None` for a kind that cannot be one),
+    /// what the proof says, and the digest.
+    pub fn into_link(self) -> (Option<Link>, ProofInfo, CredentialDigest) {
+        (Link::from_kind(self.kind), self.proof, self.digest)
     }
 }
 

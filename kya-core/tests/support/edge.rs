@@ -85,6 +85,16 @@ impl EdgeSigner {
         }
     }
 
+    /// The same key signing honestly (a mixed-order `R`, which kya's rule accepts).
+    pub fn honest(&self) -> Self {
+        Self {
+            a: self.a,
+            public: self.public,
+            nonce_seed: self.nonce_seed,
+            edge: Edge::MixedR(0),
+        }
+    }
+
     /// The signature of `message` (deterministic).
     pub fn sign_edge(&self, message: &[u8]) -> [u8; 64] {
         let r = Scalar::from_bytes_mod_order_wide(
