@@ -777,6 +777,27 @@ proptest! {
     }
 
     #[test]
+    fn no_parsed_action_has_an_empty_or_dot_segment(
+        segments in prop::collection::vec(prop_oneof![
+            Just(String::new()),
+            Just(".".to_owned()),
+            Just("..".to_owned()),
+            "[a-z0-9._-]{1,4}",
+        ], 1..6)
+    ) {
+        let s = segments.join("/");
+        let bad = segments.iter().any(|seg| seg.is_empty() || seg == "." || seg == "..");
+        match Action::parse(&s) {
+            Ok(a) => {
+                prop_assert!(!bad, "{s} parsed");
+                prop_assert!(a.segments().all(|seg| !seg.is_empty() && seg != "." && seg != ".."));
+                prop_assert_eq!(a.as_str(), s.as_str());
+            }
+            Err(_) => prop_assert!(bad, "{s} refused"),
+        }
+    }
+
+    #[test]
     fn grant_parser_never_panics(v in arb_json()) {
         if let Ok(g) = Grant::from_json_value(&v) {
             // Whatever parses re-serialises to the same JSON (modulo date-time spelling).
