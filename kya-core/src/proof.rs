@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
 
 use crate::did::{DidError, DidKey};
-use crate::json::{JsonError, canonicalize, canonicalize_edited};
+use crate::json::{JsonError, JsonLimits, canonicalize, canonicalize_edited, parse_i_json};
 use crate::key::{Ed25519Signer, PublicKey};
 use crate::timestamp::Timestamp;
 
@@ -348,6 +348,19 @@ impl PreparedProof {
 /// Verifies the `eddsa-jcs-2022` proof of a secured document.
 pub fn verify(secured: &Value) -> Result<ProofInfo, ProofError> {
     PreparedProof::from_document(secured)?.verify()
+}
+
+/// Reads untrusted bytes as a document to [`sign`] or [`verify`]: any I-JSON document
+/// ([`parse_i_json`]: every finite double, duplicate keys, depth and size refused), not only
+/// the numbers kya's own credentials use.
+pub fn read_document(bytes: &[u8], limits: JsonLimits) -> Result<Value, ProofError> {
+    Ok(parse_i_json(bytes, limits)?)
+}
+
+/// Verifies the proof of a secured document given as untrusted bytes ([`read_document`],
+/// then [`verify`]).
+pub fn verify_slice(bytes: &[u8], limits: JsonLimits) -> Result<ProofInfo, ProofError> {
+    verify(&read_document(bytes, limits)?)
 }
 
 fn str_property<'a>(

@@ -9,7 +9,7 @@ use kya_core::grant::{
     MAX_ACTION_SEGMENTS, MAX_AMOUNT_BYTES, MAX_AMOUNT_DIGITS, MAX_ENTRY_BYTES, Request,
     attenuates_all, grants_allow,
 };
-use kya_core::json::{JsonError, JsonLimits, canonicalize, parse_strict};
+use kya_core::json::{JsonError, JsonLimits, canonicalize, parse_i_json, parse_strict};
 use time::OffsetDateTime;
 
 fn default_parse(bytes: &[u8]) -> Result<serde_json::Value, JsonError> {
@@ -138,6 +138,33 @@ fn jcs_output_is_at_most_four_times_the_input() {
             c.len()
         );
     }
+}
+
+#[test]
+fn jcs_output_of_i_json_input_is_at_most_21_quarters_of_the_input() {
+    // The generic proof layer also reads doubles in [2^53, 1e21), which JCS writes out in
+    // full: `9e20` (4 bytes) becomes `900000000000000000000` (21), the worst case.
+    let worst = [
+        "9e20".to_owned(),
+        "-1e20".to_owned(),
+        format!("[{}9e20]", "9e20,".repeat(1000)),
+        format!("{{\"a\":[{}1e20]}}", "-1e20,".repeat(1000)),
+        "123456789012345680000".to_owned(),
+        "[1e-6,1e-7,5e-324,1.7976931348623157e308,1e15]".to_owned(),
+    ];
+    let mut worst_ratio: f64 = 0.0;
+    for input in worst {
+        let v = parse_i_json(input.as_bytes(), JsonLimits::default()).unwrap();
+        let c = canonicalize(&v).unwrap();
+        assert!(
+            4 * c.len() <= 21 * input.len(),
+            "{} -> {} bytes",
+            input.len(),
+            c.len()
+        );
+        worst_ratio = worst_ratio.max(c.len() as f64 / input.len() as f64);
+    }
+    assert_eq!(worst_ratio, 21.0 / 4.0);
 }
 
 #[test]
