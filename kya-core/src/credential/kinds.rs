@@ -631,11 +631,33 @@ impl CredentialBuilder {
     }
 
     /// Builds and signs with an `assertionMethod` proof created at `created`.
+    ///
+    /// Refuses, before any signing, a key that cannot issue this credential: for a delegation
+    /// anything but the parent credential's subject key
+    /// ([`CredentialError::DelegatorNotSubject`]), for a `did:key` issuer anything but that
+    /// key ([`CredentialError::WrongSigner`]).
     pub fn sign(
         &self,
         signer: &dyn Ed25519Signer,
         created: Timestamp,
     ) -> Result<VerifiedCredential, CredentialError> {
+        let signer_did = DidKey::from_public_key(signer.public_key());
+        match self.issuer {
+            // A delegation's issuer is the parent's subject (set by `AgentDelegation::builder`).
+            Did::Key(subject) if self.parent.is_some() && subject != signer_did => {
+                return Err(CredentialError::DelegatorNotSubject {
+                    signer: signer_did.to_string(),
+                    subject: subject.to_string(),
+                });
+            }
+            Did::Key(issuer) if issuer != signer_did => {
+                return Err(CredentialError::WrongSigner {
+                    signer: signer_did.to_string(),
+                    issuer: issuer.to_string(),
+                });
+            }
+            _ => {}
+        }
         super::sign(self.build()?, signer, created)
     }
 }
