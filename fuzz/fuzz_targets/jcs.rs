@@ -28,7 +28,11 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(g) = &generic {
         let c = canonicalize(g).expect("canonicalize i-json");
         let again = parse_i_json(&c, ROOMY).expect("canonical output parses as i-json");
-        assert_eq!(canonicalize(&again).expect("again"), c, "i-json jcs is idempotent");
+        assert_eq!(
+            canonicalize(&again).expect("again"),
+            c,
+            "i-json jcs is idempotent"
+        );
     }
     match (&strict, &generic) {
         (Ok(s), Ok(g)) => assert_eq!(

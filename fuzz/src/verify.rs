@@ -99,7 +99,7 @@ pub fn assert_decision_model(agent: &VerifiedAgent, request: &Request, now: Time
         }
         return;
     }
-    let at = Timestamp::from(request.time);
+    let at = request.time;
     for (i, link) in agent.chain().iter().enumerate() {
         if let Err(d) = grants_allow(link.grants(), request) {
             panic!(

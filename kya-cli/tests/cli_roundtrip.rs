@@ -218,6 +218,42 @@ fn bad_input_fails_cleanly() {
     let out = kya(dir.path(), &["inspect", "missing.json"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.json"));
+    // A grant given on the command line goes through the same strict reader: a repeated
+    // `action` is an error, not the last one silently winning.
+    ok(dir.path(), &["key", "generate", "--out", "p.key"]);
+    let agent = "did:key:z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2";
+    let issue = |grant: &str| {
+        kya(
+            dir.path(),
+            &[
+                "issue",
+                "--key",
+                "p.key",
+                "--agent",
+                agent,
+                "--valid-for",
+                "1h",
+                "--grant",
+                grant,
+            ],
+        )
+    };
+    let out = issue(r#"{"action":"payments/send","action":"*"}"#);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("duplicate json key `action`"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(issue(r#"{"action":"payments/send"}"#).status.success());
+    // `.` and `..` are not action segments.
+    let out = issue(r#"{"action":"payments/../admin"}"#);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("`.` and `..` are not action segments"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

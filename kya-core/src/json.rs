@@ -232,11 +232,29 @@ fn write_number(n: &serde_json::Number, out: &mut Vec<u8>) -> Result<(), JsonErr
     written.map_err(|e| JsonError::Canonicalize(e.to_string()))
 }
 
-// Our visitor reports limit violations through serde's custom error, tagged so that they
-// become typed errors again here.
-const TAG_DEPTH: &str = "\u{1}kya-depth:";
-const TAG_DUP: &str = "\u{1}kya-dup:";
-const TAG_NUM: &str = "\u{1}kya-num:";
+/// Reads one JSON value from any serde deserializer with the rules of [`parse_strict`]
+/// (duplicate keys, the default depth, the exact number rule): the `Deserialize` impls of
+/// kya's typed values use the same reader as the byte-level entry points.
+pub(crate) fn deserialize_strict<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Value, D::Error> {
+    let limits = JsonLimits::default();
+    serde::de::DeserializeSeed::deserialize(
+        StrictSeed {
+            depth_left: limits.max_depth,
+            max_depth: limits.max_depth,
+            numbers: NumberRule::Exact,
+        },
+        d,
+    )
+}
+
+// Our visitor reports limit violations through serde's custom error, with prefixes no
+// serde_json error starts with, so that they become typed errors again here; they also read
+// well where the visitor runs under another deserializer (`deserialize_strict`).
+const TAG_DEPTH: &str = "json nesting is deeper than the limit of ";
+const TAG_DUP: &str = "duplicate json key `";
+const TAG_NUM: &str = "json number outside the range kya reads: ";
 
 fn classify(e: serde_json::Error) -> JsonError {
     let msg = e.to_string();
@@ -249,7 +267,7 @@ fn classify(e: serde_json::Error) -> JsonError {
         return JsonError::TooDeep { max };
     }
     if let Some(rest) = msg.strip_prefix(TAG_DUP) {
-        let key = rest.rsplit_once(" at line ").map_or(rest, |(k, _)| k);
+        let key = rest.rsplit_once("` at line ").map_or(rest, |(k, _)| k);
         return JsonError::DuplicateKey {
             key: key.to_owned(),
         };
@@ -291,7 +309,10 @@ impl StrictVisitor {
                 depth_left,
                 ..self.0
             }),
-            None => Err(E::custom(format_args!("{TAG_DEPTH}{}", self.0.max_depth))),
+            None => Err(E::custom(format_args!(
+                "{TAG_DEPTH}{} levels",
+                self.0.max_depth
+            ))),
         }
     }
 }
@@ -367,7 +388,7 @@ impl<'de> serde::de::Visitor<'de> for StrictVisitor {
         self.child::<A::Error>()?;
         while let Some(key) = map.next_key::<String>()? {
             if out.contains_key(&key) {
-                return Err(serde::de::Error::custom(format_args!("{TAG_DUP}{key}")));
+                return Err(serde::de::Error::custom(format_args!("{TAG_DUP}{key}`")));
             }
             let v = map.next_value_seed(self.child()?)?;
             out.insert(key, v);

@@ -3,6 +3,7 @@
 //! bound on work follows from the counts.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+use kya_core::Timestamp;
 use kya_core::credential::{CredentialError, UnverifiedCredential};
 use kya_core::grant::{
     Action, ActionError, Amount, AmountError, Asset, Grant, GrantError, MAX_ACTION_BYTES,
@@ -10,7 +11,6 @@ use kya_core::grant::{
     attenuates_all, grants_allow,
 };
 use kya_core::json::{JsonError, JsonLimits, canonicalize, parse_i_json, parse_strict};
-use time::OffsetDateTime;
 
 fn default_parse(bytes: &[u8]) -> Result<serde_json::Value, JsonError> {
     parse_strict(bytes, JsonLimits::default())
@@ -273,7 +273,7 @@ fn evaluation_reports_are_linear_in_the_grants() {
     let grants = vec![grant; g];
     let request = Request::new(
         Action::parse("catalog").unwrap(),
-        OffsetDateTime::UNIX_EPOCH,
+        Timestamp::from_unix(0).unwrap(),
     )
     .with_amount(Amount::parse("2").unwrap(), Asset::parse("EUR").unwrap())
     .with_audience("did:web:other.example");

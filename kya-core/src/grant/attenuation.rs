@@ -10,12 +10,11 @@
 //! together spend more than the parent's budget unless the verifier also charges every link
 //! of the chain, which it should.
 
-use serde_json::Value;
-use time::OffsetDateTime;
-
-use super::json::{show_datetime, show_list};
+use super::json::show_list;
 use super::request::period_multiple;
 use super::{Action, Asset, Budget, Grant, Money, Rate, resource_matches};
+use crate::timestamp::Timestamp;
+use serde_json::Value;
 
 /// Why a grant does not attenuate (narrow) another: the first dimension in which the child
 /// would allow more than its parent. [`code`](Widening::code) is stable.
@@ -145,46 +144,32 @@ pub enum Widening {
         parent: Vec<String>,
     },
     /// The parent has `validFrom`, the child does not.
-    #[error(
-        "child has no validFrom but the parent is valid only from {}",
-        show_datetime(parent)
-    )]
+    #[error("child has no validFrom but the parent is valid only from {parent}")]
     ValidFromMissing {
         /// The parent's `validFrom`.
-        parent: OffsetDateTime,
+        parent: Timestamp,
     },
     /// The child starts before the parent.
-    #[error(
-        "child validFrom {} is before the parent's {}",
-        show_datetime(child),
-        show_datetime(parent)
-    )]
+    #[error("child validFrom {child} is before the parent's {parent}")]
     ValidFromEarlier {
         /// The child's `validFrom`.
-        child: OffsetDateTime,
+        child: Timestamp,
         /// The parent's `validFrom`.
-        parent: OffsetDateTime,
+        parent: Timestamp,
     },
     /// The parent has `validUntil`, the child does not.
-    #[error(
-        "child has no validUntil but the parent is valid only until {}",
-        show_datetime(parent)
-    )]
+    #[error("child has no validUntil but the parent is valid only until {parent}")]
     ValidUntilMissing {
         /// The parent's `validUntil`.
-        parent: OffsetDateTime,
+        parent: Timestamp,
     },
     /// The child ends after the parent.
-    #[error(
-        "child validUntil {} is after the parent's {}",
-        show_datetime(child),
-        show_datetime(parent)
-    )]
+    #[error("child validUntil {child} is after the parent's {parent}")]
     ValidUntilLater {
         /// The child's `validUntil`.
-        child: OffsetDateTime,
+        child: Timestamp,
         /// The parent's `validUntil`.
-        parent: OffsetDateTime,
+        parent: Timestamp,
     },
     /// The parent has an unknown constraint the child drops.
     #[error("child drops the parent's unknown constraint `{name}`")]

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use ed25519_dalek::Signature;
-use kya_core::PublicKey;
 use kya_core::grant::{Action, Money, Request};
+use kya_core::{PublicKey, Timestamp};
 use web_bot_auth::components::{CoveredComponent, DerivedComponent};
 use web_bot_auth::{ImplementationError, WebBotAuthVerifier};
 
@@ -492,10 +492,9 @@ impl HttpVerifier {
                 });
             }
         };
-        let time =
-            time::OffsetDateTime::from_unix_timestamp(now).map_err(|_| HttpError::BadRequest {
-                detail: "the clock is out of range".to_owned(),
-            })?;
+        let time = Timestamp::from_unix(now).ok_or_else(|| HttpError::BadRequest {
+            detail: "the clock is out of range".to_owned(),
+        })?;
         let mut grant_request =
             Request::new(action, time).with_resource(request.resource(&self.policy.scheme));
         if let Some(money) = &checked.amount {
