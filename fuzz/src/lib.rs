@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::sync::OnceLock;
 
 use arbitrary::{Arbitrary, Unstructured};
-use kya_core::grant::{Action, Amount, Asset, Grant, Request};
+use kya_core::grant::{Action, Amount, Asset, Grant, Period, Request};
 use kya_core::json::{JsonLimits, parse_strict};
 use kya_core::proof::PreparedProof;
 use kya_core::{SecretKey, Timestamp};
@@ -166,8 +166,10 @@ fn arb_list(u: &mut Unstructured<'_>, from: &[&str]) -> arbitrary::Result<Vec<St
     (0..n).map(|_| pick(u, from).map(str::to_owned)).collect()
 }
 
-fn arb_period(u: &mut Unstructured<'_>) -> arbitrary::Result<u64> {
-    Ok([1u64, 60, 120, 3600, 86_400, 90][u.choose_index(6)?])
+fn arb_period(u: &mut Unstructured<'_>) -> arbitrary::Result<Period> {
+    Ok(Period::seconds(
+        [1u64, 60, 120, 3600, 86_400, 90][u.choose_index(6)?],
+    ))
 }
 
 /// A grant over the vocabulary, with each constraint present or not.

@@ -175,10 +175,33 @@ pub struct SigningInput {
     pub hash_data: [u8; 64],
 }
 
+/// A proof configuration (a proof without its `proofValue`) as JSON.
+///
+/// Its own type so that it cannot be passed where the document goes: both are JSON values,
+/// and swapping them would hash a different message without any error.
+///
+/// ```
+/// # use kya_core::proof::{ProofConfig, SigningInput};
+/// let config = serde_json::json!({"type": "DataIntegrityProof"});
+/// let document = serde_json::json!({"name": "x"});
+/// let input = SigningInput::new(ProofConfig(&config), &document)?;
+/// assert_eq!(input.canonical_document, br#"{"name":"x"}"#);
+/// # Ok::<(), kya_core::ProofError>(())
+/// ```
+///
+/// ```compile_fail
+/// # use kya_core::proof::{ProofConfig, SigningInput};
+/// let config = serde_json::json!({"type": "DataIntegrityProof"});
+/// let document = serde_json::json!({"name": "x"});
+/// let input = SigningInput::new(&document, ProofConfig(&config));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProofConfig<'a>(pub &'a Value);
+
 impl SigningInput {
     /// Canonicalizes and hashes a proof config and an unsecured document.
-    pub fn new(proof_config: &Value, document: &Value) -> Result<Self, ProofError> {
-        let canonical_proof_config = canonicalize(proof_config)?;
+    pub fn new(proof_config: ProofConfig<'_>, document: &Value) -> Result<Self, ProofError> {
+        let canonical_proof_config = canonicalize(proof_config.0)?;
         let canonical_document = canonicalize(document)?;
         let mut hash_data = [0u8; 64];
         hash_data[..32].copy_from_slice(&Sha256::digest(&canonical_proof_config));
@@ -205,7 +228,7 @@ pub fn sign(
         return Err(ProofError::ProofSet { count: 2 });
     }
     let config = Value::Object(options.to_proof_config(object.get("@context")));
-    let input = SigningInput::new(&config, document)?;
+    let input = SigningInput::new(ProofConfig(&config), document)?;
     let signature = signer
         .try_sign(&input.hash_data)
         .map_err(|e| ProofError::Signer(e.to_string()))?;

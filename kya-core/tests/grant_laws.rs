@@ -5,9 +5,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use kya_core::Timestamp;
-use kya_core::grant::{
-    Action, Amount, Asset, Grant, Obligation, Request, attenuates_all, grants_allow,
-};
+use kya_core::grant::{Action, Amount, Asset, Grant, GrantSet, Obligation, Request, grants_allow};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{Value, json};
@@ -699,7 +697,7 @@ fn grant_sets_narrow_soundly() {
             let mut s = Picker::new(w3);
             let target = &children[s.pick(children.len())];
             let r = request_for(target, &mut s);
-            if attenuates_all(&children, &parents).is_ok() {
+            if GrantSet(&children).attenuates(&parents).is_ok() {
                 if let Ok(allowed) = grants_allow(&children, &r) {
                     premise.fetch_add(1, Ordering::Relaxed);
                     let by_parent = grants_allow(&parents, &r);

@@ -96,7 +96,7 @@ fn any_i_json_document_signs_and_verifies() {
     }
     // The signature covers the numbers as RFC 8785 writes them.
     let input = proof::SigningInput::new(
-        &Value::Null,
+        proof::ProofConfig(&Value::Null),
         &proof::read_document(DOCUMENT.as_bytes(), JsonLimits::default()).unwrap(),
     )
     .unwrap();

@@ -6,9 +6,9 @@
 use kya_core::Timestamp;
 use kya_core::credential::{CredentialError, UnverifiedCredential};
 use kya_core::grant::{
-    Action, ActionError, Amount, AmountError, Asset, Grant, GrantError, MAX_ACTION_BYTES,
+    Action, ActionError, Amount, AmountError, Asset, Grant, GrantError, GrantSet, MAX_ACTION_BYTES,
     MAX_ACTION_SEGMENTS, MAX_AMOUNT_BYTES, MAX_AMOUNT_DIGITS, MAX_ENTRY_BYTES, Request,
-    attenuates_all, grants_allow,
+    grants_allow,
 };
 use kya_core::json::{JsonError, JsonLimits, canonicalize, parse_i_json, parse_strict};
 
@@ -256,7 +256,9 @@ fn widenings_are_bounded_per_constraint() {
     // rate ×2, audience, resource, validFrom, validUntil) plus one per unknown parent
     // constraint, whatever the input.
     assert!(w.len() <= 12);
-    let e = attenuates_all(&[child.clone(), child], &[parent.clone(), parent]).unwrap_err();
+    let e = GrantSet(&[child.clone(), child])
+        .attenuates(&[parent.clone(), parent])
+        .unwrap_err();
     assert_eq!(e.child_index, 0);
 }
 

@@ -31,7 +31,7 @@ use ed25519_dalek::Signature;
 use kya_core::credential::{
     AgentRegistration, CredentialError, CredentialKind, IssuerBinding, UnverifiedCredential,
 };
-use kya_core::grant::attenuates_all;
+use kya_core::grant::GrantSet;
 use kya_core::json::{JsonError, parse_strict};
 use kya_core::proof::{PreparedProof, ProofError};
 use kya_core::{CredentialDigest, Did, PublicKey, Timestamp};
@@ -398,13 +398,15 @@ pub(crate) fn verify_links(
                 parent_until,
             });
         }
-        attenuates_all(child.grants(), parent.grants()).map_err(|w| VerifyError::GrantWidened {
-            link: i,
-            grant: w.child_index,
-            parent_grant: w.parent_index,
-            widening: w.reason.code(),
-            reason: w.to_string(),
-        })?;
+        GrantSet(child.grants())
+            .attenuates(parent.grants())
+            .map_err(|w| VerifyError::GrantWidened {
+                link: i,
+                grant: w.child_index,
+                parent_grant: w.parent_index,
+                widening: w.reason.code(),
+                reason: w.to_string(),
+            })?;
     }
 
     // 6. Trust in the root.

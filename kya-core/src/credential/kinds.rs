@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use super::{CredentialError, KYA_V1_CONTEXT, VC_V2_CONTEXT, VerifiedCredential, is_url};
 use crate::did::{Did, DidKey};
 use crate::digest::CredentialDigest;
-use crate::grant::{Grant, attenuates_all};
+use crate::grant::{Grant, GrantSet};
 use crate::key::Ed25519Signer;
 use crate::timestamp::Timestamp;
 
@@ -603,7 +603,8 @@ impl CredentialBuilder {
                     parent_until: *parent_until,
                 });
             }
-            attenuates_all(&self.grants, parent_grants)
+            GrantSet(&self.grants)
+                .attenuates(parent_grants)
                 .map_err(|w| CredentialError::WidensParent(w.to_string()))?;
         }
         let mut subject = Map::new();

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::json;
-use super::{Action, Amount, Asset, Audience, Budget, GrantError, Money, Rate, Resources};
+use super::{Action, Amount, Asset, Audience, Budget, GrantError, Money, Period, Rate, Resources};
 use crate::timestamp::Timestamp;
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -270,7 +270,7 @@ impl TryFrom<&Value> for Grant {
 /// let grant = Grant::builder(Action::parse("payments/send")?)
 ///     .max_amount(Amount::parse("50.00")?, Asset::parse("USD")?)
 ///     .audience(["did:web:shop.example"])
-///     .rate(10, 60)
+///     .rate(10, Period::minutes(1))
 ///     .build()?;
 /// assert_eq!(grant.max_amount().map(|m| m.to_string()).as_deref(), Some("50.00 USD"));
 /// # Ok(()) }
@@ -333,16 +333,16 @@ impl GrantBuilder {
         self
     }
 
-    /// Sets a budget of `value` `asset` per `period_seconds`.
-    pub fn budget(mut self, value: Amount, asset: Asset, period_seconds: u64) -> Self {
-        let r = Budget::new(Money { value, asset }, period_seconds);
+    /// Sets a budget of `value` `asset` per `period`.
+    pub fn budget(mut self, value: Amount, asset: Asset, period: Period) -> Self {
+        let r = Budget::new(Money { value, asset }, period);
         self.grant.budget = self.record(r);
         self
     }
 
-    /// Sets a rate limit of `count` requests per `period_seconds`.
-    pub fn rate(mut self, count: u64, period_seconds: u64) -> Self {
-        let r = Rate::new(count, period_seconds);
+    /// Sets a rate limit of `count` requests per `period`.
+    pub fn rate(mut self, count: u64, period: Period) -> Self {
+        let r = Rate::new(count, period);
         self.grant.rate = self.record(r);
         self
     }
@@ -549,9 +549,9 @@ mod tests {
             .budget(
                 Amount::parse("200.00").unwrap(),
                 Asset::parse("USD").unwrap(),
-                86400,
+                Period::days(1),
             )
-            .rate(10, 60)
+            .rate(10, Period::seconds(60))
             .build()
             .unwrap();
         assert_eq!(g.to_json_value(), full());
@@ -562,7 +562,7 @@ mod tests {
             Err(GrantError::EmptyList { .. })
         ));
         assert!(matches!(
-            Grant::builder(a()).rate(0, 1).build(),
+            Grant::builder(a()).rate(0, Period::seconds(1)).build(),
             Err(GrantError::NotPositive { .. })
         ));
         assert!(matches!(
