@@ -5,11 +5,11 @@
 //! - reflexive (a ⊑ a) and transitive (a ⊑ b ∧ b ⊑ c ⇒ a ⊑ c);
 //! - soundness: a ⊑ b ∧ a allows r ⇒ b allows r (a child never allows what its parent
 //!   denies), and every obligation of b is implied by one of a's (budgets/rates only narrow);
-//! - sets: attenuates_all(children, parents) ∧ children allow r ⇒ parents allow r;
+//! - sets: GrantSet(children).attenuates(parents) ∧ children allow r ⇒ parents allow r;
 //! - JSON round trip of every generated grant.
 #![no_main]
 use arbitrary::Unstructured;
-use kya_core::grant::{Grant, attenuates_all, grants_allow};
+use kya_core::grant::{Grant, GrantSet, grants_allow};
 use kya_fuzz::{arb_grant, arb_narrowing, arb_request};
 use libfuzzer_sys::fuzz_target;
 
@@ -75,7 +75,7 @@ fuzz_target!(|data: &[u8]| {
     check_pair(&a, &c, &r);
     let children = [a.clone(), b.clone()];
     let parents = [c.clone(), b.clone()];
-    if attenuates_all(&children, &parents).is_ok() && grants_allow(&children, &r).is_ok() {
+    if GrantSet(&children).attenuates(&parents).is_ok() && grants_allow(&children, &r).is_ok() {
         assert!(
             grants_allow(&parents, &r).is_ok(),
             "grant sets: child allows, parents deny"

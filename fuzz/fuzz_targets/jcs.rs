@@ -4,9 +4,11 @@
 //! value; when it refuses what serde_json accepts, the reason is one of its documented
 //! limits (never a syntax error); JCS output is itself accepted and is a fixed point
 //! (canonicalize(parse(canonicalize(x))) == canonicalize(x)); whitespace and key order in
-//! the input never change the canonical bytes.
+//! the input never change the canonical bytes. `parse_i_json` (the generic proof layer's rule)
+//! accepts everything `parse_strict` accepts, reads the same canonical value, and its
+//! canonical output is a fixed point too.
 #![no_main]
-use kya_core::json::{JsonError, JsonLimits, canonicalize, parse_strict};
+use kya_core::json::{JsonError, JsonLimits, canonicalize, parse_i_json, parse_strict};
 use kya_fuzz::ROOMY;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
@@ -20,6 +22,25 @@ fuzz_target!(|data: &[u8]| {
         (Err(JsonError::Syntax(m)), Ok(_)) => {
             panic!("parse_strict called serde_json-valid input a syntax error: {m}")
         }
+        _ => {}
+    }
+    let generic = parse_i_json(data, JsonLimits::default());
+    if let Ok(g) = &generic {
+        let c = canonicalize(g).expect("canonicalize i-json");
+        let again = parse_i_json(&c, ROOMY).expect("canonical output parses as i-json");
+        assert_eq!(
+            canonicalize(&again).expect("again"),
+            c,
+            "i-json jcs is idempotent"
+        );
+    }
+    match (&strict, &generic) {
+        (Ok(s), Ok(g)) => assert_eq!(
+            canonicalize(s).ok(),
+            canonicalize(g).ok(),
+            "the two number rules read different values"
+        ),
+        (Ok(_), Err(e)) => panic!("parse_i_json refused what parse_strict accepts: {e}"),
         _ => {}
     }
     let Ok(v) = strict else { return };

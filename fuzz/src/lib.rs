@@ -6,12 +6,11 @@ use std::collections::HashSet;
 use std::sync::OnceLock;
 
 use arbitrary::{Arbitrary, Unstructured};
-use kya_core::SecretKey;
-use kya_core::grant::{Action, Amount, Asset, Grant, Request};
+use kya_core::grant::{Action, Amount, Asset, Grant, Period, Request};
 use kya_core::json::{JsonLimits, parse_strict};
 use kya_core::proof::PreparedProof;
+use kya_core::{SecretKey, Timestamp};
 use serde_json::Value;
-use time::OffsetDateTime;
 
 /// Every signed document in `test-vectors/`, built in.
 pub const SIGNED_VECTORS: &[&[u8]] = &[
@@ -155,11 +154,11 @@ fn arb_asset(u: &mut Unstructured<'_>) -> arbitrary::Result<Asset> {
     Asset::parse(pick(u, ASSETS)?).map_err(|_| arbitrary::Error::IncorrectFormat)
 }
 
-fn arb_time(u: &mut Unstructured<'_>) -> arbitrary::Result<OffsetDateTime> {
+fn arb_time(u: &mut Unstructured<'_>) -> arbitrary::Result<Timestamp> {
     // Within about a year of T0, on a coarse grid so that boundaries coincide.
     let t =
         T0 + i64::from(u.int_in_range(0..=400u16)?) * 86_400 + i64::from(u.int_in_range(0..=2u8)?);
-    OffsetDateTime::from_unix_timestamp(t).map_err(|_| arbitrary::Error::IncorrectFormat)
+    Timestamp::from_unix(t).ok_or(arbitrary::Error::IncorrectFormat)
 }
 
 fn arb_list(u: &mut Unstructured<'_>, from: &[&str]) -> arbitrary::Result<Vec<String>> {
@@ -167,8 +166,10 @@ fn arb_list(u: &mut Unstructured<'_>, from: &[&str]) -> arbitrary::Result<Vec<St
     (0..n).map(|_| pick(u, from).map(str::to_owned)).collect()
 }
 
-fn arb_period(u: &mut Unstructured<'_>) -> arbitrary::Result<u64> {
-    Ok([1u64, 60, 120, 3600, 86_400, 90][u.choose_index(6)?])
+fn arb_period(u: &mut Unstructured<'_>) -> arbitrary::Result<Period> {
+    Ok(Period::seconds(
+        [1u64, 60, 120, 3600, 86_400, 90][u.choose_index(6)?],
+    ))
 }
 
 /// A grant over the vocabulary, with each constraint present or not.

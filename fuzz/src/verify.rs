@@ -3,7 +3,7 @@
 
 use arbitrary::{Arbitrary, Unstructured};
 use kya_core::credential::{KYA_V1_CONTEXT, VC_V2_CONTEXT};
-use kya_core::grant::{Grant, Request, attenuates_all, grants_allow};
+use kya_core::grant::{Grant, GrantSet, Request, grants_allow};
 use kya_core::json::canonicalize;
 use kya_core::proof::{self, ProofOptions};
 use kya_core::{CredentialDigest, Did, DidKey, Timestamp};
@@ -46,7 +46,7 @@ pub fn assert_agent_model(agent: &VerifiedAgent, policy: &Policy, now: Timestamp
     let chain = agent.chain();
     assert!(!chain.is_empty(), "a verified chain has links");
     assert!(chain.len() <= policy.limits().max_chain_depth);
-    assert!(policy.is_trusted_root(chain[0].issuer()) || policy.trusts_registry_principals());
+    assert!(policy.is_trusted_root(&chain[0].issuer()) || policy.trusts_registry_principals());
     let skew = policy.clock_skew_secs();
     for (i, link) in chain.iter().enumerate() {
         assert!(link.valid_from() <= link.valid_until());
@@ -64,7 +64,7 @@ pub fn assert_agent_model(agent: &VerifiedAgent, policy: &Policy, now: Timestamp
         let parent = &chain[i - 1];
         assert_eq!(
             link.issuer(),
-            &Did::Key(*parent.subject()),
+            Did::Key(*parent.subject()),
             "link {i} issuer"
         );
         assert!(
@@ -75,14 +75,14 @@ pub fn assert_agent_model(agent: &VerifiedAgent, policy: &Policy, now: Timestamp
             link.valid_until() <= parent.valid_until(),
             "link {i} outlives parent"
         );
-        if let Err(w) = attenuates_all(link.grants(), parent.grants()) {
+        if let Err(w) = GrantSet(link.grants()).attenuates(parent.grants()) {
             panic!("link {i} widens its parent's grants: {w}");
         }
     }
     let leaf = chain.last().expect("non-empty");
     assert_eq!(agent.agent(), leaf.subject());
     for (i, link) in chain.iter().enumerate() {
-        if let Err(w) = attenuates_all(agent.effective_grants(), link.grants()) {
+        if let Err(w) = GrantSet(agent.effective_grants()).attenuates(link.grants()) {
             panic!("effective grants wider than link {i}: {w}");
         }
     }
@@ -99,7 +99,7 @@ pub fn assert_decision_model(agent: &VerifiedAgent, request: &Request, now: Time
         }
         return;
     }
-    let at = Timestamp::from(request.time);
+    let at = request.time;
     for (i, link) in agent.chain().iter().enumerate() {
         if let Err(d) = grants_allow(link.grants(), request) {
             panic!(
@@ -163,7 +163,7 @@ pub fn arb_chain(u: &mut Unstructured<'_>) -> arbitrary::Result<Generated> {
             };
             grants.push(g);
         }
-        if i > 0 && attenuates_all(&grants, &parent_grants).is_err() {
+        if i > 0 && GrantSet(&grants).attenuates(&parent_grants).is_err() {
             honest = false;
         }
         // Validity: the parent's, maybe shrunk, maybe (corruptly) extended.

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use kya_core::grant::Grant;
+use kya_core::json::{JsonLimits, parse_strict};
 use serde_json::{Map, Value, json};
 
 /// The grants of a new credential.
@@ -59,7 +60,11 @@ impl GrantArgs {
             }
         }
         for g in &self.grant_json {
-            values.push(serde_json::from_str(g).with_context(|| format!("--grant {g}"))?);
+            // The one strict reader: a repeated key in a grant is an error, not "last wins".
+            values.push(
+                parse_strict(g.as_bytes(), JsonLimits::default())
+                    .with_context(|| format!("--grant {g}"))?,
+            );
         }
         let shorthand_used = self.max_amount.is_some()
             || !self.audience.is_empty()

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use kya_core::credential::{AgentRegistration, CredentialKind};
-use kya_core::json::{JsonLimits, parse_strict};
+use kya_core::json::{JsonLimits, parse_i_json, parse_strict};
 use kya_core::{CredentialDigest, MultikeyFile, SecretKey};
 use serde_json::{Value, json};
 
@@ -35,16 +35,40 @@ pub(crate) fn read_input(path: Option<&Path>) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// Which numbers a JSON input may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Numbers {
+    /// kya's own documents: integers within ±(2^53 − 1) ([`parse_strict`]).
+    Kya,
+    /// Any document the generic proof commands sign or verify: every I-JSON number
+    /// ([`parse_i_json`]).
+    IJson,
+}
+
 /// Reads and strictly parses JSON (duplicate keys, depth and size refused).
 pub(crate) fn read_json(path: Option<&Path>) -> Result<Value> {
+    read_json_with(path, Numbers::Kya)
+}
+
+/// Reads and strictly parses JSON with the given number rule.
+pub(crate) fn read_json_with(path: Option<&Path>, numbers: Numbers) -> Result<Value> {
     let bytes = read_input(path)?;
     let shown = path.map_or_else(|| "standard input".to_owned(), |p| p.display().to_string());
-    parse_strict(&bytes, JsonLimits::default()).with_context(|| format!("{shown}: not valid json"))
+    let parsed = match numbers {
+        Numbers::Kya => parse_strict(&bytes, JsonLimits::default()),
+        Numbers::IJson => parse_i_json(&bytes, JsonLimits::default()),
+    };
+    parsed.with_context(|| format!("{shown}: not valid json"))
 }
 
 /// Reads a JSON document or an array of them (a credential chain, root first) as a list.
 pub(crate) fn read_documents(path: Option<&Path>) -> Result<Vec<Value>> {
-    Ok(match read_json(path)? {
+    read_documents_with(path, Numbers::Kya)
+}
+
+/// [`read_documents`] with the given number rule.
+pub(crate) fn read_documents_with(path: Option<&Path>, numbers: Numbers) -> Result<Vec<Value>> {
+    Ok(match read_json_with(path, numbers)? {
         Value::Array(items) => items,
         single => vec![single],
     })

@@ -23,7 +23,7 @@ use kya_core::{Did, DidKey, MultikeyFile, SecretKey, Timestamp};
 use serde_json::Value;
 
 use crate::grants::GrantArgs;
-use crate::io::{read_json, write_json, write_secret_file};
+use crate::io::{write_json, write_secret_file};
 
 /// Know Your Agent: DID-bound agent credentials, delegation and proofs.
 #[derive(Parser, Debug)]
@@ -221,7 +221,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             file,
         }) => {
             let secret = io::read_secret_key(&key)?;
-            let document = read_json(file.as_deref())?;
+            // A generic document: any I-JSON number, not only the ones kya's own credentials use.
+            let document = io::read_json_with(file.as_deref(), io::Numbers::IJson)?;
             let mut options = ProofOptions::assertion(secret.public_key())
                 .created(created.unwrap_or_else(Timestamp::now));
             options.proof_purpose = purpose;
@@ -254,7 +255,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn proof_verify(file: Option<PathBuf>, as_json: bool) -> Result<ExitCode> {
-    let documents = io::read_documents(file.as_deref())?;
+    let documents = io::read_documents_with(file.as_deref(), io::Numbers::IJson)?;
     let mut all_valid = true;
     let mut report = Vec::new();
     for (index, document) in documents.iter().enumerate() {
@@ -342,13 +343,7 @@ fn delegate(args: DelegateArgs) -> Result<ExitCode> {
         .context("parent credential")?
         .verify_proof()
         .context("parent credential")?;
-    if *parent.kind().subject() != DidKey::from_public_key(secret.public_key()) {
-        bail!(
-            "the key {} is not the parent credential's subject {}: only the subject can delegate",
-            DidKey::from_public_key(secret.public_key()),
-            parent.kind().subject()
-        );
-    }
+    // Only the parent's subject may delegate: `sign` below refuses any other key.
     let mut builder = AgentDelegation::builder(&parent, args.agent)?;
     if let Some(from) = args.validity.valid_from {
         builder = builder.valid_from(from);

@@ -218,4 +218,100 @@ fn bad_input_fails_cleanly() {
     let out = kya(dir.path(), &["inspect", "missing.json"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.json"));
+    // A grant given on the command line goes through the same strict reader: a repeated
+    // `action` is an error, not the last one silently winning.
+    ok(dir.path(), &["key", "generate", "--out", "p.key"]);
+    let agent = "did:key:z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2";
+    let issue = |grant: &str| {
+        kya(
+            dir.path(),
+            &[
+                "issue",
+                "--key",
+                "p.key",
+                "--agent",
+                agent,
+                "--valid-for",
+                "1h",
+                "--grant",
+                grant,
+            ],
+        )
+    };
+    let out = issue(r#"{"action":"payments/send","action":"*"}"#);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("duplicate json key `action`"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(issue(r#"{"action":"payments/send"}"#).status.success());
+    // `.` and `..` are not action segments.
+    let out = issue(r#"{"action":"payments/../admin"}"#);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("`.` and `..` are not action segments"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn proof_sign_and_verify_accept_any_i_json_number() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(dir.path(), &["key", "generate", "--out", "k.key"]);
+    // Valid I-JSON that RFC 8785 canonicalises, though no kya credential holds such numbers.
+    let doc = r#"{"n": 123456789012345680000, "twoTo53": 9007199254740992,
+        "twoTo53PlusOne": 9007199254740993, "e20": 1e20, "exact": 9007199254740993,
+        "zero": -0, "tiny": 5e-324, "huge": 1.7976931348623157e308}"#;
+    std::fs::write(dir.path().join("doc.json"), doc).unwrap();
+    let signed = ok(dir.path(), &["proof", "sign", "--key", "k.key", "doc.json"]);
+    std::fs::write(dir.path().join("signed.json"), &signed).unwrap();
+    let out = ok(dir.path(), &["proof", "verify", "signed.json"]);
+    assert!(out.starts_with("valid: assertionMethod proof"), "{out}");
+    let report: Value = serde_json::from_str(&ok(
+        dir.path(),
+        &["proof", "verify", "--json", "signed.json"],
+    ))
+    .unwrap();
+    assert_eq!(report[0]["valid"], true, "{report}");
+
+    // The document as written (numbers spelled as in the input) with the proof added.
+    let secured: Value = serde_json::from_str(&signed).unwrap();
+    let as_written = format!(
+        "{}, \"proof\": {}}}",
+        doc.trim_end().trim_end_matches('}'),
+        secured["proof"]
+    );
+    assert!(
+        as_written.contains("123456789012345680000,"),
+        "{as_written}"
+    );
+    std::fs::write(dir.path().join("as_written.json"), as_written).unwrap();
+    ok(dir.path(), &["proof", "verify", "as_written.json"]);
+
+    // A different double is a different document.
+    let tampered = signed.replace("5e-324", "1e-323");
+    assert_ne!(tampered, signed);
+    std::fs::write(dir.path().join("tampered.json"), tampered).unwrap();
+    let out = kya(dir.path(), &["proof", "verify", "tampered.json"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("invalid: signature"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    // Structural bounds still hold for generic documents.
+    std::fs::write(dir.path().join("dup.json"), r#"{"n":1e20,"n":1}"#).unwrap();
+    let out = kya(dir.path(), &["proof", "sign", "--key", "k.key", "dup.json"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("duplicate json key `n`"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // kya's own credentials keep the exact number rule.
+    let out = kya(dir.path(), &["inspect", "doc.json"]);
+    assert!(!out.status.success());
 }

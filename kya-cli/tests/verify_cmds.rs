@@ -218,11 +218,7 @@ fn verify_decides_on_a_request_file() {
 }
 
 fn kya_now() -> String {
-    time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .unwrap()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap()
+    kya_core::Timestamp::now().to_string()
 }
 
 #[test]

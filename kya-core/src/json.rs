@@ -4,6 +4,11 @@
 //! `serde_json::from_slice`: duplicate object keys, nesting beyond a limit, and numbers that
 //! I-JSON (RFC 7493) does not allow are errors, because two parsers that disagree on such input
 //! would disagree on what was signed.
+//!
+//! Two number rules, one reader: [`parse_strict`] (kya's own credentials) reads only numbers
+//! that keep their exact value and whose canonical form reads back under the same rule;
+//! [`parse_i_json`] (the generic Data Integrity layer) reads any I-JSON number, as RFC 8785
+//! and ECMAScript do. Duplicate keys, depth and size are bounded the same way in both.
 
 use serde_json::{Map, Value};
 
@@ -25,6 +30,17 @@ impl Default for JsonLimits {
             max_depth: 32,
         }
     }
+}
+
+/// Which JSON numbers a reader accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NumberRule {
+    /// Integers within ±(2^53 − 1), and no double whose JCS form is an integer beyond that:
+    /// every number is read exactly as written, and canonical output reads back.
+    Exact,
+    /// Every finite double; integers beyond ±2^53 are read as the nearest double, as
+    /// ECMAScript `JSON.parse` (and so RFC 8785) does.
+    IJson,
 }
 
 /// Why a JSON input was refused.
@@ -72,7 +88,26 @@ const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 /// oversize input and numbers outside the I-JSON range: integers beyond ±(2^53 − 1), and
 /// doubles from 2^53 up to 1e21, which JCS would write as such integers (doubles of 1e21 and
 /// more keep an exponent in JCS form and are accepted).
+///
+/// This is the reader for kya's own credential kinds; [`parse_i_json`] is the reader for
+/// arbitrary documents.
 pub fn parse_strict(bytes: &[u8], limits: JsonLimits) -> Result<Value, JsonError> {
+    parse(bytes, limits, NumberRule::Exact)
+}
+
+/// Parses untrusted bytes into a JSON value with the same duplicate-key, depth and size
+/// bounds as [`parse_strict`], accepting every number I-JSON (RFC 7493) allows: any finite
+/// IEEE 754 double, with integers beyond ±2^53 (such as `123456789012345680000` or
+/// `9007199254740993`) read as the nearest double, exactly as RFC 8785 / ECMAScript read them.
+/// Numbers beyond the double range are refused.
+///
+/// This is the reader for documents the generic Data Integrity layer signs and verifies
+/// ([`crate::proof`]); [`canonicalize`] output of what it reads reads back to the same bytes.
+pub fn parse_i_json(bytes: &[u8], limits: JsonLimits) -> Result<Value, JsonError> {
+    parse(bytes, limits, NumberRule::IJson)
+}
+
+fn parse(bytes: &[u8], limits: JsonLimits, numbers: NumberRule) -> Result<Value, JsonError> {
     if bytes.len() > limits.max_bytes {
         return Err(JsonError::TooLarge {
             len: bytes.len(),
@@ -83,6 +118,7 @@ pub fn parse_strict(bytes: &[u8], limits: JsonLimits) -> Result<Value, JsonError
     let seed = StrictSeed {
         depth_left: limits.max_depth,
         max_depth: limits.max_depth,
+        numbers,
     };
     let value = serde::de::DeserializeSeed::deserialize(seed, &mut de).map_err(classify)?;
     de.end().map_err(classify)?;
@@ -196,11 +232,29 @@ fn write_number(n: &serde_json::Number, out: &mut Vec<u8>) -> Result<(), JsonErr
     written.map_err(|e| JsonError::Canonicalize(e.to_string()))
 }
 
-// Our visitor reports limit violations through serde's custom error, tagged so that they
-// become typed errors again here.
-const TAG_DEPTH: &str = "\u{1}kya-depth:";
-const TAG_DUP: &str = "\u{1}kya-dup:";
-const TAG_NUM: &str = "\u{1}kya-num:";
+/// Reads one JSON value from any serde deserializer with the rules of [`parse_strict`]
+/// (duplicate keys, the default depth, the exact number rule): the `Deserialize` impls of
+/// kya's typed values use the same reader as the byte-level entry points.
+pub(crate) fn deserialize_strict<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Value, D::Error> {
+    let limits = JsonLimits::default();
+    serde::de::DeserializeSeed::deserialize(
+        StrictSeed {
+            depth_left: limits.max_depth,
+            max_depth: limits.max_depth,
+            numbers: NumberRule::Exact,
+        },
+        d,
+    )
+}
+
+// Our visitor reports limit violations through serde's custom error, with prefixes no
+// serde_json error starts with, so that they become typed errors again here; they also read
+// well where the visitor runs under another deserializer (`deserialize_strict`).
+const TAG_DEPTH: &str = "json nesting is deeper than the limit of ";
+const TAG_DUP: &str = "duplicate json key `";
+const TAG_NUM: &str = "json number outside the range kya reads: ";
 
 fn classify(e: serde_json::Error) -> JsonError {
     let msg = e.to_string();
@@ -213,7 +267,7 @@ fn classify(e: serde_json::Error) -> JsonError {
         return JsonError::TooDeep { max };
     }
     if let Some(rest) = msg.strip_prefix(TAG_DUP) {
-        let key = rest.rsplit_once(" at line ").map_or(rest, |(k, _)| k);
+        let key = rest.rsplit_once("` at line ").map_or(rest, |(k, _)| k);
         return JsonError::DuplicateKey {
             key: key.to_owned(),
         };
@@ -230,9 +284,11 @@ fn classify(e: serde_json::Error) -> JsonError {
     JsonError::Syntax(msg)
 }
 
+#[derive(Clone, Copy)]
 struct StrictSeed {
     depth_left: usize,
     max_depth: usize,
+    numbers: NumberRule,
 }
 
 impl<'de> serde::de::DeserializeSeed<'de> for StrictSeed {
@@ -251,9 +307,12 @@ impl StrictVisitor {
         match self.0.depth_left.checked_sub(1) {
             Some(depth_left) => Ok(StrictSeed {
                 depth_left,
-                max_depth: self.0.max_depth,
+                ..self.0
             }),
-            None => Err(E::custom(format_args!("{TAG_DEPTH}{}", self.0.max_depth))),
+            None => Err(E::custom(format_args!(
+                "{TAG_DEPTH}{} levels",
+                self.0.max_depth
+            ))),
         }
     }
 }
@@ -272,22 +331,35 @@ impl<'de> serde::de::Visitor<'de> for StrictVisitor {
     }
     fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Value, E> {
         if v.unsigned_abs() > MAX_SAFE_INTEGER {
-            return Err(E::custom(format_args!("{TAG_NUM}{v}")));
+            return match self.0.numbers {
+                // `as` rounds to the nearest double, ties to even: ECMAScript's reading.
+                NumberRule::IJson => self.visit_f64(v as f64),
+                NumberRule::Exact => Err(E::custom(format_args!("{TAG_NUM}{v}"))),
+            };
         }
         Ok(Value::from(v))
     }
     fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Value, E> {
         if v > MAX_SAFE_INTEGER {
-            return Err(E::custom(format_args!("{TAG_NUM}{v}")));
+            return match self.0.numbers {
+                // As above: the nearest double, so the value is what JCS will write.
+                NumberRule::IJson => self.visit_f64(v as f64),
+                NumberRule::Exact => Err(E::custom(format_args!("{TAG_NUM}{v}"))),
+            };
         }
         Ok(Value::from(v))
     }
     fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
         // A double of 2^53 or more but below 1e21 is an integer that JCS writes in integer
-        // form (`1e20` → `100000000000000000000`), which this parser then refuses: refuse it
-        // here too, so canonical output always parses back (fuzz: `jcs`). Integer tokens past
-        // u64 reach this visitor as doubles and are refused the same way.
-        if v.is_finite() && v.abs() >= MAX_SAFE_INTEGER as f64 + 1.0 && v.abs() < 1e21 {
+        // form (`1e20` → `100000000000000000000`), which the exact rule then refuses: refuse
+        // it here too, so canonical output always parses back (fuzz: `jcs`). Integer tokens
+        // past u64 reach this visitor as doubles and are refused the same way. Under the
+        // I-JSON rule such integers read back as the same double, so it keeps them.
+        if self.0.numbers == NumberRule::Exact
+            && v.is_finite()
+            && v.abs() >= MAX_SAFE_INTEGER as f64 + 1.0
+            && v.abs() < 1e21
+        {
             return Err(E::custom(format_args!("{TAG_NUM}{v}")));
         }
         serde_json::Number::from_f64(v)
@@ -316,7 +388,7 @@ impl<'de> serde::de::Visitor<'de> for StrictVisitor {
         self.child::<A::Error>()?;
         while let Some(key) = map.next_key::<String>()? {
             if out.contains_key(&key) {
-                return Err(serde::de::Error::custom(format_args!("{TAG_DUP}{key}")));
+                return Err(serde::de::Error::custom(format_args!("{TAG_DUP}{key}`")));
             }
             let v = map.next_value_seed(self.child()?)?;
             out.insert(key, v);
@@ -444,6 +516,106 @@ mod tests {
         assert!(matches!(
             parse("1e400"),
             Err(JsonError::Syntax(_) | JsonError::NumberOutOfRange { .. })
+        ));
+    }
+
+    /// The numbers the issue names, with what ECMAScript `JSON.stringify(JSON.parse(text))`
+    /// gives for them (RFC 8785 §3.2.2.3).
+    const I_JSON_NUMBERS: [(&str, &str); 12] = [
+        ("123456789012345680000", "123456789012345680000"),
+        ("9007199254740992", "9007199254740992"),
+        ("9007199254740993", "9007199254740992"),
+        ("-9007199254740993", "-9007199254740992"),
+        ("1e20", "100000000000000000000"),
+        ("-0", "0"),
+        ("-0.0", "0"),
+        ("5e-324", "5e-324"),
+        ("1.7976931348623157e308", "1.7976931348623157e+308"),
+        ("18446744073709551616", "18446744073709552000"),
+        ("123456789012345678901234567890", "1.2345678901234568e+29"),
+        // Misread by a parser that is not correctly rounded (serde_json without
+        // `float_roundtrip` gives 2.8746478257194446e+194).
+        (
+            "2874647825719444262123456789e167",
+            "2.8746478257194443e+194",
+        ),
+    ];
+
+    #[test]
+    fn i_json_reads_every_finite_double_as_ecmascript_does() {
+        for (text, expected) in I_JSON_NUMBERS {
+            let v = parse_i_json(text.as_bytes(), JsonLimits::default()).unwrap();
+            let c = canonicalize(&v).unwrap();
+            assert_eq!(String::from_utf8_lossy(&c), expected, "{text}");
+            assert_eq!(c, serde_json_canonicalizer::to_vec(&v).unwrap(), "{text}");
+            // Canonical output reads back to itself.
+            let again = parse_i_json(&c, JsonLimits::default()).unwrap();
+            assert_eq!(canonicalize(&again).unwrap(), c, "{text}");
+            // Inside a document too (the writer's object and array paths).
+            let doc = format!(r#"{{"b":[{text}],"a":{text}}}"#);
+            let v = parse_i_json(doc.as_bytes(), JsonLimits::default()).unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&canonicalize(&v).unwrap()),
+                format!(r#"{{"a":{expected},"b":[{expected}]}}"#)
+            );
+        }
+        // Beyond the double range nothing is I-JSON.
+        for text in ["1e400", "-1e400", &"9".repeat(400)] {
+            assert!(
+                parse_i_json(text.as_bytes(), JsonLimits::default()).is_err(),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_exact_rule_still_refuses_what_i_json_accepts() {
+        for text in [
+            "123456789012345680000",
+            "9007199254740992",
+            "9007199254740993",
+            "1e20",
+        ] {
+            assert!(
+                matches!(parse(text), Err(JsonError::NumberOutOfRange { .. })),
+                "{text}"
+            );
+            assert!(parse_i_json(text.as_bytes(), JsonLimits::default()).is_ok());
+        }
+    }
+
+    #[test]
+    fn i_json_keeps_every_structural_bound() {
+        let p = |s: &str, limits| parse_i_json(s.as_bytes(), limits);
+        assert_eq!(
+            p(r#"{"x":[{"d":1e20,"d":1}]}"#, JsonLimits::default()),
+            Err(JsonError::DuplicateKey { key: "d".into() })
+        );
+        let limits = JsonLimits {
+            max_bytes: 1 << 20,
+            max_depth: 3,
+        };
+        assert!(p("[[[1e20]]]", limits).is_ok());
+        assert_eq!(
+            p("[[[[1e20]]]]", limits),
+            Err(JsonError::TooDeep { max: 3 })
+        );
+        let deep = "[".repeat(100_000);
+        assert!(matches!(
+            p(&deep, JsonLimits::default()),
+            Err(JsonError::TooDeep { .. })
+        ));
+        let small = JsonLimits {
+            max_bytes: 4,
+            max_depth: 8,
+        };
+        assert_eq!(
+            p("1e200", small),
+            Err(JsonError::TooLarge { len: 5, max: 4 })
+        );
+        assert!(matches!(
+            p("1e20 1", JsonLimits::default()),
+            Err(JsonError::Syntax(_))
         ));
     }
 

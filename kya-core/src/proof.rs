@@ -22,7 +22,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::did::{DidError, DidKey};
 use crate::ed25519::SignatureError;
-use crate::json::{JsonError, canonicalize, canonicalize_edited};
+use crate::json::{JsonError, JsonLimits, canonicalize, canonicalize_edited, parse_i_json};
 use crate::key::{Ed25519Signer, PublicKey};
 use crate::timestamp::Timestamp;
 
@@ -187,10 +187,33 @@ pub struct SigningInput {
     pub hash_data: [u8; 64],
 }
 
+/// A proof configuration (a proof without its `proofValue`) as JSON.
+///
+/// Its own type so that it cannot be passed where the document goes: both are JSON values,
+/// and swapping them would hash a different message without any error.
+///
+/// ```
+/// # use kya_core::proof::{ProofConfig, SigningInput};
+/// let config = serde_json::json!({"type": "DataIntegrityProof"});
+/// let document = serde_json::json!({"name": "x"});
+/// let input = SigningInput::new(ProofConfig(&config), &document)?;
+/// assert_eq!(input.canonical_document, br#"{"name":"x"}"#);
+/// # Ok::<(), kya_core::ProofError>(())
+/// ```
+///
+/// ```compile_fail
+/// # use kya_core::proof::{ProofConfig, SigningInput};
+/// let config = serde_json::json!({"type": "DataIntegrityProof"});
+/// let document = serde_json::json!({"name": "x"});
+/// let input = SigningInput::new(&document, ProofConfig(&config));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProofConfig<'a>(pub &'a Value);
+
 impl SigningInput {
     /// Canonicalizes and hashes a proof config and an unsecured document.
-    pub fn new(proof_config: &Value, document: &Value) -> Result<Self, ProofError> {
-        let canonical_proof_config = canonicalize(proof_config)?;
+    pub fn new(proof_config: ProofConfig<'_>, document: &Value) -> Result<Self, ProofError> {
+        let canonical_proof_config = canonicalize(proof_config.0)?;
         let canonical_document = canonicalize(document)?;
         let mut hash_data = [0u8; 64];
         hash_data[..32].copy_from_slice(&Sha256::digest(&canonical_proof_config));
@@ -217,7 +240,7 @@ pub fn sign(
         return Err(ProofError::ProofSet { count: 2 });
     }
     let config = Value::Object(options.to_proof_config(object.get("@context")));
-    let input = SigningInput::new(&config, document)?;
+    let input = SigningInput::new(ProofConfig(&config), document)?;
     let signature = signer
         .try_sign(&input.hash_data)
         .map_err(|e| ProofError::Signer(e.to_string()))?;
@@ -362,6 +385,19 @@ impl PreparedProof {
 /// Verifies the `eddsa-jcs-2022` proof of a secured document.
 pub fn verify(secured: &Value) -> Result<ProofInfo, ProofError> {
     PreparedProof::from_document(secured)?.verify()
+}
+
+/// Reads untrusted bytes as a document to [`sign`] or [`verify`]: any I-JSON document
+/// ([`parse_i_json`]: every finite double, duplicate keys, depth and size refused), not only
+/// the numbers kya's own credentials use.
+pub fn read_document(bytes: &[u8], limits: JsonLimits) -> Result<Value, ProofError> {
+    Ok(parse_i_json(bytes, limits)?)
+}
+
+/// Verifies the proof of a secured document given as untrusted bytes ([`read_document`],
+/// then [`verify`]).
+pub fn verify_slice(bytes: &[u8], limits: JsonLimits) -> Result<ProofInfo, ProofError> {
+    verify(&read_document(bytes, limits)?)
 }
 
 fn str_property<'a>(

@@ -40,6 +40,12 @@ impl Timestamp {
         self.0
     }
 
+    /// The XSD `dateTimeStamp` form in UTC (what `Display` writes), or `None` for an instant
+    /// outside the years 0000–9999 that the form can express.
+    pub fn to_xsd(&self) -> Option<String> {
+        self.0.to_offset(time::UtcOffset::UTC).format(&Rfc3339).ok()
+    }
+
     /// This instant moved by `secs` seconds, saturating at the representable range.
     pub fn add_seconds(&self, secs: i64) -> Self {
         self.0
@@ -72,10 +78,9 @@ impl FromStr for Timestamp {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let utc = self.0.to_offset(time::UtcOffset::UTC);
-        match utc.format(&Rfc3339) {
-            Ok(s) => f.write_str(&s),
-            Err(_) => write!(f, "{}", utc.unix_timestamp()),
+        match self.to_xsd() {
+            Some(s) => f.write_str(&s),
+            None => write!(f, "{}", self.unix()),
         }
     }
 }

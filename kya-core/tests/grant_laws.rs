@@ -4,13 +4,12 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use kya_core::grant::{
-    Action, Amount, Asset, Grant, Obligation, Request, attenuates_all, grants_allow,
-};
+use kya_core::Timestamp;
+use kya_core::grant::{Action, Amount, Asset, Grant, GrantSet, Obligation, Request, grants_allow};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{Value, json};
-use time::{Duration, OffsetDateTime, macros::datetime};
+use time::{OffsetDateTime, macros::datetime};
 
 const ACTIONS: &[&str] = &[
     "*",
@@ -113,8 +112,12 @@ fn amount(p: &mut Picker) -> Amount {
     }
 }
 
-fn time(p: &mut Picker) -> OffsetDateTime {
-    T0 + Duration::hours(p.pick(240) as i64)
+fn hours(n: usize) -> i64 {
+    3600 * n as i64
+}
+
+fn time(p: &mut Picker) -> Timestamp {
+    Timestamp::from(T0).add_seconds(hours(p.pick(240)))
 }
 
 fn unknown_value(p: &mut Picker) -> Value {
@@ -192,9 +195,8 @@ fn random_grant(p: &mut Picker) -> Grant {
     from_json(v)
 }
 
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap()
+fn rfc3339(t: Timestamp) -> String {
+    t.to_xsd().unwrap()
 }
 
 /// A value at most `max`, in the same or a finer scale.
@@ -299,11 +301,11 @@ fn narrow(parent: &Grant, p: &mut Picker, mutate: bool) -> Grant {
         None => {}
     }
     let mut from = match parent.valid_from() {
-        Some(f) => Some(f + Duration::hours(p.pick(48) as i64)),
+        Some(f) => Some(f.add_seconds(hours(p.pick(48)))),
         None => p.chance(20).then(|| time(p)),
     };
     let mut until = match parent.valid_until() {
-        Some(u) => Some(u - Duration::hours(p.pick(48) as i64)),
+        Some(u) => Some(u.add_seconds(-hours(p.pick(48)))),
         None => p.chance(20).then(|| time(p)),
     };
     if let (Some(f), Some(u)) = (from, until) {
@@ -379,8 +381,8 @@ fn perturb(v: &mut Value, p: &mut Picker) {
         .to_string()
     };
     let shift = |t: &str, hours: i64| {
-        let t = OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).unwrap();
-        rfc3339(t + Duration::hours(hours))
+        let t: Timestamp = t.parse().unwrap();
+        rfc3339(t.add_seconds(3600 * hours))
     };
     if p.chance(20) && dim != "action" {
         obj.remove(dim);
@@ -480,11 +482,11 @@ fn request_for(g: &Grant, p: &mut Picker) -> Request {
     };
     let t = match (g.valid_from(), g.valid_until()) {
         (Some(f), Some(u)) if guided => {
-            let span = (u - f).whole_hours().max(0) as usize;
-            f + Duration::hours(p.pick(span + 1) as i64)
+            let span = ((u.unix() - f.unix()) / 3600).max(0) as usize;
+            f.add_seconds(hours(p.pick(span + 1)))
         }
-        (Some(f), None) if guided => f + Duration::hours(p.pick(48) as i64),
-        (None, Some(u)) if guided => u - Duration::hours(p.pick(48) as i64),
+        (Some(f), None) if guided => f.add_seconds(hours(p.pick(48))),
+        (None, Some(u)) if guided => u.add_seconds(-hours(p.pick(48))),
         _ => time(p),
     };
     let mut r = Request::new(action, t);
@@ -695,7 +697,7 @@ fn grant_sets_narrow_soundly() {
             let mut s = Picker::new(w3);
             let target = &children[s.pick(children.len())];
             let r = request_for(target, &mut s);
-            if attenuates_all(&children, &parents).is_ok() {
+            if GrantSet(&children).attenuates(&parents).is_ok() {
                 if let Ok(allowed) = grants_allow(&children, &r) {
                     premise.fetch_add(1, Ordering::Relaxed);
                     let by_parent = grants_allow(&parents, &r);
@@ -773,6 +775,27 @@ proptest! {
         let _ = Asset::parse(&s);
         if let Ok(a) = Amount::parse(&s) {
             prop_assert_eq!(a.to_string(), s);
+        }
+    }
+
+    #[test]
+    fn no_parsed_action_has_an_empty_or_dot_segment(
+        segments in prop::collection::vec(prop_oneof![
+            Just(String::new()),
+            Just(".".to_owned()),
+            Just("..".to_owned()),
+            "[a-z0-9._-]{1,4}",
+        ], 1..6)
+    ) {
+        let s = segments.join("/");
+        let bad = segments.iter().any(|seg| seg.is_empty() || seg == "." || seg == "..");
+        match Action::parse(&s) {
+            Ok(a) => {
+                prop_assert!(!bad, "{s} parsed");
+                prop_assert!(a.segments().all(|seg| !seg.is_empty() && seg != "." && seg != ".."));
+                prop_assert_eq!(a.as_str(), s.as_str());
+            }
+            Err(_) => prop_assert!(bad, "{s} refused"),
         }
     }
 

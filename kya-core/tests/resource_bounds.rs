@@ -3,14 +3,14 @@
 //! bound on work follows from the counts.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+use kya_core::Timestamp;
 use kya_core::credential::{CredentialError, UnverifiedCredential};
 use kya_core::grant::{
-    Action, ActionError, Amount, AmountError, Asset, Grant, GrantError, MAX_ACTION_BYTES,
+    Action, ActionError, Amount, AmountError, Asset, Grant, GrantError, GrantSet, MAX_ACTION_BYTES,
     MAX_ACTION_SEGMENTS, MAX_AMOUNT_BYTES, MAX_AMOUNT_DIGITS, MAX_ENTRY_BYTES, Request,
-    attenuates_all, grants_allow,
+    grants_allow,
 };
-use kya_core::json::{JsonError, JsonLimits, canonicalize, parse_strict};
-use time::OffsetDateTime;
+use kya_core::json::{JsonError, JsonLimits, canonicalize, parse_i_json, parse_strict};
 
 fn default_parse(bytes: &[u8]) -> Result<serde_json::Value, JsonError> {
     parse_strict(bytes, JsonLimits::default())
@@ -141,6 +141,33 @@ fn jcs_output_is_at_most_four_times_the_input() {
 }
 
 #[test]
+fn jcs_output_of_i_json_input_is_at_most_21_quarters_of_the_input() {
+    // The generic proof layer also reads doubles in [2^53, 1e21), which JCS writes out in
+    // full: `9e20` (4 bytes) becomes `900000000000000000000` (21), the worst case.
+    let worst = [
+        "9e20".to_owned(),
+        "-1e20".to_owned(),
+        format!("[{}9e20]", "9e20,".repeat(1000)),
+        format!("{{\"a\":[{}1e20]}}", "-1e20,".repeat(1000)),
+        "123456789012345680000".to_owned(),
+        "[1e-6,1e-7,5e-324,1.7976931348623157e308,1e15]".to_owned(),
+    ];
+    let mut worst_ratio: f64 = 0.0;
+    for input in worst {
+        let v = parse_i_json(input.as_bytes(), JsonLimits::default()).unwrap();
+        let c = canonicalize(&v).unwrap();
+        assert!(
+            4 * c.len() <= 21 * input.len(),
+            "{} -> {} bytes",
+            input.len(),
+            c.len()
+        );
+        worst_ratio = worst_ratio.max(c.len() as f64 / input.len() as f64);
+    }
+    assert_eq!(worst_ratio, 21.0 / 4.0);
+}
+
+#[test]
 fn long_strings_are_bounded_by_the_input_size() {
     // A string as long as the limit allows is accepted as data (no per-string limit in JSON);
     // kya's typed fields then bound their own strings (below).
@@ -229,7 +256,9 @@ fn widenings_are_bounded_per_constraint() {
     // rate ×2, audience, resource, validFrom, validUntil) plus one per unknown parent
     // constraint, whatever the input.
     assert!(w.len() <= 12);
-    let e = attenuates_all(&[child.clone(), child], &[parent.clone(), parent]).unwrap_err();
+    let e = GrantSet(&[child.clone(), child])
+        .attenuates(&[parent.clone(), parent])
+        .unwrap_err();
     assert_eq!(e.child_index, 0);
 }
 
@@ -246,7 +275,7 @@ fn evaluation_reports_are_linear_in_the_grants() {
     let grants = vec![grant; g];
     let request = Request::new(
         Action::parse("catalog").unwrap(),
-        OffsetDateTime::UNIX_EPOCH,
+        Timestamp::from_unix(0).unwrap(),
     )
     .with_amount(Amount::parse("2").unwrap(), Asset::parse("EUR").unwrap())
     .with_audience("did:web:other.example");

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use kya_core::json::{JsonLimits, canonicalize, parse_strict};
-use kya_core::proof::{self, PreparedProof, ProofError, ProofOptions, SigningInput};
+use kya_core::proof::{self, PreparedProof, ProofConfig, ProofError, ProofOptions, SigningInput};
 use kya_core::{DidKey, MultikeyFile, SecretKey, Timestamp};
 use serde_json::Value;
 
@@ -103,7 +103,7 @@ fn eddsa_jcs_2022_vector_byte_for_byte() {
     let proof_config = json(&format!("{dir}/proofConfigJCS.json"));
 
     // Every intermediate value of the spec's algorithm.
-    let input = SigningInput::new(&proof_config, &unsigned).unwrap();
+    let input = SigningInput::new(ProofConfig(&proof_config), &unsigned).unwrap();
     assert_eq!(
         String::from_utf8(input.canonical_proof_config.clone()).unwrap(),
         text(&format!("{dir}/proofCanonJCS.txt"))

@@ -65,8 +65,13 @@ impl Deployment {
             context: format!("reading {}", path.display()),
             source,
         })?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| RegistryError::Invalid(format!("deployment file {}: {e}", path.display())))
+        let invalid = |e: &dyn std::fmt::Display| {
+            RegistryError::Invalid(format!("deployment file {}: {e}", path.display()))
+        };
+        // kya's one strict reader (duplicate keys, depth, size), then the typed fields.
+        let value = kya_core::json::parse_strict(&bytes, kya_core::json::JsonLimits::default())
+            .map_err(|e| invalid(&e))?;
+        serde_json::from_value(value).map_err(|e| invalid(&e))
     }
 
     /// Writes the deployment file atomically (see [`crate::write_atomic`]).

@@ -36,7 +36,7 @@ use kya_core::credential::{
     PreparedCredential, UnverifiedCredential, VerifiedCredential,
 };
 use kya_core::ed25519::{self, SignatureError};
-use kya_core::grant::attenuates_all;
+use kya_core::grant::GrantSet;
 use kya_core::json::{JsonError, parse_strict};
 use kya_core::proof::ProofError;
 use kya_core::{CredentialDigest, Did, DidKey, ProofInfo, PublicKey, Timestamp};
@@ -270,13 +270,15 @@ fn check_narrowing(links: &[VerifiedLink]) -> Result<(), VerifyError> {
                 parent_until: parent.valid_until(),
             });
         }
-        attenuates_all(child.grants(), parent.grants()).map_err(|w| VerifyError::GrantWidened {
-            link: i,
-            grant: w.child_index,
-            parent_grant: w.parent_index,
-            widening: w.reason.code(),
-            reason: w.to_string(),
-        })?;
+        GrantSet(child.grants())
+            .attenuates(parent.grants())
+            .map_err(|w| VerifyError::GrantWidened {
+                link: i,
+                grant: w.child_index,
+                parent_grant: w.parent_index,
+                widening: w.reason.code(),
+                reason: w.to_string(),
+            })?;
     }
     Ok(())
 }

@@ -138,12 +138,7 @@ impl Decision {
         if let Some(res) = &r.resource {
             let _ = write!(out, " on {res}");
         }
-        let _ = writeln!(
-            out,
-            " at {} (decided at {})",
-            Timestamp::from(r.time),
-            self.decided_at
-        );
+        let _ = writeln!(out, " at {} (decided at {})", r.time, self.decided_at);
         let _ = writeln!(
             out,
             "chain {} ({} link{}):",
@@ -186,7 +181,7 @@ impl VerifiedAgent {
     /// Decides `request` (made at `request.time`) against every link of the chain; `now` is
     /// when the decision is taken (a result that has expired by then denies too).
     pub fn decide(&self, request: &Request, now: Timestamp) -> Decision {
-        let at = Timestamp::from(request.time);
+        let at = request.time;
         let skew = self.skew();
         let mut reasons = Vec::new();
         let mut links = Vec::with_capacity(self.chain().len());

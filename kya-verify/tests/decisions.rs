@@ -93,7 +93,7 @@ fn a_parent_budget_is_shared_and_charges_are_atomic() {
     // The next day the windows reset.
     let tomorrow = now().add_seconds(86_400);
     let mut next = r("1.00");
-    next.time = tomorrow.as_offset_date_time();
+    next.time = tomorrow;
     assert!(
         va.decide_with_ledger(&next, tomorrow, &ledger)
             .unwrap()

@@ -446,7 +446,7 @@ async fn the_example_merchant_meters_budgets() {
         .budget(
             Amount::parse("20").unwrap(),
             Asset::parse("USD").unwrap(),
-            86_400,
+            kya_core::grant::Period::days(1),
         )
         .audience([MERCHANT])
         .build()

@@ -63,7 +63,7 @@ fn requests_json_decisions() {
     for case in doc["cases"].as_array().unwrap() {
         let name = case["name"].as_str().unwrap();
         let request = Request::from_json_value(&case["request"]).unwrap();
-        let now = Timestamp::from(request.time);
+        let now = request.time;
         // The verdict of a verifier that meters (an empty ledger per request).
         let ledger = kya_verify::MemoryLedger::default();
         let decision = agent.decide_with_ledger(&request, now, &ledger).unwrap();

@@ -248,7 +248,7 @@ pub fn merchant_clock() -> FixedClock {
 
 /// A request for `payments/send` of `amount` USD at the merchant, at [`NOW`].
 pub fn payment_request(amount: &str) -> Request {
-    Request::new("payments/send".parse().expect("action"), now().as_offset_date_time())
+    Request::new("payments/send".parse().expect("action"), now())
         .with_amount(amount.parse().expect("amount"), "USD".parse().expect("asset"))
         .with_audience(MERCHANT)
 }

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use super::{CredentialError, KYA_V1_CONTEXT, VC_V2_CONTEXT, VerifiedCredential, is_url};
 use crate::did::{Did, DidKey};
 use crate::digest::CredentialDigest;
-use crate::grant::{Grant, attenuates_all};
+use crate::grant::{Grant, GrantSet};
 use crate::key::Ed25519Signer;
 use crate::timestamp::Timestamp;
 
@@ -603,7 +603,8 @@ impl CredentialBuilder {
                     parent_until: *parent_until,
                 });
             }
-            attenuates_all(&self.grants, parent_grants)
+            GrantSet(&self.grants)
+                .attenuates(parent_grants)
                 .map_err(|w| CredentialError::WidensParent(w.to_string()))?;
         }
         let mut subject = Map::new();
@@ -631,11 +632,33 @@ impl CredentialBuilder {
     }
 
     /// Builds and signs with an `assertionMethod` proof created at `created`.
+    ///
+    /// Refuses, before any signing, a key that cannot issue this credential: for a delegation
+    /// anything but the parent credential's subject key
+    /// ([`CredentialError::DelegatorNotSubject`]), for a `did:key` issuer anything but that
+    /// key ([`CredentialError::WrongSigner`]).
     pub fn sign(
         &self,
         signer: &dyn Ed25519Signer,
         created: Timestamp,
     ) -> Result<VerifiedCredential, CredentialError> {
+        let signer_did = DidKey::from_public_key(signer.public_key());
+        match self.issuer {
+            // A delegation's issuer is the parent's subject (set by `AgentDelegation::builder`).
+            Did::Key(subject) if self.parent.is_some() && subject != signer_did => {
+                return Err(CredentialError::DelegatorNotSubject {
+                    signer: signer_did.to_string(),
+                    subject: subject.to_string(),
+                });
+            }
+            Did::Key(issuer) if issuer != signer_did => {
+                return Err(CredentialError::WrongSigner {
+                    signer: signer_did.to_string(),
+                    issuer: issuer.to_string(),
+                });
+            }
+            _ => {}
+        }
         super::sign(self.build()?, signer, created)
     }
 }

@@ -69,6 +69,17 @@ pub enum CredentialError {
         /// The credential's issuer.
         issuer: String,
     },
+    /// A delegation was to be signed by a key other than its parent credential's subject:
+    /// only the agent a credential names can delegate from it.
+    #[error(
+        "the key {signer} is not the parent credential's subject {subject}: only the subject can delegate"
+    )]
+    DelegatorNotSubject {
+        /// The did:key of the key that was to sign.
+        signer: String,
+        /// The parent credential's subject.
+        subject: String,
+    },
     /// A delegation would widen its parent's grants.
     #[error("the delegation would widen its parent: {0}")]
     WidensParent(String),

@@ -12,7 +12,9 @@ pub const MAX_ACTION_SEGMENTS: usize = 16;
 
 /// What an agent may do: a `/`-separated path such as `payments/send`.
 ///
-/// Segments are non-empty and made of lowercase ASCII letters, digits, `.`, `_` and `-`.
+/// Segments are non-empty and made of lowercase ASCII letters, digits, `.`, `_` and `-`,
+/// and are neither `.` nor `..`: an action that looks like a relative path would mean one
+/// thing to kya (segment-wise coverage) and another to anything that resolves it as a path.
 /// The action `*` alone is the root, which covers every action. An action covers another
 /// by whole segments: `payments` covers `payments` and `payments/send`, but not
 /// `paymentsx`.
@@ -45,6 +47,14 @@ pub enum ActionError {
     EmptySegment {
         /// The action.
         action: String,
+    },
+    /// A segment is `.` or `..`, which path resolution would collapse.
+    #[error("action `{action}` has the segment `{segment}`; `.` and `..` are not action segments")]
+    DotSegment {
+        /// The action.
+        action: String,
+        /// The offending segment (`.` or `..`).
+        segment: String,
     },
     /// A character outside `[a-z0-9._-]` (and `/` between segments).
     #[error(
@@ -90,6 +100,12 @@ impl Action {
             if segment.is_empty() {
                 return Err(ActionError::EmptySegment {
                     action: s.to_owned(),
+                });
+            }
+            if segment == "." || segment == ".." {
+                return Err(ActionError::DotSegment {
+                    action: s.to_owned(),
+                    segment: segment.to_owned(),
                 });
             }
             count += 1;
@@ -259,6 +275,31 @@ mod tests {
             Action::parse(&many),
             Err(ActionError::TooManySegments { count: 17, .. })
         ));
+        for (bad, segment) in [
+            ("payments/../admin", ".."),
+            ("./payments", "."),
+            ("payments/.", "."),
+            ("..", ".."),
+            (".", "."),
+            ("a/b/..", ".."),
+        ] {
+            assert_eq!(
+                Action::parse(bad),
+                Err(ActionError::DotSegment {
+                    action: bad.to_owned(),
+                    segment: segment.to_owned(),
+                }),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            Action::parse("payments/../admin").unwrap_err().to_string(),
+            "action `payments/../admin` has the segment `..`; `.` and `..` are not action segments"
+        );
+        // Dots inside a segment stay allowed.
+        for ok in ["a.b", "...", ".hidden", "v1.", "a/..b/c"] {
+            assert!(Action::parse(ok).is_ok(), "{ok}");
+        }
         let long = "a".repeat(MAX_ACTION_BYTES + 1);
         assert_eq!(Action::parse(&long), Err(ActionError::TooLong { len: 257 }));
     }

@@ -10,12 +10,11 @@
 //! together spend more than the parent's budget unless the verifier also charges every link
 //! of the chain, which it should.
 
-use serde_json::Value;
-use time::OffsetDateTime;
-
-use super::json::{show_datetime, show_list};
+use super::json::show_list;
 use super::request::period_multiple;
 use super::{Action, Asset, Budget, Grant, Money, Rate, resource_matches};
+use crate::timestamp::Timestamp;
+use serde_json::Value;
 
 /// Why a grant does not attenuate (narrow) another: the first dimension in which the child
 /// would allow more than its parent. [`code`](Widening::code) is stable.
@@ -145,46 +144,32 @@ pub enum Widening {
         parent: Vec<String>,
     },
     /// The parent has `validFrom`, the child does not.
-    #[error(
-        "child has no validFrom but the parent is valid only from {}",
-        show_datetime(parent)
-    )]
+    #[error("child has no validFrom but the parent is valid only from {parent}")]
     ValidFromMissing {
         /// The parent's `validFrom`.
-        parent: OffsetDateTime,
+        parent: Timestamp,
     },
     /// The child starts before the parent.
-    #[error(
-        "child validFrom {} is before the parent's {}",
-        show_datetime(child),
-        show_datetime(parent)
-    )]
+    #[error("child validFrom {child} is before the parent's {parent}")]
     ValidFromEarlier {
         /// The child's `validFrom`.
-        child: OffsetDateTime,
+        child: Timestamp,
         /// The parent's `validFrom`.
-        parent: OffsetDateTime,
+        parent: Timestamp,
     },
     /// The parent has `validUntil`, the child does not.
-    #[error(
-        "child has no validUntil but the parent is valid only until {}",
-        show_datetime(parent)
-    )]
+    #[error("child has no validUntil but the parent is valid only until {parent}")]
     ValidUntilMissing {
         /// The parent's `validUntil`.
-        parent: OffsetDateTime,
+        parent: Timestamp,
     },
     /// The child ends after the parent.
-    #[error(
-        "child validUntil {} is after the parent's {}",
-        show_datetime(child),
-        show_datetime(parent)
-    )]
+    #[error("child validUntil {child} is after the parent's {parent}")]
     ValidUntilLater {
         /// The child's `validUntil`.
-        child: OffsetDateTime,
+        child: Timestamp,
         /// The parent's `validUntil`.
-        parent: OffsetDateTime,
+        parent: Timestamp,
     },
     /// The parent has an unknown constraint the child drops.
     #[error("child drops the parent's unknown constraint `{name}`")]
@@ -237,7 +222,7 @@ impl Widening {
     }
 }
 
-/// A child grant that no parent grant covers, from [`attenuates_all`].
+/// A child grant that no parent grant covers, from [`GrantSet::attenuates`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}", describe_set(self))]
 pub struct GrantSetWidening {
@@ -417,12 +402,27 @@ impl Grant {
     }
 }
 
-/// Decides whether the grant set `children` narrows `parents`: every child grant attenuates
-/// some parent grant. For a child grant that attenuates none, reports the closest parent
-/// grant (one whose action covers it, with the fewest widenings, the earliest on ties) and
-/// its first widening.
+/// A set of grants (a credential's), for the set form of attenuation.
+///
+/// `GrantSet(children).attenuates(parents)` reads like [`Grant::attenuates`]: the child is the
+/// receiver and the parent the argument, so the two slices cannot be swapped unnoticed as two
+/// positional arguments of one type could.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GrantSet<'a>(pub &'a [Grant]);
+
+impl GrantSet<'_> {
+    /// Decides whether this set (the children) narrows `parents`: every child grant
+    /// attenuates some parent grant. For a child grant that attenuates none, reports the
+    /// closest parent grant (one whose action covers it, with the fewest widenings, the
+    /// earliest on ties) and its first widening.
+    #[allow(clippy::result_large_err)]
+    pub fn attenuates(&self, parents: &[Grant]) -> Result<(), GrantSetWidening> {
+        attenuates_all(self.0, parents)
+    }
+}
+
 #[allow(clippy::result_large_err)]
-pub fn attenuates_all(children: &[Grant], parents: &[Grant]) -> Result<(), GrantSetWidening> {
+fn attenuates_all(children: &[Grant], parents: &[Grant]) -> Result<(), GrantSetWidening> {
     'children: for (child_index, child) in children.iter().enumerate() {
         let mut best: Option<(usize, Vec<Widening>)> = None;
         for (parent_index, parent) in parents.iter().enumerate() {
@@ -706,15 +706,15 @@ mod tests {
             g(json!({"action": "payments/send", "maxAmount": {"value": "10", "asset": "USD"}})),
             g(json!({"action": "data/read/public"})),
         ];
-        assert_eq!(attenuates_all(&ok, &parents), Ok(()));
-        assert_eq!(attenuates_all(&[], &parents), Ok(()));
-        assert_eq!(attenuates_all(&[], &[]), Ok(()));
+        assert_eq!(GrantSet(&ok).attenuates(&parents), Ok(()));
+        assert_eq!(GrantSet(&[]).attenuates(&parents), Ok(()));
+        assert_eq!(GrantSet(&[]).attenuates(&[]), Ok(()));
 
         let bad = vec![
             ok[0].clone(),
             g(json!({"action": "payments/send", "maxAmount": {"value": "75", "asset": "USD"}})),
         ];
-        let err = attenuates_all(&bad, &parents).unwrap_err();
+        let err = GrantSet(&bad).attenuates(&parents).unwrap_err();
         assert_eq!(err.child_index, 1);
         assert_eq!(err.parent_index, Some(1));
         assert_eq!(err.reason.code(), "max_amount_exceeds");
@@ -723,13 +723,15 @@ mod tests {
             "child grant 1 is not a narrowing of any parent grant; closest is parent grant 1: child maxAmount 75 USD exceeds parent 50 USD"
         );
 
-        let err = attenuates_all(&[g(json!({"action": "admin"}))], &parents).unwrap_err();
+        let err = GrantSet(&[g(json!({"action": "admin"}))])
+            .attenuates(&parents)
+            .unwrap_err();
         assert_eq!(
             (err.parent_index, err.reason.code()),
             (Some(0), "action_widened")
         );
 
-        let err = attenuates_all(&ok, &[]).unwrap_err();
+        let err = GrantSet(&ok).attenuates(&[]).unwrap_err();
         assert_eq!(
             (err.child_index, err.parent_index, err.reason.code()),
             (0, None, "no_parent_grant")

@@ -61,6 +61,57 @@ impl<'de> Deserialize<'de> for Money {
     }
 }
 
+/// The length of a budget's or a rate's period, in whole seconds.
+///
+/// Its own type so that a period cannot take the place of a count or an amount:
+/// `Rate::new(10, Period::seconds(60))` cannot be written the wrong way round. A zero period
+/// is refused where it is used ([`GrantError::NotPositive`]).
+///
+/// ```
+/// # use kya_core::grant::{Period, Rate};
+/// let rate = Rate::new(10, Period::minutes(1))?;
+/// assert_eq!((rate.count(), rate.period_seconds()), (10, 60));
+/// # Ok::<(), kya_core::grant::GrantError>(())
+/// ```
+///
+/// A bare number is not a period, so the arguments cannot be swapped:
+///
+/// ```compile_fail
+/// # use kya_core::grant::{Period, Rate};
+/// let rate = Rate::new(Period::minutes(1), 10);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Period(u64);
+
+impl Period {
+    /// `n` seconds.
+    pub const fn seconds(n: u64) -> Self {
+        Self(n)
+    }
+    /// `n` minutes (saturating: a period past `u64::MAX` seconds is as good as unbounded).
+    pub const fn minutes(n: u64) -> Self {
+        Self(n.saturating_mul(60))
+    }
+    /// `n` hours (saturating).
+    pub const fn hours(n: u64) -> Self {
+        Self(n.saturating_mul(3600))
+    }
+    /// `n` days of 86 400 seconds (saturating).
+    pub const fn days(n: u64) -> Self {
+        Self(n.saturating_mul(86_400))
+    }
+    /// The length in seconds.
+    pub const fn as_seconds(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} s", self.0)
+    }
+}
+
 /// A spending budget: at most `limit` (in its asset) in total per `period_seconds`.
 /// JSON: `{ "value": "200.00", "asset": "USD", "periodSeconds": 86400 }`.
 ///
@@ -74,8 +125,9 @@ pub struct Budget {
 }
 
 impl Budget {
-    /// A budget of `limit` per `period_seconds` (which must be at least 1).
-    pub fn new(limit: Money, period_seconds: u64) -> Result<Self, GrantError> {
+    /// A budget of `limit` per `period` (which must be at least one second).
+    pub fn new(limit: Money, period: Period) -> Result<Self, GrantError> {
+        let period_seconds = period.as_seconds();
         if period_seconds == 0 {
             return Err(GrantError::NotPositive {
                 field: "budget.periodSeconds".into(),
@@ -139,8 +191,9 @@ pub struct Rate {
 }
 
 impl Rate {
-    /// At most `count` requests per `period_seconds` (both at least 1).
-    pub fn new(count: u64, period_seconds: u64) -> Result<Self, GrantError> {
+    /// At most `count` requests per `period` (both at least 1).
+    pub fn new(count: u64, period: Period) -> Result<Self, GrantError> {
+        let period_seconds = period.as_seconds();
         if count == 0 {
             return Err(GrantError::NotPositive {
                 field: "rate.count".into(),
@@ -428,7 +481,18 @@ mod tests {
             "unexpected member `budget.x`"
         );
         assert!(Rate::from_json("rate", &json!({"count": 0, "periodSeconds": 1})).is_err());
-        assert!(Rate::new(1, 0).is_err());
+        assert!(matches!(
+            Rate::new(1, Period::seconds(0)),
+            Err(GrantError::NotPositive { field }) if field == "rate.periodSeconds"
+        ));
+        assert!(matches!(
+            Rate::new(0, Period::seconds(1)),
+            Err(GrantError::NotPositive { field }) if field == "rate.count"
+        ));
+        let r = Rate::new(10, Period::minutes(2)).unwrap();
+        assert_eq!((r.count(), r.period_seconds()), (10, 120));
+        assert_eq!(Period::days(1).as_seconds(), 86_400);
+        assert_eq!(Period::hours(u64::MAX).as_seconds(), u64::MAX);
         let r = Rate::from_json("rate", &json!({"count": 10, "periodSeconds": 60})).unwrap();
         assert_eq!(r.to_json(), json!({"count": 10, "periodSeconds": 60}));
         let m: Money = serde_json::from_str(r#"{"value":"5","asset":"EUR"}"#).unwrap();

@@ -36,12 +36,6 @@ pub enum GrantError {
         /// The member.
         field: String,
     },
-    /// The same key twice in one JSON object.
-    #[error("duplicate key `{key}` in a grant object")]
-    DuplicateKey {
-        /// The key.
-        key: String,
-    },
     /// The action is malformed.
     #[error("invalid `action`: {0}")]
     Action(#[from] ActionError),

@@ -1,15 +1,9 @@
 //! Helpers for reading untrusted JSON into typed values.
 
-use std::collections::BTreeMap;
-use std::fmt;
-
-use serde::Deserializer;
-use serde::de::{MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Number, Value};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
-
 use super::{Amount, Asset, GrantError};
+use crate::timestamp::Timestamp;
+use serde::Deserializer;
+use serde_json::{Map, Value};
 
 /// The JSON type of a value, for error messages.
 pub(crate) fn type_name(v: &Value) -> &'static str {
@@ -131,25 +125,14 @@ fn clip(s: &str, max: usize) -> String {
     s[..end].to_owned()
 }
 
-/// Parses an RFC 3339 date-time with a time zone, as UTC.
-pub(crate) fn parse_datetime(field: &str, s: &str) -> Result<OffsetDateTime, GrantError> {
-    OffsetDateTime::parse(s, &Rfc3339)
-        .map(|t| t.to_offset(time::UtcOffset::UTC))
-        .map_err(|e| GrantError::DateTime {
-            field: field.to_owned(),
-            value: clip(s, 100),
-            reason: e.to_string(),
-        })
-}
-
-/// Formats as RFC 3339 in UTC (`Z`), or `None` if the year is out of range.
-pub(crate) fn format_datetime(t: &OffsetDateTime) -> Option<String> {
-    t.to_offset(time::UtcOffset::UTC).format(&Rfc3339).ok()
-}
-
-/// A date-time for messages: RFC 3339 when possible.
-pub(crate) fn show_datetime(t: &OffsetDateTime) -> String {
-    format_datetime(t).unwrap_or_else(|| t.to_string())
+/// Parses a date-time with kya's one parser ([`Timestamp`]'s), so that a grant's times are
+/// read exactly as a credential's are.
+pub(crate) fn parse_datetime(field: &str, s: &str) -> Result<Timestamp, GrantError> {
+    s.parse().map_err(|_| GrantError::DateTime {
+        field: field.to_owned(),
+        value: clip(s, 100),
+        reason: "expected the form 2026-01-01T00:00:00Z (uppercase T and Z, or an offset such as +01:00)".to_owned(),
+    })
 }
 
 /// A list for messages: `[a, b]`.
@@ -157,73 +140,8 @@ pub(crate) fn show_list(items: &[String]) -> String {
     format!("[{}]", items.join(", "))
 }
 
-/// Deserializes any JSON into a [`Value`], refusing duplicate object keys.
+/// Deserializes any JSON into a [`Value`] with kya's one strict reader (duplicate keys,
+/// depth and numbers as [`crate::json::parse_strict`] bounds them).
 pub(crate) fn strict_value<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
-    d.deserialize_any(StrictVisitor)
-}
-
-struct StrictVisitor;
-
-struct Strict(Value);
-
-impl<'de> serde::Deserialize<'de> for Strict {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(StrictVisitor).map(Strict)
-    }
-}
-
-impl<'de> Visitor<'de> for StrictVisitor {
-    type Value = Value;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::Number(v.into()))
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::Number(v.into()))
-    }
-    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
-        // Only reachable inside unknown constraints (known members never accept fractions);
-        // kept so that they re-serialise unchanged.
-        Number::from_f64(v)
-            .map(Value::Number)
-            .ok_or_else(|| E::custom("non-finite number"))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(StrictVisitor)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut out = Vec::new();
-        while let Some(Strict(v)) = seq.next_element()? {
-            out.push(v);
-        }
-        Ok(Value::Array(out))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = BTreeMap::new();
-        while let Some(key) = map.next_key::<String>()? {
-            let Strict(v) = map.next_value()?;
-            if out.contains_key(&key) {
-                return Err(serde::de::Error::custom(GrantError::DuplicateKey { key }));
-            }
-            out.insert(key, v);
-        }
-        Ok(Value::Object(out.into_iter().collect()))
-    }
+    crate::json::deserialize_strict(d)
 }

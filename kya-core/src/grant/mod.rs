@@ -10,7 +10,7 @@
 //!   stateful [`Obligation`]s (budget charges, rate events) a verifier enforces through its
 //!   ledger; [`grants_allow`] finds the first grant of a list that allows a request.
 //! - [`Grant::attenuates`] decides `child ⊑ parent` (a delegated grant only narrows), naming
-//!   the [`Widening`] otherwise; [`attenuates_all`] lifts it to grant sets.
+//!   the [`Widening`] otherwise; [`GrantSet::attenuates`] lifts it to grant sets.
 //!
 //! No floats, no panics: amounts are `u128` mantissas with a decimal scale.
 
@@ -27,8 +27,10 @@ mod request;
 pub use action::{Action, ActionError, MAX_ACTION_BYTES, MAX_ACTION_SEGMENTS};
 pub use amount::{Amount, AmountError, MAX_AMOUNT_BYTES, MAX_AMOUNT_DIGITS};
 pub use asset::{Asset, AssetError, AssetKind};
-pub use attenuation::{GrantSetWidening, Widening, attenuates_all};
-pub use constraint::{Audience, Budget, MAX_ENTRY_BYTES, Money, Rate, Resources, resource_matches};
+pub use attenuation::{GrantSet, GrantSetWidening, Widening};
+pub use constraint::{
+    Audience, Budget, MAX_ENTRY_BYTES, Money, Period, Rate, Resources, resource_matches,
+};
 pub use error::GrantError;
 pub use model::{Grant, GrantBuilder, KNOWN_MEMBERS};
 pub use request::{Allowed, Denied, GrantEvaluation, Obligation, Request, Violation, grants_allow};

@@ -2,13 +2,12 @@
 
 use std::collections::BTreeMap;
 
+use super::json;
+use super::{Action, Amount, Asset, Audience, Budget, GrantError, Money, Period, Rate, Resources};
+use crate::timestamp::Timestamp;
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
-use time::OffsetDateTime;
-
-use super::json;
-use super::{Action, Amount, Asset, Audience, Budget, GrantError, Money, Rate, Resources};
 
 /// The JSON members a grant defines; any other member is an unknown constraint.
 pub const KNOWN_MEMBERS: [&str; 8] = [
@@ -45,8 +44,8 @@ pub struct Grant {
     pub(crate) max_amount: Option<Money>,
     pub(crate) audience: Option<Audience>,
     pub(crate) resource: Option<Resources>,
-    pub(crate) valid_from: Option<OffsetDateTime>,
-    pub(crate) valid_until: Option<OffsetDateTime>,
+    pub(crate) valid_from: Option<Timestamp>,
+    pub(crate) valid_until: Option<Timestamp>,
     pub(crate) budget: Option<Budget>,
     pub(crate) rate: Option<Rate>,
     pub(crate) unknown: BTreeMap<String, Value>,
@@ -92,12 +91,12 @@ impl Grant {
     pub fn resource(&self) -> Option<&Resources> {
         self.resource.as_ref()
     }
-    /// `validFrom`, in UTC.
-    pub fn valid_from(&self) -> Option<OffsetDateTime> {
+    /// `validFrom`.
+    pub fn valid_from(&self) -> Option<Timestamp> {
         self.valid_from
     }
-    /// `validUntil` (inclusive), in UTC.
-    pub fn valid_until(&self) -> Option<OffsetDateTime> {
+    /// `validUntil` (inclusive).
+    pub fn valid_until(&self) -> Option<Timestamp> {
         self.valid_until
     }
     /// The spending budget.
@@ -175,10 +174,10 @@ impl Grant {
             ("validUntil", self.valid_until),
         ] {
             if let Some(t) = t {
-                if json::format_datetime(&t).is_none() {
+                if t.to_xsd().is_none() {
                     return Err(GrantError::DateTimeOutOfRange {
                         field: field.into(),
-                        value: t.to_string(),
+                        value: t.as_offset_date_time().to_string(),
                     });
                 }
             }
@@ -186,8 +185,8 @@ impl Grant {
         if let (Some(from), Some(until)) = (self.valid_from, self.valid_until) {
             if from > until {
                 return Err(GrantError::InvertedWindow {
-                    valid_from: json::show_datetime(&from),
-                    valid_until: json::show_datetime(&until),
+                    valid_from: from.to_string(),
+                    valid_until: until.to_string(),
                 });
             }
         }
@@ -220,7 +219,7 @@ impl Grant {
         ] {
             if let Some(t) = t {
                 // The invariant (checked on construction) is that this always formats.
-                m.insert(name.into(), Value::String(json::show_datetime(&t)));
+                m.insert(name.into(), Value::String(t.to_string()));
             }
         }
         if let Some(x) = &self.budget {
@@ -271,7 +270,7 @@ impl TryFrom<&Value> for Grant {
 /// let grant = Grant::builder(Action::parse("payments/send")?)
 ///     .max_amount(Amount::parse("50.00")?, Asset::parse("USD")?)
 ///     .audience(["did:web:shop.example"])
-///     .rate(10, 60)
+///     .rate(10, Period::minutes(1))
 ///     .build()?;
 /// assert_eq!(grant.max_amount().map(|m| m.to_string()).as_deref(), Some("50.00 USD"));
 /// # Ok(()) }
@@ -322,28 +321,28 @@ impl GrantBuilder {
         self
     }
 
-    /// Sets `validFrom` (stored in UTC).
-    pub fn valid_from(mut self, t: OffsetDateTime) -> Self {
-        self.grant.valid_from = Some(t.to_offset(time::UtcOffset::UTC));
+    /// Sets `validFrom`.
+    pub fn valid_from(mut self, t: Timestamp) -> Self {
+        self.grant.valid_from = Some(t);
         self
     }
 
-    /// Sets `validUntil` (stored in UTC).
-    pub fn valid_until(mut self, t: OffsetDateTime) -> Self {
-        self.grant.valid_until = Some(t.to_offset(time::UtcOffset::UTC));
+    /// Sets `validUntil` (inclusive).
+    pub fn valid_until(mut self, t: Timestamp) -> Self {
+        self.grant.valid_until = Some(t);
         self
     }
 
-    /// Sets a budget of `value` `asset` per `period_seconds`.
-    pub fn budget(mut self, value: Amount, asset: Asset, period_seconds: u64) -> Self {
-        let r = Budget::new(Money { value, asset }, period_seconds);
+    /// Sets a budget of `value` `asset` per `period`.
+    pub fn budget(mut self, value: Amount, asset: Asset, period: Period) -> Self {
+        let r = Budget::new(Money { value, asset }, period);
         self.grant.budget = self.record(r);
         self
     }
 
-    /// Sets a rate limit of `count` requests per `period_seconds`.
-    pub fn rate(mut self, count: u64, period_seconds: u64) -> Self {
-        let r = Rate::new(count, period_seconds);
+    /// Sets a rate limit of `count` requests per `period`.
+    pub fn rate(mut self, count: u64, period: Period) -> Self {
+        let r = Rate::new(count, period);
         self.grant.rate = self.record(r);
         self
     }
@@ -392,7 +391,10 @@ mod tests {
         assert_eq!(g.action().as_str(), "payments/send");
         assert_eq!(g.max_amount().unwrap().to_string(), "50.00 USD");
         assert_eq!(g.audience().unwrap().entries().len(), 2);
-        assert_eq!(g.valid_from(), Some(datetime!(2026-01-01 00:00:00 UTC)));
+        assert_eq!(
+            g.valid_from(),
+            Some(Timestamp::from(datetime!(2026-01-01 00:00:00 UTC)))
+        );
         assert_eq!(g.budget().unwrap().period_seconds(), 86400);
         assert_eq!(g.rate().unwrap().count(), 10);
         assert_eq!(g.to_json_value(), full());
@@ -428,7 +430,10 @@ mod tests {
             "action": "a", "validFrom": "2026-01-01T02:00:00+02:00", "validUntil": "2026-01-01T00:00:00.5Z"
         }))
         .unwrap();
-        assert_eq!(g.valid_from(), Some(datetime!(2026-01-01 00:00:00 UTC)));
+        assert_eq!(
+            g.valid_from(),
+            Some(Timestamp::from(datetime!(2026-01-01 00:00:00 UTC)))
+        );
         assert_eq!(
             g.to_json_value()["validFrom"],
             json!("2026-01-01T00:00:00Z")
@@ -485,14 +490,49 @@ mod tests {
         assert!(
             err(json!({"action": "a", "validFrom": "2026-01-01"})).starts_with("`validFrom` value")
         );
+        // Grant times go through the one dateTimeStamp parser, which refuses what RFC 3339
+        // allows and XSD does not, exactly as for a credential's own validFrom.
+        for lax in [
+            "2026-01-01t00:00:00Z",
+            "2026-01-01T00:00:00z",
+            "2026-01-01 00:00:00Z",
+        ] {
+            assert!(lax.parse::<Timestamp>().is_err(), "{lax}");
+            assert!(
+                err(json!({"action": "a", "validUntil": lax}))
+                    .starts_with(&format!("`validUntil` value `{lax}` is not")),
+                "{lax}"
+            );
+        }
         let dup = serde_json::from_str::<Grant>(r#"{"action":"a","action":"*"}"#)
             .unwrap_err()
             .to_string();
-        assert!(dup.contains("duplicate key `action`"), "{dup}");
+        assert!(dup.contains("duplicate json key `action`"), "{dup}");
         let dup = serde_json::from_str::<Grant>(r#"{"action":"a","x":{"k":1,"k":2}}"#)
             .unwrap_err()
             .to_string();
-        assert!(dup.contains("duplicate key `k`"), "{dup}");
+        assert!(dup.contains("duplicate json key `k`"), "{dup}");
+        // A grant read through serde gets the one strict reader's other bounds too: kya's
+        // exact number rule and the nesting limit, inside unknown constraints as well.
+        let big = serde_json::from_str::<Grant>(r#"{"action":"a","geo":9007199254740993}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            big.contains("json number outside the range kya reads: 9007199254740993"),
+            "{big}"
+        );
+        let deep = format!(
+            r#"{{"action":"a","geo":{}1{}}}"#,
+            "[".repeat(40),
+            "]".repeat(40)
+        );
+        let deep = serde_json::from_str::<Grant>(&deep)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            deep.contains("json nesting is deeper than the limit of 32 levels"),
+            "{deep}"
+        );
     }
 
     #[test]
@@ -504,14 +544,14 @@ mod tests {
             )
             .audience(["did:web:shop.example", "https://merchant.example"])
             .resource(["https://shop.example/api/"])
-            .valid_from(datetime!(2026-01-01 00:00:00 UTC))
-            .valid_until(datetime!(2026-12-31 23:59:59 UTC))
+            .valid_from(Timestamp::from(datetime!(2026-01-01 00:00:00 UTC)))
+            .valid_until(Timestamp::from(datetime!(2026-12-31 23:59:59 UTC)))
             .budget(
                 Amount::parse("200.00").unwrap(),
                 Asset::parse("USD").unwrap(),
-                86400,
+                Period::days(1),
             )
-            .rate(10, 60)
+            .rate(10, Period::seconds(60))
             .build()
             .unwrap();
         assert_eq!(g.to_json_value(), full());
@@ -522,19 +562,19 @@ mod tests {
             Err(GrantError::EmptyList { .. })
         ));
         assert!(matches!(
-            Grant::builder(a()).rate(0, 1).build(),
+            Grant::builder(a()).rate(0, Period::seconds(1)).build(),
             Err(GrantError::NotPositive { .. })
         ));
         assert!(matches!(
             Grant::builder(a())
-                .valid_from(datetime!(2027-01-01 00:00:00 UTC))
-                .valid_until(datetime!(2026-01-01 00:00:00 UTC))
+                .valid_from(Timestamp::from(datetime!(2027-01-01 00:00:00 UTC)))
+                .valid_until(Timestamp::from(datetime!(2026-01-01 00:00:00 UTC)))
                 .build(),
             Err(GrantError::InvertedWindow { .. })
         ));
         assert!(matches!(
             Grant::builder(a())
-                .valid_from(datetime!(-0001-01-01 00:00:00 UTC))
+                .valid_from(Timestamp::from(datetime!(-0001-01-01 00:00:00 UTC)))
                 .build(),
             Err(GrantError::DateTimeOutOfRange { .. })
         ));

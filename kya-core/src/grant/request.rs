@@ -2,12 +2,11 @@
 
 use std::fmt;
 
+use super::json::{self, show_list};
+use super::{Action, Amount, Asset, Budget, Grant, GrantError, Money};
+use crate::timestamp::Timestamp;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
-use time::OffsetDateTime;
-
-use super::json::{self, show_datetime, show_list};
-use super::{Action, Amount, Asset, Budget, Grant, GrantError, Money};
 
 /// What an agent wants to do, to be checked against its grants.
 ///
@@ -25,12 +24,12 @@ pub struct Request {
     /// The resource URL, normalised by the caller.
     pub resource: Option<String>,
     /// When the request happens.
-    pub time: OffsetDateTime,
+    pub time: Timestamp,
 }
 
 impl Request {
     /// A request for `action` at `time`, without amount, audience or resource.
-    pub fn new(action: Action, time: OffsetDateTime) -> Self {
+    pub fn new(action: Action, time: Timestamp) -> Self {
         Self {
             action,
             amount: None,
@@ -101,7 +100,7 @@ impl Request {
         if let Some(r) = &self.resource {
             m.insert("resource".into(), Value::String(r.clone()));
         }
-        m.insert("time".into(), Value::String(show_datetime(&self.time)));
+        m.insert("time".into(), Value::String(self.time.to_string()));
         Value::Object(m)
     }
 }
@@ -206,28 +205,20 @@ pub enum Violation {
         allowed: Vec<String>,
     },
     /// The request comes before `validFrom`.
-    #[error(
-        "the grant is not valid before {} (request time {})",
-        show_datetime(valid_from),
-        show_datetime(at)
-    )]
+    #[error("the grant is not valid before {valid_from} (request time {at})")]
     GrantNotYetValid {
         /// The request time.
-        at: OffsetDateTime,
+        at: Timestamp,
         /// The grant's `validFrom`.
-        valid_from: OffsetDateTime,
+        valid_from: Timestamp,
     },
     /// The request comes after `validUntil`.
-    #[error(
-        "the grant expired at {} (request time {})",
-        show_datetime(valid_until),
-        show_datetime(at)
-    )]
+    #[error("the grant expired at {valid_until} (request time {at})")]
     GrantExpired {
         /// The request time.
-        at: OffsetDateTime,
+        at: Timestamp,
         /// The grant's `validUntil`.
-        valid_until: OffsetDateTime,
+        valid_until: Timestamp,
     },
     /// The grant carries a constraint kya does not understand, so it denies.
     #[error("unknown constraint `{name}` (fail closed)")]
@@ -583,10 +574,13 @@ mod tests {
         Asset::parse("USD").unwrap()
     }
     fn ok_request() -> Request {
-        Request::new(act("payments/send"), datetime!(2026-06-01 12:00:00 UTC))
-            .with_amount(amt("50"), usd())
-            .with_audience("did:web:shop.example")
-            .with_resource("https://shop.example/api/pay")
+        Request::new(
+            act("payments/send"),
+            Timestamp::from(datetime!(2026-06-01 12:00:00 UTC)),
+        )
+        .with_amount(amt("50"), usd())
+        .with_audience("did:web:shop.example")
+        .with_resource("https://shop.example/api/pay")
     }
     fn codes(e: &GrantEvaluation) -> Vec<&'static str> {
         e.violations.iter().map(Violation::code).collect()
@@ -617,15 +611,18 @@ mod tests {
         // A sub-action is covered; the window is inclusive.
         let mut r = ok_request();
         r.action = act("payments/send/batch");
-        r.time = datetime!(2026-12-31 23:59:59 UTC);
+        r.time = Timestamp::from(datetime!(2026-12-31 23:59:59 UTC));
         assert!(full().allows(&r));
-        r.time = datetime!(2026-01-01 00:00:00 UTC);
+        r.time = Timestamp::from(datetime!(2026-01-01 00:00:00 UTC));
         assert!(full().allows(&r));
     }
 
     #[test]
     fn lists_every_violation() {
-        let r = Request::new(act("payments/refund"), datetime!(2027-01-01 00:00:00 UTC));
+        let r = Request::new(
+            act("payments/refund"),
+            Timestamp::from(datetime!(2027-01-01 00:00:00 UTC)),
+        );
         let e = full().evaluate(&r);
         assert_eq!(
             codes(&e),
@@ -646,10 +643,13 @@ mod tests {
             }]
         );
 
-        let r = Request::new(act("paymentsx"), datetime!(2025-01-01 00:00:00 UTC))
-            .with_amount(amt("75.00"), usd())
-            .with_audience("did:web:evil.example")
-            .with_resource("https://shop.example/apix");
+        let r = Request::new(
+            act("paymentsx"),
+            Timestamp::from(datetime!(2025-01-01 00:00:00 UTC)),
+        )
+        .with_amount(amt("75.00"), usd())
+        .with_audience("did:web:evil.example")
+        .with_resource("https://shop.example/apix");
         let e = full().evaluate(&r);
         assert_eq!(
             codes(&e),
@@ -701,7 +701,10 @@ mod tests {
             e.violations[0].to_string(),
             "amount 200.01 USD exceeds the whole budget 200 USD per 60 s"
         );
-        let e = g.evaluate(&Request::new(act("x"), datetime!(2026-01-01 00:00:00 UTC)));
+        let e = g.evaluate(&Request::new(
+            act("x"),
+            Timestamp::from(datetime!(2026-01-01 00:00:00 UTC)),
+        ));
         assert_eq!(codes(&e), vec!["amount_missing"]);
         assert_eq!(
             e.violations[0].to_string(),
@@ -773,6 +776,10 @@ mod tests {
         let back: Request = serde_json::from_value(v).unwrap();
         assert_eq!(back, r);
         assert!(Request::from_json_value(&json!({"action": "a"})).is_err());
+        assert!(matches!(
+            Request::from_json_value(&json!({"action": "a", "time": "2026-01-01T00:00:00z"})),
+            Err(GrantError::DateTime { field, .. }) if field == "time"
+        ));
         assert!(
             Request::from_json_value(
                 &json!({"action": "a", "time": "2026-01-01T00:00:00Z", "x": 1})
