@@ -17,8 +17,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion};
-use kya_verify::http::ChainTransport;
 use kya_peers::*;
+use kya_verify::http::ChainTransport;
 
 /// (comparison, kya function, baseline function) — in print order.
 const COMPARISONS: &[(&str, &str)] = &[
@@ -48,7 +48,9 @@ fn main() {
     let chain3 = vector("kya/chains/valid-3.json");
     let sigs3 = chain_signatures(&chain3);
     c.benchmark_group("raw")
-        .bench_function("verify_strict", |b| b.iter(|| black_box(&sigs3[0]).verify()));
+        .bench_function("verify_strict", |b| {
+            b.iter(|| black_box(&sigs3[0]).verify())
+        });
 
     // ---- cred1_vs_affinidi -------------------------------------------------------------
     let cred = vector("kya/credentials/authorization.json");
@@ -57,7 +59,9 @@ fn main() {
     {
         let mut g = c.benchmark_group("cred1_vs_affinidi");
         g.bench_function("kya", |b| b.iter(|| assert!(kya_cred1(black_box(&cred)))));
-        g.bench_function("affinidi", |b| b.iter(|| assert!(affinidi_cred1(black_box(&cred)))));
+        g.bench_function("affinidi", |b| {
+            b.iter(|| assert!(affinidi_cred1(black_box(&cred))))
+        });
         g.finish();
     }
 
@@ -67,7 +71,10 @@ fn main() {
     // scratch each time, with the request signature in the same batch.
     let fresh = HttpFixture::new(&chain3, ChainTransport::Auto, 0);
     let probe = fresh.signed_request();
-    assert!(kya_admit(&fresh.gate, &probe), "kya admits the signed request");
+    assert!(
+        kya_admit(&fresh.gate, &probe),
+        "kya admits the signed request"
+    );
     let mut raw4 = sigs3.clone();
     raw4.push(fresh.request_signature(&probe));
     {
@@ -92,8 +99,15 @@ fn main() {
     // ---- cached_chain3_vs_raw_verify1 --------------------------------------------------
     // The same requests to a gate with its default cache, warmed by one request: a repeat
     // visitor costs the request signature, the nonce and the decision.
-    let cached = HttpFixture::new(&chain3, ChainTransport::Auto, merchant_policy().cache_capacity());
-    assert!(kya_admit(&cached.gate, &cached.signed_request()), "kya admits (and caches)");
+    let cached = HttpFixture::new(
+        &chain3,
+        ChainTransport::Auto,
+        merchant_policy().cache_capacity(),
+    );
+    assert!(
+        kya_admit(&cached.gate, &cached.signed_request()),
+        "kya admits (and caches)"
+    );
     let raw1 = fresh.request_signature(&probe);
     {
         let mut g = c.benchmark_group("cached_chain3_vs_raw_verify1");
@@ -109,33 +123,52 @@ fn main() {
     }
 
     // ---- chain2_vs_biscuit2 ------------------------------------------------------------
-    let policy = merchant_policy();
-    let clock = merchant_clock();
+    let verifier = merchant_verifier();
     let chain2 = chain2_bytes();
     let request2 = payment_request("9.99");
-    assert!(kya_chain_decide(&chain2, &policy, &clock, &request2), "kya allows");
-    assert!(!kya_chain_decide(&chain2, &policy, &clock, &payment_request("25.01")), "kya denies over the ceiling");
+    assert!(
+        kya_chain_decide(&chain2, &verifier, &request2),
+        "kya allows"
+    );
+    assert!(
+        !kya_chain_decide(&chain2, &verifier, &payment_request("25.01")),
+        "kya denies over the ceiling"
+    );
     let biscuit = BiscuitFixture::new();
     let facts = biscuit_request_facts("payments/send", 999, "USD", "did:web:shop.example");
-    assert!(biscuit_authorize(&biscuit.token, &biscuit.root, &facts), "biscuit allows");
+    assert!(
+        biscuit_authorize(&biscuit.token, &biscuit.root, &facts),
+        "biscuit allows"
+    );
     let over = biscuit_request_facts("payments/send", 2501, "USD", "did:web:shop.example");
-    assert!(!biscuit_authorize(&biscuit.token, &biscuit.root, &over), "biscuit denies over the ceiling");
+    assert!(
+        !biscuit_authorize(&biscuit.token, &biscuit.root, &over),
+        "biscuit denies over the ceiling"
+    );
     {
         let mut g = c.benchmark_group("chain2_vs_biscuit2");
         g.bench_function("kya", |b| {
-            b.iter(|| assert!(kya_chain_decide(black_box(&chain2), &policy, &clock, &request2)))
+            b.iter(|| assert!(kya_chain_decide(black_box(&chain2), &verifier, &request2)))
         });
         g.bench_function("biscuit", |b| {
-            b.iter(|| assert!(biscuit_authorize(black_box(&biscuit.token), &biscuit.root, &facts)))
+            b.iter(|| {
+                assert!(biscuit_authorize(
+                    black_box(&biscuit.token),
+                    &biscuit.root,
+                    &facts
+                ))
+            })
         });
         g.finish();
     }
 
     // ---- chain1_vs_ssi: the ssi side runs in its own build (see ssi/Cargo.toml) ---------
     let chain1 = vector("kya/chains/valid-1.json");
-    assert!(kya_chain_verify(&chain1, &policy, &clock), "kya verifies valid-1");
+    assert!(kya_chain_verify(&chain1, &verifier), "kya verifies valid-1");
     c.benchmark_group("chain1_vs_ssi")
-        .bench_function("kya", |b| b.iter(|| assert!(kya_chain_verify(black_box(&chain1), &policy, &clock))));
+        .bench_function("kya", |b| {
+            b.iter(|| assert!(kya_chain_verify(black_box(&chain1), &verifier)))
+        });
     // (Skipped when a filter given to `cargo bench -- <filter>` excludes it.)
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let ssi = match filter {
@@ -201,7 +234,15 @@ fn run_ssi_side(target: &Path, dir: &Path) -> Result<(), String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
     let status = Command::new(&cargo)
-        .args(["build", "--quiet", "--profile", "bench", "-p", "kya-peers-ssi", "--manifest-path"])
+        .args([
+            "build",
+            "--quiet",
+            "--profile",
+            "bench",
+            "-p",
+            "kya-peers-ssi",
+            "--manifest-path",
+        ])
         .arg(&manifest)
         .env("CARGO_TARGET_DIR", target)
         .status()
@@ -209,7 +250,9 @@ fn run_ssi_side(target: &Path, dir: &Path) -> Result<(), String> {
     if !status.success() {
         return Err(format!("building kya-peers-ssi failed ({status})"));
     }
-    let exe = target.join("release").join(format!("kya-peers-ssi{}", std::env::consts::EXE_SUFFIX));
+    let exe = target
+        .join("release")
+        .join(format!("kya-peers-ssi{}", std::env::consts::EXE_SUFFIX));
     let status = Command::new(&exe)
         .arg(dir)
         .status()
@@ -223,8 +266,17 @@ fn run_ssi_side(target: &Path, dir: &Path) -> Result<(), String> {
 
 /// `median.point_estimate` (ns) of one benchmark from criterion's `estimates.json`, if it
 /// was measured in this run (written after `since`).
-fn read_median_ns(dir: &Path, group: &str, function: &str, since: std::time::SystemTime) -> Option<f64> {
-    let path = dir.join(group).join(function).join("new").join("estimates.json");
+fn read_median_ns(
+    dir: &Path,
+    group: &str,
+    function: &str,
+    since: std::time::SystemTime,
+) -> Option<f64> {
+    let path = dir
+        .join(group)
+        .join(function)
+        .join("new")
+        .join("estimates.json");
     if std::fs::metadata(&path).and_then(|m| m.modified()).ok()? < since {
         return None;
     }

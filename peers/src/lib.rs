@@ -140,8 +140,12 @@ pub const BISCUIT_ATTENUATION: &str = r#"
 impl BiscuitFixture {
     pub fn new() -> Self {
         // Fixed keys (the same seeds as test-vectors/kya/keys.json), for repeatable tokens.
-        let root = KeyPair::from(&PrivateKey::from_bytes(&[1; 32], biscuit_auth::Algorithm::Ed25519).expect("key"));
-        let next = KeyPair::from(&PrivateKey::from_bytes(&[2; 32], biscuit_auth::Algorithm::Ed25519).expect("key"));
+        let root = KeyPair::from(
+            &PrivateKey::from_bytes(&[1; 32], biscuit_auth::Algorithm::Ed25519).expect("key"),
+        );
+        let next = KeyPair::from(
+            &PrivateKey::from_bytes(&[2; 32], biscuit_auth::Algorithm::Ed25519).expect("key"),
+        );
         let authority = Biscuit::builder()
             .code(BISCUIT_AUTHORITY)
             .expect("authority datalog")
@@ -249,7 +253,10 @@ pub fn merchant_clock() -> FixedClock {
 /// A request for `payments/send` of `amount` USD at the merchant, at [`NOW`].
 pub fn payment_request(amount: &str) -> Request {
     Request::new("payments/send".parse().expect("action"), now())
-        .with_amount(amount.parse().expect("amount"), "USD".parse().expect("asset"))
+        .with_amount(
+            amount.parse().expect("amount"),
+            "USD".parse().expect("asset"),
+        )
         .with_audience(MERCHANT)
 }
 
@@ -284,22 +291,31 @@ pub fn chain2_bytes() -> Vec<u8> {
     serde_json::to_vec(&[root.document(), leaf.document()]).expect("chain")
 }
 
+/// The merchant's verifier (the one kya verifier), caching nothing: every chain is
+/// verified afresh.
+pub fn merchant_verifier() -> Verifier {
+    let policy = Policy::builder()
+        .trust_root(Did::Key(did(&key(1))))
+        .audience(MERCHANT)
+        .cache_capacity(0)
+        .build();
+    Verifier::new(policy).with_clock(Arc::new(merchant_clock()))
+}
+
 /// kya: parse + verify a chain from bytes, then decide a request against it.
-pub fn kya_chain_decide(bytes: &[u8], policy: &Policy, clock: &FixedClock, request: &Request) -> bool {
-    match kya_verify::chain::verify_chain(bytes, policy, clock, None) {
-        Ok(agent) => agent.decide(request, clock_now(clock)).is_allowed(),
+pub fn kya_chain_decide(bytes: &[u8], verifier: &Verifier, request: &Request) -> bool {
+    match verifier.verify_chain(bytes) {
+        Ok(agent) => verifier
+            .decide(&agent, request)
+            .is_ok_and(|d| d.is_allowed()),
         Err(_) => false,
     }
 }
 
 /// kya: parse + verify a chain from bytes (no decision): one agent credential when the
 /// chain has one link.
-pub fn kya_chain_verify(bytes: &[u8], policy: &Policy, clock: &FixedClock) -> bool {
-    kya_verify::chain::verify_chain(bytes, policy, clock, None).is_ok()
-}
-
-fn clock_now(clock: &FixedClock) -> Timestamp {
-    kya_verify::clock::Clock::now(clock)
+pub fn kya_chain_verify(bytes: &[u8], verifier: &Verifier) -> bool {
+    verifier.verify_chain(bytes).is_ok()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -309,8 +325,11 @@ fn clock_now(clock: &FixedClock) -> Timestamp {
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use kya_verify::http::{ChainTransport, HttpPolicy, HttpRequest, KyaGate, RequestSigner};
-use kya_verify::nonce::MemoryNonceStore;
+use kya_verify::Verifier;
+use kya_verify::http::{
+    ChainFrom, ChainTransport, HttpPolicy, HttpRequest, KyaGate, RequestSigner, Route, SignOptions,
+};
+use kya_verify::nonce::{MemoryNonceStore, NonceQuotas};
 
 /// A merchant gate and an agent that signs requests to it with a chain.
 pub struct HttpFixture {
@@ -344,9 +363,12 @@ impl HttpFixture {
             .audience(MERCHANT)
             .cache_capacity(cache_capacity)
             .build();
-        let gate = KyaGate::new(policy, HttpPolicy::default())
-            .clock(Arc::new(merchant_clock()))
-            .nonce_store(Arc::new(MemoryNonceStore::new(50_000_000)));
+        let verifier = Verifier::new(policy)
+            .with_clock(Arc::new(merchant_clock()))
+            .with_nonce_store(Arc::new(MemoryNonceStore::new(NonceQuotas::flat(
+                50_000_000,
+            ))));
+        let gate = KyaGate::new(Arc::new(verifier), merchant_http());
         Self {
             gate,
             chain,
@@ -367,14 +389,18 @@ impl HttpFixture {
         request = request
             .header("content-type", "application/json")
             .body(br#"{"order":"A-1001","amount":"9.99","currency":"USD"}"#.to_vec());
+        let action = "payments/send".parse().expect("action");
+        let amount = kya_verify::http::parse_amount_header("9.99 USD").expect("money");
         signer
             .sign(
                 &mut request,
-                Some(&"payments/send".parse().expect("action")),
-                Some(&kya_verify::http::parse_amount_header("9.99 USD").expect("money")),
-                NOW_UNIX - 1,
-                NOW_UNIX + 120,
-                &format!("bench-nonce-{n:016}"),
+                &SignOptions {
+                    action: Some(&action),
+                    amount: Some(&amount),
+                    created: now().add_seconds(-1),
+                    expires: now().add_seconds(120),
+                    nonce: &format!("bench-nonce-{n:016}"),
+                },
             )
             .expect("sign");
         request
@@ -394,7 +420,7 @@ impl HttpFixture {
         let checked = self
             .gate
             .http()
-            .check_request(request, NOW_UNIX)
+            .check_request(request, self.gate.policy(), now(), ChainFrom::Headers)
             .expect("request parses");
         RawSig {
             key: VerifyingKey::from_bytes(&self.agent.public_key().to_bytes()).expect("key"),
@@ -402,6 +428,13 @@ impl HttpFixture {
             signature: *checked.signature(),
         }
     }
+}
+
+/// The merchant's HTTP side: its authority and the route the benches' requests take.
+fn merchant_http() -> HttpPolicy {
+    HttpPolicy::default()
+        .authority("shop.example")
+        .route(Route::new("/pay", "payments/send".parse().expect("action")))
 }
 
 /// kya: verify a signed request (signature, content digest, window, nonce, chain) and decide.
@@ -426,7 +459,9 @@ pub fn chain3_numbered(n: u32) -> Vec<u8> {
                 "audience": ["did:web:shop.example", "did:web:books.example"],
                 "budget": {"value": "500.00", "asset": "USD", "periodSeconds": 86400}}"#,
         ))
-        .grant(grant(r#"{"action": "catalog/read", "resource": ["https://shop.example/api/"]}"#))
+        .grant(grant(
+            r#"{"action": "catalog/read", "resource": ["https://shop.example/api/"]}"#,
+        ))
         .sign(&key(1), from)
         .expect("root");
     let middle = AgentDelegation::builder(&root, did(&key(3)))

@@ -26,7 +26,8 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let p = unsafe { System.alloc(layout) };
         if !p.is_null() {
-            let live = LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed) + layout.size() as isize;
+            let live =
+                LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed) + layout.size() as isize;
             PEAK.fetch_max(live, Ordering::Relaxed);
         }
         p
@@ -38,8 +39,10 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() {
-            let live = LIVE.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed)
-                + new_size as isize
+            let live = LIVE.fetch_add(
+                new_size as isize - layout.size() as isize,
+                Ordering::Relaxed,
+            ) + new_size as isize
                 - layout.size() as isize;
             PEAK.fetch_max(live, Ordering::Relaxed);
         }

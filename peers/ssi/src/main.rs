@@ -34,7 +34,11 @@ fn read(path: &str) -> String {
 }
 
 fn main() {
-    let out_dir = PathBuf::from(std::env::args().nth(1).expect("usage: kya-peers-ssi <criterion dir>"));
+    let out_dir = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .expect("usage: kya-peers-ssi <criterion dir>"),
+    );
 
     // The claims of kya's signed authorisation, without its eddsa-jcs-2022 proof.
     let mut claims: serde_json::Value =
@@ -104,7 +108,10 @@ fn main() {
     ))
     .expect("ssi signs");
     let bytes = serde_json::to_vec(&signed).expect("serialise");
-    eprintln!("# ssi: the eddsa-rdfc-2022 credential is {} bytes", bytes.len());
+    eprintln!(
+        "# ssi: the eddsa-rdfc-2022 credential is {} bytes",
+        bytes.len()
+    );
 
     let verify = |bytes: &[u8]| {
         let vc: DataIntegrity<JsonCredential, AnySuite> =
@@ -116,14 +123,21 @@ fn main() {
     verify(&bytes); // fails loudly if ssi disagrees
     // The grants are signed (kya's context defines them; JSON-LD would silently drop
     // undefined terms): a tampered ceiling must fail.
-    let tampered = String::from_utf8(bytes.clone())
-        .expect("utf-8")
-        .replacen("\"100.00\"", "\"900.00\"", 1);
-    assert_ne!(tampered.as_bytes(), &bytes[..], "the ceiling is in the document");
+    let tampered =
+        String::from_utf8(bytes.clone())
+            .expect("utf-8")
+            .replacen("\"100.00\"", "\"900.00\"", 1);
+    assert_ne!(
+        tampered.as_bytes(),
+        &bytes[..],
+        "the ceiling is in the document"
+    );
     let vc: DataIntegrity<JsonCredential, AnySuite> =
         serde_json::from_str(&tampered).expect("parse");
     assert!(
-        pollster::block_on(vc.verify(&params)).expect("verification ran").is_err(),
+        pollster::block_on(vc.verify(&params))
+            .expect("verification ran")
+            .is_err(),
         "ssi refuses a tampered grant"
     );
 
