@@ -22,7 +22,7 @@
 //! are refused (a misspelt limit must not silently fall back to a default).
 
 use kya_core::Did;
-use kya_core::json::{JsonLimits, parse_strict};
+use kya_core::json::{JsonError, JsonLimits, parse_strict};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
@@ -185,9 +185,16 @@ pub(crate) fn truncate(s: &str, n: usize) -> String {
 }
 
 /// Why a policy file was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid policy: {0}")]
-pub struct PolicyError(pub String);
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// Not acceptable JSON (syntax, duplicate keys, limits).
+    #[error("invalid policy: {0}")]
+    Json(#[from] JsonError),
+    /// A member is unknown, missing its form, or of the wrong type.
+    #[error("invalid policy: {0}")]
+    Member(#[from] serde_json::Error),
+}
 
 impl Default for Policy {
     /// Trusts nobody; every limit at its default.
@@ -210,10 +217,8 @@ impl Policy {
                 max_bytes: 1024 * 1024,
                 max_depth: 8,
             },
-        )
-        .map_err(|e| PolicyError(e.to_string()))?;
-        let json: PolicyJson =
-            serde_json::from_value(value).map_err(|e| PolicyError(e.to_string()))?;
+        )?;
+        let json: PolicyJson = serde_json::from_value(value)?;
         Ok(PolicyBuilder::from(json).build())
     }
 

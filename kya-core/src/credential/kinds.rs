@@ -605,7 +605,7 @@ impl CredentialBuilder {
             }
             GrantSet(&self.grants)
                 .attenuates(parent_grants)
-                .map_err(|w| CredentialError::WidensParent(w.to_string()))?;
+                .map_err(|w| CredentialError::WidensParent(Box::new(w)))?;
         }
         let mut subject = Map::new();
         subject.insert("id".into(), self.agent.to_string().into());

@@ -82,7 +82,7 @@ pub enum CredentialError {
     },
     /// A delegation would widen its parent's grants.
     #[error("the delegation would widen its parent: {0}")]
-    WidensParent(String),
+    WidensParent(#[source] Box<crate::grant::GrantSetWidening>),
     /// A delegation would be valid outside its parent's window.
     #[error("the delegation's window {valid_from} – {valid_until} is not inside its parent's {parent_from} – {}", parent_until.map_or_else(|| "(unbounded)".to_owned(), |t| t.to_string()))]
     OutsideParentValidity {

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use kya_core::PublicKey;
+use kya_core::{PublicKey, Timestamp};
 
 use super::HttpError;
 
@@ -17,17 +17,17 @@ use super::HttpError;
 /// Implementations must be bounded; a store may forget a chain at any time (the agent then
 /// gets `chain_unknown_digest` and sends the chain again).
 pub trait ChainStore: Send + Sync {
-    /// The chain bytes stored under `digest`, if still held at `now` (unix seconds).
-    fn get(&self, digest: &[u8; 32], now: i64) -> Option<Arc<[u8]>>;
-    /// Stores `chain`, whose agent is `agent`, under its digest until `expires` (unix
-    /// seconds); `chain_quota_exceeded` when the agent's share is full.
+    /// The chain bytes stored under `digest`, if still held at `now`.
+    fn get(&self, digest: &[u8; 32], now: Timestamp) -> Option<Arc<[u8]>>;
+    /// Stores `chain`, whose agent is `agent`, under its digest until `expires`;
+    /// `chain_quota_exceeded` when the agent's share is full.
     fn put(
         &self,
         digest: [u8; 32],
         chain: Arc<[u8]>,
         agent: &PublicKey,
-        expires: i64,
-        now: i64,
+        expires: Timestamp,
+        now: Timestamp,
     ) -> Result<(), HttpError>;
 }
 
@@ -35,7 +35,7 @@ pub trait ChainStore: Send + Sync {
 struct Entry {
     chain: Arc<[u8]>,
     agent: [u8; 32],
-    expires: i64,
+    expires: Timestamp,
 }
 
 #[derive(Debug, Default)]
@@ -58,7 +58,7 @@ impl Inner {
         }
     }
 
-    fn forget_expired(&mut self, now: i64) {
+    fn forget_expired(&mut self, now: Timestamp) {
         let expired: Vec<[u8; 32]> = self
             .entries
             .iter()
@@ -122,7 +122,7 @@ impl Default for MemoryChainStore {
 }
 
 impl ChainStore for MemoryChainStore {
-    fn get(&self, digest: &[u8; 32], now: i64) -> Option<Arc<[u8]>> {
+    fn get(&self, digest: &[u8; 32], now: Timestamp) -> Option<Arc<[u8]>> {
         let inner = self.lock();
         inner
             .entries
@@ -136,8 +136,8 @@ impl ChainStore for MemoryChainStore {
         digest: [u8; 32],
         chain: Arc<[u8]>,
         agent: &PublicKey,
-        expires: i64,
-        now: i64,
+        expires: Timestamp,
+        now: Timestamp,
     ) -> Result<(), HttpError> {
         let agent = agent.to_bytes();
         let mut inner = self.lock();
@@ -185,18 +185,24 @@ mod tests {
 
     use super::*;
 
+    fn t(s: i64) -> Timestamp {
+        Timestamp::from_unix(1_800_000_000 + s).unwrap()
+    }
+
     #[test]
     fn bounded_expiring_and_shared_out_per_agent() {
         let a = SecretKey::from_seed(&[1; 32]).public_key();
         let b = SecretKey::from_seed(&[2; 32]).public_key();
         let store = MemoryChainStore::new(4, 2);
         store
-            .put([1; 32], Arc::from(&b"a"[..]), &a, 100, 0)
+            .put([1; 32], Arc::from(&b"a"[..]), &a, t(100), t(0))
             .unwrap();
-        store.put([2; 32], Arc::from(&b"b"[..]), &a, 50, 0).unwrap();
+        store
+            .put([2; 32], Arc::from(&b"b"[..]), &a, t(50), t(0))
+            .unwrap();
         // Agent a's share (2 bytes) is full; agent b is not affected.
         assert!(matches!(
-            store.put([3; 32], Arc::from(&b"c"[..]), &a, 200, 0),
+            store.put([3; 32], Arc::from(&b"c"[..]), &a, t(200), t(0)),
             Err(HttpError::ChainQuotaExceeded {
                 held: 2,
                 more: 1,
@@ -204,19 +210,19 @@ mod tests {
             })
         ));
         store
-            .put([4; 32], Arc::from(&b"dd"[..]), &b, 200, 0)
+            .put([4; 32], Arc::from(&b"dd"[..]), &b, t(200), t(0))
             .unwrap();
         assert_eq!(store.bytes(), 4);
         // The whole store is full: the soonest-expiring entry makes room.
         let c = SecretKey::from_seed(&[3; 32]).public_key();
         store
-            .put([5; 32], Arc::from(&b"e"[..]), &c, 300, 0)
+            .put([5; 32], Arc::from(&b"e"[..]), &c, t(300), t(0))
             .unwrap();
         assert!(
-            store.get(&[2; 32], 0).is_none(),
+            store.get(&[2; 32], t(0)).is_none(),
             "the soonest-expiring entry went"
         );
-        assert_eq!(&*store.get(&[1; 32], 99).unwrap(), b"a");
-        assert!(store.get(&[1; 32], 100).is_none(), "expired");
+        assert_eq!(&*store.get(&[1; 32], t(99)).unwrap(), b"a");
+        assert!(store.get(&[1; 32], t(100)).is_none(), "expired");
     }
 }

@@ -1,5 +1,7 @@
 //! Why a signed request was refused before any decision was made.
 
+use kya_core::Timestamp;
+
 use crate::code::Code;
 use crate::error::VerifyError;
 
@@ -55,20 +57,20 @@ pub enum HttpError {
     /// `created` is after now + skew.
     #[error("the signature was created at {created}, after now ({now}) + {skew_seconds} s skew")]
     CreatedInFuture {
-        /// `created` (unix seconds).
-        created: i64,
+        /// `created`.
+        created: Timestamp,
         /// The verifier's now.
-        now: i64,
+        now: Timestamp,
         /// The allowed skew.
         skew_seconds: i64,
     },
     /// now is after `expires` + skew.
     #[error("the signature expired at {expires} (now {now})")]
     Expired {
-        /// `expires` (unix seconds).
-        expires: i64,
+        /// `expires`.
+        expires: Timestamp,
         /// The verifier's now.
-        now: i64,
+        now: Timestamp,
     },
     /// `Content-Digest` is not a `sha-256` structured dictionary member.
     #[error("Content-Digest must carry a sha-256 member: `sha-256=:<base64>:`")]

@@ -208,14 +208,14 @@ impl KyaGate {
             .verifier
             .verify_held(ChainInput::Bytes(&checked.chain), &checked.holder_proof())?;
         self.verifier
-            .accept_nonce(&agent, &checked.nonce, checked.expires_at()?)?;
+            .accept_nonce(&agent, &checked.nonce, checked.expires_at())?;
         let digest = agent.chain_digest();
         self.http.chain_store().put(
             digest.0,
             Arc::clone(&checked.chain),
             &agent.agent().public_key(),
-            agent.valid_until().unix(),
-            now.unix(),
+            agent.valid_until(),
+            now,
         )?;
         Ok((agent, digest))
     }
@@ -275,7 +275,7 @@ impl KyaGate {
                 })?
         };
         self.verifier
-            .accept_nonce(&agent, &checked.nonce, checked.expires_at()?)?;
+            .accept_nonce(&agent, &checked.nonce, checked.expires_at())?;
         if checked.chain_inline {
             // A convenience for later requests by digest; a full share only means the agent
             // keeps sending its chain inline.
@@ -283,8 +283,8 @@ impl KyaGate {
                 agent.chain_digest().0,
                 Arc::clone(&checked.chain),
                 &agent.agent().public_key(),
-                agent.valid_until().unix(),
-                now.unix(),
+                agent.valid_until(),
+                now,
             );
         }
         Ok((agent, checked, grant_request))

@@ -188,10 +188,10 @@ pub struct CheckedSignature {
     pub keyid: String,
     /// The `nonce` parameter.
     pub nonce: String,
-    /// `created` (unix seconds).
-    pub created: i64,
-    /// `expires` (unix seconds).
-    pub expires: i64,
+    /// `created`.
+    pub created: Timestamp,
+    /// `expires`.
+    pub expires: Timestamp,
     /// The covered components, in order.
     pub covered: Vec<String>,
     /// The chain (bytes, or a digest resolved through the chain store).
@@ -249,9 +249,9 @@ impl CheckedSignature {
         .map_err(|_| HttpError::SignatureInvalid)
     }
 
-    /// `expires` as a timestamp.
-    pub fn expires_at(&self) -> Result<Timestamp, HttpError> {
-        Timestamp::from_unix(self.expires).ok_or(HttpError::ParameterInvalid { name: "expires" })
+    /// `expires`.
+    pub fn expires_at(&self) -> Timestamp {
+        self.expires
     }
 }
 
@@ -315,7 +315,6 @@ impl HttpVerifier {
         now: Timestamp,
         chain_from: ChainFrom,
     ) -> Result<CheckedSignature, HttpError> {
-        let now = now.unix();
         let input_len: usize = request
             .header_values(SIGNATURE_INPUT)
             .iter()
@@ -378,9 +377,11 @@ impl HttpVerifier {
         }
         let created = details
             .created
+            .and_then(Timestamp::from_unix)
             .ok_or(HttpError::ParameterInvalid { name: "created" })?;
         let expires = details
             .expires
+            .and_then(Timestamp::from_unix)
             .ok_or(HttpError::ParameterInvalid { name: "expires" })?;
         let keyid = details
             .keyid
@@ -390,7 +391,7 @@ impl HttpVerifier {
             Some(n) if !n.is_empty() => n.clone(),
             _ => return Err(HttpError::ParameterInvalid { name: "nonce" }),
         };
-        let window = expires.saturating_sub(created);
+        let window = expires.unix() - created.unix();
         if window <= 0 {
             return Err(HttpError::ParameterInvalid { name: "expires" });
         }
@@ -401,14 +402,14 @@ impl HttpVerifier {
             });
         }
         let skew = policy.clock_skew_secs();
-        if created > now.saturating_add(skew) {
+        if created > now.add_seconds(skew) {
             return Err(HttpError::CreatedInFuture {
                 created,
                 now,
                 skew_seconds: skew,
             });
         }
-        if now > expires.saturating_add(skew) {
+        if now > expires.add_seconds(skew) {
             return Err(HttpError::Expired { expires, now });
         }
 
@@ -502,7 +503,7 @@ impl HttpVerifier {
     }
 
     /// The chain bytes, whether they came inline, and their digest.
-    fn chain_of(&self, request: &HttpRequest, now: i64) -> Result<ChainFound, HttpError> {
+    fn chain_of(&self, request: &HttpRequest, now: Timestamp) -> Result<ChainFound, HttpError> {
         match (
             request.single_header(KYA_CHAIN)?,
             request.single_header(KYA_CHAIN_DIGEST)?,
