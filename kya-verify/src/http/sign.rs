@@ -103,6 +103,22 @@ impl<'k> RequestSigner<'k> {
         })
     }
 
+    /// A signer for a typed chain; `signer` must hold the chain's agent key (the leaf's
+    /// subject), or every request it signs would be refused.
+    pub fn for_chain(
+        signer: &'k dyn Ed25519Signer,
+        chain: &kya_core::chain::Chain,
+    ) -> Result<Self, HttpError> {
+        let agent = chain.agent().public_key();
+        if signer.public_key() != agent {
+            return Err(HttpError::KeyIdMismatch {
+                keyid: jwk_thumbprint(&signer.public_key()),
+                expected: jwk_thumbprint(&agent),
+            });
+        }
+        Self::new(signer, &chain.to_value())
+    }
+
     /// Chooses how the chain travels.
     pub fn transport(mut self, transport: ChainTransport) -> Self {
         self.transport = transport;
