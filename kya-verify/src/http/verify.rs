@@ -108,16 +108,46 @@ impl HttpPolicy {
     }
 }
 
-/// Refuses a path the handler could read differently from the router or the resource check:
-/// `.`/`..` segments, percent-encoded dots, slashes or backslashes, raw backslashes.
+/// Refuses a path that the router, the resource check and the handler could read
+/// differently, rather than normalising it (the handler sees exactly what was judged):
+///
+/// - `.` and `..` segments, and backslashes;
+/// - percent-encodings that are not in RFC 3986 normal form: of an unreserved character
+///   (`%61dmin` is `admin` to the handler but not to a route for `/admin`), of `/` or `\`,
+///   with lowercase hex digits, or malformed;
+/// - a path that does not start with `/`.
 pub fn check_normalized_path(path: &str) -> Result<(), HttpError> {
-    let lower = path.to_ascii_lowercase();
-    let dot_segment = path.split('/').any(|seg| seg == "." || seg == "..");
-    let encoded = ["%2e", "%2f", "%5c"].iter().any(|e| lower.contains(e));
-    if dot_segment || encoded || path.contains('\\') || !path.starts_with('/') {
-        return Err(HttpError::PathNotNormalized {
-            path: path.chars().take(200).collect(),
-        });
+    let refuse = || HttpError::PathNotNormalized {
+        path: path.chars().take(200).collect(),
+    };
+    if !path.starts_with('/')
+        || path.contains('\\')
+        || path.split('/').any(|seg| seg == "." || seg == "..")
+    {
+        return Err(refuse());
+    }
+    let bytes = path.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = |b: Option<&u8>| match b {
+                Some(&c @ b'0'..=b'9') => Some(c - b'0'),
+                Some(&c @ b'A'..=b'F') => Some(c - b'A' + 10),
+                _ => None,
+            };
+            let (Some(hi), Some(lo)) = (hex(bytes.get(i + 1)), hex(bytes.get(i + 2))) else {
+                return Err(refuse());
+            };
+            let decoded = hi << 4 | lo;
+            let unreserved =
+                decoded.is_ascii_alphanumeric() || matches!(decoded, b'-' | b'.' | b'_' | b'~');
+            if unreserved || decoded == b'/' || decoded == b'\\' {
+                return Err(refuse());
+            }
+            i += 3;
+        } else {
+            i += 1;
+        }
     }
     Ok(())
 }
@@ -801,6 +831,47 @@ mod tests {
         r.method = "PUT".into();
         let checked = check(&v, &r).unwrap();
         assert!(!signature_verifies(&checked, &key.public_key()));
+    }
+
+    #[test]
+    fn only_normal_form_paths_reach_the_route_map() {
+        for ok in [
+            "/",
+            "/pay",
+            "/pay/refund/7",
+            "/caf%C3%A9",
+            "/a%20b",
+            "/a/.well-known",
+            "/..x",
+        ] {
+            assert!(check_normalized_path(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "pay",
+            "/pay/..",
+            "/pay/../admin",
+            "/./pay",
+            "/pay/.",
+            "/%2e%2e/admin",
+            "/%2E",
+            "/%61dmin",
+            "/a%2Fb",
+            "/a%5Cb",
+            "/a\\b",
+            "/caf%c3%a9",
+            "/a%2",
+            "/a%zz",
+            "/a%7E",
+        ] {
+            assert!(
+                matches!(
+                    check_normalized_path(bad),
+                    Err(HttpError::PathNotNormalized { .. })
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
