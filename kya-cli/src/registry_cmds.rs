@@ -619,6 +619,7 @@ async fn sync(a: SyncArgs) -> Result<ExitCode> {
             confirmations: a.confirmations,
             page_size: a.page_size,
             start_block: d.from_block,
+            to_block: None,
             progress: Some(Box::new(progress)),
         },
     )

@@ -20,7 +20,7 @@
 //!    now + skew;
 //! 8. **registry** (when a view is given) — registered subjects exist and are active, their
 //!    keys are bound now, and no link is revoked under its subject's or its issuer's
-//!    registration.
+//!    registration, nor (the root) by its `did:pkh` issuer.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -423,6 +423,13 @@ pub(crate) fn verify_links(
             let bound = registry
                 .is_some_and(|r| r.principal_key_bound(principal, &root_signer, root_signed_at));
             if !bound {
+                if let Some(reason) = registry.and_then(|r| r.principal_over_bounds(principal)) {
+                    return Err(VerifyError::RegistryRecordOverBounds {
+                        link: 0,
+                        record: principal.to_string(),
+                        reason,
+                    });
+                }
                 return Err(VerifyError::PrincipalKeyNotBound {
                     principal: principal.to_string(),
                     key: root_signer.to_string(),
@@ -492,6 +499,13 @@ pub(crate) fn verify_links(
                         registry: reg.agent_registry.to_string(),
                     });
                 }
+                if let Some(reason) = view.agent_over_bounds(reg) {
+                    return Err(VerifyError::RegistryRecordOverBounds {
+                        link: i,
+                        record: format!("agent {}", reg.agent_id),
+                        reason,
+                    });
+                }
                 let key = kind.subject().public_key();
                 if !view.agent_key_bound(reg, &key, now) {
                     return Err(VerifyError::KeyNotBound {
@@ -517,6 +531,18 @@ pub(crate) fn verify_links(
                         link: i,
                         digest: p.digest,
                         agent_id: rev.agent_id.to_string(),
+                        block: rev.block,
+                        time: rev.time,
+                    });
+                }
+            }
+            // A wallet principal revokes what it issued, whoever owns the agent.
+            if let (0, Did::Pkh(issuer)) = (i, &root_issuer) {
+                if let Some(rev) = view.revoked_by_issuer(issuer, &p.digest) {
+                    return Err(VerifyError::RevokedByIssuer {
+                        link: 0,
+                        digest: p.digest,
+                        issuer: issuer.to_string(),
                         block: rev.block,
                         time: rev.time,
                     });

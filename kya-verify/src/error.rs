@@ -243,6 +243,35 @@ pub enum VerifyError {
         /// The time of that block.
         time: Timestamp,
     },
+    /// The root link was revoked on-chain by its issuer (a `did:pkh` wallet).
+    #[error(
+        "credential [{link}] ({digest}) was revoked by its issuer {issuer} at block {block} ({time})"
+    )]
+    RevokedByIssuer {
+        /// The link.
+        link: usize,
+        /// Its digest.
+        digest: CredentialDigest,
+        /// The issuer that revoked it.
+        issuer: String,
+        /// The block of the revocation.
+        block: u64,
+        /// The time of that block.
+        time: Timestamp,
+    },
+    /// The registry view cannot answer faithfully for a record the link depends on: its
+    /// on-chain record exceeds the view's bounds (e.g. a snapshot's), so it is refused.
+    #[error(
+        "credential [{link}] depends on {record}, whose registry record is over bounds: {reason}"
+    )]
+    RegistryRecordOverBounds {
+        /// The link.
+        link: usize,
+        /// The record (`agent <id>` or a `did:pkh`).
+        record: String,
+        /// Which bound it exceeds.
+        reason: String,
+    },
     /// The nonce was seen before (or the nonce store is full and fails closed).
     #[error("nonce `{nonce}` was already used (or the nonce store is full)")]
     NonceReplayed {
@@ -337,6 +366,8 @@ impl VerifyError {
             Self::AgentInactive { .. } => "agent_inactive",
             Self::KeyNotBound { .. } => "key_not_bound",
             Self::Revoked { .. } => "revoked",
+            Self::RevokedByIssuer { .. } => "revoked_by_issuer",
+            Self::RegistryRecordOverBounds { .. } => "registry_record_over_bounds",
             Self::NonceReplayed { .. } => "nonce_replayed",
             Self::WindowTooLong { .. } => "window_too_long",
             Self::AudienceMismatch { .. } => "audience_mismatch",
@@ -366,7 +397,9 @@ impl VerifyError {
             | Self::AgentNotRegistered { link, .. }
             | Self::AgentInactive { link, .. }
             | Self::KeyNotBound { link, .. }
-            | Self::Revoked { link, .. } => Some(*link),
+            | Self::Revoked { link, .. }
+            | Self::RevokedByIssuer { link, .. }
+            | Self::RegistryRecordOverBounds { link, .. } => Some(*link),
             Self::UntrustedRoot { .. } | Self::PrincipalKeyNotBound { .. } => Some(0),
             Self::ChainTooDeep { max, .. } => Some(*max),
             Self::InputTooLarge { .. }
@@ -405,6 +438,8 @@ impl VerifyError {
         "agent_inactive",
         "key_not_bound",
         "revoked",
+        "revoked_by_issuer",
+        "registry_record_over_bounds",
         "nonce_replayed",
         "window_too_long",
         "audience_mismatch",

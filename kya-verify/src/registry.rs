@@ -46,6 +46,19 @@ pub struct Revocation {
     pub time: Timestamp,
 }
 
+/// An on-chain revocation of a credential digest by the wallet that issued it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuerRevocation {
+    /// The issuing wallet.
+    #[serde(serialize_with = "ser_address")]
+    pub issuer: [u8; 20],
+    /// The block of the revocation.
+    pub block: u64,
+    /// That block's time.
+    pub time: Timestamp,
+}
+
 /// One ERC-8004 feedback entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -191,9 +204,41 @@ pub trait RegistryView: Send + Sync {
     /// The revocation of `digest` under the agent's registration, if any.
     fn revoked(&self, reg: &AgentRegistration, digest: &CredentialDigest) -> Option<Revocation>;
 
+    /// The revocation of `digest` by its issuer, the wallet `issuer` (a principal revokes what
+    /// it issued, whoever owns the agent). A `did:pkh` of another chain than the view's is
+    /// never revoked here.
+    fn revoked_by_issuer(
+        &self,
+        issuer: &DidPkh,
+        digest: &CredentialDigest,
+    ) -> Option<IssuerRevocation>;
+
     /// The agent's reputation among `raters`.
     fn reputation(&self, reg: &AgentRegistration, raters: &[[u8; 20]])
     -> Option<ReputationSummary>;
+
+    /// Why the view cannot answer faithfully for this agent (its on-chain record exceeds the
+    /// view's bounds, e.g. an `agentURI` or key history longer than a snapshot keeps), if so.
+    /// A verifier refuses credentials that depend on such an agent. Views without bounds
+    /// answer `None`.
+    fn agent_over_bounds(&self, reg: &AgentRegistration) -> Option<String> {
+        let _ = reg;
+        None
+    }
+
+    /// Why the view cannot answer faithfully for this wallet principal's keys, if so (see
+    /// [`agent_over_bounds`](Self::agent_over_bounds)).
+    fn principal_over_bounds(&self, principal: &DidPkh) -> Option<String> {
+        let _ = principal;
+        None
+    }
+
+    /// The time of the newest block the view reflects (a snapshot's block timestamp), so a
+    /// verifier can bound how stale its registry facts may be. `None` for views without such
+    /// a time (or a snapshot that never synced a block).
+    fn as_of(&self) -> Option<Timestamp> {
+        None
+    }
 
     /// An identifier of the state the view reflects, changing whenever any answer may
     /// change. Verified chains are cached across calls only when this is `Some`; the default
@@ -231,6 +276,8 @@ struct MemoryAgent {
 struct MemoryState {
     agents: BTreeMap<AgentKey, MemoryAgent>,
     principals: BTreeMap<(u64, [u8; 20]), Vec<MemoryKey>>,
+    issuer_revocations: BTreeMap<(u64, [u8; 20], CredentialDigest), IssuerRevocation>,
+    as_of: Option<Timestamp>,
     generation: u64,
 }
 
@@ -385,6 +432,32 @@ impl MemoryRegistry {
         });
     }
 
+    /// Records that the wallet `issuer` revoked `digest`, a credential it issued.
+    pub fn revoke_as_issuer(
+        &self,
+        issuer: &DidPkh,
+        digest: CredentialDigest,
+        block: u64,
+        time: Timestamp,
+    ) {
+        self.write(|s| {
+            s.issuer_revocations.insert(
+                (issuer.chain_id(), issuer.address(), digest),
+                IssuerRevocation {
+                    issuer: issuer.address(),
+                    block,
+                    time,
+                },
+            );
+        });
+    }
+
+    /// Sets the time the registry is said to reflect ([`RegistryView::as_of`]; `None` by
+    /// default).
+    pub fn set_as_of(&self, as_of: Option<Timestamp>) {
+        self.write(|s| s.as_of = as_of);
+    }
+
     /// Adds a feedback entry for the agent.
     pub fn add_feedback(&self, reg: &AgentRegistration, feedback: Feedback) {
         self.write(|s| {
@@ -447,6 +520,22 @@ impl RegistryView for MemoryRegistry {
                 .get(&map_key(reg))
                 .and_then(|a| a.revoked.get(digest).cloned())
         })
+    }
+
+    fn revoked_by_issuer(
+        &self,
+        issuer: &DidPkh,
+        digest: &CredentialDigest,
+    ) -> Option<IssuerRevocation> {
+        self.read(|s| {
+            s.issuer_revocations
+                .get(&(issuer.chain_id(), issuer.address(), *digest))
+                .cloned()
+        })
+    }
+
+    fn as_of(&self) -> Option<Timestamp> {
+        self.read(|s| s.as_of)
     }
 
     fn reputation(
