@@ -8,7 +8,7 @@
 //! bytes).
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use kya_core::credential::{AgentId, AgentRegistration};
 use kya_core::json::{JsonLimits, canonicalize, parse_strict};
@@ -54,10 +54,6 @@ pub enum OverBound {
     /// More than [`MAX_KEYS_PER_OWNER`] key bindings (no key is kept: none counts as bound).
     #[serde(rename = "keys")]
     Keys,
-    /// Feedback to the agent that could not be kept (a tag over [`MAX_STRING_BYTES`],
-    /// `valueDecimals` over 18, or beyond [`MAX_FEEDBACK`]): its reputation is not answered.
-    #[serde(rename = "feedback")]
-    Feedback,
 }
 
 impl OverBound {
@@ -65,7 +61,6 @@ impl OverBound {
         match self {
             Self::AgentUri => format!("its agentURI is over {MAX_STRING_BYTES} bytes"),
             Self::Keys => format!("it has over {MAX_KEYS_PER_OWNER} key bindings"),
-            Self::Feedback => "feedback to it exceeded the snapshot's bounds".to_owned(),
         }
     }
 }
@@ -76,13 +71,9 @@ fn mark(set: &mut Vec<OverBound>, b: OverBound) {
     }
 }
 
-/// The reasons of the bounds in `set` other than feedback (which affects only reputation).
+/// Why a record is over bounds, if it is.
 fn identity_reasons(set: &[OverBound]) -> Option<String> {
-    let reasons: Vec<String> = set
-        .iter()
-        .filter(|b| **b != OverBound::Feedback)
-        .map(|b| b.reason())
-        .collect();
+    let reasons: Vec<String> = set.iter().map(|b| b.reason()).collect();
     (!reasons.is_empty()).then(|| reasons.join("; "))
 }
 
@@ -210,6 +201,9 @@ pub struct Snapshot {
     revocations: BTreeMap<(AgentNum, [u8; 32]), BlockTime>,
     issuer_revocations: BTreeMap<([u8; 20], [u8; 32]), BlockTime>,
     feedback: BTreeMap<(AgentNum, [u8; 20], u64), FeedbackEntry>,
+    /// (agent, rater) pairs with feedback dropped for its bounds: a summary over that rater
+    /// is not answered for that agent.
+    feedback_over_bounds: BTreeSet<(AgentNum, [u8; 20])>,
     state_id: [u8; 32],
 }
 
@@ -229,6 +223,14 @@ struct SnapshotJson {
     revocations: Vec<RevocationJson>,
     issuer_revocations: Vec<IssuerRevocationJson>,
     feedback: Vec<FeedbackJson>,
+    feedback_over_bounds: Vec<FeedbackOverBoundsJson>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct FeedbackOverBoundsJson {
+    agent_id: AgentId,
+    client: Address,
 }
 
 /// The member holding the SHA-256 of the canonical file without that member.
@@ -386,6 +388,7 @@ impl Snapshot {
             revocations: BTreeMap::new(),
             issuer_revocations: BTreeMap::new(),
             feedback: BTreeMap::new(),
+            feedback_over_bounds: BTreeSet::new(),
             state_id: [0; 32],
         };
         s.bump(&format!(
@@ -441,7 +444,7 @@ impl Snapshot {
             || json.agents.len() > MAX_AGENTS
             || json.principals.len() > MAX_PRINCIPALS
             || json.revocations.len() + json.issuer_revocations.len() > MAX_REVOCATIONS
-            || json.feedback.len() > MAX_FEEDBACK
+            || json.feedback.len() + json.feedback_over_bounds.len() > MAX_FEEDBACK
         {
             return Err(err("too many entries"));
         }
@@ -562,6 +565,19 @@ impl Snapshot {
             );
         }
 
+        let mut feedback_over_bounds = BTreeSet::new();
+        let mut last_fob: Option<(AgentNum, [u8; 20])> = None;
+        for f in json.feedback_over_bounds {
+            let k = (AgentNum(f.agent_id), f.client.0);
+            if last_fob.as_ref().is_some_and(|l| *l >= k) {
+                return Err(err(
+                    "feedbackOverBounds must be sorted by agentId, client, and unique",
+                ));
+            }
+            last_fob = Some(k.clone());
+            feedback_over_bounds.insert(k);
+        }
+
         Ok(Self {
             chain_id: json.chain_id,
             identity_registry: json.identity_registry.0,
@@ -573,6 +589,7 @@ impl Snapshot {
             revocations,
             issuer_revocations,
             feedback,
+            feedback_over_bounds,
             state_id: Sha256::digest(bytes).into(),
         })
     }
@@ -590,6 +607,7 @@ impl Snapshot {
             && self.revocations == other.revocations
             && self.issuer_revocations == other.issuer_revocations
             && self.feedback == other.feedback
+            && self.feedback_over_bounds == other.feedback_over_bounds
     }
 
     /// The time of the block the snapshot reflects; `None` before its first synced block.
@@ -660,6 +678,14 @@ impl Snapshot {
                     tag1: f.tag1.clone(),
                     tag2: f.tag2.clone(),
                     revoked: f.revoked,
+                })
+                .collect(),
+            feedback_over_bounds: self
+                .feedback_over_bounds
+                .iter()
+                .map(|(id, client)| FeedbackOverBoundsJson {
+                    agent_id: id.0.clone(),
+                    client: Address(*client),
                 })
                 .collect(),
         };
@@ -954,9 +980,10 @@ impl Snapshot {
         Ok(())
     }
 
-    /// A rater gave feedback (ERC-8004 `NewFeedback`). Anyone can rate, so feedback beyond
-    /// the snapshot's bounds (tags, decimals, count) is dropped and marks the agent's
-    /// reputation as over bounds, instead of stopping the sync.
+    /// A rater gave feedback (ERC-8004 `NewFeedback`). Anyone can rate, so an entry beyond
+    /// the snapshot's bounds (a tag over [`MAX_STRING_BYTES`], `valueDecimals` over 18) is
+    /// dropped and marks (agent, rater) as over bounds, instead of stopping the sync: only a
+    /// summary that counts that rater for that agent goes unanswered.
     #[allow(clippy::too_many_arguments)]
     pub fn apply_feedback(
         &mut self,
@@ -968,18 +995,16 @@ impl Snapshot {
         tag1: String,
         tag2: String,
     ) -> Result<(), SnapshotError> {
-        if value_decimals > 18
-            || tag1.len() > MAX_STRING_BYTES
-            || tag2.len() > MAX_STRING_BYTES
-            || self.feedback.len() >= MAX_FEEDBACK
-        {
+        if self.feedback.len() + self.feedback_over_bounds.len() >= MAX_FEEDBACK {
+            return Err(err("too much feedback"));
+        }
+        if value_decimals > 18 || tag1.len() > MAX_STRING_BYTES || tag2.len() > MAX_STRING_BYTES {
             self.bump(&format!(
                 "feedback-over-bounds {agent_id} {} {index}",
                 hex::encode(client)
             ));
-            if let Some(a) = self.agents.get_mut(&AgentNum(agent_id.clone())) {
-                mark(&mut a.over_bounds, OverBound::Feedback);
-            }
+            self.feedback_over_bounds
+                .insert((AgentNum(agent_id.clone()), client));
             return Ok(());
         }
         self.bump(&format!(
@@ -1010,7 +1035,9 @@ impl Snapshot {
             "feedback-revoked {agent_id} {} {index}",
             hex::encode(client)
         ));
-        let dropped = self.feedback_over_bounds(agent_id);
+        let dropped = self
+            .feedback_over_bounds
+            .contains(&(AgentNum(agent_id.clone()), client));
         match self
             .feedback
             .get_mut(&(AgentNum(agent_id.clone()), client, index))
@@ -1026,14 +1053,6 @@ impl Snapshot {
             }
         }
         Ok(())
-    }
-
-    /// Whether feedback to the agent was dropped for its bounds (or the agent is unknown, so
-    /// it could not be marked).
-    fn feedback_over_bounds(&self, agent_id: &AgentId) -> bool {
-        self.agents
-            .get(&AgentNum(agent_id.clone()))
-            .is_none_or(|a| a.over_bounds.contains(&OverBound::Feedback))
     }
 
     fn is_ours(&self, reg: &AgentRegistration) -> bool {
@@ -1240,10 +1259,11 @@ impl RegistryView for Snapshot {
         if !self.is_ours(reg) {
             return None;
         }
-        // Some of its feedback was dropped for its bounds: no summary beats a wrong one.
-        if self
-            .entry(reg)
-            .is_some_and(|a| a.over_bounds.contains(&OverBound::Feedback))
+        let id = AgentNum(reg.agent_id.clone());
+        // A counted rater's feedback was dropped for its bounds: no summary beats a wrong one.
+        if raters
+            .iter()
+            .any(|r| self.feedback_over_bounds.contains(&(id.clone(), *r)))
         {
             return None;
         }
