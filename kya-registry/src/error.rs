@@ -283,8 +283,8 @@ pub enum KyaError {
         /// `lastIndex`.
         last_index: u64,
     },
-    /// `KyaSelfFeedback`: the caller owns or operates the agent it tried to rate.
-    #[error("{caller} owns or operates agent {agent_id} and may not rate it")]
+    /// `KyaSelfFeedback`: the caller owns the agent it tried to rate, or is its agent wallet.
+    #[error("{caller} owns agent {agent_id} or is its agent wallet, and may not rate it")]
     KyaSelfFeedback {
         /// The caller.
         caller: Address,
