@@ -433,7 +433,7 @@ fn an_over_bounds_principal_is_refused_with_the_reason() {
         .grant(root_grant())
         .sign(&principal(), t("2026-01-10T00:00:00Z"))
         .unwrap();
-    let chain = bytes(&docs(&[root.clone()]));
+    let chain = bytes(&docs(std::slice::from_ref(&root)));
     let trusting = kya_verify::Policy::builder()
         .trust_root(Did::Pkh(wallet))
         .build();
