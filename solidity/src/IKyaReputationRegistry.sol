@@ -19,6 +19,8 @@ pragma solidity 0.8.30;
 ///      - getSummary reverts (KyaSummaryOverflow) instead of silently truncating an average
 ///        that does not fit in int128 at the chosen decimals.
 ///      - Custom errors with arguments instead of revert strings.
+///      - Self-feedback means the agent's owner or its agent wallet, not accounts the owner
+///        approved: an approval cannot be used to silence a rater (see giveFeedback).
 interface IKyaReputationRegistry {
     /// @notice `clientAddress` gave feedback number `feedbackIndex` (1-based, per agent and
     ///         rater) to `agentId`. `endpoint`, `feedbackURI` and `feedbackHash` are only logged.
