@@ -1267,11 +1267,17 @@ impl RegistryView for Snapshot {
         {
             return None;
         }
-        let id = AgentNum(reg.agent_id.clone());
-        let entries: Vec<Feedback> = self
-            .feedback
-            .range((id.clone(), [0u8; 20], 0)..=(id, [0xff; 20], u64::MAX))
-            .filter(|((_, client, _), _)| raters.contains(client))
+        // Only the trusted raters' entries are visited: anyone can flood an agent with
+        // feedback from other accounts, and this runs in the request path.
+        let mut trusted = raters.to_vec();
+        trusted.sort_unstable();
+        trusted.dedup();
+        let entries: Vec<Feedback> = trusted
+            .iter()
+            .flat_map(|r| {
+                self.feedback
+                    .range((id.clone(), *r, 0)..=(id.clone(), *r, u64::MAX))
+            })
             .map(|((_, client, index), f)| Feedback {
                 client: *client,
                 index: *index,

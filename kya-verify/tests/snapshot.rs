@@ -107,6 +107,11 @@ fn answers_the_registry_questions() {
     assert_eq!((rep.count, rep.average, rep.value_decimals), (2, 42, 0));
     assert!(s.reputation(&reg, &[]).is_none());
     assert!(s.reputation(&reg, &[[0x23; 20]]).is_none());
+    // A rater listed twice counts once.
+    assert_eq!(
+        s.reputation(&reg, &[[0x22; 20], [0x23; 20], [0x22; 20]]),
+        Some(rep.clone())
+    );
     // Another registry contract knows nothing.
     let mut other = reg.clone();
     other.agent_registry.address = [0x01; 20];
