@@ -29,6 +29,7 @@ pub use nonce::{MemoryNonceStore, NonceStore};
 pub use policy::{Limits, Policy, PolicyBuilder, PolicyError};
 pub use presentation::{check_window, present, verify_presentation};
 pub use registry::{
-    AgentRecord, Feedback, MemoryRegistry, RegistryView, ReputationSummary, Revocation,
+    AgentRecord, Feedback, IssuerRevocation, MemoryRegistry, RegistryView, ReputationSummary,
+    Revocation,
 };
 pub use verifier::{ChainSource, Verifier};
