@@ -1,8 +1,10 @@
 //! The verifier's window on the on-chain registry, and an in-memory implementation.
 //!
-//! The verifier asks only five questions ([`RegistryView`]): is this agent registered (and
+//! The verifier asks only a few questions ([`RegistryView`]): is this agent registered (and
 //! active), was this Ed25519 key bound to this agent / this principal at time *t*, is this
-//! credential digest revoked, and what is this agent's reputation among the raters I trust.
+//! credential digest revoked (under the agent's registration, or by the wallet that issued
+//! it), what is this agent's reputation among the raters I trust — and, of the view itself,
+//! which records it cannot answer for faithfully (over its bounds) and how recent it is.
 //! A [`Snapshot`](crate::snapshot::Snapshot) file answers them offline; `kya-registry`
 //! answers them from a node. [`MemoryRegistry`] answers them from values set in code (tests,
 //! demos).
