@@ -39,12 +39,17 @@ pub(crate) enum RegistryCommand {
     BindPrincipalKey(BindPrincipalKeyArgs),
     /// Revoke a credential of an agent (by digest or file), or unbind one of its keys.
     Revoke(RevokeArgs),
+    /// Revoke, as its issuer, a credential the Ethereum key's own address issued (a did:pkh
+    /// principal's authorisation), whoever owns the agent.
+    RevokeIssued(RevokeIssuedArgs),
     /// Give (or revoke) ERC-8004 feedback to an agent.
     Feedback(FeedbackArgs),
     /// Show an agent: owner, URI, wallet, keys (and a reputation summary over given raters).
     Show(ShowArgs),
     /// Build or update an offline snapshot of the registry from its events.
     Sync(SyncArgs),
+    /// Re-derive a snapshot from the chain at its block and compare (detects an edited file).
+    VerifySnapshot(VerifySnapshotArgs),
 }
 
 #[derive(Args, Debug)]
@@ -176,6 +181,34 @@ pub(crate) struct RevokeArgs {
     /// Unbind this Ed25519 key of the agent for good instead (Multikey file or did:key).
     #[arg(long, value_name = "KEYFILE|DID")]
     agent_key: Option<String>,
+}
+
+#[derive(Args, Debug)]
+#[command(group = clap::ArgGroup::new("what").required(true).args(["digest", "credential"]))]
+pub(crate) struct RevokeIssuedArgs {
+    #[command(flatten)]
+    rpc: Rpc,
+    #[command(flatten)]
+    key: EthKey,
+    #[command(flatten)]
+    target: Target,
+    /// The credential digest (0x + 64 hex, or a `u…` digestMultibase).
+    #[arg(long, value_name = "DIGEST")]
+    digest: Option<CredentialDigest>,
+    /// The credential file (its digest is revoked; for a chain, its root).
+    #[arg(long, value_name = "FILE")]
+    credential: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct VerifySnapshotArgs {
+    #[command(flatten)]
+    rpc: Rpc,
+    #[command(flatten)]
+    target: Target,
+    /// The snapshot file to check.
+    #[arg(long, value_name = "FILE")]
+    snapshot: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -325,9 +358,11 @@ async fn run_async(cmd: RegistryCommand) -> Result<ExitCode> {
             )
         }
         RegistryCommand::Revoke(a) => revoke(a).await,
+        RegistryCommand::RevokeIssued(a) => revoke_issued(a).await,
         RegistryCommand::Feedback(a) => feedback(a).await,
         RegistryCommand::Show(a) => show(a).await,
         RegistryCommand::Sync(a) => sync(a).await,
+        RegistryCommand::VerifySnapshot(a) => verify_snapshot(a).await,
     }
 }
 
@@ -436,6 +471,101 @@ async fn revoke(a: RevokeArgs) -> Result<ExitCode> {
         ),
         json!({"agentId": a.agent_id.to_string(), "digest": digest.to_hex(), "tx": tx}),
     )
+}
+
+async fn revoke_issued(a: RevokeIssuedArgs) -> Result<ExitCode> {
+    let reg = writer(&a.rpc, &a.key, &a.target)?;
+    let digest = match (&a.digest, &a.credential) {
+        (Some(d), _) => *d,
+        (None, Some(path)) => {
+            let bytes = read_input(Some(path))?;
+            let value =
+                kya_core::json::parse_strict(&bytes, kya_core::json::JsonLimits::default())?;
+            // A chain: its root is what a principal issued.
+            let value = match value {
+                Value::Array(items) => items.into_iter().next().context("the chain is empty")?,
+                single => single,
+            };
+            UnverifiedCredential::from_value(value)
+                .and_then(|c| c.digest())
+                .with_context(|| format!("credential {}", path.display()))?
+        }
+        (None, None) => bail!("give --digest or --credential"),
+    };
+    let tx = reg.revoke_issued_credential(&digest).await?;
+    done(
+        &a.rpc,
+        &format!(
+            "revoked credential {digest} as its issuer (block {})",
+            tx.block_number
+        ),
+        json!({"digest": digest.to_hex(), "asIssuer": true, "tx": tx}),
+    )
+}
+
+async fn verify_snapshot(a: VerifySnapshotArgs) -> Result<ExitCode> {
+    let d = read_deployment(&a.target.deployment)?;
+    let bytes =
+        std::fs::read(&a.snapshot).with_context(|| format!("reading {}", a.snapshot.display()))?;
+    let snapshot = kya_registry::Snapshot::load(&bytes)
+        .with_context(|| format!("{}", a.snapshot.display()))?;
+    if snapshot.chain_id() != d.chain_id
+        || snapshot.identity_registry() != d.identity.into_array()
+        || snapshot.reputation_registry() != d.reputation.into_array()
+    {
+        bail!(
+            "{} is a snapshot of other registries than the deployment's",
+            a.snapshot.display()
+        );
+    }
+    let provider = connect_http(&a.rpc.rpc_url, None)?;
+    let check = kya_registry::verify_snapshot(&provider, &snapshot, d.from_block).await?;
+    let (ok, text, verdict) = match check {
+        kya_registry::SnapshotCheck::Matches { block } => (
+            true,
+            format!(
+                "{}: matches the chain at block {block}",
+                a.snapshot.display()
+            ),
+            "matches",
+        ),
+        kya_registry::SnapshotCheck::BlockNotOnChain { block } => (
+            false,
+            format!(
+                "{}: block {block} (its hash) is not on this chain",
+                a.snapshot.display()
+            ),
+            "block_not_on_chain",
+        ),
+        kya_registry::SnapshotCheck::Differs { block } => (
+            false,
+            format!(
+                "{}: differs from the chain at block {block} (edited, or a node lied)",
+                a.snapshot.display()
+            ),
+            "differs",
+        ),
+        _ => (
+            false,
+            format!("{}: unknown result", a.snapshot.display()),
+            "unknown",
+        ),
+    };
+    if a.rpc.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"snapshot": a.snapshot, "result": verdict}))?
+        );
+    } else if ok {
+        println!("{text}");
+    } else {
+        eprintln!("{text}");
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 async fn feedback(a: FeedbackArgs) -> Result<ExitCode> {
@@ -619,6 +749,7 @@ async fn sync(a: SyncArgs) -> Result<ExitCode> {
             confirmations: a.confirmations,
             page_size: a.page_size,
             start_block: d.from_block,
+            to_block: None,
             progress: Some(Box::new(progress)),
         },
     )

@@ -250,6 +250,56 @@ fn registry_commands_end_to_end() {
             .is_some()
     );
 
+    // The wallet principal revokes, as issuer, a credential it issued; the snapshot knows.
+    let issued = format!("0x{}", "cd".repeat(32));
+    let r = env.json(
+        &[
+            "registry",
+            "revoke-issued",
+            "--digest",
+            &issued,
+            "--eth-key-env",
+            "PRINCIPAL_KEY",
+        ],
+        &principal_env,
+    );
+    assert_eq!(r["asIssuer"], true);
+    env.ok(&["registry", "sync", "--out", "snapshot.json", "-q"], &[]);
+    let bytes = std::fs::read(env.path().join("snapshot.json")).unwrap();
+    let snap = Snapshot::load(&bytes).unwrap();
+    assert!(
+        snap.revoked_by_issuer(&pkh, &issued.parse().unwrap())
+            .is_some()
+    );
+
+    // verify-snapshot: the synced file matches the chain; a resealed edit does not.
+    let v = env.json(
+        &["registry", "verify-snapshot", "--snapshot", "snapshot.json"],
+        &[],
+    );
+    assert_eq!(v["result"], "matches");
+    let mut edited: Value = serde_json::from_slice(&bytes).unwrap();
+    edited["issuerRevocations"] = Value::Array(Vec::new());
+    edited.as_object_mut().unwrap().remove("contentDigest");
+    let body = kya_core::json::canonicalize(&edited).unwrap();
+    use sha2::Digest as _;
+    edited["contentDigest"] = format!("0x{}", hex::encode(sha2::Sha256::digest(&body))).into();
+    std::fs::write(
+        env.path().join("edited.json"),
+        kya_core::json::canonicalize(&edited).unwrap(),
+    )
+    .unwrap();
+    let out = env.kya(
+        &["registry", "verify-snapshot", "--snapshot", "edited.json"],
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("differs from the chain"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // Reverts are readable: the rater may not rotate the agent's key.
     let out = env.kya(
         &[

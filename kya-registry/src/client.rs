@@ -426,7 +426,16 @@ impl Registry {
         send(call.send().await?).await
     }
 
-    /// Gives feedback to the agent from the signer (who must not own or operate it).
+    /// Revokes, as its issuer, a credential (by digest) that the signer's wallet issued (a
+    /// `did:pkh` principal's authorisation); irreversible. No agent permission is needed: it
+    /// speaks only for the signer.
+    pub async fn revoke_issued_credential(&self, digest: &CredentialDigest) -> Result<TxInfo> {
+        let call = self.identity.revokeIssuedCredential(B256::from(digest.0));
+        send(call.send().await?).await
+    }
+
+    /// Gives feedback to the agent from the signer (who must be neither its owner nor its
+    /// agent wallet).
     pub async fn give_feedback(
         &self,
         agent_id: U256,

@@ -122,6 +122,26 @@ pub enum KyaError {
         /// Block of the revocation.
         revoked_at: u64,
     },
+    /// `KyaIssuerCredentialAlreadyRevoked`: the issuer already revoked the digest.
+    #[error(
+        "credential {digest} is already revoked by its issuer {issuer} (at block {revoked_at})"
+    )]
+    KyaIssuerCredentialAlreadyRevoked {
+        /// The issuing wallet.
+        issuer: Address,
+        /// The credential digest (SHA-256).
+        digest: B256,
+        /// Block of the revocation.
+        revoked_at: u64,
+    },
+    /// `KyaURITooLong`: the agent URI is longer than the registry accepts.
+    #[error("the agent uri is {length} bytes, over the limit of {max_length}")]
+    KyaURITooLong {
+        /// Its length in bytes.
+        length: U256,
+        /// The limit.
+        max_length: U256,
+    },
     /// `KyaDeadlineExpired`: the wallet signature deadline has passed.
     #[error("the wallet signature deadline {deadline} has passed (block time {timestamp})")]
     KyaDeadlineExpired {
@@ -263,8 +283,8 @@ pub enum KyaError {
         /// `lastIndex`.
         last_index: u64,
     },
-    /// `KyaSelfFeedback`: the caller owns or operates the agent it tried to rate.
-    #[error("{caller} owns or operates agent {agent_id} and may not rate it")]
+    /// `KyaSelfFeedback`: the caller owns the agent it tried to rate, or is its agent wallet.
+    #[error("{caller} owns agent {agent_id} or is its agent wallet, and may not rate it")]
     KyaSelfFeedback {
         /// The caller.
         caller: Address,
@@ -404,6 +424,17 @@ impl From<KyaIdentityRegistryErrors> for KyaError {
                     revoked_at: e.revokedAt,
                 }
             }
+            KyaIdentityRegistryErrors::KyaIssuerCredentialAlreadyRevoked(e) => {
+                Self::KyaIssuerCredentialAlreadyRevoked {
+                    issuer: e.issuer,
+                    digest: e.digest,
+                    revoked_at: e.revokedAt,
+                }
+            }
+            KyaIdentityRegistryErrors::KyaURITooLong(e) => Self::KyaURITooLong {
+                length: e.length,
+                max_length: e.maxLength,
+            },
             KyaIdentityRegistryErrors::KyaDeadlineExpired(e) => Self::KyaDeadlineExpired {
                 deadline: e.deadline,
                 timestamp: e.timestamp,

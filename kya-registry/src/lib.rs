@@ -21,5 +21,6 @@ pub use error::{KyaError, RegistryError, Result};
 pub use fsutil::write_atomic;
 pub use kya_verify::snapshot::Snapshot;
 pub use sync::{
-    DEFAULT_PAGE_SIZE, Progress, SyncEvent, SyncOptions, SyncReport, new_snapshot, sync, sync_file,
+    DEFAULT_PAGE_SIZE, Progress, SnapshotCheck, SyncEvent, SyncOptions, SyncReport, new_snapshot,
+    sync, sync_file, verify_snapshot,
 };

@@ -34,7 +34,8 @@ use kya_verify::snapshot::{BlockTime, Snapshot};
 use serde::Deserialize;
 
 use crate::bindings::KyaIdentityRegistry::{
-    AgentKeyBound, AgentKeyUnbound, CredentialRevoked, PrincipalKeyBound, PrincipalKeyUnbound,
+    AgentKeyBound, AgentKeyUnbound, CredentialRevoked, IssuerCredentialRevoked, PrincipalKeyBound,
+    PrincipalKeyUnbound,
 };
 use crate::bindings::erc8004::IErc8004Identity::{MetadataSet, Registered, Transfer, URIUpdated};
 use crate::bindings::erc8004::IErc8004Reputation::{FeedbackRevoked, NewFeedback};
@@ -96,6 +97,8 @@ pub struct SyncOptions {
     pub page_size: u64,
     /// Where a fresh (or rebuilt) snapshot starts: the deployment block (default 0).
     pub start_block: u64,
+    /// Sync no further than this block (default none: up to `head − confirmations`).
+    pub to_block: Option<u64>,
     /// Progress callback (default none).
     pub progress: Option<Progress>,
 }
@@ -106,6 +109,7 @@ impl Default for SyncOptions {
             confirmations: 0,
             page_size: DEFAULT_PAGE_SIZE,
             start_block: 0,
+            to_block: None,
             progress: None,
         }
     }
@@ -117,6 +121,7 @@ impl std::fmt::Debug for SyncOptions {
             .field("confirmations", &self.confirmations)
             .field("page_size", &self.page_size)
             .field("start_block", &self.start_block)
+            .field("to_block", &self.to_block)
             .field("progress", &self.progress.is_some())
             .finish()
     }
@@ -308,6 +313,71 @@ pub async fn sync_file(
     Ok((snapshot, report))
 }
 
+/// What re-deriving a snapshot from the chain found (see [`verify_snapshot`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SnapshotCheck {
+    /// The chain, read from `start_block` to the snapshot's block, gives the same state.
+    Matches {
+        /// The snapshot's block.
+        block: u64,
+    },
+    /// The chain no longer has the snapshot's block (a reorg, or another chain).
+    BlockNotOnChain {
+        /// The snapshot's block.
+        block: u64,
+    },
+    /// The chain gives another state at the snapshot's block: the file was edited or the
+    /// node that produced it lied (or this one does).
+    Differs {
+        /// The snapshot's block.
+        block: u64,
+    },
+}
+
+/// Re-derives `snapshot` from the chain: syncs a fresh snapshot of the same registries from
+/// `start_block` to the snapshot's block and compares the states (everything but the window
+/// of recent block hashes). This is the only way to detect a hand-edited snapshot whose
+/// content digest was recomputed: the file itself is not signed by the chain.
+pub async fn verify_snapshot(
+    provider: &DynProvider,
+    snapshot: &Snapshot,
+    start_block: u64,
+) -> Result<SnapshotCheck> {
+    let block = snapshot.block().number;
+    if is_fresh(snapshot) {
+        return Err(RegistryError::Invalid(
+            "the snapshot has not synced any block yet".into(),
+        ));
+    }
+    let on_chain: Option<Header> = provider
+        .client()
+        .request(
+            "eth_getBlockByNumber",
+            (BlockNumberOrTag::Number(block), false),
+        )
+        .await?;
+    if on_chain.is_none_or(|h| h.hash.0 != snapshot.block().hash) {
+        return Ok(SnapshotCheck::BlockNotOnChain { block });
+    }
+    let mut fresh = Snapshot::new(
+        snapshot.chain_id(),
+        snapshot.identity_registry(),
+        snapshot.reputation_registry(),
+    );
+    let options = SyncOptions {
+        start_block,
+        to_block: Some(block),
+        ..SyncOptions::default()
+    };
+    sync(provider, &mut fresh, options).await?;
+    Ok(if fresh.same_state(snapshot) {
+        SnapshotCheck::Matches { block }
+    } else {
+        SnapshotCheck::Differs { block }
+    })
+}
+
 impl Syncer<'_> {
     async fn run(
         &mut self,
@@ -319,7 +389,10 @@ impl Syncer<'_> {
             .get_block_number()
             .await
             .map_err(RegistryError::from)?;
-        let target = head.saturating_sub(options.confirmations);
+        let mut target = head.saturating_sub(options.confirmations);
+        if let Some(to) = options.to_block {
+            target = target.min(to);
+        }
         let fresh = is_fresh(snapshot);
         let mut prev_hash: Option<B256> = None;
         if !fresh {
@@ -516,6 +589,17 @@ impl Syncer<'_> {
                     s.apply_revocation(&agent_id_of(e.agentId), CredentialDigest(e.digest.0), at)
                         .map_err(se)?;
                 }
+                IssuerCredentialRevoked::SIGNATURE_HASH => {
+                    let e = IssuerCredentialRevoked::decode_log(&l.inner)
+                        .map_err(de)?
+                        .data;
+                    s.apply_issuer_revocation(
+                        e.issuer.into_array(),
+                        CredentialDigest(e.digest.0),
+                        at,
+                    )
+                    .map_err(se)?;
+                }
                 _ => {}
             }
         } else if l.address() == self.reputation {
@@ -563,6 +647,7 @@ impl Syncer<'_> {
                 PrincipalKeyBound::SIGNATURE_HASH,
                 PrincipalKeyUnbound::SIGNATURE_HASH,
                 CredentialRevoked::SIGNATURE_HASH,
+                IssuerCredentialRevoked::SIGNATURE_HASH,
                 NewFeedback::SIGNATURE_HASH,
                 FeedbackRevoked::SIGNATURE_HASH,
             ])

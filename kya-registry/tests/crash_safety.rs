@@ -126,6 +126,37 @@ fn a_torn_snapshot_is_refused_by_load() {
     }
     // And so are flipped bytes that keep the JSON well formed but break an invariant.
     let text = String::from_utf8(new).unwrap();
-    let swapped = text.replacen("\"version\":1", "\"version\":2", 1);
+    let swapped = text.replacen("\"version\":2", "\"version\":3", 1);
     assert!(Snapshot::load(swapped.as_bytes()).is_err());
+}
+
+/// Temporary files of killed writers are removed by the next write; a live writer's file,
+/// and other files' temporaries, are left alone.
+#[test]
+fn the_next_write_removes_temp_files_of_dead_writers() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let path = dir.path().join("snapshot.json");
+    // A writer that died: a process that has exited (and was reaped).
+    let mut dead = Command::new("true").spawn().unwrap();
+    let dead_pid = dead.id();
+    dead.wait().unwrap();
+    // A writer still running.
+    let mut live = Command::new("sleep").arg("30").spawn().unwrap();
+    let live_pid = live.id();
+    let stale = dir.path().join(format!(".snapshot.json.tmp-{dead_pid}"));
+    let busy = dir.path().join(format!(".snapshot.json.tmp-{live_pid}"));
+    let other = dir.path().join(format!(".other.json.tmp-{dead_pid}"));
+    for f in [&stale, &busy, &other] {
+        std::fs::write(f, b"half a snapshot").unwrap();
+    }
+    write_atomic(&path, &snapshot(1, "next")).unwrap();
+    let left = (stale.exists(), busy.exists(), other.exists());
+    live.kill().unwrap();
+    live.wait().unwrap();
+    assert_eq!(
+        left,
+        (false, true, true),
+        "(dead writer's file removed, live writer's kept, another file's kept)"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), snapshot(1, "next"));
 }

@@ -24,7 +24,7 @@
 //!    and no proof's own `expires` has passed;
 //! 8. **registry** (when a view is given) — registered subjects exist and are active, their
 //!    keys are bound now, and no link is revoked under its subject's or its issuer's
-//!    registration.
+//!    registration, nor (the root) by its `did:pkh` issuer.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -349,6 +349,13 @@ fn check_registry(
                     registry: reg.agent_registry.to_string(),
                 });
             }
+            if let Some(reason) = view.agent_over_bounds(reg) {
+                return Err(VerifyError::RegistryRecordOverBounds {
+                    link: i,
+                    record: format!("agent {}", reg.agent_id),
+                    reason,
+                });
+            }
             let key = link.subject().public_key();
             if !view.agent_key_bound(reg, &key, now) {
                 return Err(VerifyError::KeyNotBound {
@@ -373,6 +380,18 @@ fn check_registry(
                     link: i,
                     digest: *digest,
                     agent_id: rev.agent_id.to_string(),
+                    block: rev.block,
+                    time: rev.time,
+                });
+            }
+        }
+        // A wallet principal revokes what it issued, whoever owns the agent.
+        if let (0, Did::Pkh(issuer)) = (i, link.issuer()) {
+            if let Some(rev) = view.revoked_by_issuer(&issuer, digest) {
+                return Err(VerifyError::RevokedByIssuer {
+                    link: 0,
+                    digest: *digest,
+                    issuer: issuer.to_string(),
                     block: rev.block,
                     time: rev.time,
                 });
@@ -459,6 +478,12 @@ fn check_root_binding(
             let principal = &principal;
             if registry.is_some_and(|r| r.principal_key_bound(principal, signer, now)) {
                 Ok(())
+            } else if let Some(reason) = registry.and_then(|r| r.principal_over_bounds(principal)) {
+                Err(VerifyError::RegistryRecordOverBounds {
+                    link: 0,
+                    record: principal.to_string(),
+                    reason,
+                })
             } else {
                 Err(VerifyError::PrincipalKeyNotBound {
                     principal: principal.to_string(),

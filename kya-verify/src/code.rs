@@ -93,6 +93,8 @@ codes! {
     KeyNotBound = "key_not_bound",
     /// A link was revoked.
     Revoked = "revoked",
+    /// The root was revoked by its issuer (a wallet principal).
+    RevokedByIssuer = "revoked_by_issuer",
     /// A registry record the chain depends on exceeded the registry's bounds.
     RegistryRecordOverBounds = "registry_record_over_bounds",
     /// The registry view is older than the policy allows.

@@ -245,6 +245,35 @@ pub enum VerifyError {
         /// The time of that block.
         time: Timestamp,
     },
+    /// The root link was revoked on-chain by its issuer (a `did:pkh` wallet).
+    #[error(
+        "credential [{link}] ({digest}) was revoked by its issuer {issuer} at block {block} ({time})"
+    )]
+    RevokedByIssuer {
+        /// The link.
+        link: usize,
+        /// Its digest.
+        digest: CredentialDigest,
+        /// The issuer that revoked it.
+        issuer: String,
+        /// The block of the revocation.
+        block: u64,
+        /// The time of that block.
+        time: Timestamp,
+    },
+    /// The registry view cannot answer faithfully for a record the link depends on: its
+    /// on-chain record exceeds the view's bounds (e.g. a snapshot's), so it is refused.
+    #[error(
+        "credential [{link}] depends on {record}, whose registry record is over bounds: {reason}"
+    )]
+    RegistryRecordOverBounds {
+        /// The link.
+        link: usize,
+        /// The record (`agent <id>` or a `did:pkh`).
+        record: String,
+        /// Which bound it exceeds.
+        reason: String,
+    },
     /// The nonce was seen before.
     #[error("nonce `{nonce}` was already used")]
     NonceReplayed {
@@ -384,6 +413,8 @@ impl VerifyError {
             Self::ProofExpired { .. } => Code::ProofExpired,
             Self::RegistryStale { .. } => Code::RegistryStale,
             Self::StoreUnavailable(_) => Code::StoreUnavailable,
+            Self::RevokedByIssuer { .. } => Code::RevokedByIssuer,
+            Self::RegistryRecordOverBounds { .. } => Code::RegistryRecordOverBounds,
         }
     }
 
@@ -407,7 +438,9 @@ impl VerifyError {
             | Self::AgentNotRegistered { link, .. }
             | Self::AgentInactive { link, .. }
             | Self::KeyNotBound { link, .. }
-            | Self::Revoked { link, .. } => Some(*link),
+            | Self::Revoked { link, .. }
+            | Self::RevokedByIssuer { link, .. }
+            | Self::RegistryRecordOverBounds { link, .. } => Some(*link),
             Self::UntrustedRoot { .. } | Self::PrincipalKeyNotBound { .. } => Some(0),
             Self::ChainTooDeep { max, .. } => Some(*max),
             Self::InputTooLarge { .. }

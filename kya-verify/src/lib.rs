@@ -31,7 +31,8 @@ pub use nonce::{MemoryNonceStore, NonceKey, NonceQuotas, NonceStore, NonceVerdic
 pub use policy::{Limits, Policy, PolicyBuilder, PolicyError};
 pub use presentation::{PresentationOptions, check_window, present};
 pub use registry::{
-    AgentRecord, Feedback, MemoryRegistry, RegistryView, ReputationSummary, Revocation,
+    AgentRecord, Feedback, IssuerRevocation, MemoryRegistry, RegistryView, ReputationSummary,
+    Revocation,
 };
 pub use store::StoreUnavailable;
 pub use verifier::{ChainInput, HolderProof, KeyRef, Verifier};

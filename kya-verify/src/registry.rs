@@ -1,8 +1,10 @@
 //! The verifier's window on the on-chain registry, and an in-memory implementation.
 //!
-//! The verifier asks only five questions ([`RegistryView`]): is this agent registered (and
+//! The verifier asks only a few questions ([`RegistryView`]): is this agent registered (and
 //! active), was this Ed25519 key bound to this agent / this principal at time *t*, is this
-//! credential digest revoked, and what is this agent's reputation among the raters I trust.
+//! credential digest revoked (under the agent's registration, or by the wallet that issued
+//! it), what is this agent's reputation among the raters I trust — and, of the view itself,
+//! which records it cannot answer for faithfully (over its bounds) and how recent it is.
 //! A [`Snapshot`](crate::snapshot::Snapshot) file answers them offline; `kya-registry`
 //! answers them from a node. [`MemoryRegistry`] answers them from values set in code (tests,
 //! demos).
@@ -40,6 +42,19 @@ pub struct AgentRecord {
 pub struct Revocation {
     /// The agent under whose registration the digest was revoked.
     pub agent_id: AgentId,
+    /// The block of the revocation.
+    pub block: u64,
+    /// That block's time.
+    pub time: Timestamp,
+}
+
+/// An on-chain revocation of a credential digest by the wallet that issued it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuerRevocation {
+    /// The issuing wallet.
+    #[serde(serialize_with = "ser_address")]
+    pub issuer: [u8; 20],
     /// The block of the revocation.
     pub block: u64,
     /// That block's time.
@@ -191,12 +206,38 @@ pub trait RegistryView: Send + Sync {
     /// The revocation of `digest` under the agent's registration, if any.
     fn revoked(&self, reg: &AgentRegistration, digest: &CredentialDigest) -> Option<Revocation>;
 
+    /// The revocation of `digest` by its issuer, the wallet `issuer` (a principal revokes what
+    /// it issued, whoever owns the agent). A `did:pkh` of another chain than the view's is
+    /// never revoked here.
+    fn revoked_by_issuer(
+        &self,
+        issuer: &DidPkh,
+        digest: &CredentialDigest,
+    ) -> Option<IssuerRevocation>;
+
     /// The agent's reputation among `raters`.
     fn reputation(&self, reg: &AgentRegistration, raters: &[[u8; 20]])
     -> Option<ReputationSummary>;
 
-    /// The time of the newest block this view reflects, for the policy's bound on the
-    /// view's age; `None` for a view that is current by construction (a live view).
+    /// Why the view cannot answer faithfully for this agent (its on-chain record exceeds the
+    /// view's bounds, e.g. an `agentURI` or key history longer than a snapshot keeps), if so.
+    /// A verifier refuses credentials that depend on such an agent. Views without bounds
+    /// answer `None`.
+    fn agent_over_bounds(&self, reg: &AgentRegistration) -> Option<String> {
+        let _ = reg;
+        None
+    }
+
+    /// Why the view cannot answer faithfully for this wallet principal's keys, if so (see
+    /// [`agent_over_bounds`](Self::agent_over_bounds)).
+    fn principal_over_bounds(&self, principal: &DidPkh) -> Option<String> {
+        let _ = principal;
+        None
+    }
+
+    /// The time of the newest block the view reflects (a snapshot's block timestamp), so a
+    /// verifier can bound how stale its registry facts may be. `None` for views without such
+    /// a time (or a snapshot that never synced a block).
     fn as_of(&self) -> Option<Timestamp> {
         None
     }
@@ -237,6 +278,8 @@ struct MemoryAgent {
 struct MemoryState {
     agents: BTreeMap<AgentKey, MemoryAgent>,
     principals: BTreeMap<(u64, [u8; 20]), Vec<MemoryKey>>,
+    issuer_revocations: BTreeMap<(u64, [u8; 20], CredentialDigest), IssuerRevocation>,
+    as_of: Option<Timestamp>,
     generation: u64,
 }
 
@@ -391,6 +434,32 @@ impl MemoryRegistry {
         });
     }
 
+    /// Records that the wallet `issuer` revoked `digest`, a credential it issued.
+    pub fn revoke_as_issuer(
+        &self,
+        issuer: &DidPkh,
+        digest: CredentialDigest,
+        block: u64,
+        time: Timestamp,
+    ) {
+        self.write(|s| {
+            s.issuer_revocations.insert(
+                (issuer.chain_id(), issuer.address(), digest),
+                IssuerRevocation {
+                    issuer: issuer.address(),
+                    block,
+                    time,
+                },
+            );
+        });
+    }
+
+    /// Sets the time the registry is said to reflect ([`RegistryView::as_of`]; `None` by
+    /// default).
+    pub fn set_as_of(&self, as_of: Option<Timestamp>) {
+        self.write(|s| s.as_of = as_of);
+    }
+
     /// Adds a feedback entry for the agent.
     pub fn add_feedback(&self, reg: &AgentRegistration, feedback: Feedback) {
         self.write(|s| {
@@ -453,6 +522,22 @@ impl RegistryView for MemoryRegistry {
                 .get(&map_key(reg))
                 .and_then(|a| a.revoked.get(digest).cloned())
         })
+    }
+
+    fn revoked_by_issuer(
+        &self,
+        issuer: &DidPkh,
+        digest: &CredentialDigest,
+    ) -> Option<IssuerRevocation> {
+        self.read(|s| {
+            s.issuer_revocations
+                .get(&(issuer.chain_id(), issuer.address(), *digest))
+                .cloned()
+        })
+    }
+
+    fn as_of(&self) -> Option<Timestamp> {
+        self.read(|s| s.as_of)
     }
 
     fn reputation(

@@ -8,7 +8,7 @@
 //! bytes).
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use kya_core::credential::{AgentId, AgentRegistration};
 use kya_core::json::{JsonLimits, canonicalize, parse_strict};
@@ -18,11 +18,12 @@ use sha2::{Digest as _, Sha256};
 
 use crate::policy::{Address, truncate};
 use crate::registry::{
-    AgentRecord, Feedback, RegistryView, ReputationSummary, Revocation, bound_during,
+    AgentRecord, Feedback, IssuerRevocation, RegistryView, ReputationSummary, Revocation,
+    bound_during,
 };
 
 /// The snapshot format version this crate reads and writes.
-pub const SNAPSHOT_VERSION: u64 = 1;
+pub const SNAPSHOT_VERSION: u64 = 2;
 /// Largest snapshot file accepted by [`Snapshot::load`] (256 MiB).
 pub const MAX_SNAPSHOT_BYTES: usize = 256 * 1024 * 1024;
 /// Most recent block hashes kept for reorg detection.
@@ -39,6 +40,42 @@ pub const MAX_REVOCATIONS: usize = 10_000_000;
 pub const MAX_FEEDBACK: usize = 10_000_000;
 /// Longest `agentURI`, tag, in bytes.
 pub const MAX_STRING_BYTES: usize = 8192;
+
+/// A bound that an agent's or a principal's on-chain record exceeds. Anyone can write such a
+/// record (a long URI, thousands of keys), so the sync never stops on one: the record is kept
+/// only as "over bounds", and the verifier refuses what depends on it (fail closed for that
+/// record alone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum OverBound {
+    /// The `agentURI` is longer than [`MAX_STRING_BYTES`] (it is kept empty).
+    #[serde(rename = "agentURI")]
+    AgentUri,
+    /// More than [`MAX_KEYS_PER_OWNER`] key bindings (no key is kept: none counts as bound).
+    #[serde(rename = "keys")]
+    Keys,
+}
+
+impl OverBound {
+    fn reason(self) -> String {
+        match self {
+            Self::AgentUri => format!("its agentURI is over {MAX_STRING_BYTES} bytes"),
+            Self::Keys => format!("it has over {MAX_KEYS_PER_OWNER} key bindings"),
+        }
+    }
+}
+
+fn mark(set: &mut Vec<OverBound>, b: OverBound) {
+    if let Err(pos) = set.binary_search(&b) {
+        set.insert(pos, b);
+    }
+}
+
+/// Why a record is over bounds, if it is.
+fn identity_reasons(set: &[OverBound]) -> Option<String> {
+    let reasons: Vec<String> = set.iter().map(|b| b.reason()).collect();
+    (!reasons.is_empty()).then(|| reasons.join("; "))
+}
 
 /// Why a snapshot could not be loaded or an event not applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -133,6 +170,13 @@ struct AgentEntry {
     agent_wallet: Option<[u8; 20]>,
     active: bool,
     keys: Vec<KeyBinding>,
+    over_bounds: Vec<OverBound>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct PrincipalEntry {
+    keys: Vec<KeyBinding>,
+    over_bounds: Vec<OverBound>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,9 +197,13 @@ pub struct Snapshot {
     block: Head,
     recent_blocks: Vec<BlockRef>,
     agents: BTreeMap<AgentNum, AgentEntry>,
-    principals: BTreeMap<[u8; 20], Vec<KeyBinding>>,
+    principals: BTreeMap<[u8; 20], PrincipalEntry>,
     revocations: BTreeMap<(AgentNum, [u8; 32]), BlockTime>,
+    issuer_revocations: BTreeMap<([u8; 20], [u8; 32]), BlockTime>,
     feedback: BTreeMap<(AgentNum, [u8; 20], u64), FeedbackEntry>,
+    /// (agent, rater) pairs with feedback dropped for its bounds: a summary over that rater
+    /// is not answered for that agent.
+    feedback_over_bounds: BTreeSet<(AgentNum, [u8; 20])>,
     state_id: [u8; 32],
 }
 
@@ -173,8 +221,20 @@ struct SnapshotJson {
     agents: Vec<AgentJson>,
     principals: Vec<PrincipalJson>,
     revocations: Vec<RevocationJson>,
+    issuer_revocations: Vec<IssuerRevocationJson>,
     feedback: Vec<FeedbackJson>,
+    feedback_over_bounds: Vec<FeedbackOverBoundsJson>,
 }
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct FeedbackOverBoundsJson {
+    agent_id: AgentId,
+    client: Address,
+}
+
+/// The member holding the SHA-256 of the canonical file without that member.
+const CONTENT_DIGEST: &str = "contentDigest";
 
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -196,6 +256,8 @@ struct AgentJson {
     agent_wallet: Option<Address>,
     active: bool,
     keys: Vec<KeyJson>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    over_bounds: Vec<OverBound>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -203,6 +265,18 @@ struct AgentJson {
 struct PrincipalJson {
     address: Address,
     keys: Vec<KeyJson>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    over_bounds: Vec<OverBound>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct IssuerRevocationJson {
+    issuer: Address,
+    #[serde(with = "hash32")]
+    digest: [u8; 32],
+    block: u64,
+    time: Timestamp,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -312,7 +386,9 @@ impl Snapshot {
             agents: BTreeMap::new(),
             principals: BTreeMap::new(),
             revocations: BTreeMap::new(),
+            issuer_revocations: BTreeMap::new(),
             feedback: BTreeMap::new(),
+            feedback_over_bounds: BTreeSet::new(),
             state_id: [0; 32],
         };
         s.bump(&format!(
@@ -322,9 +398,12 @@ impl Snapshot {
         s
     }
 
-    /// Reads and validates a snapshot file.
+    /// Reads and validates a snapshot file: its version, its canonical form (the bytes must be
+    /// exactly what [`to_json_bytes`](Self::to_json_bytes) writes, so equal states compare
+    /// byte for byte), its content digest (which catches accidental corruption, not a
+    /// deliberate edit: see `SNAPSHOT.md`), sorted unique entries and bounds.
     pub fn load(bytes: &[u8]) -> Result<Self, SnapshotError> {
-        let value = parse_strict(
+        let mut value = parse_strict(
             bytes,
             JsonLimits {
                 max_bytes: MAX_SNAPSHOT_BYTES,
@@ -340,12 +419,32 @@ impl Snapshot {
                     .map_or_else(|| "(none)".to_owned(), |v| truncate(&v.to_string(), 20))
             )));
         }
+        let recorded = match value.as_object_mut().and_then(|o| o.remove(CONTENT_DIGEST)) {
+            Some(serde_json::Value::String(h)) => parse_hash(&h)
+                .ok_or_else(|| err(format!("{CONTENT_DIGEST} must be 0x + 64 hex digits")))?,
+            _ => return Err(err(format!("{CONTENT_DIGEST} is missing"))),
+        };
+        let body = canonicalize(&value).map_err(|e| err(e.to_string()))?;
+        if with_digest(&body, recorded).as_deref() != Some(bytes) {
+            return Err(err(
+                "the file is not in canonical form (RFC 8785: sorted keys, no whitespace)",
+            ));
+        }
+        let computed: [u8; 32] = Sha256::digest(&body).into();
+        if computed != recorded {
+            return Err(err(format!(
+                "content digest mismatch: the file records 0x{}, its content hashes to 0x{} (corrupted or edited)",
+                hex::encode(recorded),
+                hex::encode(computed)
+            )));
+        }
+        drop(body);
         let json: SnapshotJson = serde_json::from_value(value).map_err(|e| err(e.to_string()))?;
         if json.recent_blocks.len() > MAX_RECENT_BLOCKS
             || json.agents.len() > MAX_AGENTS
             || json.principals.len() > MAX_PRINCIPALS
-            || json.revocations.len() > MAX_REVOCATIONS
-            || json.feedback.len() > MAX_FEEDBACK
+            || json.revocations.len() + json.issuer_revocations.len() > MAX_REVOCATIONS
+            || json.feedback.len() + json.feedback_over_bounds.len() > MAX_FEEDBACK
         {
             return Err(err("too many entries"));
         }
@@ -366,6 +465,7 @@ impl Snapshot {
             }
             check_string("agentURI", &a.agent_uri)?;
             let keys = keys_from_json(a.keys, &format!("agent {}", id.0))?;
+            check_over_bounds(&a.over_bounds, &keys, &format!("agent {}", id.0))?;
             last = Some(id.clone());
             agents.insert(
                 id,
@@ -375,6 +475,7 @@ impl Snapshot {
                     agent_wallet: a.agent_wallet.map(|w| w.0),
                     active: a.active,
                     keys,
+                    over_bounds: a.over_bounds,
                 },
             );
         }
@@ -384,7 +485,37 @@ impl Snapshot {
         let mut principals = BTreeMap::new();
         for p in json.principals {
             let owner = format!("principal 0x{}", hex::encode(p.address.0));
-            principals.insert(p.address.0, keys_from_json(p.keys, &owner)?);
+            let keys = keys_from_json(p.keys, &owner)?;
+            check_over_bounds(&p.over_bounds, &keys, &owner)?;
+            if p.over_bounds.iter().any(|b| *b != OverBound::Keys) {
+                return Err(err(format!("{owner}: only keys can be over bounds")));
+            }
+            principals.insert(
+                p.address.0,
+                PrincipalEntry {
+                    keys,
+                    over_bounds: p.over_bounds,
+                },
+            );
+        }
+
+        let mut issuer_revocations = BTreeMap::new();
+        let mut last_irev: Option<([u8; 20], [u8; 32])> = None;
+        for r in json.issuer_revocations {
+            let k = (r.issuer.0, r.digest);
+            if last_irev.is_some_and(|l| l >= k) {
+                return Err(err(
+                    "issuerRevocations must be sorted by issuer, then digest, and unique",
+                ));
+            }
+            last_irev = Some(k);
+            issuer_revocations.insert(
+                k,
+                BlockTime {
+                    block: r.block,
+                    time: r.time,
+                },
+            );
         }
 
         let mut revocations = BTreeMap::new();
@@ -434,6 +565,19 @@ impl Snapshot {
             );
         }
 
+        let mut feedback_over_bounds = BTreeSet::new();
+        let mut last_fob: Option<(AgentNum, [u8; 20])> = None;
+        for f in json.feedback_over_bounds {
+            let k = (AgentNum(f.agent_id), f.client.0);
+            if last_fob.as_ref().is_some_and(|l| *l >= k) {
+                return Err(err(
+                    "feedbackOverBounds must be sorted by agentId, client, and unique",
+                ));
+            }
+            last_fob = Some(k.clone());
+            feedback_over_bounds.insert(k);
+        }
+
         Ok(Self {
             chain_id: json.chain_id,
             identity_registry: json.identity_registry.0,
@@ -443,9 +587,32 @@ impl Snapshot {
             agents,
             principals,
             revocations,
+            issuer_revocations,
             feedback,
+            feedback_over_bounds,
             state_id: Sha256::digest(bytes).into(),
         })
+    }
+
+    /// Whether `other` holds the same registry state: everything but the window of recent
+    /// block hashes (which depends on how the syncs were split into pages) and the state id.
+    /// Used to compare a snapshot with one re-derived from the chain.
+    pub fn same_state(&self, other: &Self) -> bool {
+        self.chain_id == other.chain_id
+            && self.identity_registry == other.identity_registry
+            && self.reputation_registry == other.reputation_registry
+            && self.block == other.block
+            && self.agents == other.agents
+            && self.principals == other.principals
+            && self.revocations == other.revocations
+            && self.issuer_revocations == other.issuer_revocations
+            && self.feedback == other.feedback
+            && self.feedback_over_bounds == other.feedback_over_bounds
+    }
+
+    /// The time of the block the snapshot reflects; `None` before its first synced block.
+    pub fn as_of(&self) -> Option<Timestamp> {
+        (self.block.hash != [0; 32]).then_some(self.block.timestamp)
     }
 
     /// The snapshot as RFC 8785 canonical JSON: the same state always gives the same bytes.
@@ -467,14 +634,26 @@ impl Snapshot {
                     agent_wallet: a.agent_wallet.map(Address),
                     active: a.active,
                     keys: keys_to_json(&a.keys),
+                    over_bounds: a.over_bounds.clone(),
                 })
                 .collect(),
             principals: self
                 .principals
                 .iter()
-                .map(|(address, keys)| PrincipalJson {
+                .map(|(address, p)| PrincipalJson {
                     address: Address(*address),
-                    keys: keys_to_json(keys),
+                    keys: keys_to_json(&p.keys),
+                    over_bounds: p.over_bounds.clone(),
+                })
+                .collect(),
+            issuer_revocations: self
+                .issuer_revocations
+                .iter()
+                .map(|((issuer, digest), at)| IssuerRevocationJson {
+                    issuer: Address(*issuer),
+                    digest: *digest,
+                    block: at.block,
+                    time: at.time,
                 })
                 .collect(),
             revocations: self
@@ -501,10 +680,24 @@ impl Snapshot {
                     revoked: f.revoked,
                 })
                 .collect(),
+            feedback_over_bounds: self
+                .feedback_over_bounds
+                .iter()
+                .map(|(id, client)| FeedbackOverBoundsJson {
+                    agent_id: id.0.clone(),
+                    client: Address(*client),
+                })
+                .collect(),
         };
+        // The digest covers the canonical file without its own member, then is inserted:
+        // JCS sorts it into place, so the file stays canonical.
         serde_json::to_value(&json)
             .ok()
             .and_then(|v| canonicalize(&v).ok())
+            .and_then(|body| {
+                let digest: [u8; 32] = Sha256::digest(&body).into();
+                with_digest(&body, digest)
+            })
             .unwrap_or_default()
     }
 
@@ -591,7 +784,12 @@ impl Snapshot {
         owner: [u8; 20],
         agent_uri: String,
     ) -> Result<(), SnapshotError> {
-        check_string("agentURI", &agent_uri)?;
+        // Anyone can register: an over-long URI degrades only this agent.
+        let (agent_uri, over_bounds) = if agent_uri.len() > MAX_STRING_BYTES {
+            (String::new(), vec![OverBound::AgentUri])
+        } else {
+            (agent_uri, Vec::new())
+        };
         if self.agents.len() >= MAX_AGENTS {
             return Err(err("too many agents"));
         }
@@ -607,6 +805,7 @@ impl Snapshot {
                 agent_wallet: None,
                 active: true,
                 keys: Vec::new(),
+                over_bounds,
             },
         );
         Ok(())
@@ -618,9 +817,15 @@ impl Snapshot {
         agent_id: &AgentId,
         agent_uri: String,
     ) -> Result<(), SnapshotError> {
-        check_string("agentURI", &agent_uri)?;
         self.bump(&format!("uri {agent_id} {agent_uri}"));
-        self.agent_mut(agent_id)?.agent_uri = agent_uri;
+        let a = self.agent_mut(agent_id)?;
+        if agent_uri.len() > MAX_STRING_BYTES {
+            // Sticky: the agent's URI history is no longer known in full.
+            a.agent_uri = String::new();
+            mark(&mut a.over_bounds, OverBound::AgentUri);
+        } else {
+            a.agent_uri = agent_uri;
+        }
         Ok(())
     }
 
@@ -668,8 +873,8 @@ impl Snapshot {
             "agent-bind {agent_id} {key} {} {}",
             at.block, at.time
         ));
-        let keys = &mut self.agent_mut(agent_id)?.keys;
-        push_key(keys, key, at)
+        let a = self.agent_mut(agent_id)?;
+        push_key(&mut a.keys, &mut a.over_bounds, key, at)
     }
 
     /// An Ed25519 key was unbound from an agent.
@@ -683,8 +888,11 @@ impl Snapshot {
             "agent-unbind {agent_id} {key} {} {}",
             at.block, at.time
         ));
-        let keys = &mut self.agent_mut(agent_id)?.keys;
-        close_key(keys, key, at)
+        let a = self.agent_mut(agent_id)?;
+        if a.over_bounds.contains(&OverBound::Keys) {
+            return Ok(()); // its key history is no longer kept
+        }
+        close_key(&mut a.keys, key, at)
     }
 
     /// An Ed25519 issuing key was bound to a principal (wallet).
@@ -703,7 +911,8 @@ impl Snapshot {
             at.block,
             at.time
         ));
-        push_key(self.principals.entry(principal).or_default(), key, at)
+        let p = self.principals.entry(principal).or_default();
+        push_key(&mut p.keys, &mut p.over_bounds, key, at)
     }
 
     /// An issuing key was unbound from a principal.
@@ -719,11 +928,14 @@ impl Snapshot {
             at.block,
             at.time
         ));
-        let keys = self
+        let p = self
             .principals
             .get_mut(&principal)
             .ok_or_else(|| err(format!("unknown principal 0x{}", hex::encode(principal))))?;
-        close_key(keys, key, at)
+        if p.over_bounds.contains(&OverBound::Keys) {
+            return Ok(()); // its key history is no longer kept
+        }
+        close_key(&mut p.keys, key, at)
     }
 
     /// A credential digest was revoked under an agent's registration.
@@ -746,7 +958,32 @@ impl Snapshot {
         Ok(())
     }
 
-    /// A rater gave feedback (ERC-8004 `NewFeedback`).
+    /// The wallet `issuer` revoked a credential digest it issued.
+    pub fn apply_issuer_revocation(
+        &mut self,
+        issuer: [u8; 20],
+        digest: CredentialDigest,
+        at: BlockTime,
+    ) -> Result<(), SnapshotError> {
+        if self.revocations.len() + self.issuer_revocations.len() >= MAX_REVOCATIONS {
+            return Err(err("too many revocations"));
+        }
+        self.bump(&format!(
+            "issuer-revoke {} {digest} {} {}",
+            hex::encode(issuer),
+            at.block,
+            at.time
+        ));
+        self.issuer_revocations
+            .entry((issuer, digest.0))
+            .or_insert(at);
+        Ok(())
+    }
+
+    /// A rater gave feedback (ERC-8004 `NewFeedback`). Anyone can rate, so an entry beyond
+    /// the snapshot's bounds (a tag over [`MAX_STRING_BYTES`], `valueDecimals` over 18) is
+    /// dropped and marks (agent, rater) as over bounds, instead of stopping the sync: only a
+    /// summary that counts that rater for that agent goes unanswered.
     #[allow(clippy::too_many_arguments)]
     pub fn apply_feedback(
         &mut self,
@@ -758,13 +995,17 @@ impl Snapshot {
         tag1: String,
         tag2: String,
     ) -> Result<(), SnapshotError> {
-        if value_decimals > 18 {
-            return Err(err("valueDecimals must be at most 18"));
-        }
-        check_string("tag1", &tag1)?;
-        check_string("tag2", &tag2)?;
-        if self.feedback.len() >= MAX_FEEDBACK {
+        if self.feedback.len() + self.feedback_over_bounds.len() >= MAX_FEEDBACK {
             return Err(err("too much feedback"));
+        }
+        if value_decimals > 18 || tag1.len() > MAX_STRING_BYTES || tag2.len() > MAX_STRING_BYTES {
+            self.bump(&format!(
+                "feedback-over-bounds {agent_id} {} {index}",
+                hex::encode(client)
+            ));
+            self.feedback_over_bounds
+                .insert((AgentNum(agent_id.clone()), client));
+            return Ok(());
         }
         self.bump(&format!(
             "feedback {agent_id} {} {index} {value} {value_decimals} {tag1:?} {tag2:?}",
@@ -794,16 +1035,23 @@ impl Snapshot {
             "feedback-revoked {agent_id} {} {index}",
             hex::encode(client)
         ));
-        let f = self
+        let dropped = self
+            .feedback_over_bounds
+            .contains(&(AgentNum(agent_id.clone()), client));
+        match self
             .feedback
             .get_mut(&(AgentNum(agent_id.clone()), client, index))
-            .ok_or_else(|| {
-                err(format!(
+        {
+            Some(f) => f.revoked = true,
+            // Dropped for its bounds (see apply_feedback): nothing to revoke.
+            None if dropped => {}
+            None => {
+                return Err(err(format!(
                     "unknown feedback {agent_id}/0x{}/{index}",
                     hex::encode(client)
-                ))
-            })?;
-        f.revoked = true;
+                )));
+            }
+        }
         Ok(())
     }
 
@@ -822,11 +1070,19 @@ impl Snapshot {
 
 fn push_key(
     keys: &mut Vec<KeyBinding>,
+    over_bounds: &mut Vec<OverBound>,
     key: PublicKey,
     at: BlockTime,
 ) -> Result<(), SnapshotError> {
+    if over_bounds.contains(&OverBound::Keys) {
+        return Ok(()); // its key history is no longer kept
+    }
     if keys.len() >= MAX_KEYS_PER_OWNER {
-        return Err(err("too many keys"));
+        // The owner (the principal itself) bound more keys than a snapshot keeps: fail closed
+        // for this record alone, no key of it counts as bound.
+        keys.clear();
+        mark(over_bounds, OverBound::Keys);
+        return Ok(());
     }
     if keys.iter().any(|k| k.key == key && k.unbound_at.is_none()) {
         return Ok(()); // already bound
@@ -860,6 +1116,42 @@ fn close_key(keys: &mut [KeyBinding], key: PublicKey, at: BlockTime) -> Result<(
     }
     open.unbound_at = Some(at);
     Ok(())
+}
+
+/// An over-bounds record's consistency: sorted unique reasons, and no keys when its keys are
+/// over bounds.
+fn check_over_bounds(
+    over: &[OverBound],
+    keys: &[KeyBinding],
+    owner: &str,
+) -> Result<(), SnapshotError> {
+    strictly_ascending(over, &format!("{owner}: overBounds"))?;
+    if over.contains(&OverBound::Keys) && !keys.is_empty() {
+        return Err(err(format!(
+            "{owner}: keys are over bounds, yet keys are listed"
+        )));
+    }
+    Ok(())
+}
+
+/// The canonical file: `body` (canonical JSON without the digest member) with
+/// `"contentDigest"` inserted in sorted position (after `chainId`, before `feedback`).
+fn with_digest(body: &[u8], digest: [u8; 32]) -> Option<Vec<u8>> {
+    let marker = b",\"feedback\":";
+    let pos = body.windows(marker.len()).position(|w| w == marker)?;
+    let member = format!(",\"{CONTENT_DIGEST}\":\"0x{}\"", hex::encode(digest));
+    let mut out = Vec::with_capacity(body.len() + member.len());
+    out.extend_from_slice(&body[..pos]);
+    out.extend_from_slice(member.as_bytes());
+    out.extend_from_slice(&body[pos..]);
+    Some(out)
+}
+
+fn parse_hash(s: &str) -> Option<[u8; 32]> {
+    let h = s.strip_prefix("0x").filter(|h| h.len() == 64)?;
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(h, &mut out).ok()?;
+    Some(out)
 }
 
 fn parse_i128(s: &str) -> Result<i128, SnapshotError> {
@@ -904,15 +1196,11 @@ impl RegistryView for Snapshot {
 
     fn principal_key_bound(&self, principal: &DidPkh, key: &PublicKey, at: Timestamp) -> bool {
         principal.chain_id() == self.chain_id
-            && self
-                .principals
-                .get(&principal.address())
-                .is_some_and(|keys| {
-                    keys.iter().any(|k| {
-                        k.key == *key
-                            && bound_during(k.bound_at.time, k.unbound_at.map(|u| u.time), at)
-                    })
+            && self.principals.get(&principal.address()).is_some_and(|p| {
+                p.keys.iter().any(|k| {
+                    k.key == *key && bound_during(k.bound_at.time, k.unbound_at.map(|u| u.time), at)
                 })
+            })
     }
 
     fn revoked(&self, reg: &AgentRegistration, digest: &CredentialDigest) -> Option<Revocation> {
@@ -928,6 +1216,41 @@ impl RegistryView for Snapshot {
             })
     }
 
+    fn revoked_by_issuer(
+        &self,
+        issuer: &DidPkh,
+        digest: &CredentialDigest,
+    ) -> Option<IssuerRevocation> {
+        if issuer.chain_id() != self.chain_id {
+            return None;
+        }
+        self.issuer_revocations
+            .get(&(issuer.address(), digest.0))
+            .map(|at| IssuerRevocation {
+                issuer: issuer.address(),
+                block: at.block,
+                time: at.time,
+            })
+    }
+
+    fn agent_over_bounds(&self, reg: &AgentRegistration) -> Option<String> {
+        self.entry(reg)
+            .and_then(|a| identity_reasons(&a.over_bounds))
+    }
+
+    fn principal_over_bounds(&self, principal: &DidPkh) -> Option<String> {
+        if principal.chain_id() != self.chain_id {
+            return None;
+        }
+        self.principals
+            .get(&principal.address())
+            .and_then(|p| identity_reasons(&p.over_bounds))
+    }
+
+    fn as_of(&self) -> Option<Timestamp> {
+        Snapshot::as_of(self)
+    }
+
     fn reputation(
         &self,
         reg: &AgentRegistration,
@@ -937,10 +1260,24 @@ impl RegistryView for Snapshot {
             return None;
         }
         let id = AgentNum(reg.agent_id.clone());
-        let entries: Vec<Feedback> = self
-            .feedback
-            .range((id.clone(), [0u8; 20], 0)..=(id, [0xff; 20], u64::MAX))
-            .filter(|((_, client, _), _)| raters.contains(client))
+        // A counted rater's feedback was dropped for its bounds: no summary beats a wrong one.
+        if raters
+            .iter()
+            .any(|r| self.feedback_over_bounds.contains(&(id.clone(), *r)))
+        {
+            return None;
+        }
+        // Only the trusted raters' entries are visited: anyone can flood an agent with
+        // feedback from other accounts, and this runs in the request path.
+        let mut trusted = raters.to_vec();
+        trusted.sort_unstable();
+        trusted.dedup();
+        let entries: Vec<Feedback> = trusted
+            .iter()
+            .flat_map(|r| {
+                self.feedback
+                    .range((id.clone(), *r, 0)..=(id.clone(), *r, u64::MAX))
+            })
             .map(|((_, client, index), f)| Feedback {
                 client: *client,
                 index: *index,

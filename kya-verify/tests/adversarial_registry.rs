@@ -248,3 +248,72 @@ fn a_stolen_principal_key_is_useless_after_unbinding_whatever_created_says() {
         "judged now: {e}"
     );
 }
+
+/// A wallet principal revokes what it issued, although someone else owns the agent; the
+/// verifier sees it offline. Another wallet's revocation of the same digest, or one on
+/// another chain, counts for nothing.
+#[test]
+fn a_wallet_principal_revokes_what_it_issued() {
+    let (wallet, chain) = pkh_chain();
+    let trusting = Policy::builder().trust_root(Did::Pkh(wallet)).build();
+    let r = std::sync::Arc::new(MemoryRegistry::new());
+    r.bind_principal_key(&wallet, principal().public_key(), t0());
+    assert!(verify_chain(&chain, &trusting, &clock(), Some(r.clone())).is_ok());
+    let digest = verify_chain(&chain, &trusting, &clock(), Some(r.clone()))
+        .unwrap()
+        .chain()[0]
+        .digest();
+    r.revoke_as_issuer(&DidPkh::new(31337, [0xbb; 20]), digest, 7, t0());
+    r.revoke_as_issuer(&DidPkh::new(1, [0xaa; 20]), digest, 7, t0());
+    assert!(
+        verify_chain(&chain, &trusting, &clock(), Some(r.clone())).is_ok(),
+        "only the issuer's own revocation, on the registry's chain, counts"
+    );
+    r.revoke_as_issuer(&wallet, digest, 9, t("2026-01-12T00:00:00Z"));
+    let e = assert_err(
+        verify_chain(&chain, &trusting, &clock(), Some(r.clone())),
+        "revoked_by_issuer",
+        Some(0),
+    );
+    assert!(e.to_string().contains(&wallet.to_string()), "{e}");
+    assert!(e.to_string().contains("block 9"), "{e}");
+}
+
+/// An untrusted rater's feedback never enters a summary (threat model T12).
+#[test]
+fn an_untrusted_raters_feedback_is_excluded() {
+    let r = registry();
+    let (trusted, sybil) = ([0x22; 20], [0x66; 20]);
+    for (client, value) in [(trusted, 80), (sybil, 0), (sybil, 0)] {
+        r.add_feedback(
+            &registration(1),
+            Feedback {
+                client,
+                index: 1,
+                value,
+                value_decimals: 0,
+                tag1: String::new(),
+                tag2: String::new(),
+                revoked: false,
+            },
+        );
+    }
+    let s = r.reputation(&registration(1), &[trusted]).unwrap();
+    assert_eq!((s.count, s.average), (1, 80));
+    assert!(r.reputation(&registration(1), &[]).is_none());
+}
+
+/// `as_of` is what the view says it reflects: settable in memory, `None` by default.
+#[test]
+fn a_memory_registry_reports_its_as_of_time() {
+    let r = std::sync::Arc::new(MemoryRegistry::new());
+    assert_eq!(r.as_of(), None);
+    let before = r.state_id();
+    r.set_as_of(Some(t0()));
+    assert_eq!(r.as_of(), Some(t0()));
+    assert_ne!(
+        r.state_id(),
+        before,
+        "a change of as_of is a change of state"
+    );
+}

@@ -10,15 +10,14 @@ use std::sync::Arc;
 use common::*;
 use kya_core::credential::AgentDelegation;
 use kya_core::grant::{Action, Amount, Asset, Money};
-use kya_core::{PublicKey, SecretKey, Timestamp};
+use kya_core::{SecretKey, Timestamp};
 use kya_verify::http::{
     ChainTransport, HttpPolicy, HttpRequest, KyaGate, MemoryChainStore, Refusal, RequestSigner,
     Route, SignOptions,
 };
 use kya_verify::{
     Charge, ChargeError, Code, Ledger, MemoryLedger, MemoryNonceStore, NonceKey, NonceQuotas,
-    NonceStore, NonceVerdict, PresentationOptions, RegistryView, StoreUnavailable, Verifier,
-    present,
+    NonceStore, NonceVerdict, PresentationOptions, StoreUnavailable, Verifier, present,
 };
 use serde_json::Value;
 
@@ -137,63 +136,24 @@ fn a_proof_past_its_own_expires_is_refused() {
     );
 }
 
-/// A registry view that reflects the chain as of a fixed time.
-struct AsOf(kya_verify::MemoryRegistry, Timestamp);
-
-impl RegistryView for AsOf {
-    fn agent(
-        &self,
-        reg: &kya_core::credential::AgentRegistration,
-    ) -> Option<kya_verify::AgentRecord> {
-        self.0.agent(reg)
-    }
-    fn agent_key_bound(
-        &self,
-        reg: &kya_core::credential::AgentRegistration,
-        key: &PublicKey,
-        at: Timestamp,
-    ) -> bool {
-        self.0.agent_key_bound(reg, key, at)
-    }
-    fn principal_key_bound(&self, p: &kya_core::DidPkh, key: &PublicKey, at: Timestamp) -> bool {
-        self.0.principal_key_bound(p, key, at)
-    }
-    fn revoked(
-        &self,
-        reg: &kya_core::credential::AgentRegistration,
-        digest: &kya_core::CredentialDigest,
-    ) -> Option<kya_verify::Revocation> {
-        self.0.revoked(reg, digest)
-    }
-    fn reputation(
-        &self,
-        reg: &kya_core::credential::AgentRegistration,
-        raters: &[[u8; 20]],
-    ) -> Option<kya_verify::ReputationSummary> {
-        self.0.reputation(reg, raters)
-    }
-    fn as_of(&self) -> Option<Timestamp> {
-        Some(self.1)
-    }
+/// A registry view that reflects the chain as of `at`.
+fn as_of(at: Timestamp) -> Arc<kya_verify::MemoryRegistry> {
+    let r = Arc::new(kya_verify::MemoryRegistry::new());
+    r.set_as_of(Some(at));
+    r
 }
 
 #[test]
 fn a_stale_registry_view_is_refused() {
     let d = bytes(&docs(&chain(2)));
-    let old = Arc::new(AsOf(
-        kya_verify::MemoryRegistry::new(),
-        now().add_seconds(-330 * 86_400),
-    ));
+    let old = as_of(now().add_seconds(-330 * 86_400));
     let e = assert_err(
         verify_chain(&d, &policy(), &clock(), Some(old)),
         "registry_stale",
         None,
     );
     assert!(e.to_string().contains("86400"), "{e}");
-    let fresh = Arc::new(AsOf(
-        kya_verify::MemoryRegistry::new(),
-        now().add_seconds(-3600),
-    ));
+    let fresh = as_of(now().add_seconds(-3600));
     assert!(verify_chain(&d, &policy(), &clock(), Some(fresh)).is_ok());
 }
 

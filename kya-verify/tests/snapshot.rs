@@ -7,8 +7,10 @@ mod common;
 use common::*;
 use kya_core::DidPkh;
 use kya_core::credential::AgentId;
+use kya_core::json::canonicalize;
 use kya_verify::RegistryView;
-use kya_verify::snapshot::{BlockTime, Snapshot};
+use kya_verify::snapshot::{BlockTime, MAX_KEYS_PER_OWNER, MAX_STRING_BYTES, Snapshot};
+use sha2::{Digest as _, Sha256};
 
 const REGISTRY: [u8; 20] = [
     0x5f, 0xbd, 0xb2, 0x31, 0x56, 0x78, 0xaf, 0xec, 0xb3, 0x67, 0xf0, 0x32, 0xd9, 0x3f, 0x64, 0x2f,
@@ -70,7 +72,7 @@ fn round_trips_deterministically() {
     assert_eq!(loaded.to_json_bytes(), bytes);
     assert_eq!(built().to_json_bytes(), bytes, "same events, same bytes");
     let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-    assert_eq!(v["version"], 1);
+    assert_eq!(v["version"], 2);
     assert_eq!(v["chainId"], 31337);
     assert_eq!(v["block"]["number"], 2);
     assert_eq!(v["recentBlocks"].as_array().unwrap().len(), 2);
@@ -105,6 +107,11 @@ fn answers_the_registry_questions() {
     assert_eq!((rep.count, rep.average, rep.value_decimals), (2, 42, 0));
     assert!(s.reputation(&reg, &[]).is_none());
     assert!(s.reputation(&reg, &[[0x23; 20]]).is_none());
+    // A rater listed twice counts once.
+    assert_eq!(
+        s.reputation(&reg, &[[0x22; 20], [0x23; 20], [0x22; 20]]),
+        Some(rep.clone())
+    );
     // Another registry contract knows nothing.
     let mut other = reg.clone();
     other.agent_registry.address = [0x01; 20];
@@ -127,7 +134,7 @@ fn answers_the_registry_questions() {
     assert_err(
         common::verify_chain(
             &d,
-            &policy(),
+            &snapshot_policy(),
             &clock(),
             Some(std::sync::Arc::new(s.clone())),
         ),
@@ -144,7 +151,7 @@ fn answers_the_registry_questions() {
     assert_err(
         common::verify_chain(
             &d0,
-            &policy(),
+            &snapshot_policy(),
             &clock(),
             Some(std::sync::Arc::new(s.clone())),
         ),
@@ -157,7 +164,7 @@ fn answers_the_registry_questions() {
 fn load_refuses_bad_files() {
     let good = String::from_utf8(built().to_json_bytes()).unwrap();
     let bad = [
-        good.replace("\"version\":1", "\"version\":2"),
+        good.replace("\"version\":2", "\"version\":1"),
         good.replace("\"chainId\":31337", "\"chainId\":31337,\"extra\":1"),
         good.replace("\"chainId\":31337", "\"chainId\":31337,\"chainId\":1"),
         good.replace("\"agentId\":\"2\"", "\"agentId\":\"20\""),
@@ -199,4 +206,327 @@ fn events_are_validated() {
     }
     assert_eq!(s.recent_blocks().len(), 256);
     assert_eq!(s.recent_blocks().last().unwrap().number, 299);
+}
+
+/// Re-seals a snapshot's JSON after an edit, as a deliberate forger would: drops the old
+/// content digest, writes the canonical form and the digest it hashes to.
+fn reseal(mut v: serde_json::Value) -> Vec<u8> {
+    let o = v.as_object_mut().unwrap();
+    o.remove("contentDigest");
+    let body = canonicalize(&v).unwrap();
+    let digest = format!("0x{}", hex::encode(Sha256::digest(&body)));
+    v.as_object_mut()
+        .unwrap()
+        .insert("contentDigest".into(), digest.into());
+    canonicalize(&v).unwrap()
+}
+
+fn with_revocation() -> Snapshot {
+    let mut s = built();
+    s.apply_revocation(
+        &AgentId::from(1),
+        kya_core::CredentialDigest([7; 32]),
+        at(2, "2026-01-02T00:00:00Z"),
+    )
+    .unwrap();
+    s
+}
+
+/// The canonical form is enforced on load: a pretty-printed or re-ordered file (same JSON
+/// value) is refused, so equal states are equal bytes across sources.
+#[test]
+fn load_refuses_a_non_canonical_file() {
+    let bytes = with_revocation().to_json_bytes();
+    assert!(Snapshot::load(&bytes).is_ok());
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let pretty = serde_json::to_vec_pretty(&v).unwrap();
+    let e = Snapshot::load(&pretty).unwrap_err().to_string();
+    assert!(e.contains("canonical"), "{e}");
+    let mut spaced = bytes.clone();
+    spaced.push(b'\n');
+    assert!(Snapshot::load(&spaced).is_err(), "a trailing newline");
+    // Re-ordered members: `version` moved to the front.
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    let reordered = format!(
+        "{{\"version\":2,{}}}",
+        text.trim_start_matches('{').replace(",\"version\":2}", "")
+    );
+    assert_ne!(reordered.as_bytes(), &bytes[..]);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&reordered).unwrap(),
+        v,
+        "same value"
+    );
+    let e = Snapshot::load(reordered.as_bytes())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("canonical"), "{e}");
+}
+
+/// The content digest catches accidental corruption that keeps the file valid JSON (a flipped
+/// digit, a deleted entry); it cannot catch a forger who recomputes it, which only
+/// re-deriving from the chain does (kya-registry `verify_snapshot`).
+#[test]
+fn the_content_digest_catches_corruption_but_not_a_resealed_edit() {
+    let bytes = with_revocation().to_json_bytes();
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    assert!(text.contains("\"contentDigest\":\"0x"), "{text}");
+    // A changed number: still canonical JSON, different content.
+    let flipped = text.replace("\"chainId\":31337", "\"chainId\":31338");
+    let e = Snapshot::load(flipped.as_bytes()).unwrap_err().to_string();
+    assert!(e.contains("content digest mismatch"), "{e}");
+    // A deleted revocation, canonical form kept.
+    let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    v["revocations"] = serde_json::json!([]);
+    let digest = v["contentDigest"].clone();
+    let edited = canonicalize(&v).unwrap();
+    let e = Snapshot::load(&edited).unwrap_err().to_string();
+    assert!(e.contains("content digest mismatch"), "{e}");
+    // The same edit, resealed: it loads, and no longer knows the revocation.
+    v["contentDigest"] = digest;
+    let forged = Snapshot::load(&reseal(v)).unwrap();
+    assert!(
+        forged
+            .revoked(&registration(1), &kya_core::CredentialDigest([7; 32]))
+            .is_none()
+    );
+    assert!(
+        !forged.same_state(&with_revocation()),
+        "re-deriving would tell"
+    );
+    // A missing digest is refused too.
+    let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    v.as_object_mut().unwrap().remove("contentDigest");
+    let e = Snapshot::load(&canonicalize(&v).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("contentDigest is missing"), "{e}");
+}
+
+/// The snapshot records the time of the block it reflects and reports it as `as_of`.
+#[test]
+fn as_of_is_the_synced_blocks_time() {
+    let fresh = Snapshot::new(31337, REGISTRY, [0x77; 20]);
+    assert_eq!(RegistryView::as_of(&fresh), None, "never synced");
+    let s = built();
+    assert_eq!(RegistryView::as_of(&s), Some(t("2026-01-02T00:00:00Z")));
+    let loaded = Snapshot::load(&s.to_json_bytes()).unwrap();
+    assert_eq!(
+        RegistryView::as_of(&loaded),
+        Some(t("2026-01-02T00:00:00Z"))
+    );
+}
+
+/// Records anyone can write beyond the snapshot's bounds degrade only themselves: the events
+/// apply, the record is marked over bounds (and survives a round trip), the verifier refuses
+/// what depends on it with a clear reason, and every other record is untouched.
+#[test]
+fn over_bounds_records_degrade_only_themselves() {
+    let mut s = built();
+    let attacker = AgentId::from(666);
+    let long = "x".repeat(MAX_STRING_BYTES + 1);
+    s.apply_agent_registered(attacker.clone(), [0x66; 20], long.clone())
+        .unwrap();
+    let keys: Vec<kya_core::PublicKey> = (0..=MAX_KEYS_PER_OWNER)
+        .map(|i| {
+            let mut seed = [0u8; 32];
+            seed[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            seed[31] = 0x5a;
+            kya_core::SecretKey::from_seed(&seed).public_key()
+        })
+        .collect();
+    let greedy = AgentId::from(667);
+    s.apply_agent_registered(greedy.clone(), [0x67; 20], "ok".into())
+        .unwrap();
+    for k in &keys {
+        s.apply_agent_key_bound(&greedy, *k, at(2, "2026-01-02T00:00:00Z"))
+            .unwrap();
+        s.apply_principal_key_bound([0x68; 20], *k, at(2, "2026-01-02T00:00:00Z"))
+            .unwrap();
+    }
+    // Later events of the degraded records still apply (no "unknown key" stop).
+    s.apply_agent_key_unbound(&greedy, keys[0], at(2, "2026-01-02T00:00:00Z"))
+        .unwrap();
+    s.apply_principal_key_unbound([0x68; 20], keys[5], at(2, "2026-01-02T00:00:00Z"))
+        .unwrap();
+    s.apply_agent_uri(&AgentId::from(2), long.clone()).unwrap();
+    // Feedback beyond bounds: dropped, marks only (agent, that rater); its revocation applies.
+    s.apply_feedback(
+        &AgentId::from(1),
+        [0x69; 20],
+        1,
+        1,
+        0,
+        long.clone(),
+        String::new(),
+    )
+    .unwrap();
+    s.apply_feedback(
+        &AgentId::from(1),
+        [0x69; 20],
+        2,
+        1,
+        200,
+        String::new(),
+        String::new(),
+    )
+    .unwrap();
+    s.apply_feedback_revoked(&AgentId::from(1), [0x69; 20], 1)
+        .unwrap();
+    // A legitimate revocation after all that.
+    s.apply_revocation(
+        &AgentId::from(1),
+        kya_core::CredentialDigest([7; 32]),
+        at(3, "2026-01-03T00:00:00Z"),
+    )
+    .unwrap();
+
+    let s = Snapshot::load(&s.to_json_bytes()).unwrap();
+    let reg = |id: u64| registration(id);
+    assert!(s.agent_over_bounds(&reg(666)).unwrap().contains("agentURI"));
+    assert_eq!(s.agent(&reg(666)).unwrap().agent_uri, "", "not kept");
+    assert!(
+        s.agent_over_bounds(&reg(667))
+            .unwrap()
+            .contains("key bindings")
+    );
+    assert!(
+        !s.agent_key_bound(&reg(667), &keys[1], now()),
+        "fail closed"
+    );
+    assert!(s.agent_over_bounds(&reg(2)).unwrap().contains("agentURI"));
+    let greedy_wallet = DidPkh::new(31337, [0x68; 20]);
+    assert!(s.principal_over_bounds(&greedy_wallet).is_some());
+    assert!(!s.principal_key_bound(&greedy_wallet, &keys[1], now()));
+    // Everyone else is untouched.
+    assert_eq!(s.agent_over_bounds(&reg(1)), None);
+    assert!(s.agent_key_bound(&reg(1), &agent(0).public_key(), now()));
+    assert!(s.principal_key_bound(
+        &DidPkh::new(31337, [0xaa; 20]),
+        &principal().public_key(),
+        now()
+    ));
+    assert!(
+        s.revoked(&reg(1), &kya_core::CredentialDigest([7; 32]))
+            .is_some()
+    );
+    assert!(
+        s.reputation(&reg(1), &[[0x22; 20]]).is_some(),
+        "honest rater still summarised"
+    );
+    assert!(
+        s.reputation(&reg(1), &[[0x22; 20], [0x69; 20]]).is_none(),
+        "not with the over-bounds rater"
+    );
+
+    // The verifier refuses a chain naming a degraded agent, with the reason.
+    let mut rs = s.clone();
+    let links = chain_with(1, true);
+    assert!(
+        common::verify_chain(
+            &bytes(&docs(&links)),
+            &snapshot_policy(),
+            &clock(),
+            Some(std::sync::Arc::new(rs.clone()))
+        )
+        .is_ok()
+    );
+    rs.apply_agent_uri(&AgentId::from(1), long).unwrap();
+    let e = assert_err(
+        common::verify_chain(
+            &bytes(&docs(&links)),
+            &snapshot_policy(),
+            &clock(),
+            Some(std::sync::Arc::new(rs.clone())),
+        ),
+        "registry_record_over_bounds",
+        Some(0),
+    );
+    assert!(e.to_string().contains("agent 1"), "{e}");
+    assert!(e.to_string().contains("agentURI"), "{e}");
+}
+
+/// A wallet principal whose key history is over bounds: its credentials are refused with
+/// that reason (not a misleading "key not bound").
+#[test]
+fn an_over_bounds_principal_is_refused_with_the_reason() {
+    use kya_core::Did;
+    use kya_core::credential::AgentAuthorization;
+    let wallet = DidPkh::new(31337, [0xaa; 20]);
+    let root = AgentAuthorization::builder(Did::Pkh(wallet), did(&agent(0)))
+        .valid_from(t0())
+        .valid_until(t("2027-01-01T00:00:00Z"))
+        .grant(root_grant())
+        .sign(&principal(), t("2026-01-10T00:00:00Z"))
+        .unwrap();
+    let chain = bytes(&docs(std::slice::from_ref(&root)));
+    let trusting = kya_verify::Policy::builder()
+        .max_registry_age_secs(SNAPSHOT_AGE)
+        .trust_root(Did::Pkh(wallet))
+        .build();
+    let mut s = built();
+    assert!(
+        common::verify_chain(
+            &chain,
+            &trusting,
+            &clock(),
+            Some(std::sync::Arc::new(s.clone()))
+        )
+        .is_ok()
+    );
+    // The issuer revokes it: refused offline through the snapshot.
+    let mut revoked = s.clone();
+    revoked
+        .apply_issuer_revocation([0xaa; 20], root.digest(), at(3, "2026-01-03T00:00:00Z"))
+        .unwrap();
+    let revoked = Snapshot::load(&revoked.to_json_bytes()).unwrap();
+    assert_err(
+        common::verify_chain(
+            &chain,
+            &trusting,
+            &clock(),
+            Some(std::sync::Arc::new(revoked.clone())),
+        ),
+        "revoked_by_issuer",
+        Some(0),
+    );
+    assert!(
+        revoked
+            .revoked_by_issuer(&DidPkh::new(1, [0xaa; 20]), &root.digest())
+            .is_none()
+    );
+    for i in 0..=MAX_KEYS_PER_OWNER {
+        let mut seed = [0u8; 32];
+        seed[..8].copy_from_slice(&(i as u64).to_le_bytes());
+        seed[31] = 0x5b;
+        s.apply_principal_key_bound(
+            [0xaa; 20],
+            kya_core::SecretKey::from_seed(&seed).public_key(),
+            at(2, "2026-01-02T00:00:00Z"),
+        )
+        .unwrap();
+    }
+    let e = assert_err(
+        common::verify_chain(
+            &chain,
+            &trusting,
+            &clock(),
+            Some(std::sync::Arc::new(s.clone())),
+        ),
+        "registry_record_over_bounds",
+        Some(0),
+    );
+    assert!(e.to_string().contains("key bindings"), "{e}");
+}
+
+/// The fixtures' snapshots reflect blocks of early 2026 and the tests' clock reads February:
+/// a policy that accepts views that old (the default bound of a day is tested elsewhere).
+const SNAPSHOT_AGE: u32 = 400 * 86_400;
+
+fn snapshot_policy() -> kya_verify::Policy {
+    kya_verify::Policy::builder()
+        .trust_root(kya_core::Did::Key(did(&principal())))
+        .audience("did:web:shop.example")
+        .max_registry_age_secs(SNAPSHOT_AGE)
+        .build()
 }

@@ -13,6 +13,7 @@
 #   rotate_agent_key           rotate that key to a new one
 #   bind_principal_key         a wallet binds its first issuing key
 #   revoke_credential          revoke one credential digest
+#   revoke_issued_credential   a wallet revokes, as issuer, one credential digest it issued
 #   give_feedback_first        a new rater, first feedback ever to this agent (worst case:
 #                              the agent's rater list grows from 0)
 #   give_feedback_repeat       the same rater's second feedback to the agent
@@ -93,6 +94,7 @@ send "$K_ALICE" "$ID" 'setAgentKey(uint256,bytes32)' 1 "$K2";           gas set_
 send "$K_ALICE" "$ID" 'rotateAgentKey(uint256,bytes32,bytes32)' 1 "$K2" "$K3"; gas rotate_agent_key
 send "$K_PRINCIPAL" "$ID" 'bindPrincipalKey(bytes32)' "$PK";            gas bind_principal_key
 send "$K_ALICE" "$ID" 'revokeCredential(uint256,bytes32)' 1 "$DIGEST";  gas revoke_credential
+send "$K_PRINCIPAL" "$ID" 'revokeIssuedCredential(bytes32)' "$DIGEST";  gas revoke_issued_credential
 FB='giveFeedback(uint256,int128,uint8,string,string,string,string,bytes32)'
 send "$K_RATER" "$REP" "$FB" 1 87 0 starred "" "$ENDPOINT" "$FB_URI" "$FB_HASH"; gas give_feedback_first
 send "$K_RATER" "$REP" "$FB" 1 91 0 starred "" "$ENDPOINT" "$FB_URI" "$FB_HASH"; gas give_feedback_repeat

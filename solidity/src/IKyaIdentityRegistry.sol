@@ -14,7 +14,14 @@ pragma solidity 0.8.30;
 ///      Ed25519 key may be bound to several agents: a binding only says "agent A accepts key K",
 ///      and a kya credential names its `agentRegistry` + `agentId`, so a copy bound to another
 ///      agent proves nothing about A); principal keys are bound to `msg.sender` itself; digests
-///      are revoked per agent, only by that agent's owner or operator.
+///      are revoked per agent, only by that agent's owner or operator, and per issuer, only by
+///      the issuing wallet itself.
+///
+///      Bounds: an agent URI is at most MAX_URI_LENGTH (8192) bytes, the bound the offline
+///      snapshot keeps (KyaURITooLong). Keys per agent and per principal are not bounded here:
+///      a counter would cost every binding a storage write, and only the agent's owner (the
+///      principal itself) can add them, so too many keys degrade only that record in a
+///      snapshot, never the sync.
 ///
 ///      Key history: each (agent, key) pair — and each (principal, key) pair — has exactly one
 ///      binding period `[boundAt, unboundAt)` in block numbers. It is append-only: once a key is
@@ -65,6 +72,11 @@ interface IKyaIdentityRegistry {
     ///         revoked (irreversibly) by `by`, the agent's owner or operator.
     event CredentialRevoked(uint256 indexed agentId, bytes32 indexed digest, address indexed by);
 
+    /// @notice The wallet `issuer` revoked (irreversibly) the credential with SHA-256 digest
+    ///         `digest` that it issued (a `did:pkh` principal's authorisation), whoever owns
+    ///         the agent it was issued to.
+    event IssuerCredentialRevoked(address indexed issuer, bytes32 indexed digest);
+
     // ---------------------------------------------------------------------------------------
     // Errors
     // ---------------------------------------------------------------------------------------
@@ -98,6 +110,10 @@ interface IKyaIdentityRegistry {
     error KyaPrincipalKeyNotBound(address principal, bytes32 key);
     /// @notice `digest` was already revoked for `agentId` at block `revokedAt`.
     error KyaCredentialAlreadyRevoked(uint256 agentId, bytes32 digest, uint64 revokedAt);
+    /// @notice `issuer` already revoked `digest` at block `revokedAt`.
+    error KyaIssuerCredentialAlreadyRevoked(address issuer, bytes32 digest, uint64 revokedAt);
+    /// @notice An agent URI of `length` bytes is longer than `maxLength`.
+    error KyaURITooLong(uint256 length, uint256 maxLength);
 
     // ---------------------------------------------------------------------------------------
     // ERC-8004 functions
@@ -108,7 +124,8 @@ interface IKyaIdentityRegistry {
     /// @return agentId The new agent's id (sequential from 0).
     function register() external returns (uint256 agentId);
 
-    /// @notice Registers a new agent owned by `msg.sender` with `agentURI`.
+    /// @notice Registers a new agent owned by `msg.sender` with `agentURI` (at most
+    ///         MAX_URI_LENGTH bytes, else KyaURITooLong).
     /// @param agentURI URI of the agent's registration file (e.g. ipfs://…).
     /// @return agentId The new agent's id.
     function register(string calldata agentURI) external returns (uint256 agentId);
@@ -120,7 +137,8 @@ interface IKyaIdentityRegistry {
         external
         returns (uint256 agentId);
 
-    /// @notice Sets the agent URI (returned by `tokenURI`). Owner or operator only.
+    /// @notice Sets the agent URI (returned by `tokenURI`; at most MAX_URI_LENGTH bytes).
+    ///         Owner or operator only.
     function setAgentURI(uint256 agentId, string calldata newURI) external;
 
     /// @notice Returns metadata `metadataKey` of `agentId` (empty if unset). For "agentWallet"
@@ -216,4 +234,14 @@ interface IKyaIdentityRegistry {
 
     /// @notice Block at which `digest` was revoked for `agentId` (0 if not revoked).
     function revokedAt(uint256 agentId, bytes32 digest) external view returns (uint64);
+
+    /// @notice Revokes, irreversibly, the credential with SHA-256 digest `digest` that
+    ///         `msg.sender` issued. Anyone may call it, but it speaks only for the caller: a
+    ///         verifier honours it for credentials whose issuer is the `did:pkh` of this
+    ///         address on this chain, so a wallet principal can revoke an authorisation it gave
+    ///         to an agent that someone else owns.
+    function revokeIssuedCredential(bytes32 digest) external;
+
+    /// @notice Block at which `issuer` revoked `digest` (0 if not revoked).
+    function issuerRevokedAt(address issuer, bytes32 digest) external view returns (uint64);
 }

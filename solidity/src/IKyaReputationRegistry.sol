@@ -19,6 +19,8 @@ pragma solidity 0.8.30;
 ///      - getSummary reverts (KyaSummaryOverflow) instead of silently truncating an average
 ///        that does not fit in int128 at the chosen decimals.
 ///      - Custom errors with arguments instead of revert strings.
+///      - Self-feedback means the agent's owner or its agent wallet, not accounts the owner
+///        approved: an approval cannot be used to silence a rater (see giveFeedback).
 interface IKyaReputationRegistry {
     /// @notice `clientAddress` gave feedback number `feedbackIndex` (1-based, per agent and
     ///         rater) to `agentId`. `endpoint`, `feedbackURI` and `feedbackHash` are only logged.
@@ -52,7 +54,7 @@ interface IKyaReputationRegistry {
 
     /// @notice The identity registry address is zero.
     error KyaZeroIdentityRegistry();
-    /// @notice `caller` owns or operates `agentId` and may not rate it.
+    /// @notice `caller` owns `agentId` or is its agent wallet, and may not rate it.
     error KyaSelfFeedback(address caller, uint256 agentId);
     /// @notice valueDecimals must be at most 18.
     error KyaValueDecimalsTooLarge(uint8 valueDecimals);
@@ -75,9 +77,16 @@ interface IKyaReputationRegistry {
     /// @notice The summary average does not fit in int128 at the chosen decimals.
     error KyaSummaryOverflow(int256 average);
 
-    /// @notice Gives feedback to `agentId`. The agent must exist and `msg.sender` must not be its
-    ///         owner or an approved operator. `valueDecimals` <= 18, |value| <= 1e38, tags <= 255
-    ///         bytes each.
+    /// @notice Gives feedback to `agentId`. The agent must exist and `msg.sender` must be
+    ///         neither its owner nor its agent wallet. `valueDecimals` <= 18, |value| <= 1e38,
+    ///         tags <= 255 bytes each.
+    /// @dev Unlike the ERC-8004 reference, accounts the owner approved (`approve`,
+    ///      `setApprovalForAll`) may rate: an approval is granted by the owner alone, without
+    ///      the approved account's consent, so excluding approved accounts would let an owner
+    ///      silence any rater by approving it (even for one block, ahead of its feedback). The
+    ///      owner and the agent wallet (which consented by signing) are the accounts the agent
+    ///      provably speaks through. An owner can still rate through another address: the
+    ///      reader's choice of trusted raters, not this check, is the defence against Sybils.
     function giveFeedback(
         uint256 agentId,
         int128 value,

@@ -38,6 +38,10 @@ contract KyaIdentityRegistry is ERC721, EIP712, IKyaIdentityRegistry {
         uint64 unboundAt;
     }
 
+    /// @notice Longest agent URI, in bytes: the bound of the offline snapshot, so a URI accepted
+    ///         here is always kept in full there.
+    uint256 public constant MAX_URI_LENGTH = 8192;
+
     bytes32 private constant AGENT_WALLET_SET_TYPEHASH =
         keccak256("AgentWalletSet(uint256 agentId,address newWallet,address owner,uint256 deadline)");
     string private constant AGENT_WALLET_KEY = "agentWallet";
@@ -55,6 +59,7 @@ contract KyaIdentityRegistry is ERC721, EIP712, IKyaIdentityRegistry {
     mapping(uint256 agentId => mapping(bytes32 key => Period)) private _agentKeys;
     mapping(address principal => mapping(bytes32 key => Period)) private _principalKeys;
     mapping(uint256 agentId => mapping(bytes32 digest => uint64 blockNumber)) private _revokedAt;
+    mapping(address issuer => mapping(bytes32 digest => uint64 blockNumber)) private _issuerRevokedAt;
 
     constructor() ERC721("KYA Agent", "KYA") EIP712("ERC8004IdentityRegistry", "1") {}
 
@@ -103,6 +108,7 @@ contract KyaIdentityRegistry is ERC721, EIP712, IKyaIdentityRegistry {
     /// @inheritdoc IKyaIdentityRegistry
     function setAgentURI(uint256 agentId, string calldata newURI) external {
         _authorize(agentId);
+        _checkURI(bytes(newURI).length);
         _store(_uriBase(agentId), bytes(newURI));
         emit URIUpdated(agentId, newURI, msg.sender);
         emit MetadataUpdate(agentId);
@@ -292,6 +298,20 @@ contract KyaIdentityRegistry is ERC721, EIP712, IKyaIdentityRegistry {
         return _revokedAt[agentId][digest];
     }
 
+    /// @inheritdoc IKyaIdentityRegistry
+    function revokeIssuedCredential(bytes32 digest) external {
+        if (digest == bytes32(0)) revert KyaZeroValue();
+        uint64 at = _issuerRevokedAt[msg.sender][digest];
+        if (at != 0) revert KyaIssuerCredentialAlreadyRevoked(msg.sender, digest, at);
+        _issuerRevokedAt[msg.sender][digest] = uint64(block.number);
+        emit IssuerCredentialRevoked(msg.sender, digest);
+    }
+
+    /// @inheritdoc IKyaIdentityRegistry
+    function issuerRevokedAt(address issuer, bytes32 digest) external view returns (uint64) {
+        return _issuerRevokedAt[issuer][digest];
+    }
+
     // ---------------------------------------------------------------------------------------
     // ERC-165
     // ---------------------------------------------------------------------------------------
@@ -309,6 +329,7 @@ contract KyaIdentityRegistry is ERC721, EIP712, IKyaIdentityRegistry {
     /// @dev Mints the next agent to msg.sender, stores the URI, emits Registered and the
     ///      agentWallet MetadataSet. The caller runs the ERC-721 receiver check last.
     function _register(string memory agentURI) private returns (uint256 agentId) {
+        _checkURI(bytes(agentURI).length);
         unchecked {
             agentId = _nextAgentId++;
         }
@@ -323,6 +344,11 @@ contract KyaIdentityRegistry is ERC721, EIP712, IKyaIdentityRegistry {
         if (keyHash == AGENT_WALLET_KEY_HASH) revert KyaReservedMetadataKey(metadataKey);
         _store(_metadataBase(agentId, keyHash), metadataValue);
         emit MetadataSet(agentId, metadataKey, metadataKey, metadataValue);
+    }
+
+    /// @dev Bounds the URI to what a snapshot keeps in full (anyone can register).
+    function _checkURI(uint256 length) private pure {
+        if (length > MAX_URI_LENGTH) revert KyaURITooLong(length, MAX_URI_LENGTH);
     }
 
     /// @dev Reverts unless msg.sender is the owner of `agentId` or approved for it.

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+import {IERC721} from "@openzeppelin/contracts/token/ERC721/IERC721.sol";
+
 import {IKyaIdentityRegistry} from "./IKyaIdentityRegistry.sol";
 import {IKyaReputationRegistry} from "./IKyaReputationRegistry.sol";
 import {KyaPackedBytes} from "./utils/KyaPackedBytes.sol";
 
 /// @title KyaReputationRegistry
 /// @notice ERC-8004 Reputation Registry over a KyaIdentityRegistry (or any ERC-8004 identity
-///         registry exposing `isAuthorizedOrOwner`). Non-upgradeable, no admin.
+///         registry: it uses `ownerOf` and `getAgentWallet`). Non-upgradeable, no admin.
 /// @dev Storage: one packed stream per feedback — value (16 bytes), valueDecimals (1),
 ///      revoked (1), len(tag1) (1), len(tag2) (1), tag1, tag2 — so tags totalling <= 12 bytes
 ///      fit the first slot. A rater's last index doubles as its "already a client" flag, and
@@ -107,8 +109,14 @@ contract KyaReputationRegistry is IKyaReputationRegistry {
         if (value > MAX_ABS_VALUE || value < -MAX_ABS_VALUE) revert KyaValueOutOfRange(value);
         if (bytes(tag1).length > MAX_TAG_LENGTH) revert KyaTagTooLong(bytes(tag1).length, MAX_TAG_LENGTH);
         if (bytes(tag2).length > MAX_TAG_LENGTH) revert KyaTagTooLong(bytes(tag2).length, MAX_TAG_LENGTH);
-        // Reverts with ERC721NonexistentToken if the agent does not exist.
-        if (_identity.isAuthorizedOrOwner(msg.sender, agentId)) revert KyaSelfFeedback(msg.sender, agentId);
+        // ownerOf reverts with ERC721NonexistentToken if the agent does not exist. Approvals are
+        // not consulted: the owner grants them unilaterally (see giveFeedback's NatSpec).
+        if (
+            msg.sender == IERC721(address(_identity)).ownerOf(agentId)
+                || msg.sender == _identity.getAgentWallet(agentId)
+        ) {
+            revert KyaSelfFeedback(msg.sender, agentId);
+        }
 
         Rater storage rater = _raters[agentId][msg.sender];
         uint64 index;

@@ -722,6 +722,71 @@ contract KyaIdentityRegistryTest is Fixture {
         assertFalse(id.isRevoked(agentId, KEY1), "other digest");
     }
 
+    function test_RevokeIssuedCredential() public {
+        vm.roll(600);
+        vm.expectEmit(true, true, true, true, address(id));
+        emit IKyaIdentityRegistry.IssuerCredentialRevoked(wallet, DIGEST);
+        vm.prank(wallet);
+        id.revokeIssuedCredential(DIGEST);
+        assertEq(id.issuerRevokedAt(wallet, DIGEST), 600, "block");
+        assertEq(id.issuerRevokedAt(alice, DIGEST), 0, "only the caller's revocation");
+        assertEq(id.issuerRevokedAt(wallet, KEY1), 0, "other digest");
+    }
+
+    /// @dev A wallet principal revokes an authorisation it gave to an agent it does not own
+    ///      (the agent's owner revoking nothing): no agent permission is needed.
+    function test_RevokeIssuedCredential_ForAgentOwnedBySomeoneElse() public {
+        uint256 agentId = registerAs(alice);
+        vm.prank(wallet);
+        id.revokeIssuedCredential(DIGEST);
+        assertEq(id.issuerRevokedAt(wallet, DIGEST), block.number, "issuer revocation");
+        assertFalse(id.isRevoked(agentId, DIGEST), "agent-scoped revocation untouched");
+    }
+
+    function test_RevertWhen_RevokeIssuedCredentialTwice() public {
+        vm.roll(300);
+        vm.prank(wallet);
+        id.revokeIssuedCredential(DIGEST);
+        vm.roll(305);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IKyaIdentityRegistry.KyaIssuerCredentialAlreadyRevoked.selector, wallet, DIGEST, uint64(300)
+            )
+        );
+        vm.prank(wallet);
+        id.revokeIssuedCredential(DIGEST);
+    }
+
+    function test_RevertWhen_RevokeIssuedCredentialZeroDigest() public {
+        vm.expectRevert(IKyaIdentityRegistry.KyaZeroValue.selector);
+        vm.prank(wallet);
+        id.revokeIssuedCredential(bytes32(0));
+    }
+
+    function test_RevertWhen_RegisterURITooLong() public {
+        string memory uri = string(new bytes(8193));
+        vm.expectRevert(abi.encodeWithSelector(IKyaIdentityRegistry.KyaURITooLong.selector, 8193, 8192));
+        vm.prank(alice);
+        id.register(uri);
+        vm.expectRevert(abi.encodeWithSelector(IKyaIdentityRegistry.KyaURITooLong.selector, 8193, 8192));
+        vm.prank(alice);
+        id.registerWithKey(uri, KEY1);
+    }
+
+    function test_RevertWhen_SetAgentURITooLong() public {
+        uint256 agentId = registerAs(alice);
+        vm.expectRevert(abi.encodeWithSelector(IKyaIdentityRegistry.KyaURITooLong.selector, 8193, 8192));
+        vm.prank(alice);
+        id.setAgentURI(agentId, string(new bytes(8193)));
+    }
+
+    function test_RegisterURIAtTheBound() public {
+        string memory uri = string(new bytes(8192));
+        vm.prank(alice);
+        uint256 agentId = id.register(uri);
+        assertEq(bytes(id.tokenURI(agentId)).length, 8192, "kept in full");
+    }
+
     function test_RevokeCredential_ScopedPerAgent() public {
         uint256 a = registerAs(alice);
         uint256 b = registerAs(bob);

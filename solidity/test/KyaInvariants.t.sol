@@ -38,6 +38,15 @@ contract Handler is KyaTest {
     Revocation[] public revocations;
     mapping(uint256 => mapping(bytes32 => bool)) public revokedModel;
 
+    struct IssuerRevocation {
+        address issuer;
+        bytes32 digest;
+        uint64 at;
+    }
+
+    IssuerRevocation[] public issuerRevocations;
+    mapping(address => mapping(bytes32 => bool)) public issuerRevokedModel;
+
     struct Feedback {
         uint256 agentId;
         address client;
@@ -184,6 +193,25 @@ contract Handler is KyaTest {
         }
     }
 
+    function revokeIssuedCredential(uint256 actorSeed, uint8 digestSeed) external {
+        ++calls;
+        address a = _actor(actorSeed);
+        bytes32 digest = keccak256(abi.encode("digest", digestSeed % 8));
+        bool expectOk = !issuerRevokedModel[a][digest];
+        vm.prank(a);
+        try id.revokeIssuedCredential(digest) {
+            require(expectOk, "issuer revoked twice");
+            issuerRevokedModel[a][digest] = true;
+            issuerRevocations.push(IssuerRevocation(a, digest, uint64(block.number)));
+        } catch {
+            require(!expectOk, "refused a first issuer revocation");
+        }
+    }
+
+    function issuerRevocationCount() external view returns (uint256) {
+        return issuerRevocations.length;
+    }
+
     function transfer(uint256 agentSeed, uint256 toSeed) external {
         ++calls;
         (bool ok, uint256 agentId) = _agent(agentSeed);
@@ -284,6 +312,19 @@ contract KyaInvariantsTest is KyaTest {
             (uint256 agentId, bytes32 digest, uint64 at) = handler.revocations(i);
             assertTrue(id.isRevoked(agentId, digest), "revoked");
             assertEq(id.revokedAt(agentId, digest), at, "revokedAt");
+        }
+    }
+
+    /// @notice An issuer's revocation is permanent, its block never changes, and it names only
+    ///         the issuer that made it.
+    function invariant_IssuerRevocationIsPermanent() public view {
+        uint256 n = handler.issuerRevocationCount();
+        for (uint256 i; i < n; ++i) {
+            (address issuer, bytes32 digest, uint64 at) = handler.issuerRevocations(i);
+            assertEq(id.issuerRevokedAt(issuer, digest), at, "issuerRevokedAt");
+            if (!handler.issuerRevokedModel(address(this), digest)) {
+                assertEq(id.issuerRevokedAt(address(this), digest), 0, "not another issuer's");
+            }
         }
     }
 

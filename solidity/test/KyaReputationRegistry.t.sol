@@ -82,18 +82,40 @@ contract KyaReputationRegistryTest is Fixture {
         give(alice, 1, 0, "", "");
     }
 
-    function test_RevertWhen_GiveFeedbackByOperator() public {
+    function test_RevertWhen_GiveFeedbackByAgentWallet() public {
+        // The agent wallet starts as the registrant; set an explicit one that is not the owner.
+        uint256 deadline = block.timestamp + 60;
+        bytes memory sig = signWallet(WALLET_PK, agent, alice, deadline);
         vm.prank(alice);
-        id.setApprovalForAll(operator, true);
-        vm.expectRevert(abi.encodeWithSelector(IKyaReputationRegistry.KyaSelfFeedback.selector, operator, agent));
-        give(operator, 1, 0, "", "");
+        id.setAgentWallet(agent, wallet, deadline, sig);
+        vm.expectRevert(abi.encodeWithSelector(IKyaReputationRegistry.KyaSelfFeedback.selector, wallet, agent));
+        give(wallet, 1, 0, "", "");
     }
 
-    function test_RevertWhen_GiveFeedbackByApproved() public {
+    /// @dev The censorship trick: the owner approves a rater (per token or as operator), even
+    ///      for a single block, to make its feedback revert. Approval no longer excludes.
+    function test_GiveFeedback_ApprovalCannotCensorRater() public {
+        vm.startPrank(alice);
+        id.approve(rater, agent);
+        id.setApprovalForAll(rater2, true);
+        vm.stopPrank();
+        give(rater, 40, 0, "", "");
+        give(rater2, 60, 0, "", "");
+        assertEq(rep.getLastIndex(agent, rater), 1, "approved rater's feedback recorded");
+        assertEq(rep.getLastIndex(agent, rater2), 1, "operator rater's feedback recorded");
+        (uint64 count, int128 avg,) = rep.getSummary(agent, raters(rater, rater2), "", "");
+        assertEq(count, 2, "both count");
+        assertEq(avg, 50, "average");
+    }
+
+    function test_RevertWhen_GiveFeedbackByNewOwnerAfterTransfer() public {
+        // The check follows the current owner: the new owner is refused, the old one may rate.
         vm.prank(alice);
-        id.approve(bob, agent);
+        id.transferFrom(alice, bob, agent);
         vm.expectRevert(abi.encodeWithSelector(IKyaReputationRegistry.KyaSelfFeedback.selector, bob, agent));
         give(bob, 1, 0, "", "");
+        give(alice, 1, 0, "", "");
+        assertEq(rep.getLastIndex(agent, alice), 1, "former owner rated");
     }
 
     function test_RevertWhen_GiveFeedbackUnknownAgent() public {
