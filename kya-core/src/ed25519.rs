@@ -105,30 +105,34 @@ pub fn decode_key(bytes: &[u8; 32]) -> Result<PublicKey, SignatureError> {
 
 /// The keys this thread decoded last, so that a key named several times (a chain names
 /// each agent as one link's subject and the next link's issuer; a merchant sees the same
-/// principals and agents again and again) is decompressed once. A small direct-mapped table
-/// of accepted keys only, keyed by all 32 bytes: a miss costs one comparison, and a
-/// collision only an extra decompression.
+/// principals and agents again and again) is decompressed once. A small two-way
+/// set-associative table of accepted keys only, keyed by all 32 bytes: a miss costs two
+/// comparisons, and a collision only an extra decompression.
 mod recent_keys {
     use std::cell::RefCell;
 
     use crate::key::PublicKey;
 
-    const SLOTS: usize = 64;
+    /// Sets of two entries each (64 keys, about 12 KiB per thread).
+    const SETS: usize = 32;
 
     thread_local! {
-        static RECENT: RefCell<Vec<Option<PublicKey>>> = const { RefCell::new(Vec::new()) };
+        static RECENT: RefCell<Vec<[Option<PublicKey>; 2]>> = const { RefCell::new(Vec::new()) };
     }
 
-    pub(super) fn slot(bytes: &[u8; 32]) -> usize {
-        usize::from(bytes[0]) % SLOTS
+    pub(super) fn set(bytes: &[u8; 32]) -> usize {
+        usize::from(bytes[0] ^ bytes[11] ^ bytes[22]) % SETS
     }
 
     pub(super) fn get(bytes: &[u8; 32]) -> Option<PublicKey> {
         RECENT
             .try_with(|r| {
                 let r = r.try_borrow().ok()?;
-                let key = (*r.get(slot(bytes))?)?;
-                (key.as_dalek().as_bytes() == bytes).then_some(key)
+                r.get(set(bytes))?
+                    .iter()
+                    .flatten()
+                    .find(|k| k.as_dalek().as_bytes() == bytes)
+                    .copied()
             })
             .ok()
             .flatten()
@@ -138,10 +142,12 @@ mod recent_keys {
         let _ = RECENT.try_with(|r| {
             if let Ok(mut r) = r.try_borrow_mut() {
                 if r.is_empty() {
-                    r.resize(SLOTS, None);
+                    r.resize(SETS, [None, None]);
                 }
-                if let Some(s) = r.get_mut(slot(bytes)) {
-                    *s = Some(key);
+                if let Some(ways) = r.get_mut(set(bytes)) {
+                    // The newest first; the older of the two goes.
+                    ways[1] = ways[0].take();
+                    ways[0] = Some(key);
                 }
             }
         });
@@ -385,7 +391,8 @@ mod tests {
 
     #[test]
     fn recent_keys_never_return_another_key() {
-        // Two keys in the same slot, decoded in turn: each comes back as itself.
+        // Three keys in the same set (one more than it holds), decoded in turn: each comes
+        // back as itself.
         let keys: Vec<[u8; 32]> = (0..=255u8)
             .map(|i| {
                 crate::SecretKey::from_seed(&[i; 32])
@@ -394,13 +401,15 @@ mod tests {
             })
             .collect();
         let a = keys[0];
-        let b = keys[1..]
+        let same: Vec<[u8; 32]> = keys[1..]
             .iter()
-            .find(|k| recent_keys::slot(k) == recent_keys::slot(&a))
+            .filter(|k| recent_keys::set(k) == recent_keys::set(&a))
             .copied()
-            .unwrap();
+            .take(2)
+            .collect();
+        assert_eq!(same.len(), 2);
         for _ in 0..3 {
-            for k in [a, b] {
+            for k in [a, same[0], same[1]] {
                 assert_eq!(decode_key(&k).unwrap().to_bytes(), k);
                 assert_eq!(
                     decode_key(&k).unwrap().as_dalek().to_edwards(),
