@@ -18,8 +18,9 @@
 //! `[8](Σ zᵢSᵢ·B − Σ zᵢRᵢ − Σ zᵢkᵢAᵢ) = identity` for 128-bit weights `zᵢ`. Every
 //! signature that passes the single check makes its term vanish, so a batch of valid
 //! signatures always passes; a batch holding an invalid one passes with probability at most
-//! 2^-127 (see [`batch_weights`]). Single and batch checks therefore agree on every input,
-//! including mixed-order `R`. A failing batch is re-checked one by one to name the culprit.
+//! 2^-127 (`batch_weights`, in the source, says why hash-derived weights are sound). Single
+//! and batch checks therefore agree on every input, including mixed-order `R`. A failing
+//! batch is re-checked one by one to name the culprit.
 //!
 //! Every key and every `R` is decompressed once: a [`PublicKey`] holds its decompressed
 //! point from the moment it is parsed, and a [`PreparedSignature`] holds `R`'s.
