@@ -257,23 +257,17 @@ impl KyaGate {
             .http
             .grant_request(request, &checked, self.policy(), now)?;
         let proof = checked.holder_proof();
-        let agent = if checked.chain_inline {
-            self.verifier
-                .verify_held(ChainInput::Bytes(&checked.chain), &proof)?
-        } else {
-            self.verifier
-                .verify_held(ChainInput::Bytes(&checked.chain), &proof)
-                .and_then(|agent| {
-                    // The store must have given the chain the request names.
-                    if agent.chain_digest().0 == checked.chain_digest {
-                        Ok(agent)
-                    } else {
-                        Err(VerifyError::ChainNotCached {
-                            digest: ChainDigest(checked.chain_digest).to_string(),
-                        })
-                    }
-                })?
-        };
+        let agent = self
+            .verifier
+            .verify_held(ChainInput::Bytes(&checked.chain), &proof)?;
+        if let Some(named) = checked.chain_digest {
+            // The store must have given the chain the request names.
+            if agent.chain_digest().0 != named {
+                return Err(HttpError::Chain(VerifyError::ChainNotCached {
+                    digest: ChainDigest(named).to_string(),
+                }));
+            }
+        }
         self.verifier
             .accept_nonce(&agent, &checked.nonce, checked.expires_at())?;
         if checked.chain_inline {

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use ed25519_dalek::Signature;
 use kya_core::Timestamp;
 use kya_core::grant::{Action, Money, Request};
-use sha2::{Digest as _, Sha256};
 use web_bot_auth::components::{CoveredComponent, DerivedComponent};
 use web_bot_auth::{ImplementationError, WebBotAuthVerifier};
 
@@ -20,7 +19,7 @@ use super::{
     SIGNATURE_INPUT,
 };
 
-type ChainFound = (Arc<[u8]>, bool, [u8; 32]);
+type ChainFound = (Arc<[u8]>, bool, Option<[u8; 32]>);
 
 /// What the HTTP gate adds to a [`Policy`]: who this merchant is on the wire, its routes,
 /// and the sizes of the signature headers. Windows, skew and audience are the [`Policy`]'s
@@ -226,10 +225,12 @@ pub struct CheckedSignature {
     pub covered: Vec<String>,
     /// The chain (bytes, or a digest resolved through the chain store).
     pub chain: Arc<[u8]>,
-    /// Whether the chain came inline (`KYA-Chain`).
+    /// Whether the chain came with the request (`KYA-Chain`, or the body of a registration)
+    /// rather than by digest.
     pub chain_inline: bool,
-    /// SHA-256 of the chain bytes.
-    pub chain_digest: [u8; 32],
+    /// The chain's digest as `KYA-Chain-Digest` named it (`None` when the chain came with
+    /// the request: its digest is then computed from its parsed links).
+    pub chain_digest: Option<[u8; 32]>,
     /// `KYA-Action`, if sent.
     pub action: Option<Action>,
     /// `KYA-Amount`, if sent.
@@ -528,8 +529,7 @@ impl HttpVerifier {
                 max_bytes: self.policy.max_chain_bytes,
             });
         }
-        let digest = Sha256::digest(&request.body).into();
-        Ok((Arc::from(request.body.as_slice()), true, digest))
+        Ok((Arc::from(request.body.as_slice()), true, None))
     }
 
     /// The chain bytes, whether they came inline, and their digest.
@@ -539,12 +539,12 @@ impl HttpVerifier {
             request.single_header(KYA_CHAIN_DIGEST)?,
         ) {
             (Some(inline), None) => {
-                let chain = ChainRef::parse_inline(inline, self.policy.max_chain_bytes)?;
-                let digest = chain.digest();
-                let ChainRef::Inline(bytes) = chain else {
+                let ChainRef::Inline(bytes) =
+                    ChainRef::parse_inline(inline, self.policy.max_chain_bytes)?
+                else {
                     return Err(HttpError::ChainMissing);
                 };
-                Ok((Arc::from(bytes), true, digest))
+                Ok((Arc::from(bytes), true, None))
             }
             (None, Some(digest)) => {
                 let digest = ChainRef::parse_digest(digest)?.digest();
@@ -554,7 +554,7 @@ impl HttpVerifier {
                         .ok_or_else(|| HttpError::ChainUnknownDigest {
                             digest: hex::encode(digest),
                         })?;
-                Ok((bytes, false, digest))
+                Ok((bytes, false, Some(digest)))
             }
             _ => Err(HttpError::ChainMissing),
         }
