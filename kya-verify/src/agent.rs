@@ -201,6 +201,10 @@ pub(crate) struct AgentInner {
     pub(crate) registry_checked: bool,
     #[serde(skip)]
     pub(crate) skew: i64,
+    /// The root proof's key and how the root issuer controls it: what a cache hit asks the
+    /// registry again (a wallet principal's key is judged now, every time).
+    #[serde(skip)]
+    pub(crate) root_signer: (kya_core::PublicKey, kya_core::credential::IssuerBinding),
 }
 
 /// An agent whose credential chain verified: who it is, which principal it represents and

@@ -327,13 +327,13 @@ fn check_times(links: &[VerifiedLink], now: Timestamp, skew: i64) -> Result<(), 
 /// Registered subjects exist, are active and have their keys bound now; no link is revoked
 /// under its subject's or its issuer's registration. Returns each link's registry facts.
 fn check_registry(
-    links: &[VerifiedLink],
+    links: &[(&Link, CredentialDigest)],
     policy: &Policy,
     now: Timestamp,
     view: &dyn RegistryView,
 ) -> Result<Vec<Option<RegistrationFacts>>, VerifyError> {
     let mut facts: Vec<Option<RegistrationFacts>> = vec![None; links.len()];
-    for (i, (link, _, digest)) in links.iter().enumerate() {
+    for (i, &(link, ref digest)) in links.iter().enumerate() {
         if let Some(reg) = link.registration() {
             let record = view
                 .agent(reg)
@@ -535,13 +535,16 @@ pub(crate) fn verify_links(
         .ok_or(VerifyError::EmptyChain)?;
     check_root_trusted(policy, &root_issuer)?;
     let mut prepared = Vec::with_capacity(named.len());
+    let mut root_signer = None;
     for (i, n) in named.into_iter().enumerate() {
         let p = n.prepare().map_err(|e| proof_error(i, e))?;
         if i == 0 {
             check_root_binding(&root_issuer, p.issuer_binding(), &p.signer(), now, registry)?;
+            root_signer = Some((p.signer(), p.issuer_binding()));
         }
         prepared.push(p);
     }
+    let root_signer = root_signer.ok_or(VerifyError::EmptyChain)?;
 
     // 5. Signatures: the only way to verified credentials.
     let verified = verify_signatures(prepared, holder.as_ref())?;
@@ -563,26 +566,33 @@ pub(crate) fn verify_links(
     let skew = policy.clock_skew_secs();
     check_times(&links, now, skew)?;
     let facts = match registry {
-        Some(view) => check_registry(&links, policy, now, view)?,
+        Some(view) => {
+            let refs: Vec<(&Link, CredentialDigest)> =
+                links.iter().map(|(l, _, d)| (l, *d)).collect();
+            check_registry(&refs, policy, now, view)?
+        }
         None => vec![None; links.len()],
     };
-    verified_agent(
-        links,
-        facts,
-        root_issuer,
+    let root = RootFacts {
+        principal: root_issuer,
+        signer: root_signer,
         chain_digest,
-        now,
-        registry.is_some(),
-        skew,
-    )
+    };
+    verified_agent(links, facts, root, now, registry.is_some(), skew)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What a verified agent keeps of its root: the principal, the key that signed the root
+/// and how the principal controls it, and the chain's name.
+struct RootFacts {
+    principal: Did,
+    signer: (PublicKey, IssuerBinding),
+    chain_digest: ChainDigest,
+}
+
 fn verified_agent(
     links: Vec<VerifiedLink>,
     facts: Vec<Option<RegistrationFacts>>,
-    principal: Did,
-    chain_digest: ChainDigest,
+    root: RootFacts,
     now: Timestamp,
     registry_checked: bool,
     skew: i64,
@@ -591,7 +601,11 @@ fn verified_agent(
     let (mut valid_from, mut valid_until) = (None::<Timestamp>, None::<Timestamp>);
     for ((link, proof, digest), registry) in links.into_iter().zip(facts) {
         valid_from = Some(valid_from.map_or(link.valid_from(), |t| t.max(link.valid_from())));
-        valid_until = Some(valid_until.map_or(link.valid_until(), |t| t.min(link.valid_until())));
+        // A proof's own `expires` ends the result too (a cached result must not outlive it).
+        let until = proof
+            .expires
+            .map_or(link.valid_until(), |e| e.min(link.valid_until()));
+        valid_until = Some(valid_until.map_or(until, |t| t.min(until)));
         chain.push(ChainLink {
             link,
             digest,
@@ -606,15 +620,39 @@ fn verified_agent(
     Ok(VerifiedAgent {
         inner: Arc::new(AgentInner {
             agent,
-            principal,
-            chain_digest,
+            principal: root.principal,
+            chain_digest: root.chain_digest,
             chain,
             valid_from: valid_from.unwrap_or(now),
             valid_until: valid_until.unwrap_or(now),
             verified_at: now,
             registry_checked,
             skew,
+            root_signer: root.signer,
         }),
         presentation: None,
     })
+}
+
+/// What a cached result must be judged on again, now: the registry view's age, and the
+/// registry facts (a key bound or unbound, a revocation) that can change with time while the
+/// view's state does not. The signatures, the narrowing and the windows do not change.
+pub(crate) fn recheck_cached(
+    agent: &VerifiedAgent,
+    policy: &Policy,
+    now: Timestamp,
+    registry: Option<&dyn RegistryView>,
+) -> Result<(), VerifyError> {
+    check_registry_age(policy, now, registry)?;
+    let Some(view) = registry else {
+        return Ok(());
+    };
+    let (signer, binding) = agent.inner.root_signer;
+    check_root_binding(agent.principal(), binding, &signer, now, registry)?;
+    let links: Vec<(&Link, CredentialDigest)> = agent
+        .chain()
+        .iter()
+        .map(|l| (l.link(), l.digest()))
+        .collect();
+    check_registry(&links, policy, now, view).map(|_| ())
 }

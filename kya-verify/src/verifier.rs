@@ -24,7 +24,9 @@ use serde_json::Value;
 
 use crate::agent::{ChainDigest, VerifiedAgent};
 use crate::cache::{ChainCache, context_tag, input_key};
-use crate::chain::{DetachedSignature, parse_chain_bytes, verify_links, verify_single};
+use crate::chain::{
+    DetachedSignature, parse_chain_bytes, recheck_cached, verify_links, verify_single,
+};
 use crate::clock::{Clock, SystemClock};
 use crate::decision::Decision;
 use crate::error::VerifyError;
@@ -205,12 +207,12 @@ impl Verifier {
                     .ok_or_else(|| VerifyError::ChainNotCached {
                         digest: digest.to_string(),
                     })?;
-                return finish_cached(agent, proof);
+                return self.finish_cached(agent, proof, now);
             }
             ChainInput::Bytes(bytes) => {
                 let key = context.map(|ctx| input_key(&ctx, bytes));
                 if let Some(agent) = key.and_then(|k| self.cache.get(&k, now)) {
-                    return finish_cached(agent, proof);
+                    return self.finish_cached(agent, proof, now);
                 }
                 (parse_chain_bytes(bytes, &self.policy)?, key)
             }
@@ -227,7 +229,7 @@ impl Verifier {
                     None => None,
                 };
                 if let Some(agent) = key.and_then(|k| self.cache.get(&k, now)) {
-                    return finish_cached(agent, proof);
+                    return self.finish_cached(agent, proof, now);
                 }
                 (links, key)
             }
@@ -341,23 +343,31 @@ impl Verifier {
     /// The cached chain named `digest`, if still valid.
     pub fn cached(&self, digest: &ChainDigest) -> Option<VerifiedAgent> {
         let ctx = context_tag(&self.policy, self.registry())?;
-        self.cache.get_by_digest(digest, &ctx, self.now())
+        let now = self.now();
+        let agent = self.cache.get_by_digest(digest, &ctx, now)?;
+        self.finish_cached(agent, None, now).ok()
     }
 }
 
-/// The cache-hit path: the holder's signature alone, under the same acceptance rule as the
-/// batch.
-fn finish_cached(
-    agent: VerifiedAgent,
-    proof: Option<&HolderProof<'_>>,
-) -> Result<VerifiedAgent, VerifyError> {
-    if let Some(p) = proof {
-        let signer = p.key.resolve(&agent.agent().public_key())?;
-        verify_single(&DetachedSignature {
-            message: p.message.to_vec(),
-            signature: p.signature,
-            signer,
-        })?;
+impl Verifier {
+    /// The cache-hit path: what can change with time is judged again now (the registry
+    /// view's age, keys bound and revocations in it), then the holder's signature alone,
+    /// under the same acceptance rule as the batch.
+    fn finish_cached(
+        &self,
+        agent: VerifiedAgent,
+        proof: Option<&HolderProof<'_>>,
+        now: Timestamp,
+    ) -> Result<VerifiedAgent, VerifyError> {
+        recheck_cached(&agent, &self.policy, now, self.registry())?;
+        if let Some(p) = proof {
+            let signer = p.key.resolve(&agent.agent().public_key())?;
+            verify_single(&DetachedSignature {
+                message: p.message.to_vec(),
+                signature: p.signature,
+                signer,
+            })?;
+        }
+        Ok(agent)
     }
-    Ok(agent)
 }
