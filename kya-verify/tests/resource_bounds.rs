@@ -146,6 +146,67 @@ fn long_allow_lists_on_both_sides_of_a_link_stay_bounded() {
     );
 }
 
+/// The worst case an *untrusted* sender can buy: the same quadratic chain as above (about
+/// 4·10⁶ allow-list comparisons when narrowing runs), self-signed by a principal the policy
+/// does not trust. Trust is checked before signatures and narrowing, so the refusal costs
+/// the parse and the canonical hashing alone; the test measures both cases (printed, not
+/// asserted: figures come from benchmarks) and asserts which check refused.
+#[test]
+fn an_expensive_untrusted_chain_is_refused_before_the_costly_steps() {
+    // Parent and child allow the same 1400 audiences, the child in reverse order: every
+    // child entry is found only after scanning the parent's list (n²/2 comparisons).
+    let n = 1400;
+    let stranger = 9u8;
+    let audiences: Vec<String> = (0..n).map(|i| format!("did:web:{i}.x")).collect();
+    let reversed: Vec<String> = audiences.iter().rev().cloned().collect();
+    let r = AgentAuthorization::builder(Did::Key(did(stranger)), did(2))
+        .id("urn:uuid:00000000-0000-4000-8000-000000000001")
+        .valid_from(t("2026-01-01T00:00:00Z"))
+        .valid_until(t("2027-01-01T00:00:00Z"))
+        .grant(grant(json!({"action": "payments", "audience": audiences})))
+        .sign(&key(stranger), t("2026-01-01T00:00:00Z"))
+        .unwrap();
+    let d1 = AgentDelegation::builder(&r, did(3))
+        .unwrap()
+        .id("urn:uuid:00000000-0000-4000-8000-000000000002")
+        .grant(grant(json!({"action": "payments", "audience": reversed})))
+        .sign(&key(2), t("2026-01-01T00:00:00Z"))
+        .unwrap();
+    let input = bytes(&[r.document().clone(), d1.document().clone()]);
+    assert!(
+        input.len() <= Limits::default().max_input_bytes,
+        "{} bytes",
+        input.len()
+    );
+
+    let fastest = |policy: &Policy| {
+        (0..3)
+            .map(|_| {
+                let started = std::time::Instant::now();
+                let result = verify_chain(&input, policy, &clock(), None);
+                (started.elapsed(), result)
+            })
+            .min_by_key(|(elapsed, _)| *elapsed)
+            .unwrap()
+    };
+    let (untrusted, result) = fastest(&policy());
+    let e = result.unwrap_err();
+    assert_eq!(e.code().as_str(), "untrusted_root", "{e}");
+    let trusting = Policy::builder()
+        .trust_root(Did::Key(did(stranger)))
+        .build();
+    let (trusted, result) = fastest(&trusting);
+    assert!(
+        result.is_ok(),
+        "the same chain, trusted, verifies: {:?}",
+        result.err()
+    );
+    eprintln!(
+        "worst case of {} bytes: refused untrusted in {untrusted:?}, verified (narrowing included) when trusted in {trusted:?}",
+        input.len()
+    );
+}
+
 fn verify_chain(
     bytes: &[u8],
     policy: &Policy,
