@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 
 use kya_core::credential::AgentRegistration;
 use kya_core::{DidPkh, Timestamp};
-use kya_registry::anvil::Anvil;
+use kya_testkit::Anvil;
 use kya_verify::RegistryView;
 use kya_verify::snapshot::Snapshot;
 use serde_json::Value;
