@@ -367,3 +367,31 @@ fn ethereum_keys_never_come_from_flags() {
     let out = env.kya(&["registry", "show", "--agent-id", "0"], &[]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("kya registry deploy --out"));
 }
+
+/// An unreachable node is reported as an rpc failure with its cause, not as a revert.
+#[test]
+fn unreachable_node_is_an_rpc_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_kya"))
+        .args([
+            "registry",
+            "show",
+            "--identity",
+            "0x0000000000000000000000000000000000000001",
+            "--reputation",
+            "0x0000000000000000000000000000000000000002",
+            "--agent-id",
+            "0",
+            "--rpc-url",
+            "http://127.0.0.1:9",
+        ])
+        .env_remove("KYA_RPC_URL")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("rpc request failed") && err.contains("onnect"),
+        "{err}"
+    );
+    assert!(!err.contains("refused:"), "{err}");
+}
