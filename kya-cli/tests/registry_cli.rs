@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 
 use kya_core::credential::AgentRegistration;
 use kya_core::{DidPkh, Timestamp};
-use kya_registry::anvil::Anvil;
+use kya_testkit::Anvil;
 use kya_verify::RegistryView;
 use kya_verify::snapshot::Snapshot;
 use serde_json::Value;
@@ -366,4 +366,32 @@ fn ethereum_keys_never_come_from_flags() {
     // Commands that need a deployment say how to get one.
     let out = env.kya(&["registry", "show", "--agent-id", "0"], &[]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("kya registry deploy --out"));
+}
+
+/// An unreachable node is reported as an rpc failure with its cause, not as a revert.
+#[test]
+fn unreachable_node_is_an_rpc_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_kya"))
+        .args([
+            "registry",
+            "show",
+            "--identity",
+            "0x0000000000000000000000000000000000000001",
+            "--reputation",
+            "0x0000000000000000000000000000000000000002",
+            "--agent-id",
+            "0",
+            "--rpc-url",
+            "http://127.0.0.1:9",
+        ])
+        .env_remove("KYA_RPC_URL")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("rpc request failed") && err.contains("onnect"),
+        "{err}"
+    );
+    assert!(!err.contains("refused:"), "{err}");
 }

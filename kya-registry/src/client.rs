@@ -65,19 +65,23 @@ impl Deployment {
             context: format!("reading {}", path.display()),
             source,
         })?;
-        let invalid = |e: &dyn std::fmt::Display| {
-            RegistryError::Invalid(format!("deployment file {}: {e}", path.display()))
-        };
         // kya's one strict reader (duplicate keys, depth, size), then the typed fields.
         let value = kya_core::json::parse_strict(&bytes, kya_core::json::JsonLimits::default())
-            .map_err(|e| invalid(&e))?;
-        serde_json::from_value(value).map_err(|e| invalid(&e))
+            .map_err(|e| {
+                RegistryError::Invalid(format!("deployment file {}: {e}", path.display()))
+            })?;
+        serde_json::from_value(value).map_err(|source| RegistryError::Json {
+            context: format!("deployment file {}", path.display()),
+            source,
+        })
     }
 
     /// Writes the deployment file atomically (see [`crate::write_atomic`]).
     pub fn write(&self, path: &Path) -> Result<()> {
-        let mut json = serde_json::to_vec_pretty(self)
-            .map_err(|e| RegistryError::Unexpected(format!("serialising the deployment: {e}")))?;
+        let mut json = serde_json::to_vec_pretty(self).map_err(|source| RegistryError::Json {
+            context: "serialising the deployment".into(),
+            source,
+        })?;
         json.push(b'\n');
         crate::write_atomic(path, &json)
     }
@@ -221,7 +225,8 @@ pub struct FeedbackGiven {
 ///
 /// Writes need a provider with a signer (see [`connect_http`]); each write waits for its
 /// receipt, so send one at a time per signer. Reverts come back as
-/// [`RegistryError::Contract`] with the decoded [`KyaError`](crate::KyaError).
+/// [`RegistryError::Contract`] with the revert decoded into the generated error types
+/// ([`ContractRevert`](crate::ContractRevert)).
 #[derive(Debug, Clone)]
 pub struct Registry {
     provider: DynProvider,

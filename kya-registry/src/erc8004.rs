@@ -111,7 +111,10 @@ impl Erc8004Registry {
             .map(|l| {
                 Registered::decode_log(&l.inner)
                     .map(|e| (e.data.agentId, e.data.owner, e.data.agentURI))
-                    .map_err(|e| RegistryError::Unexpected(format!("Registered log: {e}")))
+                    .map_err(|source| RegistryError::Log {
+                        event: "Registered",
+                        source,
+                    })
             })
             .collect()
     }

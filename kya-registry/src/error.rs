@@ -1,7 +1,11 @@
-//! Errors: contract reverts decoded into [`KyaError`], everything else in [`RegistryError`].
+//! Errors: contract reverts decoded into the `sol!`-generated error types ([`ContractRevert`]),
+//! everything else in [`RegistryError`], with the alloy error kept as the typed source.
 
-use alloy::primitives::{Address, B256, Bytes, I256, U256};
+use std::fmt;
+
+use alloy::primitives::{B256, Bytes, U256};
 use alloy::sol_types::{Revert, SolError, SolInterface};
+use kya_verify::snapshot::SnapshotError;
 
 use crate::bindings::KyaIdentityRegistry::KyaIdentityRegistryErrors;
 use crate::bindings::KyaReputationRegistry::KyaReputationRegistryErrors;
@@ -12,17 +16,55 @@ use crate::bindings::KyaReputationRegistry::KyaReputationRegistryErrors;
 pub enum RegistryError {
     /// The contract refused: a custom error (or revert string / panic) it reverted with.
     #[error("the registry refused: {0}")]
-    Contract(KyaError),
+    Contract(ContractRevert),
     /// The transaction was mined but reverted (no revert data is available from a receipt).
     #[error("transaction {tx_hash} reverted on-chain")]
     Reverted {
         /// The transaction.
         tx_hash: B256,
     },
-    /// The node could not be reached, or answered with an error that is not a revert.
-    #[error("rpc error: {0}")]
-    Rpc(String),
-    /// A receipt or log did not have the expected shape (wrong contract at that address?).
+    /// The node could not be reached, or answered with an error response that is not a
+    /// revert. The source tells a connection failure or timeout
+    /// ([`TransportError::Transport`](alloy::transports::RpcError::Transport)) from a JSON-RPC
+    /// error response ([`TransportError::ErrorResp`](alloy::transports::RpcError::ErrorResp)).
+    #[error("rpc request failed")]
+    Rpc(#[source] alloy::transports::TransportError),
+    /// A contract call failed other than by a revert or a transport error (e.g. its return
+    /// data did not decode: wrong contract at that address?).
+    #[error("contract call failed")]
+    Call(#[source] alloy::contract::Error),
+    /// Waiting for a sent transaction failed other than by a transport error (e.g. it was
+    /// not mined in time).
+    #[error("waiting for the transaction failed")]
+    Pending(#[source] alloy::providers::PendingTransactionError),
+    /// A log did not decode as the event its signature names (wrong contract at that address?).
+    #[error("undecodable {event} log")]
+    Log {
+        /// The event.
+        event: &'static str,
+        /// The decoding error.
+        #[source]
+        source: alloy::sol_types::Error,
+    },
+    /// A snapshot could not be read, or the chain data does not fit it.
+    #[error("{context}")]
+    Snapshot {
+        /// Which snapshot, or which event.
+        context: String,
+        /// The cause.
+        #[source]
+        source: SnapshotError,
+    },
+    /// A deployment file could not be read or written as JSON.
+    #[error("{context}")]
+    Json {
+        /// Which file.
+        context: String,
+        /// The cause.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A receipt or block did not have the expected shape (wrong contract at that address?).
     #[error("unexpected chain data: {0}")]
     Unexpected(String),
     /// A value given by the caller is out of range (e.g. an agent id that is not a uint256).
@@ -49,545 +91,365 @@ pub enum RegistryError {
     SnapshotMismatch(String),
 }
 
-/// A revert of the kya registry contracts (or of any ERC-8004 registry sharing their
-/// errors), decoded from the revert data. Variant and field names follow the Solidity custom
-/// errors; `Display` is a readable sentence.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+impl RegistryError {
+    /// The decoded revert, if the contract refused.
+    pub fn as_revert(&self) -> Option<&ContractRevert> {
+        match self {
+            Self::Contract(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The identity registry's custom error, if it refused with one.
+    pub fn as_identity(&self) -> Option<&KyaIdentityRegistryErrors> {
+        self.as_revert().and_then(ContractRevert::as_identity)
+    }
+
+    /// The reputation registry's custom error, if it refused with one.
+    pub fn as_reputation(&self) -> Option<&KyaReputationRegistryErrors> {
+        self.as_revert().and_then(ContractRevert::as_reputation)
+    }
+}
+
+/// Revert data longer than this is not decoded: the registries' errors are a few words, so
+/// anything longer is another contract's, and decoding it would only cost time.
+pub const MAX_DECODED_REVERT_LEN: usize = 16 * 1024;
+
+/// A revert of the kya registry contracts (or of any ERC-8004 registry sharing their errors),
+/// decoded into the types `sol!` generates from the contracts' ABI, so the error list is never
+/// copied by hand. `Display` is a lowercase sentence.
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum KyaError {
-    /// `ERC721IncorrectOwner`: the ERC-721 sender is not the token owner.
-    #[error("{sender} is not the owner of agent {token_id} (the owner is {owner})")]
-    ERC721IncorrectOwner {
-        /// `sender`.
-        sender: Address,
-        /// The agent (token) id.
-        token_id: U256,
-        /// `owner`.
-        owner: Address,
-    },
-    /// `ERC721InsufficientApproval`: the operator is not approved for the token.
-    #[error("{operator} is not approved for agent {token_id}")]
-    ERC721InsufficientApproval {
-        /// `operator`.
-        operator: Address,
-        /// The agent (token) id.
-        token_id: U256,
-    },
-    /// `ERC721InvalidApprover`: invalid ERC-721 approver.
-    #[error("invalid approver {approver}")]
-    ERC721InvalidApprover {
-        /// `approver`.
-        approver: Address,
-    },
-    /// `ERC721InvalidOperator`: invalid ERC-721 operator.
-    #[error("invalid operator {operator}")]
-    ERC721InvalidOperator {
-        /// `operator`.
-        operator: Address,
-    },
-    /// `ERC721InvalidOwner`: invalid ERC-721 owner.
-    #[error("invalid owner {owner}")]
-    ERC721InvalidOwner {
-        /// `owner`.
-        owner: Address,
-    },
-    /// `ERC721InvalidReceiver`: invalid ERC-721 receiver.
-    #[error("invalid receiver {receiver}")]
-    ERC721InvalidReceiver {
-        /// `receiver`.
-        receiver: Address,
-    },
-    /// `ERC721InvalidSender`: invalid ERC-721 sender.
-    #[error("invalid sender {sender}")]
-    ERC721InvalidSender {
-        /// `sender`.
-        sender: Address,
-    },
-    /// `ERC721NonexistentToken`: the agent (ERC-721 token) does not exist.
-    #[error("agent {token_id} does not exist")]
-    ERC721NonexistentToken {
-        /// The agent (token) id.
-        token_id: U256,
-    },
-    /// `InvalidShortString`: invalid short string (EIP-712 domain).
-    #[error("invalid short string")]
-    InvalidShortString,
-    /// `KyaCredentialAlreadyRevoked`: the digest is already revoked for the agent.
-    #[error("credential {digest} is already revoked for agent {agent_id} (at block {revoked_at})")]
-    KyaCredentialAlreadyRevoked {
-        /// The agent id.
-        agent_id: U256,
-        /// The credential digest (SHA-256).
-        digest: B256,
-        /// Block of the revocation.
-        revoked_at: u64,
-    },
-    /// `KyaIssuerCredentialAlreadyRevoked`: the issuer already revoked the digest.
-    #[error(
-        "credential {digest} is already revoked by its issuer {issuer} (at block {revoked_at})"
-    )]
-    KyaIssuerCredentialAlreadyRevoked {
-        /// The issuing wallet.
-        issuer: Address,
-        /// The credential digest (SHA-256).
-        digest: B256,
-        /// Block of the revocation.
-        revoked_at: u64,
-    },
-    /// `KyaURITooLong`: the agent URI is longer than the registry accepts.
-    #[error("the agent uri is {length} bytes, over the limit of {max_length}")]
-    KyaURITooLong {
-        /// Its length in bytes.
-        length: U256,
-        /// The limit.
-        max_length: U256,
-    },
-    /// `KyaDeadlineExpired`: the wallet signature deadline has passed.
-    #[error("the wallet signature deadline {deadline} has passed (block time {timestamp})")]
-    KyaDeadlineExpired {
-        /// `deadline`.
-        deadline: U256,
-        /// `timestamp`.
-        timestamp: U256,
-    },
-    /// `KyaDeadlineTooFar`: the wallet signature deadline is more than 5 minutes ahead.
-    #[error("the wallet signature deadline {deadline} is too far ahead (at most {max_deadline})")]
-    KyaDeadlineTooFar {
-        /// `deadline`.
-        deadline: U256,
-        /// `maxDeadline`.
-        max_deadline: U256,
-    },
-    /// `KyaInvalidWallet`: the zero address cannot be an agent wallet.
-    #[error("{wallet} cannot be an agent wallet")]
-    KyaInvalidWallet {
-        /// `wallet`.
-        wallet: Address,
-    },
-    /// `KyaInvalidWalletSignature`: the wallet signature is neither valid ECDSA nor ERC-1271.
-    #[error("invalid wallet signature for {wallet}")]
-    KyaInvalidWalletSignature {
-        /// `wallet`.
-        wallet: Address,
-    },
-    /// `KyaKeyAlreadyBound`: the key is currently bound to the agent.
-    #[error("key {key} is already bound to agent {agent_id} (since block {bound_at})")]
-    KyaKeyAlreadyBound {
-        /// The agent id.
-        agent_id: U256,
-        /// The Ed25519 key (32 bytes).
-        key: B256,
-        /// Block of the binding.
-        bound_at: u64,
-    },
-    /// `KyaKeyNotBound`: the key is not currently bound to the agent.
-    #[error("key {key} is not bound to agent {agent_id}")]
-    KyaKeyNotBound {
-        /// The agent id.
-        agent_id: U256,
-        /// The Ed25519 key (32 bytes).
-        key: B256,
-    },
-    /// `KyaKeyRetired`: the key was unbound from the agent and can never be bound to it again.
-    #[error(
-        "key {key} was unbound from agent {agent_id} at block {unbound_at} and cannot be bound again"
-    )]
-    KyaKeyRetired {
-        /// The agent id.
-        agent_id: U256,
-        /// The Ed25519 key (32 bytes).
-        key: B256,
-        /// Block of the unbinding.
-        unbound_at: u64,
-    },
-    /// `KyaPrincipalKeyAlreadyBound`: the issuing key is currently bound to the principal.
-    #[error("key {key} is already bound to principal {principal} (since block {bound_at})")]
-    KyaPrincipalKeyAlreadyBound {
-        /// The principal wallet.
-        principal: Address,
-        /// The Ed25519 key (32 bytes).
-        key: B256,
-        /// Block of the binding.
-        bound_at: u64,
-    },
-    /// `KyaPrincipalKeyNotBound`: the issuing key is not currently bound to the principal.
-    #[error("key {key} is not bound to principal {principal}")]
-    KyaPrincipalKeyNotBound {
-        /// The principal wallet.
-        principal: Address,
-        /// The Ed25519 key (32 bytes).
-        key: B256,
-    },
-    /// `KyaPrincipalKeyRetired`: the issuing key was unbound from the principal for good.
-    #[error(
-        "key {key} was unbound from principal {principal} at block {unbound_at} and cannot be bound again"
-    )]
-    KyaPrincipalKeyRetired {
-        /// The principal wallet.
-        principal: Address,
-        /// The Ed25519 key (32 bytes).
-        key: B256,
-        /// Block of the unbinding.
-        unbound_at: u64,
-    },
-    /// `KyaReservedMetadataKey`: the metadata key is reserved (`agentWallet`).
-    #[error("metadata key `{metadata_key}` is reserved")]
-    KyaReservedMetadataKey {
-        /// `metadataKey`.
-        metadata_key: String,
-    },
-    /// `KyaUnauthorized`: the caller is neither the owner of the agent nor approved for it.
-    #[error("{caller} is neither the owner nor an operator of agent {agent_id}")]
-    KyaUnauthorized {
-        /// The caller.
-        caller: Address,
-        /// The agent id.
-        agent_id: U256,
-    },
-    /// `KyaZeroValue`: a key or digest of zero was given.
-    #[error("a zero key or digest is never valid")]
-    KyaZeroValue,
-    /// `StringTooLong`: a string is too long for a short string.
-    #[error("string too long: `{value}`")]
-    StringTooLong {
-        /// `str`.
-        value: String,
-    },
-    /// `KyaClientsRequired`: a summary was asked for without raters.
-    #[error("a summary needs a non-empty set of raters")]
-    KyaClientsRequired,
-    /// `KyaEmptyResponseURI`: an empty response URI was given.
-    #[error("a response needs a non-empty response uri")]
-    KyaEmptyResponseURI,
-    /// `KyaFeedbackAlreadyRevoked`: the feedback is already revoked.
-    #[error("feedback {feedback_index} of {client_address} to agent {agent_id} is already revoked")]
-    KyaFeedbackAlreadyRevoked {
-        /// The agent id.
-        agent_id: U256,
-        /// `clientAddress`.
-        client_address: Address,
-        /// `feedbackIndex`.
-        feedback_index: u64,
-    },
-    /// `KyaFeedbackIndexOutOfBounds`: the feedback index is 0 or past the rater's last index.
-    #[error(
-        "feedback index {feedback_index} of {client_address} to agent {agent_id} is out of bounds (last index {last_index})"
-    )]
-    KyaFeedbackIndexOutOfBounds {
-        /// The agent id.
-        agent_id: U256,
-        /// `clientAddress`.
-        client_address: Address,
-        /// `feedbackIndex`.
-        feedback_index: u64,
-        /// `lastIndex`.
-        last_index: u64,
-    },
-    /// `KyaSelfFeedback`: the caller owns the agent it tried to rate, or is its agent wallet.
-    #[error("{caller} owns agent {agent_id} or is its agent wallet, and may not rate it")]
-    KyaSelfFeedback {
-        /// The caller.
-        caller: Address,
-        /// The agent id.
-        agent_id: U256,
-    },
-    /// `KyaSummaryOverflow`: the summary average overflows int128.
-    #[error("the summary average {average} does not fit in int128")]
-    KyaSummaryOverflow {
-        /// `average`.
-        average: I256,
-    },
-    /// `KyaTagTooLong`: a tag is too long.
-    #[error("a tag is {length} bytes long (at most {max_length})")]
-    KyaTagTooLong {
-        /// `length`.
-        length: U256,
-        /// `maxLength`.
-        max_length: U256,
-    },
-    /// `KyaTooManyClients`: too many raters in one call.
-    #[error("{count} raters in one call (at most {max_clients})")]
-    KyaTooManyClients {
-        /// `count`.
-        count: U256,
-        /// `maxClients`.
-        max_clients: U256,
-    },
-    /// `KyaTooManyEntries`: too many feedback entries would be visited.
-    #[error("more than {max_entries} feedback entries would be visited")]
-    KyaTooManyEntries {
-        /// `maxEntries`.
-        max_entries: U256,
-    },
-    /// `KyaValueDecimalsTooLarge`: valueDecimals is above 18.
-    #[error("value decimals {value_decimals} is above 18")]
-    KyaValueDecimalsTooLarge {
-        /// `valueDecimals`.
-        value_decimals: u8,
-    },
-    /// `KyaValueOutOfRange`: the feedback value is out of range.
-    #[error("feedback value {value} is out of range (|value| <= 1e38)")]
-    KyaValueOutOfRange {
-        /// `value`.
-        value: i128,
-    },
-    /// `KyaZeroIdentityRegistry`: the identity registry address is zero.
-    #[error("the identity registry address is zero")]
-    KyaZeroIdentityRegistry,
+pub enum ContractRevert {
+    /// A custom error of the identity registry (including the ERC-721 errors).
+    Identity(KyaIdentityRegistryErrors),
+    /// A custom error of the reputation registry.
+    Reputation(KyaReputationRegistryErrors),
     /// A `revert("…")` / `require(…, "…")` string.
-    #[error("reverted: {0}")]
     Revert(String),
-    /// A Solidity panic (`Panic(uint256)`: overflow, division by zero, …).
-    #[error("panic code {code:#x}")]
-    Panic {
-        /// The panic code.
-        code: U256,
-    },
-    /// A custom error this client does not know (another contract's).
-    #[error("unknown custom error with selector 0x{}", hex::encode(selector))]
-    Unknown {
-        /// The 4-byte error selector.
-        selector: [u8; 4],
-        /// The full revert data.
-        data: Bytes,
-    },
+    /// A Solidity panic (`Panic(uint256)`: overflow, division by zero, …) and its code.
+    Panic(U256),
+    /// Revert data this client does not know (another contract's custom error, or data too
+    /// long to decode), kept as it came.
+    Unknown(Bytes),
     /// The call reverted without any data.
-    #[error("reverted without a reason")]
     NoReason,
 }
 
-impl KyaError {
+impl ContractRevert {
     /// Decodes revert data against the identity and reputation registries' errors, then the
-    /// standard `Error(string)` and `Panic(uint256)`.
+    /// standard `Error(string)` and `Panic(uint256)`. Never panics; data over
+    /// [`MAX_DECODED_REVERT_LEN`] bytes is kept undecoded.
     pub fn decode(data: &[u8]) -> Self {
-        if data.len() < 4 {
+        if data.is_empty() {
             return Self::NoReason;
         }
+        if data.len() > MAX_DECODED_REVERT_LEN {
+            return Self::Unknown(Bytes::copy_from_slice(data));
+        }
         if let Ok(e) = KyaIdentityRegistryErrors::abi_decode(data) {
-            return e.into();
+            return Self::Identity(e);
         }
         if let Ok(e) = KyaReputationRegistryErrors::abi_decode(data) {
-            return e.into();
+            return Self::Reputation(e);
         }
         if let Ok(r) = Revert::abi_decode(data) {
             return Self::Revert(r.reason);
         }
         if let Ok(p) = alloy::sol_types::Panic::abi_decode(data) {
-            return Self::Panic { code: p.code };
+            return Self::Panic(p.code);
         }
-        let mut selector = [0u8; 4];
-        selector.copy_from_slice(&data[..4]);
-        Self::Unknown {
-            selector,
-            data: Bytes::copy_from_slice(data),
+        Self::Unknown(Bytes::copy_from_slice(data))
+    }
+
+    /// The identity registry's custom error, if it is one.
+    pub fn as_identity(&self) -> Option<&KyaIdentityRegistryErrors> {
+        match self {
+            Self::Identity(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The reputation registry's custom error, if it is one.
+    pub fn as_reputation(&self) -> Option<&KyaReputationRegistryErrors> {
+        match self {
+            Self::Reputation(e) => Some(e),
+            _ => None,
         }
     }
 }
 
-impl From<KyaIdentityRegistryErrors> for KyaError {
-    fn from(e: KyaIdentityRegistryErrors) -> Self {
-        match e {
-            KyaIdentityRegistryErrors::ERC721IncorrectOwner(e) => Self::ERC721IncorrectOwner {
-                sender: e.sender,
-                token_id: e.tokenId,
-                owner: e.owner,
-            },
-            KyaIdentityRegistryErrors::ERC721InsufficientApproval(e) => {
-                Self::ERC721InsufficientApproval {
-                    operator: e.operator,
-                    token_id: e.tokenId,
+impl fmt::Display for ContractRevert {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Identity(e) => {
+                if let Some(s) = identity_wording(e) {
+                    return f.write_str(&s);
                 }
+                let name = KyaIdentityRegistryErrors::name_by_selector(e.selector());
+                write_generic(f, name, e)
             }
-            KyaIdentityRegistryErrors::ERC721InvalidApprover(e) => Self::ERC721InvalidApprover {
-                approver: e.approver,
-            },
-            KyaIdentityRegistryErrors::ERC721InvalidOperator(e) => Self::ERC721InvalidOperator {
-                operator: e.operator,
-            },
-            KyaIdentityRegistryErrors::ERC721InvalidOwner(e) => {
-                Self::ERC721InvalidOwner { owner: e.owner }
+            Self::Reputation(e) => {
+                let name = KyaReputationRegistryErrors::name_by_selector(e.selector());
+                write_generic(f, name, e)
             }
-            KyaIdentityRegistryErrors::ERC721InvalidReceiver(e) => Self::ERC721InvalidReceiver {
-                receiver: e.receiver,
+            Self::Revert(reason) => write!(f, "reverted: {reason}"),
+            Self::Panic(code) => write!(f, "panic code {code:#x}"),
+            Self::Unknown(data) => match data.get(..4) {
+                Some(selector) => write!(
+                    f,
+                    "unknown custom error with selector 0x{}",
+                    hex::encode(selector)
+                ),
+                None => write!(f, "reverted with malformed data 0x{}", hex::encode(data)),
             },
-            KyaIdentityRegistryErrors::ERC721InvalidSender(e) => {
-                Self::ERC721InvalidSender { sender: e.sender }
-            }
-            KyaIdentityRegistryErrors::ERC721NonexistentToken(e) => Self::ERC721NonexistentToken {
-                token_id: e.tokenId,
-            },
-            KyaIdentityRegistryErrors::InvalidShortString(_) => Self::InvalidShortString,
-            KyaIdentityRegistryErrors::KyaCredentialAlreadyRevoked(e) => {
-                Self::KyaCredentialAlreadyRevoked {
-                    agent_id: e.agentId,
-                    digest: e.digest,
-                    revoked_at: e.revokedAt,
-                }
-            }
-            KyaIdentityRegistryErrors::KyaIssuerCredentialAlreadyRevoked(e) => {
-                Self::KyaIssuerCredentialAlreadyRevoked {
-                    issuer: e.issuer,
-                    digest: e.digest,
-                    revoked_at: e.revokedAt,
-                }
-            }
-            KyaIdentityRegistryErrors::KyaURITooLong(e) => Self::KyaURITooLong {
-                length: e.length,
-                max_length: e.maxLength,
-            },
-            KyaIdentityRegistryErrors::KyaDeadlineExpired(e) => Self::KyaDeadlineExpired {
-                deadline: e.deadline,
-                timestamp: e.timestamp,
-            },
-            KyaIdentityRegistryErrors::KyaDeadlineTooFar(e) => Self::KyaDeadlineTooFar {
-                deadline: e.deadline,
-                max_deadline: e.maxDeadline,
-            },
-            KyaIdentityRegistryErrors::KyaInvalidWallet(e) => {
-                Self::KyaInvalidWallet { wallet: e.wallet }
-            }
-            KyaIdentityRegistryErrors::KyaInvalidWalletSignature(e) => {
-                Self::KyaInvalidWalletSignature { wallet: e.wallet }
-            }
-            KyaIdentityRegistryErrors::KyaKeyAlreadyBound(e) => Self::KyaKeyAlreadyBound {
-                agent_id: e.agentId,
-                key: e.key,
-                bound_at: e.boundAt,
-            },
-            KyaIdentityRegistryErrors::KyaKeyNotBound(e) => Self::KyaKeyNotBound {
-                agent_id: e.agentId,
-                key: e.key,
-            },
-            KyaIdentityRegistryErrors::KyaKeyRetired(e) => Self::KyaKeyRetired {
-                agent_id: e.agentId,
-                key: e.key,
-                unbound_at: e.unboundAt,
-            },
-            KyaIdentityRegistryErrors::KyaPrincipalKeyAlreadyBound(e) => {
-                Self::KyaPrincipalKeyAlreadyBound {
-                    principal: e.principal,
-                    key: e.key,
-                    bound_at: e.boundAt,
-                }
-            }
-            KyaIdentityRegistryErrors::KyaPrincipalKeyNotBound(e) => {
-                Self::KyaPrincipalKeyNotBound {
-                    principal: e.principal,
-                    key: e.key,
-                }
-            }
-            KyaIdentityRegistryErrors::KyaPrincipalKeyRetired(e) => Self::KyaPrincipalKeyRetired {
-                principal: e.principal,
-                key: e.key,
-                unbound_at: e.unboundAt,
-            },
-            KyaIdentityRegistryErrors::KyaReservedMetadataKey(e) => Self::KyaReservedMetadataKey {
-                metadata_key: e.metadataKey,
-            },
-            KyaIdentityRegistryErrors::KyaUnauthorized(e) => Self::KyaUnauthorized {
-                caller: e.caller,
-                agent_id: e.agentId,
-            },
-            KyaIdentityRegistryErrors::KyaZeroValue(_) => Self::KyaZeroValue,
-            KyaIdentityRegistryErrors::StringTooLong(e) => Self::StringTooLong { value: e.str },
+            Self::NoReason => f.write_str("reverted without a reason"),
         }
     }
 }
 
-impl From<KyaReputationRegistryErrors> for KyaError {
-    fn from(e: KyaReputationRegistryErrors) -> Self {
-        match e {
-            KyaReputationRegistryErrors::KyaClientsRequired(_) => Self::KyaClientsRequired,
-            KyaReputationRegistryErrors::KyaEmptyResponseURI(_) => Self::KyaEmptyResponseURI,
-            KyaReputationRegistryErrors::KyaFeedbackAlreadyRevoked(e) => {
-                Self::KyaFeedbackAlreadyRevoked {
-                    agent_id: e.agentId,
-                    client_address: e.clientAddress,
-                    feedback_index: e.feedbackIndex,
-                }
-            }
-            KyaReputationRegistryErrors::KyaFeedbackIndexOutOfBounds(e) => {
-                Self::KyaFeedbackIndexOutOfBounds {
-                    agent_id: e.agentId,
-                    client_address: e.clientAddress,
-                    feedback_index: e.feedbackIndex,
-                    last_index: e.lastIndex,
-                }
-            }
-            KyaReputationRegistryErrors::KyaSelfFeedback(e) => Self::KyaSelfFeedback {
-                caller: e.caller,
-                agent_id: e.agentId,
-            },
-            KyaReputationRegistryErrors::KyaSummaryOverflow(e) => {
-                Self::KyaSummaryOverflow { average: e.average }
-            }
-            KyaReputationRegistryErrors::KyaTagTooLong(e) => Self::KyaTagTooLong {
-                length: e.length,
-                max_length: e.maxLength,
-            },
-            KyaReputationRegistryErrors::KyaTooManyClients(e) => Self::KyaTooManyClients {
-                count: e.count,
-                max_clients: e.maxClients,
-            },
-            KyaReputationRegistryErrors::KyaTooManyEntries(e) => Self::KyaTooManyEntries {
-                max_entries: e.maxEntries,
-            },
-            KyaReputationRegistryErrors::KyaValueDecimalsTooLarge(e) => {
-                Self::KyaValueDecimalsTooLarge {
-                    value_decimals: e.valueDecimals,
-                }
-            }
-            KyaReputationRegistryErrors::KyaValueOutOfRange(e) => {
-                Self::KyaValueOutOfRange { value: e.value }
-            }
-            KyaReputationRegistryErrors::KyaZeroIdentityRegistry(_) => {
-                Self::KyaZeroIdentityRegistry
-            }
+impl std::error::Error for ContractRevert {}
+
+/// Sentences for the identity errors a user meets in normal use (an operator mistake rather
+/// than a client bug); the CLI shows these, so their wording is kept stable.
+fn identity_wording(e: &KyaIdentityRegistryErrors) -> Option<String> {
+    use KyaIdentityRegistryErrors as E;
+    Some(match e {
+        E::KyaUnauthorized(e) => format!(
+            "{} is neither the owner nor an operator of agent {}",
+            e.caller, e.agentId
+        ),
+        E::ERC721NonexistentToken(e) => format!("agent {} does not exist", e.tokenId),
+        E::KyaKeyAlreadyBound(e) => format!(
+            "key {} is already bound to agent {} (since block {})",
+            e.key, e.agentId, e.boundAt
+        ),
+        E::KyaKeyNotBound(e) => format!("key {} is not bound to agent {}", e.key, e.agentId),
+        E::KyaKeyRetired(e) => format!(
+            "key {} was unbound from agent {} at block {} and cannot be bound again",
+            e.key, e.agentId, e.unboundAt
+        ),
+        E::KyaPrincipalKeyRetired(e) => format!(
+            "key {} was unbound from principal {} at block {} and cannot be bound again",
+            e.key, e.principal, e.unboundAt
+        ),
+        E::KyaURITooLong(e) => format!(
+            "the agent uri is {} bytes, over the limit of {}",
+            e.length, e.maxLength
+        ),
+        _ => return None,
+    })
+}
+
+/// `name` as lowercase words, then the fields as `Debug` prints them: e.g. `KyaTagTooLong`
+/// becomes "tag too long { length: 65, maxLength: 64 }". Written once for every error, so a
+/// new contract error needs no code here.
+fn write_generic(
+    f: &mut fmt::Formatter<'_>,
+    name: Option<&str>,
+    e: &impl fmt::Debug,
+) -> fmt::Result {
+    let name = name.unwrap_or("custom error");
+    f.write_str(&words(name.strip_prefix("Kya").unwrap_or(name)))?;
+    // The enum's Debug is `Name(Name { fields })`, or `Name(Name)` without fields.
+    let debug = format!("{e:?}");
+    if let (Some(open), Some(close)) = (debug.find('{'), debug.rfind('}')) {
+        if open < close {
+            write!(f, " {}", &debug[open..=close])?;
         }
     }
+    Ok(())
+}
+
+/// `CamelCase` to lowercase words; digits stay with the word before (`ERC721Invalid…` →
+/// "erc721 invalid …").
+fn words(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    let mut out = String::with_capacity(name.len() + 8);
+    for (i, &c) in chars.iter().enumerate() {
+        if i > 0 && c.is_ascii_uppercase() {
+            let prev = chars[i - 1];
+            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
+            // A new word starts after a lowercase letter or digit, or at the last capital of
+            // an acronym (`URITooLong` → "uri too long").
+            if prev.is_ascii_lowercase()
+                || prev.is_ascii_digit()
+                || (prev.is_ascii_uppercase() && next_lower)
+            {
+                out.push(' ');
+            }
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
 }
 
 impl From<alloy::contract::Error> for RegistryError {
     fn from(e: alloy::contract::Error) -> Self {
         if let Some(data) = e.as_revert_data() {
-            return Self::Contract(KyaError::decode(&data));
+            return Self::Contract(ContractRevert::decode(&data));
         }
-        if let alloy::contract::Error::TransportError(t) = &e {
-            return rpc_error(t);
+        match e {
+            alloy::contract::Error::TransportError(t) => t.into(),
+            other => Self::Call(other),
         }
-        Self::Rpc(e.to_string())
     }
 }
 
 impl From<alloy::transports::TransportError> for RegistryError {
     fn from(e: alloy::transports::TransportError) -> Self {
-        rpc_error(&e)
+        if let Some(resp) = e.as_error_resp() {
+            // The node attached revert data (e.g. to an `eth_estimateGas` or `eth_call` error).
+            if let Some(data) = resp.as_revert_data() {
+                return Self::Contract(ContractRevert::decode(&data));
+            }
+            // Reverts without data ("execution reverted") are still reverts.
+            if resp.message.contains("revert") {
+                return Self::Contract(ContractRevert::NoReason);
+            }
+        }
+        Self::Rpc(e)
     }
 }
 
 impl From<alloy::providers::PendingTransactionError> for RegistryError {
     fn from(e: alloy::providers::PendingTransactionError) -> Self {
         match e {
-            alloy::providers::PendingTransactionError::TransportError(t) => rpc_error(&t),
-            other => Self::Rpc(other.to_string()),
+            alloy::providers::PendingTransactionError::TransportError(t) => t.into(),
+            other => Self::Pending(other),
         }
     }
-}
-
-/// A transport error, with revert data decoded when the node attached some (e.g. to an
-/// `eth_estimateGas` or `eth_call` error).
-fn rpc_error(e: &alloy::transports::TransportError) -> RegistryError {
-    if let Some(resp) = e.as_error_resp() {
-        if let Some(data) = resp.as_revert_data() {
-            return RegistryError::Contract(KyaError::decode(&data));
-        }
-        // Reverts without data ("execution reverted") are still reverts.
-        if resp.message.contains("revert") {
-            return RegistryError::Contract(KyaError::NoReason);
-        }
-    }
-    RegistryError::Rpc(e.to_string())
 }
 
 /// Shorthand for results of this crate.
 pub type Result<T, E = RegistryError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::bindings::{KyaIdentityRegistry, KyaReputationRegistry};
+
+    #[test]
+    fn decodes_into_the_generated_types() {
+        let e = KyaIdentityRegistry::KyaURITooLong {
+            length: U256::from(3000),
+            maxLength: U256::from(2048),
+        };
+        let data = KyaIdentityRegistryErrors::KyaURITooLong(e.clone()).abi_encode();
+        let r = ContractRevert::decode(&data);
+        assert!(matches!(
+            &r,
+            ContractRevert::Identity(KyaIdentityRegistryErrors::KyaURITooLong(d)) if *d == e
+        ));
+        assert_eq!(
+            r.to_string(),
+            "the agent uri is 3000 bytes, over the limit of 2048"
+        );
+
+        let data =
+            KyaReputationRegistryErrors::KyaTagTooLong(KyaReputationRegistry::KyaTagTooLong {
+                length: U256::from(65),
+                maxLength: U256::from(64),
+            })
+            .abi_encode();
+        assert_eq!(
+            ContractRevert::decode(&data).to_string(),
+            "tag too long { length: 65, maxLength: 64 }"
+        );
+        let data = KyaReputationRegistryErrors::KyaClientsRequired(
+            KyaReputationRegistry::KyaClientsRequired {},
+        )
+        .abi_encode();
+        assert_eq!(
+            ContractRevert::decode(&data).to_string(),
+            "clients required"
+        );
+    }
+
+    #[test]
+    fn standard_and_unknown_reverts() {
+        let data = Revert::from("nope").abi_encode();
+        assert_eq!(
+            ContractRevert::decode(&data),
+            ContractRevert::Revert("nope".into())
+        );
+        let data = alloy::sol_types::Panic::from(0x11).abi_encode();
+        assert_eq!(
+            ContractRevert::decode(&data),
+            ContractRevert::Panic(U256::from(0x11))
+        );
+        assert_eq!(ContractRevert::decode(&[]), ContractRevert::NoReason);
+        let r = ContractRevert::decode(&[1, 2, 3, 4, 5]);
+        assert_eq!(
+            r.to_string(),
+            "unknown custom error with selector 0x01020304"
+        );
+        assert!(matches!(
+            ContractRevert::decode(&[1, 2]),
+            ContractRevert::Unknown(_)
+        ));
+    }
+
+    #[test]
+    fn arbitrary_data_never_panics() {
+        // Every known selector followed by truncated, garbage and oversized bodies.
+        let selectors = KyaIdentityRegistryErrors::SELECTORS
+            .iter()
+            .chain(KyaReputationRegistryErrors::SELECTORS)
+            .chain([&Revert::SELECTOR, &alloy::sol_types::Panic::SELECTOR]);
+        for sel in selectors {
+            for len in [
+                0usize,
+                1,
+                31,
+                32,
+                33,
+                64,
+                95,
+                96,
+                200,
+                MAX_DECODED_REVERT_LEN + 1,
+            ] {
+                for fill in [0u8, 0xff, 0x20] {
+                    let mut data = sel.to_vec();
+                    data.resize(4 + len, fill);
+                    let r = ContractRevert::decode(&data);
+                    let _ = r.to_string();
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn node_error_answers_stay_typed() {
+        use alloy::transports::TransportError;
+        // The payload type is alloy's `ErrorPayload`, read the way a node's answer is.
+        let answer = |message: &str, data: Option<&str>| {
+            let mut payload = serde_json::json!({ "code": 3, "message": message });
+            if let Some(d) = data {
+                payload["data"] = serde_json::Value::String(d.into());
+            }
+            TransportError::err_resp(serde_json::from_value(payload).unwrap())
+        };
+        // Not a revert: the JSON-RPC error response is kept, with its code.
+        let e = RegistryError::from(answer("block range too large", None));
+        assert!(
+            matches!(&e, RegistryError::Rpc(t) if t.as_error_resp().is_some_and(|p| p.code == 3))
+        );
+        // A revert with data decodes; without data it is still a revert.
+        let data = Revert::from("nope").abi_encode();
+        let hex = format!("0x{}", hex::encode(&data));
+        let e = RegistryError::from(answer("execution reverted: nope", Some(&hex)));
+        assert!(matches!(e.as_revert(), Some(ContractRevert::Revert(r)) if r == "nope"));
+        let e = RegistryError::from(answer("execution reverted", None));
+        assert_eq!(e.as_revert(), Some(&ContractRevert::NoReason));
+    }
+
+    #[test]
+    fn camel_case_to_words() {
+        assert_eq!(words("ERC721NonexistentToken"), "erc721 nonexistent token");
+        assert_eq!(words("URITooLong"), "uri too long");
+        assert_eq!(words("EmptyResponseURI"), "empty response uri");
+    }
+}

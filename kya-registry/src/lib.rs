@@ -1,7 +1,6 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
-pub mod anvil;
 pub mod bindings;
 mod client;
 mod erc8004;
@@ -17,7 +16,7 @@ pub use client::{
     Registry, TxInfo, agent_id_of, agent_id_to_u256, connect_http,
 };
 pub use erc8004::{Erc8004Agent, Erc8004Registry};
-pub use error::{KyaError, RegistryError, Result};
+pub use error::{ContractRevert, MAX_DECODED_REVERT_LEN, RegistryError, Result};
 pub use fsutil::write_atomic;
 pub use kya_verify::snapshot::Snapshot;
 pub use sync::{

@@ -286,8 +286,10 @@ pub async fn sync_file(
     mut options: SyncOptions,
 ) -> Result<(Snapshot, SyncReport)> {
     let mut snapshot = match std::fs::read(path) {
-        Ok(bytes) => Snapshot::load(&bytes)
-            .map_err(|e| RegistryError::Invalid(format!("{}: {e}", path.display())))?,
+        Ok(bytes) => Snapshot::load(&bytes).map_err(|source| RegistryError::Snapshot {
+            context: format!("reading snapshot {}", path.display()),
+            source,
+        })?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => new_snapshot(deployment),
         Err(source) => {
             return Err(RegistryError::Io {
@@ -419,7 +421,10 @@ impl Syncer<'_> {
                 let h = self.require_header(target).await?;
                 snapshot
                     .apply_block(target, h.hash.0, h.time()?)
-                    .map_err(|e| RegistryError::Unexpected(e.to_string()))?;
+                    .map_err(|source| RegistryError::Snapshot {
+                        context: format!("block {target} does not fit the snapshot"),
+                        source,
+                    })?;
             }
             return Ok(());
         }
@@ -495,7 +500,10 @@ impl Syncer<'_> {
             if n > current || is_fresh(snapshot) {
                 snapshot
                     .apply_block(n, h.hash.0, at.time)
-                    .map_err(|e| apply_error(l, &e.to_string()))?;
+                    .map_err(|source| RegistryError::Snapshot {
+                        context: log_context(l),
+                        source,
+                    })?;
                 current = n;
             }
             self.apply_log(snapshot, l, at)
@@ -505,7 +513,10 @@ impl Syncer<'_> {
             let h = self.cached(end)?;
             snapshot
                 .apply_block(end, h.hash.0, h.time()?)
-                .map_err(|e| RegistryError::Unexpected(e.to_string()))?;
+                .map_err(|source| RegistryError::Snapshot {
+                    context: format!("block {end} does not fit the snapshot"),
+                    source,
+                })?;
         }
         Ok(())
     }
@@ -752,10 +763,15 @@ fn ed25519(key: B256) -> Option<PublicKey> {
 }
 
 fn apply_error(l: &Log, e: &str) -> RegistryError {
-    RegistryError::Unexpected(format!(
-        "event in block {} (tx {}, log {}) does not fit the snapshot: {e}",
+    RegistryError::Unexpected(format!("{}: {e}", log_context(l)))
+}
+
+/// Names the log a snapshot refused, for the error message.
+fn log_context(l: &Log) -> String {
+    format!(
+        "event in block {} (tx {}, log {}) does not fit the snapshot",
         l.block_number.unwrap_or_default(),
         l.transaction_hash.unwrap_or_default(),
         l.log_index.unwrap_or_default()
-    ))
+    )
 }

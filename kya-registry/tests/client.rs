@@ -7,7 +7,11 @@ mod common;
 use alloy::primitives::{Address, B256, U256};
 use common::{Anvil, ed_key};
 use kya_core::CredentialDigest;
-use kya_registry::{Erc8004Registry, KyaError, NewAgent, NewFeedbackEntry, RegistryError};
+use kya_registry::bindings::KyaIdentityRegistry::{self as id_errors, KyaIdentityRegistryErrors};
+use kya_registry::bindings::KyaReputationRegistry::{
+    self as rep_errors, KyaReputationRegistryErrors,
+};
+use kya_registry::{ContractRevert, Erc8004Registry, NewAgent, NewFeedbackEntry, RegistryError};
 
 #[tokio::test]
 async fn deploy_register_with_key_and_read_back() {
@@ -100,12 +104,12 @@ async fn rotate_revoke_keys_and_history() {
     // A retired key can never come back.
     let err = alice.set_agent_key(id, &k1).await.unwrap_err();
     assert_eq!(
-        err_kya(err),
-        KyaError::KyaKeyRetired {
-            agent_id: id,
+        identity(err),
+        KyaIdentityRegistryErrors::KyaKeyRetired(id_errors::KyaKeyRetired {
+            agentId: id,
             key: B256::from(k1.to_bytes()),
-            unbound_at: rot.block_number
-        }
+            unboundAt: rot.block_number
+        })
     );
     // Binding a second key, then revoking it.
     alice.set_agent_key(id, &k3).await.unwrap();
@@ -117,7 +121,10 @@ async fn rotate_revoke_keys_and_history() {
     assert_eq!(keys[2].unbound_at, Some(rev.block_number));
     assert!(keys[1].bound_at_block(rev.block_number));
     let err = alice.revoke_agent_key(id, &k3).await.unwrap_err();
-    assert!(matches!(err_kya(err), KyaError::KyaKeyNotBound { .. }));
+    assert!(matches!(
+        identity(err),
+        KyaIdentityRegistryErrors::KyaKeyNotBound(_)
+    ));
 }
 
 #[tokio::test]
@@ -142,12 +149,14 @@ async fn principal_keys_and_credential_revocation() {
     );
     let err = principal.bind_principal_key(&pk).await.unwrap_err();
     assert_eq!(
-        err_kya(err),
-        KyaError::KyaPrincipalKeyAlreadyBound {
-            principal: who,
-            key: B256::from(pk.to_bytes()),
-            bound_at: b.block_number
-        }
+        identity(err),
+        KyaIdentityRegistryErrors::KyaPrincipalKeyAlreadyBound(
+            id_errors::KyaPrincipalKeyAlreadyBound {
+                principal: who,
+                key: B256::from(pk.to_bytes()),
+                boundAt: b.block_number
+            }
+        )
     );
     let u = principal.unbind_principal_key(&pk).await.unwrap();
     let keys = principal.principal_keys(who).await.unwrap();
@@ -172,7 +181,7 @@ async fn principal_keys_and_credential_revocation() {
     assert!(!alice.is_revoked(other, &digest).await.unwrap());
     let err = alice.revoke_credential(id, &digest).await.unwrap_err();
     assert!(
-        matches!(err_kya(err), KyaError::KyaCredentialAlreadyRevoked { revoked_at, .. } if revoked_at == r.block_number)
+        matches!(identity(err), KyaIdentityRegistryErrors::KyaCredentialAlreadyRevoked(e) if e.revokedAt == r.block_number)
     );
 }
 
@@ -197,14 +206,22 @@ async fn typed_revert_errors() {
         .await
         .unwrap_err();
     let msg = err.to_string();
-    let kya = err_kya(err);
+    // The accessor and a direct match on the generated type agree.
     assert_eq!(
-        kya,
-        KyaError::KyaUnauthorized {
-            caller: anvil.signer(3).address(),
-            agent_id: id
-        }
+        err.as_identity(),
+        Some(&KyaIdentityRegistryErrors::KyaUnauthorized(
+            id_errors::KyaUnauthorized {
+                caller: anvil.signer(3).address(),
+                agentId: id
+            }
+        ))
     );
+    assert!(matches!(
+        err,
+        RegistryError::Contract(ContractRevert::Identity(
+            KyaIdentityRegistryErrors::KyaUnauthorized(_)
+        ))
+    ));
     assert!(
         msg.contains("is neither the owner nor an operator of agent 0"),
         "{msg}"
@@ -215,14 +232,17 @@ async fn typed_revert_errors() {
         .revoke_credential(id, &CredentialDigest([1; 32]))
         .await
         .unwrap_err();
-    assert!(matches!(err_kya(err), KyaError::KyaUnauthorized { .. }));
+    assert!(matches!(
+        identity(err),
+        KyaIdentityRegistryErrors::KyaUnauthorized(_)
+    ));
 
     let err = alice.set_agent_key(U256::from(42), &k1).await.unwrap_err();
     assert_eq!(
-        err_kya(err),
-        KyaError::ERC721NonexistentToken {
-            token_id: U256::from(42)
-        }
+        identity(err),
+        KyaIdentityRegistryErrors::ERC721NonexistentToken(id_errors::ERC721NonexistentToken {
+            tokenId: U256::from(42)
+        })
     );
 
     let err = alice
@@ -234,39 +254,47 @@ async fn typed_revert_errors() {
         .await
         .unwrap_err();
     assert_eq!(
-        err_kya(err),
-        KyaError::KyaReservedMetadataKey {
-            metadata_key: "agentWallet".into()
-        }
+        identity(err),
+        KyaIdentityRegistryErrors::KyaReservedMetadataKey(id_errors::KyaReservedMetadataKey {
+            metadataKey: "agentWallet".into()
+        })
     );
 
     // Reputation errors: self-feedback and bad decimals.
     let err = alice.give_feedback(id, &feedback(5, 0)).await.unwrap_err();
     assert_eq!(
-        err_kya(err),
-        KyaError::KyaSelfFeedback {
+        reputation(err),
+        KyaReputationRegistryErrors::KyaSelfFeedback(rep_errors::KyaSelfFeedback {
             caller: anvil.signer(1).address(),
-            agent_id: id
-        }
+            agentId: id
+        })
     );
     let err = mallory
         .give_feedback(id, &feedback(5, 19))
         .await
         .unwrap_err();
     assert_eq!(
-        err_kya(err),
-        KyaError::KyaValueDecimalsTooLarge { value_decimals: 19 }
+        reputation(err),
+        KyaReputationRegistryErrors::KyaValueDecimalsTooLarge(
+            rep_errors::KyaValueDecimalsTooLarge { valueDecimals: 19 }
+        )
     );
     let err = mallory.summary(id, &[], "", "").await.unwrap_err();
-    assert_eq!(err_kya(err), KyaError::KyaClientsRequired);
+    assert_eq!(
+        reputation(err),
+        KyaReputationRegistryErrors::KyaClientsRequired(rep_errors::KyaClientsRequired {})
+    );
 
-    // A transport failure is its own variant.
+    // A transport failure is its own variant, and its typed source says it is a connection
+    // failure rather than an error answer from the node.
     let dead = kya_registry::connect_http("http://127.0.0.1:9", None).unwrap();
     let dead = kya_registry::Registry::from_deployment(dead, *reg.deployment());
-    assert!(matches!(
-        dead.agent_count().await.unwrap_err(),
-        RegistryError::Rpc(_)
-    ));
+    let err = dead.agent_count().await.unwrap_err();
+    assert!(
+        matches!(&err, RegistryError::Rpc(e) if e.is_transport_error()),
+        "{err:?}"
+    );
+    assert!(std::error::Error::source(&err).is_some());
 
     // After all those refusals the signer's nonce is still in step.
     alice.set_agent_key(id, &ed_key(2)).await.unwrap();
@@ -301,17 +329,19 @@ async fn feedback_and_summary() {
     assert_eq!((s.count, s.average), (2, 65));
     let err = r1.revoke_feedback(id, 1).await.unwrap_err();
     assert_eq!(
-        err_kya(err),
-        KyaError::KyaFeedbackAlreadyRevoked {
-            agent_id: id,
-            client_address: a1,
-            feedback_index: 1
-        }
+        reputation(err),
+        KyaReputationRegistryErrors::KyaFeedbackAlreadyRevoked(
+            rep_errors::KyaFeedbackAlreadyRevoked {
+                agentId: id,
+                clientAddress: a1,
+                feedbackIndex: 1
+            }
+        )
     );
     let err = r1.revoke_feedback(id, 7).await.unwrap_err();
     assert!(matches!(
-        err_kya(err),
-        KyaError::KyaFeedbackIndexOutOfBounds { last_index: 2, .. }
+        reputation(err),
+        KyaReputationRegistryErrors::KyaFeedbackIndexOutOfBounds(e) if e.lastIndex == 2
     ));
 }
 
@@ -366,10 +396,10 @@ async fn erc8004_read_only_view_of_a_kya_deployment() {
     assert_eq!((s.count, s.average, s.value_decimals), (1, 77, 1));
     let err = view.agent(U256::from(99)).await.unwrap_err();
     assert_eq!(
-        err_kya(err),
-        KyaError::ERC721NonexistentToken {
-            token_id: U256::from(99)
-        }
+        identity(err),
+        KyaIdentityRegistryErrors::ERC721NonexistentToken(id_errors::ERC721NonexistentToken {
+            tokenId: U256::from(99)
+        })
     );
     let _ = Address::ZERO;
 }
@@ -386,9 +416,18 @@ fn feedback(value: i128, decimals: u8) -> NewFeedbackEntry {
     }
 }
 
-fn err_kya(err: RegistryError) -> KyaError {
+/// The identity registry's custom error the call reverted with.
+fn identity(err: RegistryError) -> KyaIdentityRegistryErrors {
     match err {
-        RegistryError::Contract(k) => k,
-        other => panic!("expected a contract error, got {other:?}"),
+        RegistryError::Contract(ContractRevert::Identity(e)) => e,
+        other => panic!("expected an identity registry error, got {other:?}"),
+    }
+}
+
+/// The reputation registry's custom error the call reverted with.
+fn reputation(err: RegistryError) -> KyaReputationRegistryErrors {
+    match err {
+        RegistryError::Contract(ContractRevert::Reputation(e)) => e,
+        other => panic!("expected a reputation registry error, got {other:?}"),
     }
 }

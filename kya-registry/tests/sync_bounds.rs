@@ -15,13 +15,13 @@ use alloy::sol_types::SolEvent;
 use common::{Anvil, ed_key};
 use kya_core::{CredentialDigest, DidPkh, PublicKey, SecretKey};
 use kya_registry::bindings::KyaIdentityRegistry::{
-    AgentKeyBound, CredentialRevoked, IssuerCredentialRevoked,
+    AgentKeyBound, CredentialRevoked, IssuerCredentialRevoked, KyaIdentityRegistryErrors,
 };
 use kya_registry::bindings::erc8004::IErc8004Identity::{Registered, URIUpdated};
 use kya_registry::bindings::erc8004::IErc8004Reputation::{FeedbackRevoked, NewFeedback};
 use kya_registry::{
-    Deployment, KyaError, NewAgent, RegistryError, SnapshotCheck, SyncOptions, new_snapshot, sync,
-    sync_file, verify_snapshot,
+    ContractRevert, Deployment, NewAgent, RegistryError, SnapshotCheck, SyncOptions, new_snapshot,
+    sync, sync_file, verify_snapshot,
 };
 use kya_verify::RegistryView;
 use kya_verify::snapshot::{MAX_KEYS_PER_OWNER, MAX_STRING_BYTES, Snapshot};
@@ -78,9 +78,9 @@ async fn an_attacker_cannot_stop_the_sync_or_hide_a_revocation() {
     assert!(
         matches!(
             &err,
-            RegistryError::Contract(KyaError::KyaURITooLong { length, max_length })
-                if *length == U256::from(MAX_STRING_BYTES + 1)
-                    && *max_length == U256::from(MAX_STRING_BYTES)
+            RegistryError::Contract(ContractRevert::Identity(KyaIdentityRegistryErrors::KyaURITooLong(e)))
+                if e.length == U256::from(MAX_STRING_BYTES + 1)
+                    && e.maxLength == U256::from(MAX_STRING_BYTES)
         ),
         "{err:?}"
     );

@@ -14,7 +14,7 @@ use kya_registry::{DynProvider, PrivateKeySigner, Registry, connect_http};
 
 /// A running anvil (killed on drop) and its development keys.
 pub struct Anvil {
-    node: kya_registry::anvil::Anvil,
+    node: kya_testkit::Anvil,
     /// `http://127.0.0.1:<port>`.
     pub url: String,
 }
@@ -36,8 +36,8 @@ impl Anvil {
     /// Starts anvil with extra arguments; fails the test with how to install anvil if it is
     /// missing.
     pub fn start_with(extra: &[&str]) -> Self {
-        let node = kya_registry::anvil::Anvil::spawn(&workspace_root(), extra)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let node =
+            kya_testkit::Anvil::spawn(&workspace_root(), extra).unwrap_or_else(|e| panic!("{e}"));
         assert!(
             node.keys().len() >= 10,
             "anvil printed fewer than 10 development keys"

@@ -1,8 +1,9 @@
-//! A local `anvil` node, spawned on a free port and killed on drop — for tests, the demo and
-//! local development (never a mock: the real node from the pinned Foundry install).
+//! Test support for the kya workspace, never published: a local `anvil` node, spawned on a
+//! free port and killed on drop (never a mock: the real node from the pinned Foundry install).
 //!
 //! anvil is found at `$KYA_ANVIL`, then `<workspace>/.tools/bin/anvil` (installed by
-//! `cargo xtask install`), then on `PATH`.
+//! `cargo xtask install`), then on `PATH`. Each node runs with its own temporary home and
+//! working directory, removed on drop, so parallel tests never share Foundry's caches or state.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -12,7 +13,32 @@ use std::time::{Duration, Instant};
 
 use alloy::signers::local::PrivateKeySigner;
 
-use crate::error::{RegistryError, Result};
+/// Why anvil could not be started.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AnvilError {
+    /// No anvil binary was found.
+    #[error(
+        "anvil not found ($KYA_ANVIL, .tools/bin/anvil under {}, PATH): run `cargo xtask install`",
+        workspace.display()
+    )]
+    NotFound {
+        /// Where `.tools/bin/anvil` was looked for.
+        workspace: PathBuf,
+    },
+    /// Starting the process or creating its directory failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// anvil started but did not come up as expected.
+    #[error("{0}")]
+    Startup(String),
+}
 
 /// A running anvil; killed (and reaped) on drop.
 #[derive(Debug)]
@@ -20,6 +46,9 @@ pub struct Anvil {
     child: Child,
     endpoint: String,
     keys: Vec<PrivateKeySigner>,
+    // Dropped after `Drop::drop` has reaped the process, so anvil never writes into a
+    // removed directory.
+    home: tempfile::TempDir,
 }
 
 /// Finds the anvil binary: `$KYA_ANVIL`, then `.tools/bin/anvil` in `workspace` or any of
@@ -42,22 +71,25 @@ pub fn find_anvil(workspace: &Path) -> Option<PathBuf> {
 impl Anvil {
     /// Starts anvil (hardfork prague, 10 funded development accounts, automine) on a free
     /// port, with `extra` arguments; `workspace` is where to look for `.tools/bin/anvil`.
-    pub fn spawn(workspace: &Path, extra: &[&str]) -> Result<Self> {
-        let bin = find_anvil(workspace).ok_or_else(|| {
-            RegistryError::Invalid(format!(
-                "anvil not found ($KYA_ANVIL, .tools/bin/anvil under {}, PATH): run `cargo xtask install`",
-                workspace.display()
-            ))
+    pub fn spawn(workspace: &Path, extra: &[&str]) -> Result<Self, AnvilError> {
+        let bin = find_anvil(workspace).ok_or_else(|| AnvilError::NotFound {
+            workspace: workspace.to_path_buf(),
         })?;
         Self::spawn_bin(&bin, extra)
     }
 
     /// Starts the anvil binary at `bin` (see [`Anvil::spawn`]).
-    pub fn spawn_bin(bin: &Path, extra: &[&str]) -> Result<Self> {
-        let io = |context: String| move |source| RegistryError::Io { context, source };
+    pub fn spawn_bin(bin: &Path, extra: &[&str]) -> Result<Self, AnvilError> {
+        let io = |context: String| move |source| AnvilError::Io { context, source };
+        let home = tempfile::Builder::new()
+            .prefix("kya-anvil-")
+            .tempdir()
+            .map_err(io("creating anvil's temporary home".into()))?;
         let mut child = Command::new(bin)
             .args(["--port", "0", "--hardfork", "prague", "--accounts", "10"])
             .args(extra)
+            .env("HOME", home.path())
+            .current_dir(home.path())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -68,7 +100,7 @@ impl Anvil {
             )))?;
         let Some(stdout) = child.stdout.take() else {
             let _ = child.kill();
-            return Err(RegistryError::Unexpected("anvil has no stdout".into()));
+            return Err(AnvilError::Startup("anvil has no stdout".into()));
         };
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -114,7 +146,7 @@ impl Anvil {
             if let Some(m) = failed {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(RegistryError::Unexpected(m));
+                return Err(AnvilError::Startup(m));
             }
         };
         let keys = keys
@@ -125,9 +157,10 @@ impl Anvil {
             child,
             endpoint,
             keys,
+            home,
         };
         if anvil.keys.is_empty() {
-            return Err(RegistryError::Unexpected(
+            return Err(AnvilError::Startup(
                 "could not read anvil's development keys".into(),
             ));
         }
@@ -142,6 +175,11 @@ impl Anvil {
     /// The funded development accounts' keys (public test keys: never use them elsewhere).
     pub fn keys(&self) -> &[PrivateKeySigner] {
         &self.keys
+    }
+
+    /// The node's temporary home and working directory (removed on drop).
+    pub fn home(&self) -> &Path {
+        self.home.path()
     }
 
     /// The process id.
