@@ -184,14 +184,34 @@ pub fn request_view(parts: &http::request::Parts, body: &Bytes) -> Result<HttpRe
         .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
     let mut view = HttpRequest::new(parts.method.as_str(), &authority, &path_and_query);
     for (name, value) in &parts.headers {
-        // A header that is not visible ASCII cannot be covered by a signature; keep it out.
-        if let Ok(value) = value.to_str() {
-            view.headers
-                .push((name.as_str().to_owned(), value.to_owned()));
+        match value.to_str() {
+            Ok(value) => view
+                .headers
+                .push((name.as_str().to_owned(), value.to_owned())),
+            // A header the gate judges must be read as the handler reads it: refuse rather
+            // than judge a request without it.
+            Err(_) if judged_header(name.as_str()) => {
+                return Err(HttpError::HeaderInvalid {
+                    name: name.as_str().to_owned(),
+                    detail: "not visible ascii".to_owned(),
+                });
+            }
+            // Any other header cannot be covered by a signature: keep it out of the view.
+            Err(_) => {}
         }
     }
     view.body = body.to_vec();
     Ok(view)
+}
+
+/// Headers whose values the gate reads: signatures, the body's digest, the `kya-*` headers.
+fn judged_header(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    name.starts_with("kya-")
+        || matches!(
+            name.as_str(),
+            "signature" | "signature-input" | "content-digest" | "host"
+        )
 }
 
 /// The problem-details response for a refusal.

@@ -472,3 +472,27 @@ async fn the_example_merchant_meters_budgets() {
     let result = shop.send(&shop.pay(&shop.agent, &chain, "12.50", 0)).await;
     assert_problem(&result, 403, "budget_exhausted");
 }
+
+/// A header the gate judges (`kya-*`, the signature headers, `Content-Digest`) that is not
+/// visible ASCII is refused, not dropped: the handler must not read a value the gate never
+/// judged.
+#[tokio::test]
+async fn a_judged_header_the_gate_cannot_read_is_refused() {
+    let shop = start().await;
+    let chain = chain(&shop.principal, &shop.agent, MERCHANT);
+    let signed = shop.pay(&shop.agent, &chain, "12.50", 0);
+    let mut builder = hyper::Request::builder()
+        .method(signed.method.as_str())
+        .uri(signed.url.as_str());
+    for (name, value) in &signed.request.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    let request = builder
+        .header(
+            "kya-amount",
+            hyper::header::HeaderValue::from_bytes(b"1.00 \xe2\x82\xac").unwrap(),
+        )
+        .body(Full::new(Bytes::from(signed.request.body.clone())))
+        .unwrap();
+    assert_problem(&shop.raw(request).await, 400, "header_invalid");
+}

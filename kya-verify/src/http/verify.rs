@@ -110,7 +110,7 @@ impl HttpPolicy {
 /// Refuses a path that the router, the resource check and the handler could read
 /// differently, rather than normalising it (the handler sees exactly what was judged):
 ///
-/// - `.` and `..` segments, and backslashes;
+/// - `.` and `..` segments (also with path parameters, `..;x`), and backslashes;
 /// - percent-encodings that are not in RFC 3986 normal form: of an unreserved character
 ///   (`%61dmin` is `admin` to the handler but not to a route for `/admin`), of `/` or `\`,
 ///   with lowercase hex digits, or malformed;
@@ -119,10 +119,10 @@ pub fn check_normalized_path(path: &str) -> Result<(), HttpError> {
     let refuse = || HttpError::PathNotNormalized {
         path: path.chars().take(200).collect(),
     };
-    if !path.starts_with('/')
-        || path.contains('\\')
-        || path.split('/').any(|seg| seg == "." || seg == "..")
-    {
+    // A segment is a dot segment also with path parameters (`..;x`), which some servers
+    // strip before resolving dot segments.
+    let dot_segment = |seg: &str| matches!(seg.split(';').next(), Some("." | ".."));
+    if !path.starts_with('/') || path.contains('\\') || path.split('/').any(dot_segment) {
         return Err(refuse());
     }
     let bytes = path.as_bytes();
@@ -863,6 +863,8 @@ mod tests {
             "/a%2",
             "/a%zz",
             "/a%7E",
+            "/pay/..;/admin",
+            "/pay/.;x/admin",
         ] {
             assert!(
                 matches!(
