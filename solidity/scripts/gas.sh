@@ -36,7 +36,8 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-"$BIN/anvil" --port 0 --hardfork prague --accounts 6 >"$WORK/anvil.log" 2>&1 &
+# Its own home: anvil keeps its state under $HOME/.foundry and never deletes it.
+HOME="$WORK" "$BIN/anvil" --port 0 --hardfork prague --accounts 6 >"$WORK/anvil.log" 2>&1 &
 ANVIL_PID=$!
 RPC=""
 for _ in $(seq 1 100); do

@@ -23,17 +23,23 @@ const COMPANY_WALLET_KEY: &str =
     "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
 const COMPANY_WALLET: &str = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
 
-/// A local anvil, stopped when dropped.
+/// A local anvil with its own home (anvil keeps its state under `$HOME/.foundry` and never
+/// deletes it), stopped and its home removed when dropped.
 struct Anvil {
     child: Child,
     url: String,
+    home: PathBuf,
 }
 
 impl Anvil {
     fn start(root: &Path) -> Result<Self> {
         let anvil = root.join(".tools/bin/anvil");
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let home =
+            std::env::temp_dir().join(format!("kya-demo-anvil-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&home)?;
         let mut child = Command::new(&anvil)
+            .env("HOME", &home)
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -59,6 +65,7 @@ impl Anvil {
         Ok(Self {
             child,
             url: format!("http://127.0.0.1:{port}"),
+            home,
         })
     }
 }
@@ -67,6 +74,7 @@ impl Drop for Anvil {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.home);
     }
 }
 
