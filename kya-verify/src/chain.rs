@@ -50,10 +50,10 @@ use crate::verifier::HolderProof;
 
 /// A signature over some message by the chain's agent (a presentation proof, an HTTP
 /// message signature) to be checked in the same batch as the chain's own signatures.
-#[derive(Debug, Clone)]
-pub(crate) struct DetachedSignature {
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DetachedSignature<'a> {
     /// The signed bytes.
-    pub(crate) message: Vec<u8>,
+    pub(crate) message: &'a [u8],
     /// The signature.
     pub(crate) signature: Signature,
     /// The key that signed; must be the chain leaf's subject key.
@@ -233,10 +233,10 @@ fn check_root_trusted(policy: &Policy, root_issuer: &Did) -> Result<(), VerifyEr
 /// rule; the failing one is named (`Some(link)`, or `None` for the holder's).
 fn verify_signatures(
     prepared: Vec<PreparedCredential>,
-    holder: Option<&DetachedSignature>,
+    holder: Option<&DetachedSignature<'_>>,
 ) -> Result<Vec<VerifiedCredential>, VerifyError> {
     let signers: Vec<DidKey> = prepared.iter().map(|p| p.proof().signer).collect();
-    let detached = holder.map(|h| (&h.signer, h.message.as_slice(), &h.signature));
+    let detached = holder.map(|h| (&h.signer, h.message, &h.signature));
     credential::verify_batch(prepared, detached).map_err(|failed| {
         match (signers.get(failed.index), failed.error) {
             (Some(signer), SignatureError::Equation) => VerifyError::BadSignature {
@@ -402,12 +402,25 @@ fn check_registry(
 }
 
 /// Checks a single signature (the cache-hit path: one check), under the same rule.
-pub(crate) fn verify_single(extra: &DetachedSignature) -> Result<(), VerifyError> {
-    ed25519::verify(&extra.signer, &extra.message, &extra.signature)
+pub(crate) fn verify_single(extra: &DetachedSignature<'_>) -> Result<(), VerifyError> {
+    ed25519::verify(&extra.signer, extra.message, &extra.signature)
         .map_err(|e| bad_detached(extra, e))
 }
 
-fn bad_detached(x: &DetachedSignature, e: SignatureError) -> VerifyError {
+/// A holder's proof as a signature by the chain's agent: `agent` must be the key the proof
+/// names (`holder_mismatch` otherwise).
+pub(crate) fn holder_signature<'a>(
+    proof: &HolderProof<'a>,
+    agent: &PublicKey,
+) -> Result<DetachedSignature<'a>, VerifyError> {
+    Ok(DetachedSignature {
+        message: proof.message,
+        signature: proof.signature,
+        signer: proof.key.resolve(agent)?,
+    })
+}
+
+fn bad_detached(x: &DetachedSignature<'_>, e: SignatureError) -> VerifyError {
     match e {
         SignatureError::Equation => VerifyError::BadSignature {
             link: None,
@@ -517,15 +530,7 @@ pub(crate) fn verify_links(
         .last()
         .map(|n| n.kind().subject().public_key())
         .ok_or(VerifyError::EmptyChain)?;
-    let holder = holder
-        .map(|h| -> Result<DetachedSignature, VerifyError> {
-            Ok(DetachedSignature {
-                message: h.message.to_vec(),
-                signature: h.signature,
-                signer: h.key.resolve(&leaf_key)?,
-            })
-        })
-        .transpose()?;
+    let holder = holder.map(|h| holder_signature(h, &leaf_key)).transpose()?;
 
     // 4. Trust: the registry view's age and the root, before any signature work.
     check_registry_age(policy, now, registry)?;

@@ -25,7 +25,7 @@ use serde_json::Value;
 use crate::agent::{ChainDigest, VerifiedAgent};
 use crate::cache::{ChainCache, context_tag, input_key};
 use crate::chain::{
-    DetachedSignature, parse_chain_bytes, recheck_cached, verify_links, verify_single,
+    holder_signature, parse_chain_bytes, recheck_cached, verify_links, verify_single,
 };
 use crate::clock::{Clock, SystemClock};
 use crate::decision::Decision;
@@ -361,12 +361,7 @@ impl Verifier {
     ) -> Result<VerifiedAgent, VerifyError> {
         recheck_cached(&agent, &self.policy, now, self.registry())?;
         if let Some(p) = proof {
-            let signer = p.key.resolve(&agent.agent().public_key())?;
-            verify_single(&DetachedSignature {
-                message: p.message.to_vec(),
-                signature: p.signature,
-                signer,
-            })?;
+            verify_single(&holder_signature(p, &agent.agent().public_key())?)?;
         }
         Ok(agent)
     }

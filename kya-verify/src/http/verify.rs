@@ -264,20 +264,14 @@ impl CheckedSignature {
     /// the verifier's one acceptance rule: for tools and tests that look at a signature
     /// outside a chain. Admission goes through [`crate::Verifier::verify_held`].
     pub fn verify_signature(&self, key: &kya_core::PublicKey) -> Result<(), HttpError> {
-        let proof = self.holder_proof();
-        let signer = proof
-            .key
-            .resolve(key)
-            .map_err(|_| HttpError::KeyIdMismatch {
-                keyid: self.keyid.chars().take(100).collect(),
-                expected: super::jwk_thumbprint(key),
+        let signature =
+            crate::chain::holder_signature(&self.holder_proof(), key).map_err(|_| {
+                HttpError::KeyIdMismatch {
+                    keyid: self.keyid.chars().take(100).collect(),
+                    expected: super::jwk_thumbprint(key),
+                }
             })?;
-        crate::chain::verify_single(&crate::chain::DetachedSignature {
-            message: proof.message.to_vec(),
-            signature: proof.signature,
-            signer,
-        })
-        .map_err(|_| HttpError::SignatureInvalid)
+        crate::chain::verify_single(&signature).map_err(|_| HttpError::SignatureInvalid)
     }
 
     /// `expires`.
@@ -686,13 +680,9 @@ mod tests {
 
     /// The request signature alone, under the verifier's one acceptance rule.
     fn signature_verifies(checked: &CheckedSignature, key: &kya_core::PublicKey) -> bool {
-        let proof = checked.holder_proof();
-        crate::chain::verify_single(&crate::chain::DetachedSignature {
-            message: proof.message.to_vec(),
-            signature: proof.signature,
-            signer: *key,
-        })
-        .is_ok()
+        crate::chain::holder_signature(&checked.holder_proof(), key)
+            .and_then(|s| crate::chain::verify_single(&s))
+            .is_ok()
             && checked.verify_signature(key).is_ok()
     }
 
