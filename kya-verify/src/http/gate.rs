@@ -204,19 +204,9 @@ impl KyaGate {
         let checked = self
             .http
             .check_request(request, self.policy(), now, ChainFrom::Body)?;
-        let agent = self
-            .verifier
-            .verify_held(ChainInput::Bytes(&checked.chain), &checked.holder_proof())?;
-        self.verifier
-            .accept_nonce(&agent, &checked.nonce, checked.expires_at())?;
+        let agent = self.held(&checked)?;
+        self.store_chain(&agent, &checked, now)?;
         let digest = agent.chain_digest();
-        self.http.chain_store().put(
-            digest.0,
-            Arc::clone(&checked.chain),
-            &agent.agent().public_key(),
-            agent.valid_until(),
-            now,
-        )?;
         Ok((agent, digest))
     }
 
@@ -256,10 +246,21 @@ impl KyaGate {
         let grant_request = self
             .http
             .grant_request(request, &checked, self.policy(), now)?;
-        let proof = checked.holder_proof();
+        let agent = self.held(&checked)?;
+        if checked.chain_inline {
+            // A convenience for later requests by digest; a full share only means the agent
+            // keeps sending its chain inline.
+            let _ = self.store_chain(&agent, &checked, now);
+        }
+        Ok((agent, checked, grant_request))
+    }
+
+    /// The chain with the request's signature (one batch, or the signature alone on a cache
+    /// hit), then the nonce: what every signed request, a registration too, must pass.
+    fn held(&self, checked: &CheckedSignature) -> Result<VerifiedAgent, HttpError> {
         let agent = self
             .verifier
-            .verify_held(ChainInput::Bytes(&checked.chain), &proof)?;
+            .verify_held(ChainInput::Bytes(&checked.chain), &checked.holder_proof())?;
         if let Some(named) = checked.chain_digest {
             // The store must have given the chain the request names.
             if agent.chain_digest().0 != named {
@@ -270,17 +271,23 @@ impl KyaGate {
         }
         self.verifier
             .accept_nonce(&agent, &checked.nonce, checked.expires_at())?;
-        if checked.chain_inline {
-            // A convenience for later requests by digest; a full share only means the agent
-            // keeps sending its chain inline.
-            let _ = self.http.chain_store().put(
-                agent.chain_digest().0,
-                Arc::clone(&checked.chain),
-                &agent.agent().public_key(),
-                agent.valid_until(),
-                now,
-            );
-        }
-        Ok((agent, checked, grant_request))
+        Ok(agent)
+    }
+
+    /// Keeps a verified chain under its digest, within its agent's share, for as long as
+    /// the verified result holds.
+    fn store_chain(
+        &self,
+        agent: &VerifiedAgent,
+        checked: &CheckedSignature,
+        now: Timestamp,
+    ) -> Result<(), HttpError> {
+        self.http.chain_store().put(
+            agent.chain_digest().0,
+            Arc::clone(&checked.chain),
+            &agent.agent().public_key(),
+            agent.valid_until(),
+            now,
+        )
     }
 }
