@@ -179,8 +179,31 @@ impl Decision {
 
 impl VerifiedAgent {
     /// Decides `request` (made at `request.time`) against every link of the chain; `now` is
-    /// when the decision is taken (a result that has expired by then denies too).
+    /// when the decision is taken (a result that has expired by then denies too). Without a
+    /// ledger, a request that carries budget or rate obligations is denied
+    /// (`ledger_required`): they would be promises nobody keeps. The obligations stay
+    /// listed, so the reason says what a ledger would have charged.
     pub fn decide(&self, request: &Request, now: Timestamp) -> Decision {
+        let mut decision = self.evaluate(request, now);
+        if decision.allow && !decision.obligations.is_empty() {
+            let first = &decision.obligations[0];
+            decision.reasons.push(Reason {
+                code: Code::LedgerRequired,
+                link: Some(first.link),
+                grant: Some(first.key.grant),
+                message: format!(
+                    "the request carries {} budget/rate obligation(s) and no ledger enforces them (fail closed)",
+                    decision.obligations.len()
+                ),
+            });
+            decision.allow = false;
+        }
+        decision
+    }
+
+    /// Every link's grants and windows against `request`: allow (with the obligations it
+    /// incurs) or deny with every reason. Obligations are not yet applied.
+    fn evaluate(&self, request: &Request, now: Timestamp) -> Decision {
         let at = request.time;
         let skew = self.skew();
         let mut reasons = Vec::new();
@@ -285,21 +308,8 @@ impl VerifiedAgent {
                 });
             }
         }
-        if reasons.is_empty() && !obligations.is_empty() {
-            // Budgets and rates need a ledger; without one they would be promises nobody
-            // keeps. `decide_with_ledger` lifts this reason when its ledger charges them.
-            reasons.push(Reason {
-                code: Code::LedgerRequired,
-                link: obligations.first().map(|c: &Charge| c.link),
-                grant: obligations.first().map(|c| c.key.grant),
-                message: format!(
-                    "the request carries {} budget/rate obligation(s) and no ledger enforces them (fail closed)",
-                    obligations.len()
-                ),
-            });
-        }
         let allow = reasons.is_empty();
-        if reasons.iter().any(|r| r.code != Code::LedgerRequired) {
+        if !allow {
             obligations.clear();
         }
         Decision {
@@ -315,7 +325,7 @@ impl VerifiedAgent {
         }
     }
 
-    /// [`decide`](Self::decide), then, if every grant allows, applies every link's
+    /// Decides as [`decide`](Self::decide) does, but if every grant allows, applies every link's
     /// obligations to `ledger` atomically (all or none); a charge that does not fit denies
     /// with its reason. `Err` when the ledger cannot answer: nothing was charged and nothing
     /// may be allowed.
@@ -325,19 +335,14 @@ impl VerifiedAgent {
         now: Timestamp,
         ledger: &dyn Ledger,
     ) -> Result<Decision, StoreUnavailable> {
-        let mut decision = self.decide(request, now);
-        let only_needs_ledger = !decision.allow
-            && decision.reasons.len() == 1
-            && decision.reasons[0].code == Code::LedgerRequired;
-        if !only_needs_ledger {
+        let mut decision = self.evaluate(request, now);
+        if !decision.allow || decision.obligations.is_empty() {
             return Ok(decision);
         }
         match ledger.try_charge_all(&decision.obligations, now) {
-            Ok(()) => {
-                decision.allow = true;
-                decision.reasons.clear();
-            }
+            Ok(()) => {}
             Err(ChargeError::Refused(reasons)) => {
+                decision.allow = false;
                 decision.reasons = reasons;
                 decision.obligations.clear();
             }
