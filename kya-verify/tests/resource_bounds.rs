@@ -4,6 +4,9 @@
 //! timing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+mod common;
+
+use common::verify_chain;
 use kya_core::credential::{self, AgentAuthorization, AgentDelegation, VerifiedCredential};
 use kya_core::grant::{Grant, Request};
 use kya_core::{Did, DidKey, SecretKey, Timestamp};
@@ -205,17 +208,4 @@ fn an_expensive_untrusted_chain_is_refused_before_the_costly_steps() {
         "worst case of {} bytes: refused untrusted in {untrusted:?}, verified (narrowing included) when trusted in {trusted:?}",
         input.len()
     );
-}
-
-fn verify_chain(
-    bytes: &[u8],
-    policy: &Policy,
-    clock: &FixedClock,
-    _registry: Option<()>,
-) -> Result<kya_verify::VerifiedAgent, kya_verify::VerifyError> {
-    kya_verify::Verifier::new(policy.clone())
-        .with_clock(std::sync::Arc::new(FixedClock::new(
-            kya_verify::Clock::now(clock),
-        )))
-        .verify_chain(bytes)
 }

@@ -1,6 +1,9 @@
 //! test-vectors/kya: chains.json and requests.json, reproduced exactly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
+use common::verify_chain;
 use std::path::PathBuf;
 
 use kya_core::Timestamp;
@@ -88,17 +91,4 @@ fn requests_json_decisions() {
         let json = serde_json::to_value(&decision).unwrap();
         assert_eq!(json["allow"], case["allow"]);
     }
-}
-
-fn verify_chain(
-    bytes: &[u8],
-    policy: &Policy,
-    clock: &FixedClock,
-    _registry: Option<()>,
-) -> Result<kya_verify::VerifiedAgent, kya_verify::VerifyError> {
-    kya_verify::Verifier::new(policy.clone())
-        .with_clock(std::sync::Arc::new(FixedClock::new(
-            kya_verify::Clock::now(clock),
-        )))
-        .verify_chain(bytes)
 }
