@@ -95,7 +95,9 @@ impl DidKey {
             Some((known_did, key)) if known_did == did => key,
             _ => did.parse()?,
         };
-        if fragment != parsed.0.to_multibase() {
+        // A did:key has one spelling, so its fragment must be its method-specific id
+        // itself (comparing strings rather than re-encoding the key).
+        if Some(fragment) != did.strip_prefix("did:key:") {
             return Err(DidError::Malformed { did: vm.to_owned() });
         }
         Ok(parsed)
@@ -139,6 +141,9 @@ impl FromStr for DidKey {
                 });
             }
         };
+        if let Some(key) = recent_did_keys::get(id) {
+            return Ok(Self(key));
+        }
         let invalid = |source| DidError::InvalidKey {
             did: s.to_owned(),
             source,
@@ -158,8 +163,63 @@ impl FromStr for DidKey {
                 name: multicodec_name(code),
             });
         }
-        let key = PublicKey::from_multibase(id).map_err(invalid)?;
+        let key = PublicKey::from_multicodec_bytes(&bytes).map_err(invalid)?;
+        recent_did_keys::put(id, key);
         Ok(Self(key))
+    }
+}
+
+/// The did:key identifiers this thread parsed last, so that a DID named again and again (a
+/// chain names each agent twice; a merchant sees the same principals and agents) is
+/// base58-decoded once. Accepted identifiers only, compared in full: a miss costs one
+/// comparison, and a collision only a decode.
+mod recent_did_keys {
+    use std::cell::RefCell;
+
+    use crate::key::PublicKey;
+
+    /// `z6Mk…`: the multibase form of an Ed25519 multikey is 48 characters.
+    const ID_LEN: usize = 48;
+    const SLOTS: usize = 32;
+
+    type Slot = Option<([u8; ID_LEN], PublicKey)>;
+
+    thread_local! {
+        static RECENT: RefCell<Vec<Slot>> = const { RefCell::new(Vec::new()) };
+    }
+
+    fn slot(id: &[u8; ID_LEN]) -> usize {
+        usize::from(id[ID_LEN - 1] ^ id[ID_LEN - 9] ^ id[ID_LEN - 17]) % SLOTS
+    }
+
+    pub(super) fn get(id: &str) -> Option<PublicKey> {
+        let id: &[u8; ID_LEN] = id.as_bytes().try_into().ok()?;
+        RECENT
+            .try_with(|r| {
+                let r = r.try_borrow().ok()?;
+                match r.get(slot(id))? {
+                    Some((known, key)) if known == id => Some(*key),
+                    _ => None,
+                }
+            })
+            .ok()
+            .flatten()
+    }
+
+    pub(super) fn put(id: &str, key: PublicKey) {
+        let Ok(id) = <&[u8; ID_LEN]>::try_from(id.as_bytes()) else {
+            return;
+        };
+        let _ = RECENT.try_with(|r| {
+            if let Ok(mut r) = r.try_borrow_mut() {
+                if r.is_empty() {
+                    r.resize(SLOTS, None);
+                }
+                if let Some(entry) = r.get_mut(slot(id)) {
+                    *entry = Some((*id, key));
+                }
+            }
+        });
     }
 }
 

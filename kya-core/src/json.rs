@@ -10,6 +10,8 @@
 //! [`parse_i_json`] (the generic Data Integrity layer) reads any I-JSON number, as RFC 8785
 //! and ECMAScript do. Duplicate keys, depth and size are bounded the same way in both.
 
+use std::ops::Range;
+
 use serde_json::{Map, Value};
 
 /// Bounds applied while parsing untrusted JSON.
@@ -157,23 +159,124 @@ fn write_canonical(value: &Value, out: &mut Vec<u8>) -> Result<(), JsonError> {
             out.push(b']');
         }
         Value::Object(map) => {
-            let mut members: Vec<(&String, &Value)> = map.iter().collect();
-            // A map iterates in UTF-8 byte order (or insertion order); JCS wants UTF-16 code
-            // unit order. A stable sort of an already sorted list is one linear pass.
-            members.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
-            out.push(b'{');
-            for (i, (key, member)) in members.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_string(key, out)?;
-                out.push(b':');
-                write_canonical(member, out)?;
-            }
-            out.push(b'}');
+            write_object_noting(map, out, None, &mut |_, _| Ok(()))?;
         }
     }
     Ok(())
+}
+
+/// Writes `map` in JCS form. The member named `note` (if any) has its value written by
+/// `write_noted`; its span (`"name":value`) is returned.
+fn write_object_noting(
+    map: &Map<String, Value>,
+    out: &mut Vec<u8>,
+    note: Option<&str>,
+    write_noted: &mut dyn FnMut(&Value, &mut Vec<u8>) -> Result<(), JsonError>,
+) -> Result<Option<Range<usize>>, JsonError> {
+    let mut members: Vec<(&String, &Value)> = map.iter().collect();
+    // A map iterates in UTF-8 byte order (or insertion order); JCS wants UTF-16 code
+    // unit order. A stable sort of an already sorted list is one linear pass.
+    members.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+    let mut noted = None;
+    out.push(b'{');
+    for (i, (key, member)) in members.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let start = out.len();
+        write_string(key, out)?;
+        out.push(b':');
+        if Some(key.as_str()) == note {
+            write_noted(member, out)?;
+            noted = Some(start..out.len());
+        } else {
+            write_canonical(member, out)?;
+        }
+    }
+    out.push(b'}');
+    Ok(noted)
+}
+
+/// The JCS form of a secured document (a Data Integrity `proof` member inside), written
+/// once, with where its `proof` member and that proof's `proofValue` sit: the document
+/// without its proof and the proof without its value — what `eddsa-jcs-2022` hashes — are
+/// the same bytes with one member cut out, so they are hashed from these bytes rather than
+/// written again.
+#[derive(Debug, Clone)]
+pub(crate) struct SecuredCanonical {
+    bytes: Vec<u8>,
+    proof: Option<ProofSpans>,
+}
+
+#[derive(Debug, Clone)]
+struct ProofSpans {
+    /// `"proof":{…}` in the document.
+    member: Range<usize>,
+    /// `{…}`, the proof object.
+    object: Range<usize>,
+    /// `"proofValue":"…"` in the proof object.
+    proof_value: Range<usize>,
+}
+
+impl SecuredCanonical {
+    /// Writes `document` in JCS form, noting its proof (an object with a `proofValue`).
+    pub(crate) fn new(document: &Value) -> Result<Self, JsonError> {
+        let mut bytes = Vec::with_capacity(2048);
+        let Value::Object(map) = document else {
+            write_canonical(document, &mut bytes)?;
+            return Ok(Self { bytes, proof: None });
+        };
+        let mut inner = None;
+        let member = write_object_noting(map, &mut bytes, Some("proof"), &mut |proof, out| {
+            let start = out.len();
+            let Value::Object(p) = proof else {
+                return write_canonical(proof, out);
+            };
+            let value = write_object_noting(p, out, Some("proofValue"), &mut |v, o| {
+                write_canonical(v, o)
+            })?;
+            inner = value.map(|value| (start..out.len(), value));
+            Ok(())
+        })?;
+        let proof = match (member, inner) {
+            (Some(member), Some((object, proof_value))) => Some(ProofSpans {
+                member,
+                object,
+                proof_value,
+            }),
+            _ => None,
+        };
+        Ok(Self { bytes, proof })
+    }
+
+    /// The JCS bytes of the whole document.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// JCS(the proof without `proofValue`) and JCS(the document without `proof`), each as
+    /// two slices to hash in turn; `None` without a proof object holding a `proofValue`.
+    pub(crate) fn signed_parts(&self) -> Option<([&[u8]; 2], [&[u8]; 2])> {
+        let spans = self.proof.as_ref()?;
+        let config = cut_member(&self.bytes, spans.object.clone(), spans.proof_value.clone())?;
+        let unsecured = cut_member(&self.bytes, 0..self.bytes.len(), spans.member.clone())?;
+        Some((config, unsecured))
+    }
+}
+
+/// `object` (JCS bytes of an object) without `member` (one of its members) and the comma
+/// that separated it, as the bytes before and after the cut.
+fn cut_member(bytes: &[u8], object: Range<usize>, member: Range<usize>) -> Option<[&[u8]; 2]> {
+    let (mut cut_start, mut cut_end) = (member.start, member.end);
+    if bytes.get(member.start.checked_sub(1)?) == Some(&b',') {
+        cut_start -= 1;
+    } else if member.end + 1 < object.end && bytes.get(member.end) == Some(&b',') {
+        cut_end += 1;
+    }
+    Some([
+        bytes.get(object.start..cut_start)?,
+        bytes.get(cut_end..object.end)?,
+    ])
 }
 
 /// The JCS bytes of `map` without its `skip` member and with `replace` (a member name and
@@ -404,6 +507,60 @@ mod tests {
 
     fn parse(s: &str) -> Result<Value, JsonError> {
         parse_strict(s.as_bytes(), JsonLimits::default())
+    }
+
+    /// The cut-out forms equal the forms written from edited copies, wherever the proof and
+    /// its value sort (first, middle, last, alone) and whatever the keys escape to.
+    #[test]
+    fn secured_canonical_cuts_equal_the_edited_documents() {
+        let proofs = [
+            r#"{"proofValue":"z1"}"#,
+            r#"{"a":1,"proofValue":"z1"}"#,
+            r#"{"proofValue":"z1","z":[1,{"b":2}]}"#,
+            r#"{"a":"x","proofValue":"z1","\u00e9":"\n"}"#,
+        ];
+        let documents = [
+            r#"{"proof":P}"#,
+            r#"{"@context":["u"],"proof":P}"#,
+            r#"{"proof":P,"type":["T"]}"#,
+            r#"{"a":{"proof":1},"proof":P,"zz\"":null,"\ud83d\ude00":true}"#,
+        ];
+        for proof in proofs {
+            for document in documents {
+                let text = document.replace('P', proof);
+                let value: Value = serde_json::from_str(&text).unwrap();
+                let secured = SecuredCanonical::new(&value).unwrap();
+                assert_eq!(secured.bytes(), canonicalize(&value).unwrap(), "{text}");
+                let (config, unsecured) = secured.signed_parts().unwrap();
+                let object = value.as_object().unwrap();
+                let proof_object = object["proof"].as_object().unwrap();
+                assert_eq!(
+                    config.concat(),
+                    canonicalize_edited(proof_object, "proofValue", None).unwrap(),
+                    "{text}"
+                );
+                assert_eq!(
+                    unsecured.concat(),
+                    canonicalize_edited(object, "proof", None).unwrap(),
+                    "{text}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_document_without_a_proof_object_has_no_signed_parts() {
+        for text in [
+            r#"{"a":1}"#,
+            r#"{"proof":"x"}"#,
+            r#"{"proof":{"a":1}}"#,
+            "[1]",
+        ] {
+            let value: Value = serde_json::from_str(text).unwrap();
+            let secured = SecuredCanonical::new(&value).unwrap();
+            assert_eq!(secured.bytes(), canonicalize(&value).unwrap());
+            assert!(secured.signed_parts().is_none(), "{text}");
+        }
     }
 
     #[test]

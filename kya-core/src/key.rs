@@ -95,8 +95,13 @@ impl PublicKey {
 
     /// Reads a `z6Mk…` Multikey `publicKeyMultibase`.
     pub fn from_multibase(s: &str) -> Result<Self, KeyError> {
-        let bytes = decode_base58btc(s, || s.to_owned())?;
-        let raw = strip_prefix(&bytes, ED25519_PUB_PREFIX, "ed25519-pub (0xed01)")?;
+        Self::from_multicodec_bytes(&decode_base58btc(s, || s.to_owned())?)
+    }
+
+    /// Reads the decoded bytes of a Multikey: the `ed25519-pub` multicodec prefix, then 32
+    /// bytes.
+    pub(crate) fn from_multicodec_bytes(bytes: &[u8]) -> Result<Self, KeyError> {
+        let raw = strip_prefix(bytes, ED25519_PUB_PREFIX, "ed25519-pub (0xed01)")?;
         let raw: &[u8; 32] = raw.try_into().map_err(|_| KeyError::WrongLength {
             what: "an ed25519 public key",
             len: raw.len(),

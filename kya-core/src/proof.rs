@@ -22,7 +22,9 @@ use sha2::{Digest as _, Sha256};
 
 use crate::did::{DidError, DidKey};
 use crate::ed25519::SignatureError;
-use crate::json::{JsonError, JsonLimits, canonicalize, canonicalize_edited, parse_i_json};
+use crate::json::{
+    JsonError, JsonLimits, SecuredCanonical, canonicalize, canonicalize_edited, parse_i_json,
+};
 use crate::key::{Ed25519Signer, PublicKey};
 use crate::timestamp::Timestamp;
 
@@ -300,18 +302,49 @@ impl PreparedProof {
         secured: &Value,
         known: Option<(&str, DidKey)>,
     ) -> Result<Self, ProofError> {
-        let object = secured.as_object().ok_or(ProofError::NotAnObject)?;
-        let proof = match object.get("proof") {
-            Some(Value::Object(p)) => p,
-            Some(Value::Array(a)) => return Err(ProofError::ProofSet { count: a.len() }),
-            Some(_) => {
-                return Err(ProofError::MissingProperty {
-                    property: "proof",
-                    expected: "object",
-                });
+        let (object, proof) = proof_object(secured)?;
+        let mut prepared = Self::parse(proof, known)?;
+        // Canonical forms of `proof` minus `proofValue` and of the document minus `proof`
+        // (with the proof's `@context`, when it has one), written without copying either.
+        let proof_context = proof.get("@context");
+        if let Some(proof_context) = proof_context {
+            if !context_is_prefix(proof_context, object.get("@context")) {
+                return Err(ProofError::ContextMismatch);
             }
-            None => return Err(ProofError::MissingProof),
-        };
+        }
+        let canonical_options = canonicalize_edited(proof, "proofValue", None)?;
+        let canonical_unsecured =
+            canonicalize_edited(object, "proof", proof_context.map(|c| ("@context", c)))?;
+        prepared.message = hash_data([&canonical_options, &[]], [&canonical_unsecured, &[]]);
+        Ok(prepared)
+    }
+
+    /// As [`from_document_known`](Self::from_document_known) for a document already written
+    /// in JCS form, whose proof either has no `@context` or exactly the document's: the
+    /// signed message is then the canonical bytes with the proof (or its value) cut out.
+    pub(crate) fn from_secured_canonical(
+        secured: &Value,
+        canonical: &SecuredCanonical,
+        known: Option<(&str, DidKey)>,
+    ) -> Result<Self, ProofError> {
+        let (object, proof) = proof_object(secured)?;
+        let mut prepared = Self::parse(proof, known)?;
+        if proof
+            .get("@context")
+            .is_some_and(|c| Some(c) != object.get("@context"))
+        {
+            return Err(ProofError::ContextMismatch);
+        }
+        let (config, unsecured) = canonical.signed_parts().ok_or(ProofError::MissingProof)?;
+        prepared.message = hash_data(config, unsecured);
+        Ok(prepared)
+    }
+
+    /// Reads the proof's members (everything but the message it signs).
+    fn parse(
+        proof: &Map<String, Value>,
+        known: Option<(&str, DidKey)>,
+    ) -> Result<Self, ProofError> {
         let kind = str_property(proof, "type")?;
         let cryptosuite = str_property(proof, "cryptosuite")?;
         if kind != PROOF_TYPE || cryptosuite != CRYPTOSUITE {
@@ -333,21 +366,6 @@ impl PreparedProof {
         let challenge = optional_str_property(proof, "challenge")?;
         let domain = optional_str_property(proof, "domain")?;
         let signature = decode_proof_value(str_property(proof, "proofValue")?)?;
-
-        // Canonical forms of `proof` minus `proofValue` and of the document minus `proof`
-        // (with the proof's `@context`, when it has one), written without copying either.
-        let proof_context = proof.get("@context");
-        if let Some(proof_context) = proof_context {
-            if !context_is_prefix(proof_context, object.get("@context")) {
-                return Err(ProofError::ContextMismatch);
-            }
-        }
-        let canonical_options = canonicalize_edited(proof, "proofValue", None)?;
-        let canonical_unsecured =
-            canonicalize_edited(object, "proof", proof_context.map(|c| ("@context", c)))?;
-        let mut message = [0u8; 64];
-        message[..32].copy_from_slice(&Sha256::digest(&canonical_options));
-        message[32..].copy_from_slice(&Sha256::digest(&canonical_unsecured));
         Ok(Self {
             info: ProofInfo {
                 signer,
@@ -358,7 +376,7 @@ impl PreparedProof {
                 challenge,
                 domain,
             },
-            message,
+            message: [0; 64],
             signature,
         })
     }
@@ -398,6 +416,30 @@ pub fn read_document(bytes: &[u8], limits: JsonLimits) -> Result<Value, ProofErr
 /// then [`verify`]).
 pub fn verify_slice(bytes: &[u8], limits: JsonLimits) -> Result<ProofInfo, ProofError> {
     verify(&read_document(bytes, limits)?)
+}
+
+/// The secured document as an object, and its one proof.
+fn proof_object(secured: &Value) -> Result<(&Map<String, Value>, &Map<String, Value>), ProofError> {
+    let object = secured.as_object().ok_or(ProofError::NotAnObject)?;
+    match object.get("proof") {
+        Some(Value::Object(p)) => Ok((object, p)),
+        Some(Value::Array(a)) => Err(ProofError::ProofSet { count: a.len() }),
+        Some(_) => Err(ProofError::MissingProperty {
+            property: "proof",
+            expected: "object",
+        }),
+        None => Err(ProofError::MissingProof),
+    }
+}
+
+/// `hashData`: SHA-256 of the canonical proof configuration, then of the canonical
+/// unsecured document, each given as two slices hashed in turn.
+fn hash_data(config: [&[u8]; 2], unsecured: [&[u8]; 2]) -> [u8; 64] {
+    let hash = |[a, b]: [&[u8]; 2]| Sha256::new().chain_update(a).chain_update(b).finalize();
+    let mut message = [0u8; 64];
+    message[..32].copy_from_slice(&hash(config));
+    message[32..].copy_from_slice(&hash(unsecured));
+    message
 }
 
 fn str_property<'a>(
@@ -451,8 +493,13 @@ fn decode_proof_value(value: &str) -> Result<Signature, ProofError> {
                 .try_into()
                 .map_err(|_| ProofError::MalformedProofValue)?;
             // One signature, one spelling: a second spelling of the same bytes would give
-            // the secured document a second digest.
-            if multibase::encode(multibase::Base::Base58Btc, bytes) != value {
+            // the secured document a second digest. Base58 writes a number in exactly one
+            // way, and each leading zero byte as one leading `1`; the decoder maps both back,
+            // so the spelling is the encoder's iff the 64 bytes came back (checked above)
+            // with as many leading zero bytes as the text has leading `1`s.
+            let ones = value[1..].bytes().take_while(|&c| c == b'1').count();
+            let zeros = bytes.iter().take_while(|&&b| b == 0).count();
+            if ones != zeros {
                 return Err(ProofError::MalformedProofValue);
             }
             Ok(Signature::from_bytes(&bytes))

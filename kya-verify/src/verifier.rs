@@ -199,7 +199,10 @@ impl Verifier {
         proof: Option<&HolderProof<'_>>,
     ) -> Result<VerifiedAgent, VerifyError> {
         let now = self.now();
-        let context = context_tag(&self.policy, self.registry());
+        // Without a cache there is nothing to key: no hashing of the input.
+        let context = (self.policy.cache_capacity() > 0)
+            .then(|| context_tag(&self.policy, self.registry()))
+            .flatten();
         let (links, key) = match chain {
             ChainInput::Digest(digest) => {
                 let agent = context

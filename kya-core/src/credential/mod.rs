@@ -23,7 +23,7 @@ use crate::chain::Link;
 use crate::did::{Did, DidKey};
 use crate::digest::CredentialDigest;
 use crate::ed25519::{self, SignatureError};
-use crate::json::{JsonError, JsonLimits, canonicalize, parse_strict};
+use crate::json::{JsonError, JsonLimits, SecuredCanonical, canonicalize, parse_strict};
 use crate::key::Ed25519Signer;
 use crate::key::PublicKey;
 use crate::proof::{self, PreparedProof, ProofError, ProofInfo, ProofOptions};
@@ -160,6 +160,15 @@ impl UnverifiedCredential {
     /// Parses the proof and computes the signed message, for a batch check by a verifier.
     /// Refuses proofs by a key the issuer does not control before any signature work.
     pub fn prepare(&self) -> Result<(PreparedProof, IssuerBinding), CredentialError> {
+        self.prepare_with(None)
+    }
+
+    /// [`prepare`](Self::prepare), hashing the signed message from the credential's
+    /// canonical form when it was written already.
+    fn prepare_with(
+        &self,
+        canonical: Option<&SecuredCanonical>,
+    ) -> Result<(PreparedProof, IssuerBinding), CredentialError> {
         let issuer = self.kind.issuer();
         // The issuer's did:key is parsed already: a proof by the issuer's own key (the usual
         // case) reuses it rather than decoding and decompressing the same key again.
@@ -167,7 +176,12 @@ impl UnverifiedCredential {
             (Did::Key(k), Some(s)) => Some((s, *k)),
             _ => None,
         };
-        let prepared = PreparedProof::from_document_known(&self.document, known)?;
+        // Both paths hash the same bytes (check_fully_signed makes the proof's `@context`
+        // the document's); the canonical one only avoids writing them again.
+        let prepared = match canonical {
+            Some(c) => PreparedProof::from_secured_canonical(&self.document, c, known)?,
+            None => PreparedProof::from_document_known(&self.document, known)?,
+        };
         if prepared.info.proof_purpose != "assertionMethod" {
             return Err(CredentialError::WrongPurpose {
                 found: prepared.info.proof_purpose.chars().take(64).collect(),
@@ -210,15 +224,15 @@ impl UnverifiedCredential {
 #[derive(Debug, Clone)]
 pub struct NamedCredential {
     credential: UnverifiedCredential,
-    canonical: Vec<u8>,
+    canonical: SecuredCanonical,
     digest: CredentialDigest,
 }
 
 impl NamedCredential {
     /// Names `credential`.
     pub fn new(credential: UnverifiedCredential) -> Result<Self, CredentialError> {
-        let canonical = canonicalize(&credential.document)?;
-        let digest = CredentialDigest::of_canonical(&canonical);
+        let canonical = SecuredCanonical::new(&credential.document)?;
+        let digest = CredentialDigest::of_canonical(canonical.bytes());
         Ok(Self {
             credential,
             canonical,
@@ -233,7 +247,7 @@ impl NamedCredential {
 
     /// The JCS bytes of the whole credential, every one of which its proof signs.
     pub fn canonical(&self) -> &[u8] {
-        &self.canonical
+        self.canonical.bytes()
     }
 
     /// SHA-256 of [`canonical`](Self::canonical): the credential's one name.
@@ -243,7 +257,7 @@ impl NamedCredential {
 
     /// Parses the proof and hashes the message it must sign, for [`verify_batch`].
     pub fn prepare(self) -> Result<PreparedCredential, CredentialError> {
-        let (proof, binding) = self.credential.prepare()?;
+        let (proof, binding) = self.credential.prepare_with(Some(&self.canonical))?;
         Ok(PreparedCredential {
             named: self,
             proof,

@@ -490,7 +490,7 @@ impl HttpVerifier {
                 .base
                 .components
                 .iter()
-                .map(|(c, v)| (c.clone(), v.clone())),
+                .map(|(c, v)| (c.clone(), v.as_str())),
             label.base.parameters.raw.clone(),
         )?;
         Ok(CheckedSignature {
