@@ -93,6 +93,14 @@ impl Link {
         }
     }
 
+    /// Its `credentialStatus` entries.
+    pub fn status(&self) -> &[crate::status::StatusEntry] {
+        match self {
+            Self::Authorization(c) => &c.status,
+            Self::Delegation(c) => &c.status,
+        }
+    }
+
     /// The `type` name (`AgentAuthorization`, `AgentDelegation`).
     pub fn type_name(&self) -> &'static str {
         match self {

@@ -165,13 +165,16 @@ fn write_canonical(value: &Value, out: &mut Vec<u8>) -> Result<(), JsonError> {
     Ok(())
 }
 
+/// Writes one JSON value in JCS form.
+type WriteValue<'a> = dyn FnMut(&Value, &mut Vec<u8>) -> Result<(), JsonError> + 'a;
+
 /// Writes `map` in JCS form. The member named `note` (if any) has its value written by
 /// `write_noted`; its span (`"name":value`) is returned.
 fn write_object_noting(
     map: &Map<String, Value>,
     out: &mut Vec<u8>,
     note: Option<&str>,
-    write_noted: &mut dyn FnMut(&Value, &mut Vec<u8>) -> Result<(), JsonError>,
+    write_noted: &mut WriteValue<'_>,
 ) -> Result<Option<Range<usize>>, JsonError> {
     let mut members: Vec<(&String, &Value)> = map.iter().collect();
     // A map iterates in UTF-8 byte order (or insertion order); JCS wants UTF-16 code
@@ -256,7 +259,7 @@ impl SecuredCanonical {
 
     /// JCS(the proof without `proofValue`) and JCS(the document without `proof`), each as
     /// two slices to hash in turn; `None` without a proof object holding a `proofValue`.
-    pub(crate) fn signed_parts(&self) -> Option<([&[u8]; 2], [&[u8]; 2])> {
+    pub(crate) fn signed_parts(&self) -> Option<(CutBytes<'_>, CutBytes<'_>)> {
         let spans = self.proof.as_ref()?;
         let config = cut_member(&self.bytes, spans.object.clone(), spans.proof_value.clone())?;
         let unsecured = cut_member(&self.bytes, 0..self.bytes.len(), spans.member.clone())?;
@@ -264,9 +267,12 @@ impl SecuredCanonical {
     }
 }
 
+/// Bytes with one member cut out: the bytes before the cut and after it.
+pub(crate) type CutBytes<'a> = [&'a [u8]; 2];
+
 /// `object` (JCS bytes of an object) without `member` (one of its members) and the comma
 /// that separated it, as the bytes before and after the cut.
-fn cut_member(bytes: &[u8], object: Range<usize>, member: Range<usize>) -> Option<[&[u8]; 2]> {
+fn cut_member(bytes: &[u8], object: Range<usize>, member: Range<usize>) -> Option<CutBytes<'_>> {
     let (mut cut_start, mut cut_end) = (member.start, member.end);
     if bytes.get(member.start.checked_sub(1)?) == Some(&b',') {
         cut_start -= 1;

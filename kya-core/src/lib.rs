@@ -28,6 +28,7 @@ pub mod grant;
 pub mod json;
 pub mod key;
 pub mod proof;
+pub mod status;
 pub mod timestamp;
 
 pub use did::{Did, DidError, DidKey, DidPkh};

@@ -419,7 +419,9 @@ pub fn verify_slice(bytes: &[u8], limits: JsonLimits) -> Result<ProofInfo, Proof
 }
 
 /// The secured document as an object, and its one proof.
-fn proof_object(secured: &Value) -> Result<(&Map<String, Value>, &Map<String, Value>), ProofError> {
+type Object = Map<String, Value>;
+
+fn proof_object(secured: &Value) -> Result<(&Object, &Object), ProofError> {
     let object = secured.as_object().ok_or(ProofError::NotAnObject)?;
     match object.get("proof") {
         Some(Value::Object(p)) => Ok((object, p)),

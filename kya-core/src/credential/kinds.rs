@@ -11,6 +11,7 @@ use crate::did::{Did, DidKey};
 use crate::digest::CredentialDigest;
 use crate::grant::{Grant, GrantSet};
 use crate::key::Ed25519Signer;
+use crate::status::StatusEntry;
 use crate::timestamp::Timestamp;
 
 /// `type` of an agent authorisation (principal → agent).
@@ -158,6 +159,8 @@ pub struct AgentAuthorization {
     pub grants: Vec<Grant>,
     /// Where its reputation is kept.
     pub reputation: Vec<ReputationRef>,
+    /// Where its issuer publishes its revocation or suspension (Bitstring Status List).
+    pub status: Vec<StatusEntry>,
 }
 
 /// Agent → sub-agent: a narrower share of the agent's own authority.
@@ -179,6 +182,8 @@ pub struct AgentDelegation {
     pub grants: Vec<Grant>,
     /// The parent credential.
     pub parent: ParentRef,
+    /// Where its issuer publishes its revocation or suspension (Bitstring Status List).
+    pub status: Vec<StatusEntry>,
 }
 
 /// Rater → agent: a scored, tagged claim mirroring ERC-8004 feedback.
@@ -206,6 +211,8 @@ pub struct ReputationAttestation {
     pub tag2: String,
     /// The endpoint the feedback is about, if any.
     pub endpoint: Option<String>,
+    /// Where its issuer publishes its revocation or suspension (Bitstring Status List).
+    pub status: Vec<StatusEntry>,
 }
 
 /// A kya credential's content, by kind.
@@ -306,6 +313,15 @@ impl CredentialKind {
         }
     }
 
+    /// Its `credentialStatus` entries.
+    pub fn status(&self) -> &[StatusEntry] {
+        match self {
+            Self::Authorization(c) => &c.status,
+            Self::Delegation(c) => &c.status,
+            Self::Reputation(c) => &c.status,
+        }
+    }
+
     /// The kind's `type` name.
     pub fn type_name(&self) -> &'static str {
         match self {
@@ -365,6 +381,8 @@ impl CredentialKind {
                 .transpose()
         };
         let valid_from = time("validFrom")?.ok_or_else(|| kya("validFrom is required".into()))?;
+        let status =
+            StatusEntry::parse_all(doc.get("credentialStatus")).map_err(|e| kya(e.to_string()))?;
         let valid_until = time("validUntil")?;
         let bounded = || valid_until.ok_or_else(|| kya(format!("a {kind} needs validUntil")));
         let grants = || {
@@ -383,6 +401,7 @@ impl CredentialKind {
                 registration: subject.registration.clone(),
                 grants: grants()?,
                 reputation: subject.reputation.clone(),
+                status,
             })),
             AGENT_DELEGATION => {
                 let Did::Key(issuer) = issuer else {
@@ -409,6 +428,7 @@ impl CredentialKind {
                     registration: subject.registration.clone(),
                     grants: grants()?,
                     parent,
+                    status,
                 }))
             }
             _ => {
@@ -434,6 +454,7 @@ impl CredentialKind {
                     tag1: subject.tag1.unwrap_or_default(),
                     tag2: subject.tag2.unwrap_or_default(),
                     endpoint: subject.endpoint,
+                    status,
                 }))
             }
         }
@@ -479,6 +500,7 @@ pub struct CredentialBuilder {
     registration: Option<AgentRegistration>,
     grants: Vec<Grant>,
     reputation: Vec<ReputationRef>,
+    status: Vec<StatusEntry>,
     parent: Option<(ParentRef, Vec<Grant>, Timestamp, Option<Timestamp>)>,
 }
 
@@ -495,6 +517,7 @@ impl AgentAuthorization {
             registration: None,
             grants: Vec::new(),
             reputation: Vec::new(),
+            status: Vec::new(),
             parent: None,
         }
     }
@@ -524,6 +547,7 @@ impl AgentDelegation {
             registration: None,
             grants: Vec::new(),
             reputation: Vec::new(),
+            status: Vec::new(),
             parent: Some((
                 ParentRef {
                     id: kind.id().to_owned(),
@@ -571,6 +595,12 @@ impl CredentialBuilder {
     /// Names a reputation registry (authorisations only).
     pub fn reputation(mut self, r: ReputationRef) -> Self {
         self.reputation.push(r);
+        self
+    }
+    /// Adds a `credentialStatus` entry: the issuer can then revoke or suspend the credential
+    /// by setting its bit in the status list (see [`crate::status`]).
+    pub fn status(mut self, entry: StatusEntry) -> Self {
+        self.status.push(entry);
         self
     }
 
@@ -627,6 +657,11 @@ impl CredentialBuilder {
         });
         if let Some((parent, ..)) = &self.parent {
             doc["parentCredential"] = to_value(parent)?;
+        }
+        match self.status.as_slice() {
+            [] => {}
+            [one] => doc["credentialStatus"] = one.to_json(),
+            many => doc["credentialStatus"] = many.iter().map(StatusEntry::to_json).collect(),
         }
         Ok(doc)
     }
