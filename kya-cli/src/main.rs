@@ -8,6 +8,7 @@
 mod grants;
 mod io;
 mod registry_cmds;
+mod status_cmds;
 mod verify_cmds;
 
 use std::path::PathBuf;
@@ -60,6 +61,10 @@ enum Command {
     /// The on-chain registry: deploy, register agents, bind keys, revoke, rate, sync snapshots.
     #[command(subcommand)]
     Registry(registry_cmds::RegistryCommand),
+    /// Status lists (W3C Bitstring Status List): revoke or suspend what you issued, without
+    /// a registry.
+    #[command(subcommand)]
+    Status(status_cmds::StatusCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -144,6 +149,8 @@ struct IssueArgs {
     validity: Validity,
     #[command(flatten)]
     grants: GrantArgs,
+    #[command(flatten)]
+    status: status_cmds::EntryArgs,
 }
 
 #[derive(Args, Debug)]
@@ -170,6 +177,8 @@ struct DelegateArgs {
     validity: Validity,
     #[command(flatten)]
     grants: GrantArgs,
+    #[command(flatten)]
+    status: status_cmds::EntryArgs,
 }
 
 #[derive(Args, Debug)]
@@ -251,6 +260,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Explain(args) => verify_cmds::explain(args),
         // --- kya-registry (registry_cmds.rs) ---
         Command::Registry(cmd) => registry_cmds::run(cmd),
+        Command::Status(cmd) => status_cmds::run(cmd),
     }
 }
 
@@ -330,6 +340,9 @@ fn issue(args: IssueArgs) -> Result<ExitCode> {
     if let Some(id) = args.id {
         builder = builder.id(id);
     }
+    if let Some(entry) = args.status.entry() {
+        builder = builder.status(entry);
+    }
     let credential = builder.sign(&secret, Timestamp::now())?;
     write_json(credential.document())?;
     Ok(ExitCode::SUCCESS)
@@ -358,6 +371,9 @@ fn delegate(args: DelegateArgs) -> Result<ExitCode> {
     }
     if let Some(id) = args.id {
         builder = builder.id(id);
+    }
+    if let Some(entry) = args.status.entry() {
+        builder = builder.status(entry);
     }
     let credential = builder.sign(&secret, Timestamp::now())?;
     if args.chain {

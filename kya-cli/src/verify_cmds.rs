@@ -123,6 +123,11 @@ pub(crate) struct VerifyArgs {
     /// A registry snapshot to check registrations, key bindings and revocations against.
     #[arg(long, value_name = "SNAP.json")]
     snapshot: Option<PathBuf>,
+    /// A directory of status list credentials (W3C Bitstring Status List), each verified on
+    /// load, to check the links' `credentialStatus` entries against. Without it, a link that
+    /// names a status list is refused.
+    #[arg(long, value_name = "DIR")]
+    status_lists: Option<PathBuf>,
     /// A request to decide on (JSON: action, amount, audience, resource, time). For a
     /// signed request, the default is what its headers say.
     #[arg(long, value_name = "REQUEST.json")]
@@ -441,6 +446,11 @@ fn run_verification(args: &VerifyArgs) -> Result<Outcome> {
         .with_ledger(Arc::new(MemoryLedger::default()));
     if let Some(r) = &registry {
         verifier = verifier.with_registry(Arc::clone(r));
+    }
+    if let Some(dir) = &args.status_lists {
+        let lists = kya_verify::StatusLists::load_dir(dir)
+            .with_context(|| format!("status lists {}", dir.display()))?;
+        verifier = verifier.with_status_lists(Arc::new(lists));
     }
     let verifier = Arc::new(verifier);
     let mut signature = None;

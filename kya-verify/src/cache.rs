@@ -18,23 +18,27 @@ use kya_core::Timestamp;
 use sha2::{Digest as _, Sha256};
 
 use crate::agent::{ChainDigest, VerifiedAgent};
+use crate::chain::Views;
 use crate::policy::Policy;
-use crate::registry::RegistryView;
 
-/// What a cache entry's validity depends on besides the chain: the policy and the registry
-/// state. `None` when the result must not be cached.
-pub(crate) fn context_tag(
-    policy: &Policy,
-    registry: Option<&dyn RegistryView>,
-) -> Option<[u8; 32]> {
+/// What a cache entry's validity depends on besides the chain: the policy, the registry
+/// state and the status lists held. `None` when the result must not be cached.
+pub(crate) fn context_tag(policy: &Policy, views: Views<'_>) -> Option<[u8; 32]> {
     let mut h = Sha256::new();
     h.update(b"kya-verify cache v1");
     h.update(policy.fingerprint());
-    match registry {
+    match views.registry {
         None => h.update([0u8]),
         Some(view) => {
             h.update([1u8]);
             h.update(view.state_id()?);
+        }
+    }
+    match views.status {
+        None => h.update([0u8]),
+        Some(lists) => {
+            h.update([1u8]);
+            h.update(lists.state_id());
         }
     }
     Some(h.finalize().into())

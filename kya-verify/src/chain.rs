@@ -39,6 +39,7 @@ use kya_core::ed25519::{self, SignatureError};
 use kya_core::grant::GrantSet;
 use kya_core::json::{JsonError, parse_strict};
 use kya_core::proof::ProofError;
+use kya_core::status::VerifiedStatusList;
 use kya_core::{CredentialDigest, Did, DidKey, ProofInfo, PublicKey, Timestamp};
 use serde_json::Value;
 
@@ -46,6 +47,7 @@ use crate::agent::{AgentInner, ChainDigest, ChainLink, RegistrationFacts, Verifi
 use crate::error::VerifyError;
 use crate::policy::Policy;
 use crate::registry::RegistryView;
+use crate::status::StatusListView;
 use crate::verifier::HolderProof;
 
 /// A signature over some message by the chain's agent (a presentation proof, an HTTP
@@ -518,9 +520,10 @@ pub(crate) fn verify_links(
     links: Vec<Value>,
     policy: &Policy,
     now: Timestamp,
-    registry: Option<&dyn RegistryView>,
+    views: Views<'_>,
     holder: Option<&HolderProof<'_>>,
 ) -> Result<VerifiedAgent, VerifyError> {
+    let registry = views.registry;
     // 1–3. Bounds, form, linkage.
     let ParsedChain {
         links: named,
@@ -578,6 +581,13 @@ pub(crate) fn verify_links(
         }
         None => vec![None; links.len()],
     };
+    // 9. Status lists.
+    let signed: Vec<(&Link, PublicKey)> = links
+        .iter()
+        .enumerate()
+        .map(|(i, (l, ..))| (l, link_signer(i, l, root_signer.0)))
+        .collect();
+    check_status(&signed, policy, now, views.status)?;
     let root = RootFacts {
         principal: root_issuer,
         signer: root_signer,
@@ -646,13 +656,21 @@ pub(crate) fn recheck_cached(
     agent: &VerifiedAgent,
     policy: &Policy,
     now: Timestamp,
-    registry: Option<&dyn RegistryView>,
+    views: Views<'_>,
 ) -> Result<(), VerifyError> {
+    let registry = views.registry;
     check_registry_age(policy, now, registry)?;
+    let (signer, binding) = agent.inner.root_signer;
+    let signed: Vec<(&Link, PublicKey)> = agent
+        .chain()
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.link(), link_signer(i, l.link(), signer)))
+        .collect();
+    check_status(&signed, policy, now, views.status)?;
     let Some(view) = registry else {
         return Ok(());
     };
-    let (signer, binding) = agent.inner.root_signer;
     check_root_binding(agent.principal(), binding, &signer, now, registry)?;
     let links: Vec<(&Link, CredentialDigest)> = agent
         .chain()
@@ -660,4 +678,109 @@ pub(crate) fn recheck_cached(
         .map(|l| (l.link(), l.digest()))
         .collect();
     check_registry(&links, policy, now, view).map(|_| ())
+}
+
+/// What a verdict is judged against besides the chain itself.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Views<'a> {
+    /// The registry view.
+    pub(crate) registry: Option<&'a dyn RegistryView>,
+    /// The status lists.
+    pub(crate) status: Option<&'a dyn StatusListView>,
+}
+
+/// The key that signed link `i`: the root's signer for the root (a `did:pkh` principal's
+/// bound key, or its `did:key`), the delegating agent's key for a delegation (its proof
+/// must be by its `did:key` issuer).
+fn link_signer(i: usize, link: &Link, root_signer: PublicKey) -> PublicKey {
+    match (i, link.issuer()) {
+        (0, _) => root_signer,
+        (_, Did::Key(issuer)) => issuer.public_key(),
+        (_, Did::Pkh(_)) => root_signer,
+    }
+}
+
+/// Every status entry of every link is checked against the list it names: held by this
+/// verifier, issued by the link's issuer and signed by the key that signed the link, fresh,
+/// for the entry's purpose, and with the entry's bit clear. No lists, no pass.
+fn check_status(
+    links: &[(&Link, PublicKey)],
+    policy: &Policy,
+    now: Timestamp,
+    view: Option<&dyn StatusListView>,
+) -> Result<(), VerifyError> {
+    for (i, &(link, signer)) in links.iter().enumerate() {
+        for entry in link.status() {
+            let list = view.and_then(|v| v.list(&entry.list)).ok_or_else(|| {
+                VerifyError::StatusListMissing {
+                    link: i,
+                    list: entry.list.clone(),
+                }
+            })?;
+            let mismatch = |reason: String| VerifyError::StatusListMismatch {
+                link: i,
+                list: entry.list.clone(),
+                reason,
+            };
+            if *list.issuer() != link.issuer() {
+                return Err(mismatch(format!(
+                    "it is issued by {}, the credential by {}",
+                    list.issuer(),
+                    link.issuer()
+                )));
+            }
+            if list.signer() != signer {
+                return Err(mismatch(format!(
+                    "it is signed by {}, the credential by {signer}",
+                    list.signer()
+                )));
+            }
+            check_list_fresh(&list, policy, now).map_err(|reason| {
+                VerifyError::StatusListStale {
+                    link: i,
+                    list: entry.list.clone(),
+                    reason,
+                }
+            })?;
+            if list.status(entry).map_err(|e| mismatch(e.to_string()))? {
+                return Err(VerifyError::StatusSet {
+                    link: i,
+                    purpose: entry.purpose,
+                    list: entry.list.clone(),
+                    index: entry.index,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A list is used from its `validFrom` (less the skew) until its `validUntil` (plus the
+/// skew), and for at most the policy's age bound after its `validFrom`.
+fn check_list_fresh(
+    list: &VerifiedStatusList,
+    policy: &Policy,
+    now: Timestamp,
+) -> Result<(), String> {
+    let skew = policy.clock_skew_secs();
+    if list.valid_from() > now.add_seconds(skew) {
+        return Err(format!(
+            "published at {}, after now ({now})",
+            list.valid_from()
+        ));
+    }
+    if let Some(until) = list.valid_until() {
+        if now > until.add_seconds(skew) {
+            return Err(format!("valid until {until}, now is {now}"));
+        }
+    }
+    let age = now.unix() - list.valid_from().unix();
+    if age > policy.max_status_list_age_secs() {
+        return Err(format!(
+            "published at {}, {age} s ago; the policy accepts {} s",
+            list.valid_from(),
+            policy.max_status_list_age_secs()
+        ));
+    }
+    Ok(())
 }

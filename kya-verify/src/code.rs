@@ -99,6 +99,17 @@ codes! {
     RegistryRecordOverBounds = "registry_record_over_bounds",
     /// The registry view is older than the policy allows.
     RegistryStale = "registry_stale",
+    /// A status list holds the credential's bit: revoked by its issuer.
+    StatusRevoked = "status_revoked",
+    /// A status list holds the credential's bit: suspended by its issuer.
+    StatusSuspended = "status_suspended",
+    /// The credential names a status list the verifier does not hold.
+    StatusListMissing = "status_list_missing",
+    /// The status list cannot speak for the credential (another issuer or key, another
+    /// purpose, an index outside it).
+    StatusListMismatch = "status_list_mismatch",
+    /// The status list is past its `validUntil`, or older than the policy allows.
+    StatusListStale = "status_list_stale",
     /// The nonce was seen before.
     NonceReplayed = "nonce_replayed",
     /// The agent's share of the nonce store is full.

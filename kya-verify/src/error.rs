@@ -4,6 +4,7 @@
 //! concerns when there is one ([`VerifyError::link`], `0` = the root), and a lowercase
 //! message with the values that led to the refusal.
 
+use kya_core::status::StatusPurpose;
 use kya_core::{CredentialDigest, Timestamp};
 
 use crate::code::Code;
@@ -261,6 +262,49 @@ pub enum VerifyError {
         /// The time of that block.
         time: Timestamp,
     },
+    /// A status list holds the link's bit set.
+    #[error(
+        "credential [{link}] was {} by its issuer: bit {index} of the status list {list} is set",
+        match purpose { StatusPurpose::Suspension => "suspended", _ => "revoked" }
+    )]
+    StatusSet {
+        /// The link.
+        link: usize,
+        /// Revoked or suspended.
+        purpose: StatusPurpose,
+        /// The list's URL.
+        list: String,
+        /// The link's index in it.
+        index: u64,
+    },
+    /// The link names a status list the verifier does not hold (or the verifier holds none).
+    #[error("credential [{link}] names the status list {list}, which this verifier does not hold")]
+    StatusListMissing {
+        /// The link.
+        link: usize,
+        /// The list's URL.
+        list: String,
+    },
+    /// The status list cannot speak for the link.
+    #[error("credential [{link}]: the status list {list} cannot speak for it: {reason}")]
+    StatusListMismatch {
+        /// The link.
+        link: usize,
+        /// The list's URL.
+        list: String,
+        /// Why.
+        reason: String,
+    },
+    /// The status list is too old to rely on.
+    #[error("credential [{link}]: the status list {list} is stale ({reason})")]
+    StatusListStale {
+        /// The link.
+        link: usize,
+        /// The list's URL.
+        list: String,
+        /// Why.
+        reason: String,
+    },
     /// The registry view cannot answer faithfully for a record the link depends on: its
     /// on-chain record exceeds the view's bounds (e.g. a snapshot's), so it is refused.
     #[error(
@@ -415,6 +459,14 @@ impl VerifyError {
             Self::StoreUnavailable(_) => Code::StoreUnavailable,
             Self::RevokedByIssuer { .. } => Code::RevokedByIssuer,
             Self::RegistryRecordOverBounds { .. } => Code::RegistryRecordOverBounds,
+            Self::StatusSet {
+                purpose: StatusPurpose::Suspension,
+                ..
+            } => Code::StatusSuspended,
+            Self::StatusSet { .. } => Code::StatusRevoked,
+            Self::StatusListMissing { .. } => Code::StatusListMissing,
+            Self::StatusListMismatch { .. } => Code::StatusListMismatch,
+            Self::StatusListStale { .. } => Code::StatusListStale,
         }
     }
 
@@ -440,7 +492,11 @@ impl VerifyError {
             | Self::KeyNotBound { link, .. }
             | Self::Revoked { link, .. }
             | Self::RevokedByIssuer { link, .. }
-            | Self::RegistryRecordOverBounds { link, .. } => Some(*link),
+            | Self::RegistryRecordOverBounds { link, .. }
+            | Self::StatusSet { link, .. }
+            | Self::StatusListMissing { link, .. }
+            | Self::StatusListMismatch { link, .. }
+            | Self::StatusListStale { link, .. } => Some(*link),
             Self::UntrustedRoot { .. } | Self::PrincipalKeyNotBound { .. } => Some(0),
             Self::ChainTooDeep { max, .. } => Some(*max),
             Self::InputTooLarge { .. }

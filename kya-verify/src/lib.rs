@@ -17,6 +17,7 @@ pub mod policy;
 pub mod presentation;
 pub mod registry;
 pub mod snapshot;
+pub mod status;
 pub mod store;
 pub mod verifier;
 
@@ -34,5 +35,6 @@ pub use registry::{
     AgentRecord, Feedback, IssuerRevocation, MemoryRegistry, RegistryView, ReputationSummary,
     Revocation,
 };
+pub use status::{StatusListView, StatusLists, StatusListsError};
 pub use store::StoreUnavailable;
 pub use verifier::{ChainInput, HolderProof, KeyRef, Verifier};

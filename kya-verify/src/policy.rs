@@ -32,6 +32,8 @@ pub const DEFAULT_CLOCK_SKEW_SECS: u32 = 60;
 pub const DEFAULT_MAX_WINDOW_SECS: u32 = 300;
 /// Default oldest registry view accepted: one day.
 pub const DEFAULT_MAX_REGISTRY_AGE_SECS: u32 = 86_400;
+/// Default bound on a status list's age: one day since its `validFrom`.
+pub const DEFAULT_MAX_STATUS_LIST_AGE_SECS: u32 = 86_400;
 /// Default cache capacity (verified chains).
 pub const DEFAULT_CACHE_CAPACITY: usize = 1024;
 
@@ -84,6 +86,7 @@ pub struct Policy {
     trusted_raters: Vec<[u8; 20]>,
     cache_capacity: usize,
     max_registry_age_secs: u32,
+    max_status_list_age_secs: u32,
     fingerprint: [u8; 32],
 }
 
@@ -109,6 +112,8 @@ struct PolicyJson {
     cache_capacity: usize,
     #[serde(default = "default_registry_age")]
     max_registry_age_seconds: u32,
+    #[serde(default = "default_status_list_age")]
+    max_status_list_age_seconds: u32,
 }
 
 impl From<PolicyJson> for PolicyBuilder {
@@ -123,10 +128,14 @@ impl From<PolicyJson> for PolicyBuilder {
             trusted_raters: json.trusted_raters.into_iter().map(|a| a.0).collect(),
             cache_capacity: json.cache_capacity,
             max_registry_age_secs: json.max_registry_age_seconds,
+            max_status_list_age_secs: json.max_status_list_age_seconds,
         }
     }
 }
 
+fn default_status_list_age() -> u32 {
+    DEFAULT_MAX_STATUS_LIST_AGE_SECS
+}
 fn default_skew() -> u32 {
     DEFAULT_CLOCK_SKEW_SECS
 }
@@ -238,6 +247,7 @@ impl Policy {
             trusted_raters: self.trusted_raters.iter().copied().map(Address).collect(),
             cache_capacity: self.cache_capacity,
             max_registry_age_seconds: self.max_registry_age_secs,
+            max_status_list_age_seconds: self.max_status_list_age_secs,
         }
     }
 
@@ -292,6 +302,12 @@ impl Policy {
         i64::from(self.max_registry_age_secs)
     }
 
+    /// The oldest status list accepted, in seconds since its `validFrom`: an older list
+    /// refuses the credentials whose status it keeps (`status_list_stale`).
+    pub fn max_status_list_age_secs(&self) -> i64 {
+        i64::from(self.max_status_list_age_secs)
+    }
+
     /// SHA-256 of the policy's canonical JSON: cache entries are keyed by it, so a result
     /// verified under one policy is never served under another.
     pub fn fingerprint(&self) -> [u8; 32] {
@@ -324,6 +340,7 @@ pub struct PolicyBuilder {
     trusted_raters: Vec<[u8; 20]>,
     cache_capacity: usize,
     max_registry_age_secs: u32,
+    max_status_list_age_secs: u32,
 }
 
 impl Default for PolicyBuilder {
@@ -338,6 +355,7 @@ impl Default for PolicyBuilder {
             trusted_raters: Vec::new(),
             cache_capacity: DEFAULT_CACHE_CAPACITY,
             max_registry_age_secs: DEFAULT_MAX_REGISTRY_AGE_SECS,
+            max_status_list_age_secs: DEFAULT_MAX_STATUS_LIST_AGE_SECS,
         }
     }
 }
@@ -417,6 +435,13 @@ impl PolicyBuilder {
         self
     }
 
+    /// Sets the oldest status list accepted (seconds since its `validFrom`).
+    #[must_use]
+    pub fn max_status_list_age_secs(mut self, secs: u32) -> Self {
+        self.max_status_list_age_secs = secs;
+        self
+    }
+
     /// Sets the cache capacity (0 disables caching).
     #[must_use]
     pub fn cache_capacity(mut self, capacity: usize) -> Self {
@@ -442,6 +467,7 @@ impl PolicyBuilder {
             trusted_raters,
             cache_capacity: self.cache_capacity,
             max_registry_age_secs: self.max_registry_age_secs,
+            max_status_list_age_secs: self.max_status_list_age_secs,
             fingerprint: [0; 32],
         };
         let canonical = kya_core::json::canonicalize(&policy.to_json_value()).unwrap_or_default();

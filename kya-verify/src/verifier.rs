@@ -25,7 +25,7 @@ use serde_json::Value;
 use crate::agent::{ChainDigest, VerifiedAgent};
 use crate::cache::{ChainCache, context_tag, input_key};
 use crate::chain::{
-    holder_signature, parse_chain_bytes, recheck_cached, verify_links, verify_single,
+    Views, holder_signature, parse_chain_bytes, recheck_cached, verify_links, verify_single,
 };
 use crate::clock::{Clock, SystemClock};
 use crate::decision::Decision;
@@ -35,6 +35,7 @@ use crate::nonce::{MAX_NONCE_BYTES, MemoryNonceStore, NonceKey, NonceStore, Nonc
 use crate::policy::{Policy, truncate};
 use crate::presentation::{ParsedPresentation, check_window};
 use crate::registry::RegistryView;
+use crate::status::StatusListView;
 
 /// Where a chain comes from.
 #[derive(Debug, Clone)]
@@ -96,6 +97,7 @@ pub struct Verifier {
     policy: Policy,
     clock: Arc<dyn Clock>,
     registry: Option<Arc<dyn RegistryView>>,
+    status_lists: Option<Arc<dyn StatusListView>>,
     nonces: Arc<dyn NonceStore>,
     ledger: Option<Arc<dyn Ledger>>,
     cache: ChainCache,
@@ -121,6 +123,7 @@ impl Verifier {
             policy,
             clock: Arc::new(SystemClock),
             registry: None,
+            status_lists: None,
             nonces: Arc::new(MemoryNonceStore::default()),
             ledger: None,
             cache,
@@ -138,6 +141,14 @@ impl Verifier {
     #[must_use]
     pub fn with_registry(mut self, registry: Arc<dyn RegistryView>) -> Self {
         self.registry = Some(registry);
+        self
+    }
+
+    /// Checks the `credentialStatus` entries of chain links against `lists` (without
+    /// lists, a link that names one is refused).
+    #[must_use]
+    pub fn with_status_lists(mut self, lists: Arc<dyn StatusListView>) -> Self {
+        self.status_lists = Some(lists);
         self
     }
 
@@ -171,6 +182,18 @@ impl Verifier {
         self.registry.as_deref()
     }
 
+    /// The status lists, if any.
+    pub fn status_lists(&self) -> Option<&dyn StatusListView> {
+        self.status_lists.as_deref()
+    }
+
+    fn views(&self) -> Views<'_> {
+        Views {
+            registry: self.registry(),
+            status: self.status_lists(),
+        }
+    }
+
     /// The cache.
     pub fn cache(&self) -> &ChainCache {
         &self.cache
@@ -201,7 +224,7 @@ impl Verifier {
         let now = self.now();
         // Without a cache there is nothing to key: no hashing of the input.
         let context = (self.policy.cache_capacity() > 0)
-            .then(|| context_tag(&self.policy, self.registry()))
+            .then(|| context_tag(&self.policy, self.views()))
             .flatten();
         let (links, key) = match chain {
             ChainInput::Digest(digest) => {
@@ -237,7 +260,7 @@ impl Verifier {
                 (links, key)
             }
         };
-        let agent = verify_links(links, &self.policy, now, self.registry(), proof)?;
+        let agent = verify_links(links, &self.policy, now, self.views(), proof)?;
         if let (Some(key), Some(ctx)) = (key, context) {
             self.cache.insert(key, ctx, &agent, now);
         }
@@ -345,7 +368,7 @@ impl Verifier {
 
     /// The cached chain named `digest`, if still valid.
     pub fn cached(&self, digest: &ChainDigest) -> Option<VerifiedAgent> {
-        let ctx = context_tag(&self.policy, self.registry())?;
+        let ctx = context_tag(&self.policy, self.views())?;
         let now = self.now();
         let agent = self.cache.get_by_digest(digest, &ctx, now)?;
         self.finish_cached(agent, None, now).ok()
@@ -362,7 +385,7 @@ impl Verifier {
         proof: Option<&HolderProof<'_>>,
         now: Timestamp,
     ) -> Result<VerifiedAgent, VerifyError> {
-        recheck_cached(&agent, &self.policy, now, self.registry())?;
+        recheck_cached(&agent, &self.policy, now, self.views())?;
         if let Some(p) = proof {
             verify_single(&holder_signature(p, &agent.agent().public_key())?)?;
         }
