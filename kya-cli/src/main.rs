@@ -8,6 +8,7 @@
 mod grants;
 mod io;
 mod registry_cmds;
+mod registry_sync;
 mod verify_cmds;
 
 use std::path::PathBuf;

@@ -21,12 +21,19 @@ struct Env {
 impl Env {
     fn new() -> Self {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-        let anvil = Anvil::spawn(&root, &[]).unwrap_or_else(|e| panic!("{e}"));
+        // finalized = latest − 2 (anvil: twice the slots of an epoch).
+        let anvil =
+            Anvil::spawn(&root, &["--slots-in-an-epoch", "1"]).unwrap_or_else(|e| panic!("{e}"));
         let dir = tempfile::tempdir().unwrap();
         // Account 1 signs through a key file, account 2 through the environment.
         let key = |i: usize| format!("{}\n", anvil.keys()[i].to_bytes());
         std::fs::write(dir.path().join("eth1.key"), key(1)).unwrap();
         Self { anvil, dir }
+    }
+
+    /// Mines `n` empty blocks, so that what came before becomes final.
+    fn mine(&self, n: u64) {
+        mine(self.anvil.endpoint(), n);
     }
 
     fn env_key(&self, i: usize) -> String {
@@ -206,7 +213,8 @@ fn registry_commands_end_to_end() {
     assert_eq!(erc["agentURI"], "ipfs://agent");
     assert_eq!(erc["keys"], Value::Null);
 
-    // sync: progress on stderr, snapshot answers offline.
+    // sync (finalized blocks by default): progress on stderr, snapshot answers offline.
+    env.mine(2);
     let out = env.kya(&["registry", "sync", "--out", "snapshot.json"], &[]);
     assert!(
         out.status.success(),
@@ -264,6 +272,7 @@ fn registry_commands_end_to_end() {
         &principal_env,
     );
     assert_eq!(r["asIssuer"], true);
+    env.mine(2);
     env.ok(&["registry", "sync", "--out", "snapshot.json", "-q"], &[]);
     let bytes = std::fs::read(env.path().join("snapshot.json")).unwrap();
     let snap = Snapshot::load(&bytes).unwrap();
@@ -394,4 +403,21 @@ fn unreachable_node_is_an_rpc_error() {
         "{err}"
     );
     assert!(!err.contains("refused:"), "{err}");
+}
+
+/// Sends `anvil_mine` over a bare HTTP/1.1 request (the test has no JSON-RPC client).
+fn mine(endpoint: &str, n: u64) {
+    use std::io::{Read as _, Write as _};
+    let addr = endpoint.trim_start_matches("http://");
+    let body = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"anvil_mine","params":["{n:#x}"]}}"#);
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
 }
