@@ -527,22 +527,22 @@ impl Syncer<'_> {
         Ok((options.to_block.map_or(target, |to| target.min(to)), head))
     }
 
-    /// Both registries must have code at `block`: a chain without them is not the deployment.
+    /// The identity registry (keys, revocations: what an allow rests on) must have code at
+    /// `block`: a chain without it is not the deployment. (The reputation registry may be
+    /// deployed later, so its code is not required.)
     async fn check_code(&mut self, block: u64, options: &mut SyncOptions) -> Result<()> {
-        for (registry, address) in [("identity", self.identity), ("reputation", self.reputation)] {
-            let (hash, dissent) = self.sources.code_hash(address, block).await?;
-            options.outvoted(
-                &mut self.report,
-                format!("the {registry} registry's code"),
-                dissent,
-            );
-            if hash.is_zero() {
-                return Err(RegistryError::NoRegistryCode {
-                    registry,
-                    address,
-                    block,
-                });
-            }
+        let (hash, dissent) = self.sources.code_hash(self.identity, block).await?;
+        options.outvoted(
+            &mut self.report,
+            "the identity registry's code".into(),
+            dissent,
+        );
+        if hash.is_zero() {
+            return Err(RegistryError::NoRegistryCode {
+                registry: "identity",
+                address: self.identity,
+                block,
+            });
         }
         Ok(())
     }
