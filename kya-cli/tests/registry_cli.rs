@@ -3,6 +3,9 @@
 //! handling rules (no key flag; file or environment only) and readable revert errors.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+mod common;
+use common::mine;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -56,14 +59,7 @@ impl Env {
     }
 
     fn ok(&self, args: &[&str], envs: &[(&str, String)]) -> String {
-        let out = self.kya(args, envs);
-        assert!(
-            out.status.success(),
-            "kya {args:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        common::succeeded(args, self.kya(args, envs))
     }
 
     fn json(&self, args: &[&str], envs: &[(&str, String)]) -> Value {
@@ -403,21 +399,4 @@ fn unreachable_node_is_an_rpc_error() {
         "{err}"
     );
     assert!(!err.contains("refused:"), "{err}");
-}
-
-/// Sends `anvil_mine` over a bare HTTP/1.1 request (the test has no JSON-RPC client).
-fn mine(endpoint: &str, n: u64) {
-    use std::io::{Read as _, Write as _};
-    let addr = endpoint.trim_start_matches("http://");
-    let body = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"anvil_mine","params":["{n:#x}"]}}"#);
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
 }
