@@ -369,8 +369,8 @@ pub(crate) async fn prove(a: ProveArgs) -> Result<ExitCode> {
 /// One line per fact: what the proof shows.
 fn describe(r: &ProofReport) -> String {
     let mut s = format!(
-        "chain {} block {} (hash {}, state root {})\n",
-        r.chain_id, r.block.number, r.block.hash, r.block.state_root
+        "registry {} on chain {}, block {} (hash {}, state root {})\n",
+        r.account.address, r.chain_id, r.block.number, r.block.hash, r.block.state_root
     );
     for f in &r.facts {
         s.push_str(&format!("  {:?}: {:?}\n", f.fact, f.verdict));

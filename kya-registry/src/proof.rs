@@ -272,6 +272,16 @@ pub async fn prove(
                 continue;
             }
         };
+        // Every fact must come back (a proof left out would drop a fact from the report).
+        if response.storage_proof.len() != facts.len() || response.address != registry {
+            last = refuse(format!(
+                "{url} answered {} storage proofs of account {}; asked for {} of {registry}",
+                response.storage_proof.len(),
+                response.address,
+                facts.len()
+            ));
+            continue;
+        }
         let report = report_of(chain_id, block.clone(), facts, response);
         match verify_report(&report) {
             Ok(()) => return Ok(report),
