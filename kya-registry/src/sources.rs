@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use alloy::primitives::{Address, B256, Bytes, keccak256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
-use alloy::rpc::client::RpcClient;
+use alloy::rpc::client::{BatchRequest, RpcClient};
 use alloy::rpc::types::{BlockNumberOrTag, Filter, Log};
 use alloy::transports::http::{Http, reqwest};
 use alloy::transports::{RpcError, TransportError};
@@ -27,6 +27,8 @@ use crate::error::{RegistryError, Result};
 pub const MAX_ATTEMPTS: u32 = 3;
 /// Default time one request may take.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Block headers per batched JSON-RPC request.
+const HEADER_BATCH: usize = 100;
 /// Most endpoints one sync consults.
 pub const MAX_ENDPOINTS: usize = 16;
 
@@ -296,6 +298,43 @@ impl Sources {
         let show =
             |h: &Option<Header>| h.as_ref().map_or("no block".into(), |h| h.hash.to_string());
         self.tally(&format!("block {n}"), stringify(answers), show)
+    }
+
+    /// Headers of `blocks` in batched requests to the first live endpoint (100 per request),
+    /// each kept only when it hashes to the hash asked for; the others are `None` (ask again
+    /// with [`header_with_hash`](Self::header_with_hash), which tries every endpoint).
+    pub async fn headers_batch(&self, blocks: &[(u64, B256)]) -> Vec<Option<Header>> {
+        let mut out = vec![None; blocks.len()];
+        let Some(e) = self
+            .endpoints
+            .iter()
+            .find(|e| !e.down.load(Ordering::Relaxed))
+        else {
+            return out;
+        };
+        for (i, chunk) in blocks.chunks(HEADER_BATCH).enumerate() {
+            let mut batch = BatchRequest::new(e.provider.client());
+            let mut waiters = Vec::with_capacity(chunk.len());
+            for &(n, _) in chunk {
+                let params = (BlockNumberOrTag::Number(n), false);
+                match batch.add_call::<_, Option<Header>>("eth_getBlockByNumber", &params) {
+                    Ok(w) => waiters.push(w),
+                    Err(_) => return out,
+                }
+            }
+            if batch.send().await.is_err() {
+                return out;
+            }
+            for (j, (w, &(n, hash))) in waiters.into_iter().zip(chunk).enumerate() {
+                if let Ok(Some(mut h)) = w.await {
+                    h.hash = h.inner.hash_slow();
+                    if h.inner.number == n && h.hash == hash {
+                        out[i * HEADER_BATCH + j] = Some(h);
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// The header of block `n` with hash `hash`, from the first endpoint that serves it.

@@ -691,8 +691,10 @@ impl Syncer<'_> {
     }
 
     /// The header of every block with a log, whose hash (computed here) must be the hash the
-    /// agreed logs carry: so its timestamp and state root are the chain's.
+    /// agreed logs carry: so its timestamp and state root are the chain's. Fetched in batches
+    /// from one endpoint; a block it does not serve as agreed is asked of every endpoint.
     async fn log_headers(&mut self, logs: &[Log]) -> Result<(), PageError> {
+        let mut wanted: Vec<(u64, B256)> = Vec::new();
         for l in logs {
             let (Some(n), Some(hash)) = (l.block_number, l.block_hash) else {
                 return Err(PageError::Fatal(RegistryError::Unexpected(format!(
@@ -700,16 +702,23 @@ impl Syncer<'_> {
                     log_context(l)
                 ))));
             };
-            if self.headers.get(&n).is_some_and(|h| h.hash == hash) {
-                continue;
+            let cached = self.headers.get(&n).is_some_and(|h| h.hash == hash);
+            if !cached && wanted.last() != Some(&(n, hash)) {
+                wanted.push((n, hash));
             }
-            let h = self.sources.header_with_hash(n, hash).await?;
+        }
+        let batch = self.sources.headers_batch(&wanted).await;
+        for (&(n, hash), h) in wanted.iter().zip(batch) {
+            let h = match h {
+                Some(h) => Some(h),
+                None => self.sources.header_with_hash(n, hash).await?,
+            };
             self.report.headers_fetched += 1;
             match h {
                 Some(h) => {
                     self.headers.insert(n, h);
                 }
-                None => return Err(reorg(n, Some(hash), self.headers.get(&n).map(|h| h.hash))),
+                None => return Err(reorg(n, Some(hash), None)),
             }
         }
         Ok(())
