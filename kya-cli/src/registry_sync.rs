@@ -417,3 +417,131 @@ pub(crate) fn verify_proof(a: VerifyProofArgs) -> Result<ExitCode> {
         }
     }
 }
+
+/// `kya explain --proofs`: the registry facts the verdict rests on, proven.
+#[derive(Args, Debug)]
+pub(crate) struct ProofsArgs {
+    /// Fetch EIP-1186 storage proofs of the registry facts the verdict rests on (each link's
+    /// agent key bound and credential not revoked, a wallet issuer's key bound and its
+    /// credential not revoked by it) at the snapshot's block, checked before they are shown.
+    #[arg(long)]
+    proofs: bool,
+    /// Where to write the evidence for `kya registry verify-proof`.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "proofs",
+        default_value = "evidence.json"
+    )]
+    proofs_out: PathBuf,
+    #[command(flatten)]
+    sources: SourceArgs,
+    #[command(flatten)]
+    target: Target,
+}
+
+impl ProofsArgs {
+    /// Whether proofs were asked for.
+    pub(crate) fn wanted(&self) -> bool {
+        self.proofs
+    }
+}
+
+/// The facts of the deployment's registry that `links` (root first) rest on.
+fn facts_of(links: &[serde_json::Value], d: &kya_registry::Deployment) -> Vec<Fact> {
+    use kya_core::credential::{CredentialKind, UnverifiedCredential};
+    let mut facts = Vec::new();
+    for link in links {
+        let Ok(c) = UnverifiedCredential::from_value(link.clone()) else {
+            continue;
+        };
+        let Ok(digest) = c.digest() else { continue };
+        let digest = B256::from(digest.0);
+        let (registration, agent) = match c.kind() {
+            CredentialKind::Authorization(a) => {
+                if let kya_core::Did::Pkh(p) = &a.issuer {
+                    let issuer = Address::from(p.address());
+                    facts.push(Fact::IssuerRevocation { issuer, digest });
+                    if let Ok(v) = c.clone().verify_proof() {
+                        let key = B256::from(v.proof().signer.public_key().to_bytes());
+                        facts.push(Fact::PrincipalKey {
+                            principal: issuer,
+                            key,
+                        });
+                    }
+                }
+                (a.registration.clone(), a.agent.public_key())
+            }
+            CredentialKind::Delegation(l) => (l.registration.clone(), l.agent.public_key()),
+            _ => continue,
+        };
+        let ours = |r: &kya_core::credential::AgentRegistration| {
+            r.agent_registry.chain_id == d.chain_id
+                && r.agent_registry.address == d.identity.into_array()
+        };
+        if let Some(r) = registration.filter(ours)
+            && let Ok(agent_id) = kya_registry::agent_id_to_u256(&r.agent_id)
+        {
+            let key = B256::from(agent.to_bytes());
+            facts.push(Fact::AgentKey { agent_id, key });
+            facts.push(Fact::Revocation { agent_id, digest });
+        }
+    }
+    facts
+}
+
+/// Proves the facts `links` rest on at the snapshot's block (or the finalized one), writes
+/// the evidence, and appends one line per fact to `out`.
+pub(crate) fn explain_evidence(
+    p: &ProofsArgs,
+    links: &[serde_json::Value],
+    snapshot: Option<&std::path::Path>,
+    out: &mut String,
+) -> Result<()> {
+    use std::fmt::Write as _;
+    let d = read_deployment(&p.target.deployment)?;
+    let facts = facts_of(links, &d);
+    if facts.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nevidence: no link names a registration in {}",
+            p.target.deployment.display()
+        );
+        return Ok(());
+    }
+    if p.sources.rpcs.is_empty() {
+        bail!("--proofs needs the sources to read from: give --rpc URL (repeatable)");
+    }
+    let timeout = Duration::from_secs(p.sources.request_timeout.max(1));
+    let sources = Sources::connect(&p.sources.rpcs, p.sources.quorum, timeout)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let report = rt.block_on(async {
+        let block = match snapshot
+            .map(kya_registry::read_snapshot)
+            .transpose()?
+            .flatten()
+        {
+            Some(s) => s.block().number,
+            None => {
+                sources
+                    .tag_number(kya_registry::BlockNumberOrTag::Finalized)
+                    .await?
+            }
+        };
+        kya_registry::proof::prove(&sources, d.chain_id, d.identity, block, &facts).await
+    })?;
+    kya_registry::write_atomic(
+        &p.proofs_out,
+        serde_json::to_string_pretty(&report)?.as_bytes(),
+    )?;
+    let _ = write!(
+        out,
+        "\nevidence ({}, check with `kya registry verify-proof`): {}",
+        p.proofs_out.display(),
+        describe(&report)
+    );
+    Ok(())
+}

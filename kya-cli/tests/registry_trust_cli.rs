@@ -149,6 +149,75 @@ fn several_sources_outvote_a_liar_refuse_a_rewrite_and_prove_the_facts() {
     assert_eq!(v["facts"][1]["verdict"]["is"], "revoked");
     assert_eq!(v["blockHash"], expected);
 
+    // `kya explain --proofs`: the facts the verdict on a credential rests on, proven.
+    ok(d, &["key", "generate", "--out", "principal.key"], &[]);
+    let principal = ok(d, &["key", "did", "principal.key"], &[])
+        .trim()
+        .to_owned();
+    let agent = ok(d, &["key", "did", "agent.key"], &[]).trim().to_owned();
+    let deployment: Value =
+        serde_json::from_slice(&std::fs::read(d.join("registry.json")).unwrap()).unwrap();
+    let registration = format!(
+        "eip155:31337:{}#0",
+        deployment["identity"].as_str().unwrap()
+    );
+    let credential = ok(
+        d,
+        &[
+            "issue",
+            "--key",
+            "principal.key",
+            "--agent",
+            &agent,
+            "--registration",
+            &registration,
+            "--valid-for",
+            "1h",
+            "--action",
+            "payments",
+        ],
+        &[],
+    );
+    std::fs::write(d.join("chain.json"), format!("[{credential}]")).unwrap();
+    std::fs::write(
+        d.join("policy.json"),
+        format!(r#"{{"trustedRoots": ["{principal}"], "audience": "did:web:shop.example"}}"#),
+    )
+    .unwrap();
+    let explain = [
+        "explain",
+        "chain.json",
+        "--policy",
+        "policy.json",
+        "--snapshot",
+        "snapshot.json",
+        "--proofs",
+        "--proofs-out",
+        "evidence.json",
+    ];
+    let text = ok(d, &[&explain[..], &rpcs(&[&a, &copy])].concat(), &[]);
+    assert!(text.contains("verified: agent"), "{text}");
+    assert!(text.contains("evidence (evidence.json"), "{text}");
+    let e: Value = serde_json::from_str(&ok(
+        d,
+        &["registry", "verify-proof", "evidence.json", "--json"],
+        &[],
+    ))
+    .unwrap();
+    assert_eq!(e["blockHash"], expected);
+    let kinds: Vec<(&str, &str)> = e["facts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["fact"]["kind"].as_str().unwrap(),
+                f["verdict"]["is"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(kinds, [("agentKey", "bound"), ("revocation", "notRevoked")]);
+
     // The revocation hidden in the report: refused.
     let mut report: Value =
         serde_json::from_slice(&std::fs::read(d.join("report.json")).unwrap()).unwrap();
