@@ -149,7 +149,8 @@ impl Sources {
         self.endpoints.is_empty()
     }
 
-    /// The first endpoint's provider (for requests whose answers are verified otherwise).
+    /// The live endpoints and their providers (for requests whose answers are verified
+    /// otherwise, such as storage proofs).
     pub(crate) fn endpoints(&self) -> impl Iterator<Item = (&str, &DynProvider)> {
         self.endpoints
             .iter()
@@ -168,10 +169,7 @@ impl Sources {
         let mut attempt = 1;
         loop {
             match f(e.provider.clone()).await {
-                Err(RpcError::Transport(t)) if attempt < MAX_ATTEMPTS => {
-                    let _ = t;
-                    attempt += 1;
-                }
+                Err(RpcError::Transport(_)) if attempt < MAX_ATTEMPTS => attempt += 1,
                 Err(err @ RpcError::Transport(_)) => {
                     e.down.store(true, Ordering::Relaxed);
                     return Err(err);
