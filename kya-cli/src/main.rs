@@ -8,6 +8,7 @@
 mod grants;
 mod io;
 mod registry_cmds;
+mod registry_sync;
 mod status_cmds;
 mod verify_cmds;
 
@@ -56,7 +57,7 @@ enum Command {
     /// Verify a chain, presentation or signed request against a policy; decide on a request.
     Verify(verify_cmds::VerifyArgs),
     /// The auditor's report: every link, every check, every reason.
-    Explain(verify_cmds::VerifyArgs),
+    Explain(verify_cmds::ExplainArgs),
 
     /// The on-chain registry: deploy, register agents, bind keys, revoke, rate, sync snapshots.
     #[command(subcommand)]

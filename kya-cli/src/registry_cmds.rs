@@ -15,7 +15,7 @@ use kya_core::credential::UnverifiedCredential;
 use kya_core::{CredentialDigest, DidKey, PublicKey};
 use kya_registry::{
     Address, B256, Deployment, Erc8004Registry, NewAgent, NewFeedbackEntry, PrivateKeySigner,
-    Registry, SyncEvent, SyncOptions, U256, connect_http,
+    Registry, U256, connect_http,
 };
 use serde_json::{Value, json};
 
@@ -46,20 +46,26 @@ pub(crate) enum RegistryCommand {
     Feedback(FeedbackArgs),
     /// Show an agent: owner, URI, wallet, keys (and a reputation summary over given raters).
     Show(ShowArgs),
-    /// Build or update an offline snapshot of the registry from its events.
-    Sync(SyncArgs),
+    /// Build or update an offline snapshot of the registry from its events, up to the
+    /// finalized block, as a quorum of sources agrees.
+    Sync(crate::registry_sync::SyncArgs),
     /// Re-derive a snapshot from the chain at its block and compare (detects an edited file).
     VerifySnapshot(VerifySnapshotArgs),
+    /// Fetch EIP-1186 storage proofs of registry facts (keys bound, credentials revoked) at a
+    /// block a quorum agrees on: an auditor's report that stands on its own.
+    Prove(crate::registry_sync::ProveArgs),
+    /// Check a report of `kya registry prove` offline (exit 1 when a proof fails).
+    VerifyProof(crate::registry_sync::VerifyProofArgs),
 }
 
 #[derive(Args, Debug)]
 pub(crate) struct Rpc {
     /// JSON-RPC endpoint.
     #[arg(long, value_name = "URL", default_value = DEFAULT_RPC, env = "KYA_RPC_URL")]
-    rpc_url: String,
+    pub(crate) rpc_url: String,
     /// Print JSON.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -76,7 +82,7 @@ pub(crate) struct EthKey {
 pub(crate) struct Target {
     /// The deployment file written by `kya registry deploy --out`.
     #[arg(long, value_name = "FILE", default_value = "registry.json")]
-    deployment: PathBuf,
+    pub(crate) deployment: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -205,6 +211,8 @@ pub(crate) struct VerifySnapshotArgs {
     #[command(flatten)]
     rpc: Rpc,
     #[command(flatten)]
+    sources: crate::registry_sync::SourceArgs,
+    #[command(flatten)]
     target: Target,
     /// The snapshot file to check.
     #[arg(long, value_name = "FILE")]
@@ -276,26 +284,6 @@ pub(crate) struct ShowArgs {
     tag2: String,
 }
 
-#[derive(Args, Debug)]
-pub(crate) struct SyncArgs {
-    #[command(flatten)]
-    rpc: Rpc,
-    #[command(flatten)]
-    target: Target,
-    /// The snapshot file: created if missing, else resumed; replaced atomically.
-    #[arg(long, value_name = "FILE")]
-    out: PathBuf,
-    /// Only sync up to head − N blocks.
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    confirmations: u64,
-    /// Blocks per eth_getLogs request (halved automatically when the node refuses).
-    #[arg(long, value_name = "BLOCKS", default_value_t = kya_registry::DEFAULT_PAGE_SIZE)]
-    page_size: u64,
-    /// No progress on standard error.
-    #[arg(long, short)]
-    quiet: bool,
-}
-
 /// Runs a `kya registry` command.
 pub(crate) fn run(cmd: RegistryCommand) -> Result<ExitCode> {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -361,8 +349,10 @@ async fn run_async(cmd: RegistryCommand) -> Result<ExitCode> {
         RegistryCommand::RevokeIssued(a) => revoke_issued(a).await,
         RegistryCommand::Feedback(a) => feedback(a).await,
         RegistryCommand::Show(a) => show(a).await,
-        RegistryCommand::Sync(a) => sync(a).await,
+        RegistryCommand::Sync(a) => crate::registry_sync::sync(a).await,
         RegistryCommand::VerifySnapshot(a) => verify_snapshot(a).await,
+        RegistryCommand::Prove(a) => crate::registry_sync::prove(a).await,
+        RegistryCommand::VerifyProof(a) => crate::registry_sync::verify_proof(a),
     }
 }
 
@@ -518,8 +508,8 @@ async fn verify_snapshot(a: VerifySnapshotArgs) -> Result<ExitCode> {
             a.snapshot.display()
         );
     }
-    let provider = connect_http(&a.rpc.rpc_url, None)?;
-    let check = kya_registry::verify_snapshot(&provider, &snapshot, d.from_block).await?;
+    let sources = a.sources.sources(&a.rpc)?;
+    let check = kya_registry::verify_snapshot_sources(&sources, &snapshot, d.from_block).await?;
     let (ok, text, verdict) = match check {
         kya_registry::SnapshotCheck::Matches { block } => (
             true,
@@ -705,90 +695,10 @@ async fn show(a: ShowArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn sync(a: SyncArgs) -> Result<ExitCode> {
-    let d = read_deployment(&a.target.deployment)?;
-    let provider = connect_http(&a.rpc.rpc_url, None)?;
-    let quiet = a.quiet;
-    let started = std::time::Instant::now();
-    let progress = move |e: &SyncEvent| {
-        if quiet {
-            return;
-        }
-        match e {
-            SyncEvent::Started { from, to, head } if from <= to => {
-                eprintln!("sync: blocks {from}..={to} (head {head})");
-            }
-            SyncEvent::Started { to, .. } => eprintln!("sync: up to date at block {to}"),
-            // A line per page once the sync takes more than a second, and the last one.
-            SyncEvent::Page { through, to, logs }
-                if started.elapsed().as_secs() >= 1 || through == to =>
-            {
-                eprintln!("sync: block {through}/{to}, {logs} events");
-            }
-            SyncEvent::PageHalved { page_size } => {
-                eprintln!(
-                    "sync: the node refused the range; retrying with {page_size} blocks per request"
-                );
-            }
-            SyncEvent::Reorg {
-                at,
-                common_ancestor,
-            } => eprintln!(
-                "sync: chain reorganisation at block {at} (common ancestor {}); rebuilding the snapshot",
-                common_ancestor
-                    .map_or_else(|| "beyond the kept window".to_owned(), |b| b.to_string())
-            ),
-            _ => {}
-        }
-    };
-    let (snapshot, report) = kya_registry::sync_file(
-        &provider,
-        &a.out,
-        &d,
-        SyncOptions {
-            confirmations: a.confirmations,
-            page_size: a.page_size,
-            start_block: d.from_block,
-            to_block: None,
-            progress: Some(Box::new(progress)),
-        },
-    )
-    .await?;
-    let size = std::fs::metadata(&a.out)
-        .map(|m| m.len())
-        .unwrap_or_default();
-    done(
-        &a.rpc,
-        &format!(
-            "wrote {} at block {} ({} agents, {} events applied, {size} bytes, {:.2?}{})",
-            a.out.display(),
-            report.to_block,
-            snapshot.agent_count(),
-            report.logs,
-            report.elapsed,
-            if report.reorged {
-                ", rebuilt after a reorg"
-            } else {
-                ""
-            }
-        ),
-        json!({
-            "snapshot": a.out,
-            "block": report.to_block,
-            "fromBlock": report.from_block,
-            "agents": snapshot.agent_count(),
-            "events": report.logs,
-            "bytes": size,
-            "reorged": report.reorged,
-            "seconds": report.elapsed.as_secs_f64(),
-        }),
-    )
-}
-
 // ---- helpers ----------------------------------------------------------------------------
 
 /// Prints the text (or, with --json, the value) and succeeds.
-fn done(rpc: &Rpc, text: &str, value: Value) -> Result<ExitCode> {
+pub(crate) fn done(rpc: &Rpc, text: &str, value: Value) -> Result<ExitCode> {
     if rpc.json {
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
@@ -831,7 +741,7 @@ fn writer_with(rpc: &Rpc, signer: PrivateKeySigner, target: &Target) -> Result<R
     ))
 }
 
-fn read_deployment(path: &Path) -> Result<Deployment> {
+pub(crate) fn read_deployment(path: &Path) -> Result<Deployment> {
     Deployment::read(path).with_context(|| {
         format!(
             "no deployment: run `kya registry deploy --out {}` first, or give --deployment FILE",
@@ -841,7 +751,7 @@ fn read_deployment(path: &Path) -> Result<Deployment> {
 }
 
 /// An Ed25519 public key from a `did:key` or a Multikey file.
-fn public_key(arg: &str) -> Result<PublicKey> {
+pub(crate) fn public_key(arg: &str) -> Result<PublicKey> {
     if arg.starts_with("did:key:") {
         let did: DidKey = arg.parse().with_context(|| format!("`{arg}`"))?;
         return Ok(did.public_key());

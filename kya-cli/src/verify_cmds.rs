@@ -582,7 +582,17 @@ fn signature_json(s: &kya_verify::http::CheckedSignature) -> Value {
     })
 }
 
-pub(crate) fn explain(args: VerifyArgs) -> Result<ExitCode> {
+/// `kya explain`: the verification's arguments, and optionally proofs of its registry facts.
+#[derive(Args, Debug)]
+pub(crate) struct ExplainArgs {
+    #[command(flatten)]
+    verify: VerifyArgs,
+    #[command(flatten)]
+    proofs: crate::registry_sync::ProofsArgs,
+}
+
+pub(crate) fn explain(explain: ExplainArgs) -> Result<ExitCode> {
+    let args = explain.verify;
     let outcome = run_verification(&args)?;
     let mut out = String::new();
     let source = args
@@ -622,6 +632,7 @@ pub(crate) fn explain(args: VerifyArgs) -> Result<ExitCode> {
             .unwrap_or_default(),
     };
     let _ = writeln!(out, "\nlinks ({}), root first:", links.len());
+    let evidence_links = explain.proofs.wanted().then(|| links.clone());
     for (index, link) in links.into_iter().enumerate() {
         match UnverifiedCredential::from_value(link) {
             Ok(parsed) => {
@@ -712,6 +723,14 @@ pub(crate) fn explain(args: VerifyArgs) -> Result<ExitCode> {
             );
         }
         None => {}
+    }
+    if let Some(links) = evidence_links {
+        crate::registry_sync::explain_evidence(
+            &explain.proofs,
+            &links,
+            args.snapshot.as_deref(),
+            &mut out,
+        )?;
     }
     print!("{out}");
     Ok(exit_code(&outcome))

@@ -3,6 +3,9 @@
 //! handling rules (no key flag; file or environment only) and readable revert errors.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+mod common;
+use common::mine;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -21,12 +24,19 @@ struct Env {
 impl Env {
     fn new() -> Self {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-        let anvil = Anvil::spawn(&root, &[]).unwrap_or_else(|e| panic!("{e}"));
+        // finalized = latest − 2 (anvil: twice the slots of an epoch).
+        let anvil =
+            Anvil::spawn(&root, &["--slots-in-an-epoch", "1"]).unwrap_or_else(|e| panic!("{e}"));
         let dir = tempfile::tempdir().unwrap();
         // Account 1 signs through a key file, account 2 through the environment.
         let key = |i: usize| format!("{}\n", anvil.keys()[i].to_bytes());
         std::fs::write(dir.path().join("eth1.key"), key(1)).unwrap();
         Self { anvil, dir }
+    }
+
+    /// Mines `n` empty blocks, so that what came before becomes final.
+    fn mine(&self, n: u64) {
+        mine(self.anvil.endpoint(), n);
     }
 
     fn env_key(&self, i: usize) -> String {
@@ -49,14 +59,7 @@ impl Env {
     }
 
     fn ok(&self, args: &[&str], envs: &[(&str, String)]) -> String {
-        let out = self.kya(args, envs);
-        assert!(
-            out.status.success(),
-            "kya {args:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        common::succeeded(args, self.kya(args, envs))
     }
 
     fn json(&self, args: &[&str], envs: &[(&str, String)]) -> Value {
@@ -206,7 +209,8 @@ fn registry_commands_end_to_end() {
     assert_eq!(erc["agentURI"], "ipfs://agent");
     assert_eq!(erc["keys"], Value::Null);
 
-    // sync: progress on stderr, snapshot answers offline.
+    // sync (finalized blocks by default): progress on stderr, snapshot answers offline.
+    env.mine(2);
     let out = env.kya(&["registry", "sync", "--out", "snapshot.json"], &[]);
     assert!(
         out.status.success(),
@@ -264,6 +268,7 @@ fn registry_commands_end_to_end() {
         &principal_env,
     );
     assert_eq!(r["asIssuer"], true);
+    env.mine(2);
     env.ok(&["registry", "sync", "--out", "snapshot.json", "-q"], &[]);
     let bytes = std::fs::read(env.path().join("snapshot.json")).unwrap();
     let snap = Snapshot::load(&bytes).unwrap();

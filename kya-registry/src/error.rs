@@ -89,6 +89,82 @@ pub enum RegistryError {
     /// The snapshot belongs to another chain or other registry contracts.
     #[error("snapshot mismatch: {0}")]
     SnapshotMismatch(String),
+    /// A request to one of several endpoints failed.
+    #[error("rpc request to {endpoint} failed")]
+    RpcAt {
+        /// The endpoint.
+        endpoint: String,
+        /// The cause.
+        #[source]
+        source: alloy::transports::TransportError,
+    },
+    /// Fewer than `quorum` endpoints gave the same answer.
+    #[error(
+        "no quorum on {what}: {quorum} endpoints must agree, they answered: {}",
+        list(answers)
+    )]
+    NoQuorum {
+        /// What was asked.
+        what: String,
+        /// How many must agree.
+        quorum: usize,
+        /// Every endpoint's answer.
+        answers: Vec<crate::sources::Answer>,
+    },
+    /// A block the snapshot holds as final has another hash (or is gone): history was
+    /// rewritten below what was finalized, or the sources serve another history. Not a
+    /// reorganisation: the snapshot is kept unless a rebuild is asked for.
+    #[error(
+        "block {block} had hash {expected} when it was final; the sources now give {}",
+        got.map_or_else(|| "no such block".to_owned(), |h| h.to_string())
+    )]
+    FinalityViolation {
+        /// The block number.
+        block: u64,
+        /// The hash the snapshot recorded.
+        expected: B256,
+        /// What the sources agree on now.
+        got: Option<B256>,
+    },
+    /// The sources' block 0 is not the snapshot's: another chain under the same chain id.
+    #[error(
+        "chain {chain_id}: the snapshot's genesis is {expected}, the sources' genesis is {got}"
+    )]
+    GenesisMismatch {
+        /// The chain id both claim.
+        chain_id: u64,
+        /// The snapshot's genesis hash.
+        expected: B256,
+        /// The sources' genesis hash.
+        got: B256,
+    },
+    /// No contract code at a registry's address: a chain without the registry.
+    #[error("no contract code at the {registry} registry {address} in block {block}")]
+    NoRegistryCode {
+        /// `identity` or `reputation`.
+        registry: &'static str,
+        /// The address.
+        address: alloy::primitives::Address,
+        /// The block read.
+        block: u64,
+    },
+    /// A storage proof (or the block it is anchored in) does not verify.
+    #[error("proof refused: {0}")]
+    Proof(String),
+    /// A Merkle-Patricia proof failed the trie check.
+    #[error("proof refused: {context}")]
+    Trie {
+        /// Which proof.
+        context: String,
+        /// The trie's verdict.
+        #[source]
+        source: Box<alloy::trie::proof::ProofVerificationError>,
+    },
+}
+
+fn list(answers: &[crate::sources::Answer]) -> String {
+    let parts: Vec<String> = answers.iter().map(ToString::to_string).collect();
+    parts.join("; ")
 }
 
 impl RegistryError {
@@ -253,10 +329,10 @@ fn write_generic(
     f.write_str(&words(name.strip_prefix("Kya").unwrap_or(name)))?;
     // The enum's Debug is `Name(Name { fields })`, or `Name(Name)` without fields.
     let debug = format!("{e:?}");
-    if let (Some(open), Some(close)) = (debug.find('{'), debug.rfind('}')) {
-        if open < close {
-            write!(f, " {}", &debug[open..=close])?;
-        }
+    if let (Some(open), Some(close)) = (debug.find('{'), debug.rfind('}'))
+        && open < close
+    {
+        write!(f, " {}", &debug[open..=close])?;
     }
     Ok(())
 }

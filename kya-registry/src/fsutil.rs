@@ -1,8 +1,10 @@
-//! Atomic file writes.
+//! Atomic file writes, and snapshot writes that never go back in time.
 
 use std::fs::{self, File};
 use std::io::Write as _;
 use std::path::Path;
+
+use kya_verify::snapshot::Snapshot;
 
 use crate::error::{RegistryError, Result};
 
@@ -35,12 +37,8 @@ fn remove_stale_temp_files(dir: &Path, prefix: &str) {
     }
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same directory is written,
-/// flushed to disk (`fsync`), renamed over `path`, and the directory is synced, so a reader
-/// (or a crash) sees either the old file or the new one, never a half-written one. Temporary
-/// files of writers that were killed before renaming are removed first.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |context: String| move |source| RegistryError::Io { context, source };
+/// The directory of `path` and the prefix of its writers' temporary files.
+fn temp_prefix(path: &Path) -> Result<(std::path::PathBuf, String)> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => std::path::PathBuf::from("."),
@@ -48,7 +46,51 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| RegistryError::Invalid(format!("{} is not a file path", path.display())))?;
-    let prefix = format!(".{}.tmp-", name.to_string_lossy());
+    Ok((dir, format!(".{}.tmp-", name.to_string_lossy())))
+}
+
+/// Removes the temporary files that killed writers of `path` left behind (see
+/// [`write_atomic`]); called when a sync starts, so a crash loop leaves nothing behind.
+pub(crate) fn remove_stale_temp_files_of(path: &Path) {
+    if let Ok((dir, prefix)) = temp_prefix(path) {
+        remove_stale_temp_files(&dir, &prefix);
+    }
+}
+
+/// Writes `snapshot` to `path` unless the file there already reflects a later block (a sync
+/// that started later and finished first): the newer snapshot is kept and returned. Writers
+/// of one path take turns on an exclusive lock of `.<name>.lock` beside it (kept there), so
+/// the comparison and the rename are one step.
+pub fn write_snapshot_unless_newer(path: &Path, snapshot: &Snapshot) -> Result<Snapshot> {
+    let (dir, _) = temp_prefix(path)?;
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let lock_path = dir.join(format!(".{name}.lock"));
+    let io = |context: String| move |source| RegistryError::Io { context, source };
+    let lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(io(format!("opening {}", lock_path.display())))?;
+    lock.lock()
+        .map_err(io(format!("locking {}", lock_path.display())))?;
+    // A file that no longer loads is replaced; one of a later block is kept.
+    if let Ok(Some(on_disk)) = crate::sync::read_snapshot(path)
+        && on_disk.block().number > snapshot.block().number
+    {
+        return Ok(on_disk);
+    }
+    write_atomic(path, &snapshot.to_json_bytes())?;
+    Ok(snapshot.clone())
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory is written,
+/// flushed to disk (`fsync`), renamed over `path`, and the directory is synced, so a reader
+/// (or a crash) sees either the old file or the new one, never a half-written one. Temporary
+/// files of writers that were killed before renaming are removed first.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let io = |context: String| move |source| RegistryError::Io { context, source };
+    let (dir, prefix) = temp_prefix(path)?;
     remove_stale_temp_files(&dir, &prefix);
     let tmp = dir.join(format!("{prefix}{}", std::process::id()));
     let result = (|| {

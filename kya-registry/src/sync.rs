@@ -1,20 +1,27 @@
 //! Event sync: builds and updates a verifier [`Snapshot`] from the registries' logs alone.
 //!
+//! - **Final blocks only** (by default): the sync reads up to the chain's `finalized` block
+//!   ([`Follow`]); `safe` or a confirmation depth are for chains without finality. A block
+//!   the snapshot reflects is final, so finding another hash there later is not a
+//!   reorganisation but a rewrite of final history (or a node serving another history):
+//!   the sync stops with [`RegistryError::FinalityViolation`] and keeps the snapshot, unless
+//!   [`SyncOptions::rebuild`] is set. A chain with another genesis under the same chain id
+//!   ([`RegistryError::GenesisMismatch`]) or without code at a registry address
+//!   ([`RegistryError::NoRegistryCode`]) is refused the same way.
+//! - **Several sources** ([`Sources`]): every block hash, log list and code hash must be
+//!   agreed by a quorum of endpoints; headers are hashed here, never taken on a node's word;
+//!   outvoted answers are reported ([`SyncEvent::Outvoted`]), no quorum is an error.
 //! - **Resumable**: a snapshot at block *B* resumes from *B + 1*; a fresh one starts at
 //!   [`SyncOptions::start_block`] (the deployment block).
 //! - **Paginated**: `eth_getLogs` over ranges of [`SyncOptions::page_size`] blocks, halved
-//!   automatically when the node refuses a range (too many results, range too wide), down to
-//!   one block.
-//! - **Confirmations**: only blocks at or below `head − confirmations` are synced.
-//! - **Reorg-safe**: before resuming, the snapshot's block hash is compared with the chain's;
-//!   during a sync every log's block hash is checked against the block header fetched for its
-//!   timestamp, each page's end hash is read before and after its logs, and each page's first
-//!   block must be the child of the previous page's last. On a mismatch the snapshot is
-//!   rebuilt from scratch (from `start_block`) and resynced — the snapshot cannot undo events,
-//!   so this is the simplest correct rollback; [`SyncEvent::Reorg`] reports where the chains
-//!   part, as far as the snapshot's `recentBlocks` window tells.
-//! - **Timestamps**: each event's block header is fetched once (batched JSON-RPC requests,
-//!   cached per block), so the snapshot answers "was key K bound at time t".
+//!   automatically when a node refuses a range, down to one block.
+//! - **Reorg-safe** (when following `latest` with a confirmation depth): each page's end hash
+//!   is read before and after its logs, each page's first block must be the child of the
+//!   previous page's last, and a chain that got shorter than the page is a reorganisation; the
+//!   snapshot is then rebuilt from `start_block` ([`SyncEvent::Reorg`]).
+//! - **Timestamps and state roots**: each event's block header is fetched once (cached per
+//!   block) and checked against the hash its logs carry; the snapshot records the block, hash,
+//!   state root and genesis it reflects.
 //!
 //! The snapshot is changed page by page; a page that fails half-way is rolled back, so after
 //! an error the snapshot is still consistent at the last completed page (and resumable).
@@ -23,15 +30,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use alloy::primitives::{Address, B256, U64};
-use alloy::providers::{DynProvider, Provider};
-use alloy::rpc::client::BatchRequest;
+use alloy::primitives::{Address, B256};
+use alloy::providers::DynProvider;
 use alloy::rpc::types::{BlockNumberOrTag, Filter, Log};
 use alloy::sol_types::SolEvent;
-use alloy::transports::TransportError;
 use kya_core::{CredentialDigest, PublicKey, Timestamp};
 use kya_verify::snapshot::{BlockTime, Snapshot};
-use serde::Deserialize;
 
 use crate::bindings::KyaIdentityRegistry::{
     AgentKeyBound, AgentKeyUnbound, CredentialRevoked, IssuerCredentialRevoked, PrincipalKeyBound,
@@ -41,13 +45,28 @@ use crate::bindings::erc8004::IErc8004Identity::{MetadataSet, Registered, Transf
 use crate::bindings::erc8004::IErc8004Reputation::{FeedbackRevoked, NewFeedback};
 use crate::client::{Deployment, agent_id_of};
 use crate::error::{RegistryError, Result};
+use crate::sources::{Answer, Header, Sources};
 
 /// Default blocks per `eth_getLogs` request.
 pub const DEFAULT_PAGE_SIZE: u64 = 10_000;
-/// Block headers per batched JSON-RPC request.
-const HEADER_BATCH: usize = 100;
 /// Times a sync restarts after detecting a reorganisation mid-sync before giving up.
 const MAX_REORG_RESTARTS: u32 = 3;
+/// Most outvoted answers kept in a [`SyncReport`].
+const MAX_OUTVOTED: usize = 64;
+
+/// Which blocks a sync reads up to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Follow {
+    /// The `finalized` block: what the chain's consensus will not undo (the default).
+    #[default]
+    Finalized,
+    /// The `safe` block, for chains that publish no finality.
+    Safe,
+    /// `latest` minus this many blocks, for chains with neither: a reorganisation deeper
+    /// than this is still handled (the snapshot is rebuilt).
+    Confirmations(u64),
+}
 
 /// What a sync reports as it goes (see [`SyncOptions::progress`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,9 +76,9 @@ pub enum SyncEvent {
     Started {
         /// First block to read.
         from: u64,
-        /// Last block to read (`head − confirmations`).
+        /// Last block to read (the finalized or safe block, or `head − confirmations`).
         to: u64,
-        /// The chain head.
+        /// The chain head (`latest`).
         head: u64,
     },
     /// Blocks up to `through` are applied (`logs` events so far in this sync).
@@ -71,7 +90,7 @@ pub enum SyncEvent {
         /// Events applied so far.
         logs: u64,
     },
-    /// The node refused a range; it is retried with a smaller page.
+    /// A node refused a range; it is retried with a smaller page.
     PageHalved {
         /// The new page size.
         page_size: u64,
@@ -84,6 +103,18 @@ pub enum SyncEvent {
         /// The highest block of the snapshot's recent window still on the chain, if any.
         common_ancestor: Option<u64>,
     },
+    /// A quorum agreed, and these endpoints answered otherwise.
+    Outvoted {
+        /// What was asked (`block 12`, `the logs of blocks 1..=12`, …).
+        what: String,
+        /// The endpoints outvoted and their answers.
+        dissent: Vec<Answer>,
+    },
+    /// The snapshot is about to be written: it reflects `block` (see [`sync_file`]).
+    Writing {
+        /// The block the snapshot reflects.
+        block: u64,
+    },
 }
 
 /// Callback receiving [`SyncEvent`]s.
@@ -91,14 +122,17 @@ pub type Progress = Box<dyn FnMut(&SyncEvent) + Send>;
 
 /// How to sync.
 pub struct SyncOptions {
-    /// Only sync up to `head − confirmations` (default 0: up to the head).
-    pub confirmations: u64,
+    /// Which blocks to read up to (default [`Follow::Finalized`]).
+    pub follow: Follow,
     /// Blocks per `eth_getLogs` request (default [`DEFAULT_PAGE_SIZE`]).
     pub page_size: u64,
     /// Where a fresh (or rebuilt) snapshot starts: the deployment block (default 0).
     pub start_block: u64,
-    /// Sync no further than this block (default none: up to `head − confirmations`).
+    /// Sync no further than this block (default none: up to the followed block).
     pub to_block: Option<u64>,
+    /// Rebuild from scratch when final history changed or the genesis differs, instead of
+    /// refusing (default false: only an operator who knows why should ask for it).
+    pub rebuild: bool,
     /// Progress callback (default none).
     pub progress: Option<Progress>,
 }
@@ -106,10 +140,11 @@ pub struct SyncOptions {
 impl Default for SyncOptions {
     fn default() -> Self {
         Self {
-            confirmations: 0,
+            follow: Follow::Finalized,
             page_size: DEFAULT_PAGE_SIZE,
             start_block: 0,
             to_block: None,
+            rebuild: false,
             progress: None,
         }
     }
@@ -118,10 +153,11 @@ impl Default for SyncOptions {
 impl std::fmt::Debug for SyncOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SyncOptions")
-            .field("confirmations", &self.confirmations)
+            .field("follow", &self.follow)
             .field("page_size", &self.page_size)
             .field("start_block", &self.start_block)
             .field("to_block", &self.to_block)
+            .field("rebuild", &self.rebuild)
             .field("progress", &self.progress.is_some())
             .finish()
     }
@@ -132,6 +168,16 @@ impl SyncOptions {
         if let Some(p) = self.progress.as_mut() {
             p(&e);
         }
+    }
+
+    fn outvoted(&mut self, report: &mut SyncReport, what: String, dissent: Vec<Answer>) {
+        if dissent.is_empty() {
+            return;
+        }
+        if report.outvoted.len() < MAX_OUTVOTED {
+            report.outvoted.push((what.clone(), dissent.clone()));
+        }
+        self.emit(SyncEvent::Outvoted { what, dissent });
     }
 }
 
@@ -146,42 +192,37 @@ pub struct SyncReport {
     pub logs: u64,
     /// Block headers fetched (for timestamps and hashes).
     pub headers_fetched: u64,
-    /// `eth_getLogs` requests made.
+    /// `eth_getLogs` rounds made (each asks every endpoint).
     pub log_requests: u64,
     /// Whether a reorganisation was detected (and the snapshot rebuilt).
     pub reorged: bool,
+    /// Answers outvoted by the quorum (what was asked, who answered what), at most 64.
+    pub outvoted: Vec<(String, Vec<Answer>)>,
     /// Wall time.
     pub elapsed: Duration,
 }
 
-/// A block header: what the sync needs of it.
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Header {
-    hash: B256,
-    parent_hash: B256,
-    number: U64,
-    timestamp: U64,
-}
-
-impl Header {
-    fn time(&self) -> Result<Timestamp> {
-        i64::try_from(self.timestamp.to::<u64>())
-            .ok()
-            .and_then(Timestamp::from_unix)
-            .ok_or_else(|| {
-                RegistryError::Unexpected(format!(
-                    "block {} has timestamp {}",
-                    self.number, self.timestamp
-                ))
-            })
-    }
+fn header_time(h: &Header) -> Result<Timestamp> {
+    i64::try_from(h.inner.timestamp)
+        .ok()
+        .and_then(Timestamp::from_unix)
+        .ok_or_else(|| {
+            RegistryError::Unexpected(format!(
+                "block {} has timestamp {}",
+                h.inner.number, h.inner.timestamp
+            ))
+        })
 }
 
 /// Why a page attempt stopped.
 enum PageError {
-    /// The chain changed under the sync.
-    Reorg(u64),
+    /// The chain changed under the sync at block `at`: `expected` was recorded (or read
+    /// before), `got` is what the sources give now.
+    Reorg {
+        at: u64,
+        expected: Option<B256>,
+        got: Option<B256>,
+    },
     /// Anything else.
     Fatal(RegistryError),
 }
@@ -192,8 +233,12 @@ impl From<RegistryError> for PageError {
     }
 }
 
+fn reorg(at: u64, expected: Option<B256>, got: Option<B256>) -> PageError {
+    PageError::Reorg { at, expected, got }
+}
+
 struct Syncer<'a> {
-    provider: &'a DynProvider,
+    sources: &'a Sources,
     identity: Address,
     reputation: Address,
     headers: BTreeMap<u64, Header>,
@@ -214,23 +259,29 @@ fn is_fresh(s: &Snapshot) -> bool {
     s.block().number == 0 && s.block().hash == [0; 32]
 }
 
-/// Syncs `snapshot` with the chain (see the [module docs](self)).
+fn blank(s: &Snapshot) -> Snapshot {
+    Snapshot::new(s.chain_id(), s.identity_registry(), s.reputation_registry())
+}
+
+/// Syncs `snapshot` with the chain through one endpoint (see the [module docs](self)).
 pub async fn sync(
     provider: &DynProvider,
     snapshot: &mut Snapshot,
     mut options: SyncOptions,
 ) -> Result<SyncReport> {
+    sync_sources(&Sources::single(provider.clone()), snapshot, &mut options).await
+}
+
+/// Syncs `snapshot` with the chain as a quorum of `sources` gives it (see the
+/// [module docs](self)).
+pub async fn sync_sources(
+    sources: &Sources,
+    snapshot: &mut Snapshot,
+    options: &mut SyncOptions,
+) -> Result<SyncReport> {
     let started = Instant::now();
-    let chain_id = provider.get_chain_id().await?;
-    if chain_id != snapshot.chain_id() {
-        return Err(RegistryError::SnapshotMismatch(format!(
-            "the snapshot is of chain {}, the node serves chain {chain_id}",
-            snapshot.chain_id()
-        )));
-    }
-    options.page_size = options.page_size.max(1);
     let mut s = Syncer {
-        provider,
+        sources,
         identity: Address::from(snapshot.identity_registry()),
         reputation: Address::from(snapshot.reputation_registry()),
         headers: BTreeMap::new(),
@@ -241,39 +292,55 @@ pub async fn sync(
             headers_fetched: 0,
             log_requests: 0,
             reorged: false,
+            outvoted: Vec::new(),
             elapsed: Duration::ZERO,
         },
     };
+    s.check_chain(snapshot, options).await?;
+    options.page_size = options.page_size.max(1);
     let mut restarts = 0;
     loop {
-        match s.run(snapshot, &mut options).await {
+        let (at, expected, got) = match s.run(snapshot, options).await {
             Ok(()) => break,
             Err(PageError::Fatal(e)) => return Err(e),
-            Err(PageError::Reorg(at)) => {
-                restarts += 1;
-                if restarts > MAX_REORG_RESTARTS {
-                    return Err(RegistryError::Unexpected(format!(
-                        "the chain kept reorganising during the sync (last at block {at})"
-                    )));
-                }
-                let common_ancestor = s.common_ancestor(snapshot).await?;
-                options.emit(SyncEvent::Reorg {
-                    at,
-                    common_ancestor,
-                });
-                s.report.reorged = true;
-                s.headers.clear();
-                *snapshot = Snapshot::new(
-                    snapshot.chain_id(),
-                    snapshot.identity_registry(),
-                    snapshot.reputation_registry(),
-                );
-            }
+            Err(PageError::Reorg { at, expected, got }) => (at, expected, got),
+        };
+        if options.follow == Follow::Finalized && !options.rebuild {
+            return Err(RegistryError::FinalityViolation {
+                block: at,
+                expected: expected.unwrap_or_default(),
+                got,
+            });
         }
+        restarts += 1;
+        if restarts > MAX_REORG_RESTARTS {
+            return Err(RegistryError::Unexpected(format!(
+                "the chain kept reorganising during the sync (last at block {at})"
+            )));
+        }
+        let common_ancestor = s.common_ancestor(snapshot).await?;
+        options.emit(SyncEvent::Reorg {
+            at,
+            common_ancestor,
+        });
+        s.report.reorged = true;
+        s.headers.clear();
+        let genesis = snapshot.genesis_hash();
+        *snapshot = blank(snapshot);
+        set_genesis(snapshot, B256::from(genesis))?;
     }
     s.report.to_block = snapshot.block().number;
     s.report.elapsed = started.elapsed();
     Ok(s.report)
+}
+
+fn set_genesis(snapshot: &mut Snapshot, hash: B256) -> Result<()> {
+    snapshot
+        .set_genesis_hash(hash.0)
+        .map_err(|source| RegistryError::Snapshot {
+            context: "recording the genesis".into(),
+            source,
+        })
 }
 
 /// Loads the snapshot at `path` (or starts a fresh one of `deployment` when the file does not
@@ -285,19 +352,22 @@ pub async fn sync_file(
     deployment: &Deployment,
     mut options: SyncOptions,
 ) -> Result<(Snapshot, SyncReport)> {
-    let mut snapshot = match std::fs::read(path) {
-        Ok(bytes) => Snapshot::load(&bytes).map_err(|source| RegistryError::Snapshot {
-            context: format!("reading snapshot {}", path.display()),
-            source,
-        })?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => new_snapshot(deployment),
-        Err(source) => {
-            return Err(RegistryError::Io {
-                context: format!("reading {}", path.display()),
-                source,
-            });
-        }
-    };
+    let sources = Sources::single(provider.clone());
+    sync_file_sources(&sources, path, deployment, &mut options).await
+}
+
+/// [`sync_file`] from a quorum of `sources`. Temporary files of killed writers are removed
+/// first. The write never replaces a snapshot of a later block (another sync of the same file
+/// that finished first): the file is locked, and the block on disk is compared before the
+/// rename; the newer snapshot is kept and returned.
+pub async fn sync_file_sources(
+    sources: &Sources,
+    path: &Path,
+    deployment: &Deployment,
+    options: &mut SyncOptions,
+) -> Result<(Snapshot, SyncReport)> {
+    crate::fsutil::remove_stale_temp_files_of(path);
+    let mut snapshot = read_snapshot(path)?.unwrap_or_else(|| new_snapshot(deployment));
     if snapshot.identity_registry() != deployment.identity.into_array()
         || snapshot.reputation_registry() != deployment.reputation.into_array()
         || snapshot.chain_id() != deployment.chain_id
@@ -310,9 +380,29 @@ pub async fn sync_file(
     if options.start_block == 0 {
         options.start_block = deployment.from_block;
     }
-    let report = sync(provider, &mut snapshot, options).await?;
-    crate::write_atomic(path, &snapshot.to_json_bytes())?;
-    Ok((snapshot, report))
+    let report = sync_sources(sources, &mut snapshot, options).await?;
+    options.emit(SyncEvent::Writing {
+        block: snapshot.block().number,
+    });
+    let written = crate::fsutil::write_snapshot_unless_newer(path, &snapshot)?;
+    Ok((written, report))
+}
+
+/// The snapshot at `path`, `None` if there is no such file.
+pub fn read_snapshot(path: &Path) -> Result<Option<Snapshot>> {
+    match std::fs::read(path) {
+        Ok(bytes) => Snapshot::load(&bytes)
+            .map(Some)
+            .map_err(|source| RegistryError::Snapshot {
+                context: format!("reading snapshot {}", path.display()),
+                source,
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(RegistryError::Io {
+            context: format!("reading {}", path.display()),
+            source,
+        }),
+    }
 }
 
 /// What re-deriving a snapshot from the chain found (see [`verify_snapshot`]).
@@ -346,33 +436,34 @@ pub async fn verify_snapshot(
     snapshot: &Snapshot,
     start_block: u64,
 ) -> Result<SnapshotCheck> {
+    verify_snapshot_sources(&Sources::single(provider.clone()), snapshot, start_block).await
+}
+
+/// [`verify_snapshot`] against a quorum of `sources`.
+pub async fn verify_snapshot_sources(
+    sources: &Sources,
+    snapshot: &Snapshot,
+    start_block: u64,
+) -> Result<SnapshotCheck> {
     let block = snapshot.block().number;
     if is_fresh(snapshot) {
         return Err(RegistryError::Invalid(
             "the snapshot has not synced any block yet".into(),
         ));
     }
-    let on_chain: Option<Header> = provider
-        .client()
-        .request(
-            "eth_getBlockByNumber",
-            (BlockNumberOrTag::Number(block), false),
-        )
-        .await?;
+    let (on_chain, _) = sources.header(block).await?;
     if on_chain.is_none_or(|h| h.hash.0 != snapshot.block().hash) {
         return Ok(SnapshotCheck::BlockNotOnChain { block });
     }
-    let mut fresh = Snapshot::new(
-        snapshot.chain_id(),
-        snapshot.identity_registry(),
-        snapshot.reputation_registry(),
-    );
-    let options = SyncOptions {
+    let mut fresh = blank(snapshot);
+    // The snapshot's block is on the chain: read exactly up to it, final or not.
+    let mut options = SyncOptions {
+        follow: Follow::Confirmations(0),
         start_block,
         to_block: Some(block),
         ..SyncOptions::default()
     };
-    sync(provider, &mut fresh, options).await?;
+    sync_sources(sources, &mut fresh, &mut options).await?;
     Ok(if fresh.same_state(snapshot) {
         SnapshotCheck::Matches { block }
     } else {
@@ -381,28 +472,96 @@ pub async fn verify_snapshot(
 }
 
 impl Syncer<'_> {
+    /// The chain id, the genesis and (once a snapshot has a block) that block must be the
+    /// snapshot's.
+    async fn check_chain(
+        &mut self,
+        snapshot: &mut Snapshot,
+        options: &mut SyncOptions,
+    ) -> Result<()> {
+        let (chain_id, dissent) = self.sources.chain_id().await?;
+        options.outvoted(&mut self.report, "the chain id".into(), dissent);
+        if chain_id != snapshot.chain_id() {
+            return Err(RegistryError::SnapshotMismatch(format!(
+                "the snapshot is of chain {}, the node serves chain {chain_id}",
+                snapshot.chain_id()
+            )));
+        }
+        let genesis = self
+            .agreed_header(0, options)
+            .await?
+            .ok_or_else(|| RegistryError::Unexpected("the sources have no block 0".into()))?;
+        let recorded = B256::from(snapshot.genesis_hash());
+        if !recorded.is_zero() && recorded != genesis.hash {
+            if !options.rebuild {
+                return Err(RegistryError::GenesisMismatch {
+                    chain_id,
+                    expected: recorded,
+                    got: genesis.hash,
+                });
+            }
+            *snapshot = blank(snapshot);
+        }
+        set_genesis(snapshot, genesis.hash)
+    }
+
+    /// Block `n` as a quorum gives it (the outvoted reported); `None` if it has no such block.
+    async fn agreed_header(&mut self, n: u64, options: &mut SyncOptions) -> Result<Option<Header>> {
+        let (h, dissent) = self.sources.header(n).await?;
+        options.outvoted(&mut self.report, format!("block {n}"), dissent);
+        self.report.headers_fetched += 1;
+        if let Some(h) = &h {
+            self.headers.insert(n, h.clone());
+        }
+        Ok(h)
+    }
+
+    /// The block to sync up to and the head, as a quorum gives them.
+    async fn target(&mut self, options: &SyncOptions) -> Result<(u64, u64)> {
+        let head = self.sources.tag_number(BlockNumberOrTag::Latest).await?;
+        let target = match options.follow {
+            Follow::Finalized => self.sources.tag_number(BlockNumberOrTag::Finalized).await?,
+            Follow::Safe => self.sources.tag_number(BlockNumberOrTag::Safe).await?,
+            Follow::Confirmations(c) => head.saturating_sub(c),
+        };
+        Ok((options.to_block.map_or(target, |to| target.min(to)), head))
+    }
+
+    /// The identity registry (keys, revocations: what an allow rests on) must have code at
+    /// `block`: a chain without it is not the deployment. (The reputation registry may be
+    /// deployed later, so its code is not required.)
+    async fn check_code(&mut self, block: u64, options: &mut SyncOptions) -> Result<()> {
+        let (hash, dissent) = self.sources.code_hash(self.identity, block).await?;
+        options.outvoted(
+            &mut self.report,
+            "the identity registry's code".into(),
+            dissent,
+        );
+        if hash.is_zero() {
+            return Err(RegistryError::NoRegistryCode {
+                registry: "identity",
+                address: self.identity,
+                block,
+            });
+        }
+        Ok(())
+    }
+
     async fn run(
         &mut self,
         snapshot: &mut Snapshot,
         options: &mut SyncOptions,
     ) -> Result<(), PageError> {
-        let head = self
-            .provider
-            .get_block_number()
-            .await
-            .map_err(RegistryError::from)?;
-        let mut target = head.saturating_sub(options.confirmations);
-        if let Some(to) = options.to_block {
-            target = target.min(to);
-        }
+        let (target, head) = self.target(options).await?;
         let fresh = is_fresh(snapshot);
         let mut prev_hash: Option<B256> = None;
         if !fresh {
             // Is the snapshot's block still on the chain?
             let b = snapshot.block();
-            match self.header(b.number).await? {
-                Some(h) if h.hash == B256::from(b.hash) => prev_hash = Some(h.hash),
-                _ => return Err(PageError::Reorg(b.number)),
+            let expected = B256::from(b.hash);
+            match self.agreed_header(b.number, options).await? {
+                Some(h) if h.hash == expected => prev_hash = Some(h.hash),
+                other => return Err(reorg(b.number, Some(expected), other.map(|h| h.hash))),
             }
         }
         let from = if fresh {
@@ -415,16 +574,15 @@ impl Syncer<'_> {
             to: target,
             head,
         });
+        if !fresh || target >= options.start_block.max(1) {
+            self.check_code(target.max(snapshot.block().number), options)
+                .await?;
+        }
         if from > target {
             if fresh {
                 // Nothing to read yet: the snapshot reflects the (empty) state at `target`.
-                let h = self.require_header(target).await?;
-                snapshot
-                    .apply_block(target, h.hash.0, h.time()?)
-                    .map_err(|source| RegistryError::Snapshot {
-                        context: format!("block {target} does not fit the snapshot"),
-                        source,
-                    })?;
+                let h = self.require_header(target, options).await?;
+                apply_head(snapshot, &h)?;
             }
             return Ok(());
         }
@@ -432,59 +590,153 @@ impl Syncer<'_> {
         let mut start = from;
         while start <= target {
             let end = start.saturating_add(page - 1).min(target);
-            // The page's end before reading its logs, to notice a reorg during the read.
-            let end_before = self.require_header_fresh(end).await?;
-            let logs = match self.logs(start, end).await {
-                Ok(logs) => logs,
-                Err(e) if e.as_error_resp().is_some() && page > 1 => {
-                    // The node refused the range (too many results / too wide): halve it.
+            match self.page(snapshot, options, start, end, prev_hash).await? {
+                None => {
+                    // A node refused the range (too many results / too wide): halve it.
                     page = (end - start + 1).div_ceil(2).max(1);
                     options.emit(SyncEvent::PageHalved { page_size: page });
-                    continue;
                 }
-                Err(e) => return Err(PageError::Fatal(e.into())),
-            };
-            // Headers of every block with an event, plus the page's first and last blocks.
-            let mut wanted: Vec<u64> = logs.iter().filter_map(|l| l.block_number).collect();
-            wanted.push(start);
-            wanted.push(end);
-            self.headers.remove(&end); // re-read: it must not have changed during the read
-            self.fetch_headers(&wanted).await?;
-            let end_after = self.require_header(end).await?;
-            if end_after.hash != end_before.hash {
-                return Err(PageError::Reorg(end));
-            }
-            let first = self.require_header(start).await?;
-            if let Some(p) = prev_hash {
-                if first.parent_hash != p {
-                    return Err(PageError::Reorg(start));
+                Some(end_hash) => {
+                    prev_hash = Some(end_hash);
+                    options.emit(SyncEvent::Page {
+                        through: end,
+                        to: target,
+                        logs: self.report.logs,
+                    });
+                    // Drop cached headers below this page: they are never needed again.
+                    self.headers = self.headers.split_off(&end);
+                    start = end + 1;
                 }
             }
-            for l in &logs {
-                let n = l.block_number.unwrap_or_default();
-                let h = self.require_header(n).await?;
-                if l.block_hash != Some(h.hash) {
-                    return Err(PageError::Reorg(n));
-                }
-            }
-            // Apply the page; roll it back if an event does not fit the snapshot.
-            let backup = snapshot.clone();
-            if let Err(e) = self.apply_page(snapshot, &logs, end) {
-                *snapshot = backup;
-                return Err(PageError::Fatal(e));
-            }
-            self.report.logs += logs.len() as u64;
-            prev_hash = Some(end_after.hash);
-            options.emit(SyncEvent::Page {
-                through: end,
-                to: target,
-                logs: self.report.logs,
-            });
-            // Drop cached headers below this page: they are never needed again.
-            self.headers = self.headers.split_off(&end);
-            start = end + 1;
         }
         Ok(())
+    }
+
+    /// Reads and applies blocks `start..=end`; the end block's hash, or `None` when a node
+    /// refused the range and it should be halved.
+    async fn page(
+        &mut self,
+        snapshot: &mut Snapshot,
+        options: &mut SyncOptions,
+        start: u64,
+        end: u64,
+        prev_hash: Option<B256>,
+    ) -> Result<Option<B256>, PageError> {
+        // The page's end before reading its logs, to notice a reorg during the read.
+        let end_before = self.require_header(end, options).await?;
+        self.report.log_requests += 1;
+        let logs = match self.sources.logs(&self.filter(start, end)).await {
+            Ok((logs, dissent)) => {
+                options.outvoted(
+                    &mut self.report,
+                    format!("the logs of blocks {start}..={end}"),
+                    dissent,
+                );
+                logs
+            }
+            Err(e) if e.refused => {
+                // A chain that got shorter than the page is a reorganisation, not a failure.
+                let head = self.sources.tag_number(BlockNumberOrTag::Latest).await?;
+                if head < end {
+                    return Err(reorg(end, Some(end_before.hash), None));
+                }
+                if end > start {
+                    return Ok(None);
+                }
+                return Err(PageError::Fatal(e.error));
+            }
+            Err(e) => return Err(PageError::Fatal(e.error)),
+        };
+        self.headers.remove(&end); // re-read: it must not have changed during the read
+        let end_after = self.require_header(end, options).await?;
+        if end_after.hash != end_before.hash {
+            return Err(reorg(end, Some(end_before.hash), Some(end_after.hash)));
+        }
+        let first = self.require_header(start, options).await?;
+        if let Some(p) = prev_hash
+            && first.inner.parent_hash != p
+        {
+            return Err(reorg(start, Some(p), Some(first.inner.parent_hash)));
+        }
+        self.log_headers(&logs).await?;
+        // Apply the page; roll it back if an event does not fit the snapshot.
+        let backup = snapshot.clone();
+        if let Err(e) = self.apply_page(snapshot, &logs, end) {
+            *snapshot = backup;
+            return Err(PageError::Fatal(e));
+        }
+        self.report.logs += logs.len() as u64;
+        Ok(Some(end_after.hash))
+    }
+
+    fn filter(&self, from: u64, to: u64) -> Filter {
+        Filter::new()
+            .address(vec![self.identity, self.reputation])
+            .event_signature(vec![
+                Registered::SIGNATURE_HASH,
+                Transfer::SIGNATURE_HASH,
+                URIUpdated::SIGNATURE_HASH,
+                MetadataSet::SIGNATURE_HASH,
+                AgentKeyBound::SIGNATURE_HASH,
+                AgentKeyUnbound::SIGNATURE_HASH,
+                PrincipalKeyBound::SIGNATURE_HASH,
+                PrincipalKeyUnbound::SIGNATURE_HASH,
+                CredentialRevoked::SIGNATURE_HASH,
+                IssuerCredentialRevoked::SIGNATURE_HASH,
+                NewFeedback::SIGNATURE_HASH,
+                FeedbackRevoked::SIGNATURE_HASH,
+            ])
+            .from_block(from)
+            .to_block(to)
+    }
+
+    /// The header of every block with a log, whose hash (computed here) must be the hash the
+    /// agreed logs carry: so its timestamp and state root are the chain's. Fetched in batches
+    /// from one endpoint; a block it does not serve as agreed is asked of every endpoint.
+    async fn log_headers(&mut self, logs: &[Log]) -> Result<(), PageError> {
+        let mut wanted: Vec<(u64, B256)> = Vec::new();
+        for l in logs {
+            let (Some(n), Some(hash)) = (l.block_number, l.block_hash) else {
+                return Err(PageError::Fatal(RegistryError::Unexpected(format!(
+                    "{} lacks its block",
+                    log_context(l)
+                ))));
+            };
+            let cached = self.headers.get(&n).is_some_and(|h| h.hash == hash);
+            if !cached && wanted.last() != Some(&(n, hash)) {
+                wanted.push((n, hash));
+            }
+        }
+        let batch = self.sources.headers_batch(&wanted).await;
+        for (&(n, hash), h) in wanted.iter().zip(batch) {
+            let h = match h {
+                Some(h) => Some(h),
+                None => self.sources.header_with_hash(n, hash).await?,
+            };
+            self.report.headers_fetched += 1;
+            match h {
+                Some(h) => {
+                    self.headers.insert(n, h);
+                }
+                None => return Err(reorg(n, Some(hash), None)),
+            }
+        }
+        Ok(())
+    }
+
+    /// The header of block `n` (cached, else agreed by a quorum); a missing block means the
+    /// chain changed.
+    async fn require_header(
+        &mut self,
+        n: u64,
+        options: &mut SyncOptions,
+    ) -> Result<Header, PageError> {
+        if let Some(h) = self.headers.get(&n) {
+            return Ok(h.clone());
+        }
+        self.agreed_header(n, options)
+            .await?
+            .ok_or(reorg(n, None, None))
     }
 
     /// Applies one page of logs (ascending) and advances the snapshot to `end`.
@@ -495,30 +747,39 @@ impl Syncer<'_> {
             let h = self.cached(n)?;
             let at = BlockTime {
                 block: n,
-                time: h.time()?,
+                time: header_time(&h)?,
             };
             if n > current || is_fresh(snapshot) {
-                snapshot
-                    .apply_block(n, h.hash.0, at.time)
-                    .map_err(|source| RegistryError::Snapshot {
-                        context: log_context(l),
-                        source,
-                    })?;
+                apply_head(snapshot, &h).map_err(|e| apply_error(l, &e.to_string()))?;
                 current = n;
             }
             self.apply_log(snapshot, l, at)
                 .map_err(|e| apply_error(l, &e))?;
         }
         if end > current || is_fresh(snapshot) {
-            let h = self.cached(end)?;
-            snapshot
-                .apply_block(end, h.hash.0, h.time()?)
-                .map_err(|source| RegistryError::Snapshot {
-                    context: format!("block {end} does not fit the snapshot"),
-                    source,
-                })?;
+            apply_head(snapshot, &self.cached(end)?)?;
         }
         Ok(())
+    }
+
+    fn cached(&self, n: u64) -> Result<Header> {
+        self.headers
+            .get(&n)
+            .cloned()
+            .ok_or_else(|| RegistryError::Unexpected(format!("no header for block {n}")))
+    }
+
+    /// The highest block of the snapshot's recent window that the chain still has.
+    async fn common_ancestor(&mut self, snapshot: &Snapshot) -> Result<Option<u64>> {
+        self.headers.clear();
+        for b in snapshot.recent_blocks().iter().rev() {
+            match self.sources.header(b.number).await {
+                Ok((Some(h), _)) if h.hash.0 == b.hash => return Ok(Some(b.number)),
+                Ok(_) | Err(RegistryError::NoQuorum { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
     }
 
     /// Applies one log. Keys that are not valid Ed25519 public keys (the contract accepts any
@@ -642,120 +903,17 @@ impl Syncer<'_> {
         }
         Ok(())
     }
+}
 
-    /// The logs of both registries in `from..=to`, in chain order.
-    async fn logs(&mut self, from: u64, to: u64) -> Result<Vec<Log>, TransportError> {
-        self.report.log_requests += 1;
-        let filter = Filter::new()
-            .address(vec![self.identity, self.reputation])
-            .event_signature(vec![
-                Registered::SIGNATURE_HASH,
-                Transfer::SIGNATURE_HASH,
-                URIUpdated::SIGNATURE_HASH,
-                MetadataSet::SIGNATURE_HASH,
-                AgentKeyBound::SIGNATURE_HASH,
-                AgentKeyUnbound::SIGNATURE_HASH,
-                PrincipalKeyBound::SIGNATURE_HASH,
-                PrincipalKeyUnbound::SIGNATURE_HASH,
-                CredentialRevoked::SIGNATURE_HASH,
-                IssuerCredentialRevoked::SIGNATURE_HASH,
-                NewFeedback::SIGNATURE_HASH,
-                FeedbackRevoked::SIGNATURE_HASH,
-            ])
-            .from_block(from)
-            .to_block(to);
-        let mut logs = self.provider.get_logs(&filter).await?;
-        // Nodes return logs in chain order; make sure of it (removed logs are dropped).
-        logs.retain(|l| !l.removed);
-        logs.sort_by_key(|l| (l.block_number, l.log_index));
-        Ok(logs)
-    }
-
-    /// Fetches (batched) the headers of `numbers` not cached yet.
-    async fn fetch_headers(&mut self, numbers: &[u64]) -> Result<(), PageError> {
-        let mut missing: Vec<u64> = numbers
-            .iter()
-            .copied()
-            .filter(|n| !self.headers.contains_key(n))
-            .collect();
-        missing.sort_unstable();
-        missing.dedup();
-        for chunk in missing.chunks(HEADER_BATCH) {
-            let mut batch = BatchRequest::new(self.provider.client());
-            let mut waiters = Vec::with_capacity(chunk.len());
-            for &n in chunk {
-                let w = batch
-                    .add_call::<_, Option<Header>>(
-                        "eth_getBlockByNumber",
-                        &(BlockNumberOrTag::Number(n), false),
-                    )
-                    .map_err(RegistryError::from)?;
-                waiters.push((n, w));
-            }
-            batch.send().await.map_err(RegistryError::from)?;
-            for (n, w) in waiters {
-                match w.await.map_err(RegistryError::from)? {
-                    Some(h) => {
-                        self.report.headers_fetched += 1;
-                        self.headers.insert(n, h);
-                    }
-                    // The block vanished between the log query and now: a reorg.
-                    None => return Err(PageError::Reorg(n)),
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// The header of block `n` (cached), `None` if the chain has no such block.
-    async fn header(&mut self, n: u64) -> Result<Option<Header>, PageError> {
-        if let Some(h) = self.headers.get(&n) {
-            return Ok(Some(*h));
-        }
-        let h: Option<Header> = self
-            .provider
-            .client()
-            .request("eth_getBlockByNumber", (BlockNumberOrTag::Number(n), false))
-            .await
-            .map_err(RegistryError::from)?;
-        if let Some(h) = h {
-            self.report.headers_fetched += 1;
-            self.headers.insert(n, h);
-        }
-        Ok(h)
-    }
-
-    /// The header of block `n`, read from the node even if cached.
-    async fn require_header_fresh(&mut self, n: u64) -> Result<Header, PageError> {
-        self.headers.remove(&n);
-        self.require_header(n).await
-    }
-
-    /// The header of block `n`; a missing block means the chain changed.
-    async fn require_header(&mut self, n: u64) -> Result<Header, PageError> {
-        self.header(n).await?.ok_or(PageError::Reorg(n))
-    }
-
-    fn cached(&self, n: u64) -> Result<Header> {
-        self.headers
-            .get(&n)
-            .copied()
-            .ok_or_else(|| RegistryError::Unexpected(format!("no header for block {n}")))
-    }
-
-    /// The highest block of the snapshot's recent window that the chain still has.
-    async fn common_ancestor(&mut self, snapshot: &Snapshot) -> Result<Option<u64>> {
-        self.headers.clear();
-        for b in snapshot.recent_blocks().iter().rev() {
-            match self.header(b.number).await {
-                Ok(Some(h)) if h.hash.0 == b.hash => return Ok(Some(b.number)),
-                Ok(_) => {}
-                Err(PageError::Fatal(e)) => return Err(e),
-                Err(PageError::Reorg(_)) => {}
-            }
-        }
-        Ok(None)
-    }
+/// Advances the snapshot to the block of `h`: number, hash, state root, time.
+fn apply_head(snapshot: &mut Snapshot, h: &Header) -> Result<()> {
+    let n = h.inner.number;
+    snapshot
+        .apply_block_with_root(n, h.hash.0, h.inner.state_root.0, header_time(h)?)
+        .map_err(|source| RegistryError::Snapshot {
+            context: format!("block {n} does not fit the snapshot"),
+            source,
+        })
 }
 
 fn ed25519(key: B256) -> Option<PublicKey> {

@@ -14,7 +14,7 @@ use alloy::sol_types::SolCall;
 use common::Anvil;
 use kya_core::SecretKey;
 use kya_registry::bindings::KyaIdentityRegistry::registerWithKeyCall;
-use kya_registry::{Snapshot, SyncOptions, new_snapshot, sync};
+use kya_registry::{Follow, Snapshot, SyncOptions, new_snapshot, sync};
 use kya_verify::RegistryView;
 use serde_json::json;
 
@@ -98,6 +98,7 @@ async fn sync_of_ten_thousand_agents() {
         &mut snap,
         SyncOptions {
             start_block: d.from_block,
+            follow: Follow::Confirmations(0),
             ..Default::default()
         },
     )

@@ -20,8 +20,8 @@ use kya_registry::bindings::KyaIdentityRegistry::{
 use kya_registry::bindings::erc8004::IErc8004Identity::{Registered, URIUpdated};
 use kya_registry::bindings::erc8004::IErc8004Reputation::{FeedbackRevoked, NewFeedback};
 use kya_registry::{
-    ContractRevert, Deployment, NewAgent, RegistryError, SnapshotCheck, SyncOptions, new_snapshot,
-    sync, sync_file, verify_snapshot,
+    ContractRevert, Deployment, Follow, NewAgent, RegistryError, SnapshotCheck, SyncOptions,
+    new_snapshot, sync, sync_file, verify_snapshot,
 };
 use kya_verify::RegistryView;
 use kya_verify::snapshot::{MAX_KEYS_PER_OWNER, MAX_STRING_BYTES, Snapshot};
@@ -62,7 +62,7 @@ async fn an_attacker_cannot_stop_the_sync_or_hide_a_revocation() {
         .await
         .unwrap()
         .agent_id;
-    sync_file(&anvil.reader(), &path, &d, SyncOptions::default())
+    sync_file(&anvil.reader(), &path, &d, latest())
         .await
         .unwrap();
 
@@ -132,7 +132,7 @@ async fn an_attacker_cannot_stop_the_sync_or_hide_a_revocation() {
     );
 
     // The resumed sync succeeds, and so does a fresh one from the deployment block.
-    let (snap, _) = sync_file(&anvil.reader(), &path, &d, SyncOptions::default())
+    let (snap, _) = sync_file(&anvil.reader(), &path, &d, latest())
         .await
         .unwrap();
     let mut fresh = new_snapshot(&d);
@@ -141,7 +141,7 @@ async fn an_attacker_cannot_stop_the_sync_or_hide_a_revocation() {
         &mut fresh,
         SyncOptions {
             start_block: d.from_block,
-            ..SyncOptions::default()
+            ..latest()
         },
     )
     .await
@@ -351,9 +351,7 @@ async fn records_beyond_bounds_from_another_deployment_degrade_only_themselves()
     }
 
     let mut snap = new_snapshot(&d);
-    sync(&anvil.reader(), &mut snap, SyncOptions::default())
-        .await
-        .unwrap();
+    sync(&anvil.reader(), &mut snap, latest()).await.unwrap();
     let snap = Snapshot::load(&snap.to_json_bytes()).unwrap();
     let reg = |id: u64| kya_core::credential::AgentRegistration {
         agent_registry: kya_core::credential::RegistryAddress {
@@ -410,7 +408,7 @@ async fn verify_snapshot_detects_a_resealed_edit() {
         &mut snap,
         SyncOptions {
             start_block: d.from_block,
-            ..SyncOptions::default()
+            ..latest()
         },
     )
     .await
@@ -438,4 +436,12 @@ async fn verify_snapshot_detects_a_resealed_edit() {
             .unwrap(),
         SnapshotCheck::Matches { block }
     );
+}
+
+/// Following `latest`: these tests are about bounds, not finality.
+fn latest() -> SyncOptions {
+    SyncOptions {
+        follow: Follow::Confirmations(0),
+        ..SyncOptions::default()
+    }
 }

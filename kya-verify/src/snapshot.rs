@@ -23,7 +23,7 @@ use crate::registry::{
 };
 
 /// The snapshot format version this crate reads and writes.
-pub const SNAPSHOT_VERSION: u64 = 2;
+pub const SNAPSHOT_VERSION: u64 = 3;
 /// Largest snapshot file accepted by [`Snapshot::load`] (256 MiB).
 pub const MAX_SNAPSHOT_BYTES: usize = 256 * 1024 * 1024;
 /// Most recent block hashes kept for reorg detection.
@@ -109,13 +109,17 @@ pub struct BlockRef {
 
 /// The block a snapshot reflects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Head {
     /// Block number.
     pub number: u64,
     /// Block hash.
     #[serde(with = "hash32")]
     pub hash: [u8; 32],
+    /// The block's state root (all zero when not recorded): storage proofs of the registry's
+    /// facts at this block verify against it.
+    #[serde(with = "hash32")]
+    pub state_root: [u8; 32],
     /// Block timestamp.
     pub timestamp: Timestamp,
 }
@@ -194,6 +198,7 @@ pub struct Snapshot {
     chain_id: u64,
     identity_registry: [u8; 20],
     reputation_registry: [u8; 20],
+    genesis_hash: [u8; 32],
     block: Head,
     recent_blocks: Vec<BlockRef>,
     agents: BTreeMap<AgentNum, AgentEntry>,
@@ -216,6 +221,8 @@ struct SnapshotJson {
     chain_id: u64,
     identity_registry: Address,
     reputation_registry: Address,
+    #[serde(with = "hash32")]
+    genesis_hash: [u8; 32],
     block: Head,
     recent_blocks: Vec<BlockRef>,
     agents: Vec<AgentJson>,
@@ -377,9 +384,11 @@ impl Snapshot {
             chain_id,
             identity_registry,
             reputation_registry,
+            genesis_hash: [0; 32],
             block: Head {
                 number: 0,
                 hash: [0; 32],
+                state_root: [0; 32],
                 timestamp: Timestamp::from(time::OffsetDateTime::UNIX_EPOCH),
             },
             recent_blocks: Vec::new(),
@@ -582,6 +591,7 @@ impl Snapshot {
             chain_id: json.chain_id,
             identity_registry: json.identity_registry.0,
             reputation_registry: json.reputation_registry.0,
+            genesis_hash: json.genesis_hash,
             block: json.block,
             recent_blocks: json.recent_blocks,
             agents,
@@ -601,6 +611,7 @@ impl Snapshot {
         self.chain_id == other.chain_id
             && self.identity_registry == other.identity_registry
             && self.reputation_registry == other.reputation_registry
+            && self.genesis_hash == other.genesis_hash
             && self.block == other.block
             && self.agents == other.agents
             && self.principals == other.principals
@@ -622,6 +633,7 @@ impl Snapshot {
             chain_id: self.chain_id,
             identity_registry: Address(self.identity_registry),
             reputation_registry: Address(self.reputation_registry),
+            genesis_hash: self.genesis_hash,
             block: self.block,
             recent_blocks: self.recent_blocks.clone(),
             agents: self
@@ -721,6 +733,26 @@ impl Snapshot {
         self.block
     }
 
+    /// The hash of the chain's block 0 (all zero when not recorded): a node serving another
+    /// chain under the same chain id has another genesis.
+    pub fn genesis_hash(&self) -> [u8; 32] {
+        self.genesis_hash
+    }
+
+    /// Records the chain's genesis hash; refuses to change one already recorded.
+    pub fn set_genesis_hash(&mut self, hash: [u8; 32]) -> Result<(), SnapshotError> {
+        if self.genesis_hash != [0; 32] && self.genesis_hash != hash {
+            return Err(err(format!(
+                "the snapshot's genesis is 0x{}, not 0x{}",
+                hex::encode(self.genesis_hash),
+                hex::encode(hash)
+            )));
+        }
+        self.genesis_hash = hash;
+        self.bump(&format!("genesis {}", hex::encode(hash)));
+        Ok(())
+    }
+
     /// The most recent block hashes (ascending), for reorg detection.
     pub fn recent_blocks(&self) -> &[BlockRef] {
         &self.recent_blocks
@@ -753,6 +785,17 @@ impl Snapshot {
         hash: [u8; 32],
         timestamp: Timestamp,
     ) -> Result<(), SnapshotError> {
+        self.apply_block_with_root(number, hash, [0; 32], timestamp)
+    }
+
+    /// [`apply_block`](Self::apply_block), recording the block's state root too.
+    pub fn apply_block_with_root(
+        &mut self,
+        number: u64,
+        hash: [u8; 32],
+        state_root: [u8; 32],
+        timestamp: Timestamp,
+    ) -> Result<(), SnapshotError> {
         if number < self.block.number
             || (number == self.block.number && hash != self.block.hash && number != 0)
         {
@@ -764,6 +807,7 @@ impl Snapshot {
         self.block = Head {
             number,
             hash,
+            state_root,
             timestamp,
         };
         if self.recent_blocks.last().is_none_or(|b| b.number < number) {

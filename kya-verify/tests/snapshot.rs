@@ -59,8 +59,9 @@ fn built() -> Snapshot {
         String::new(),
     )
     .unwrap();
-    s.apply_block(2, [2; 32], t("2026-01-02T00:00:00Z"))
+    s.apply_block_with_root(2, [2; 32], [3; 32], t("2026-01-02T00:00:00Z"))
         .unwrap();
+    s.set_genesis_hash([9; 32]).unwrap();
     s
 }
 
@@ -72,9 +73,15 @@ fn round_trips_deterministically() {
     assert_eq!(loaded.to_json_bytes(), bytes);
     assert_eq!(built().to_json_bytes(), bytes, "same events, same bytes");
     let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-    assert_eq!(v["version"], 2);
+    assert_eq!(v["version"], 3);
     assert_eq!(v["chainId"], 31337);
     assert_eq!(v["block"]["number"], 2);
+    assert_eq!(v["block"]["stateRoot"], format!("0x{}", "03".repeat(32)));
+    assert_eq!(v["genesisHash"], format!("0x{}", "09".repeat(32)));
+    // A recorded genesis never changes: another chain under the same id is not this one.
+    let mut other = loaded.clone();
+    assert!(other.set_genesis_hash([8; 32]).is_err());
+    assert!(other.set_genesis_hash([9; 32]).is_ok());
     assert_eq!(v["recentBlocks"].as_array().unwrap().len(), 2);
     // Agents sorted numerically: 1, 2, 10.
     let ids: Vec<&str> = v["agents"]
@@ -164,7 +171,7 @@ fn answers_the_registry_questions() {
 fn load_refuses_bad_files() {
     let good = String::from_utf8(built().to_json_bytes()).unwrap();
     let bad = [
-        good.replace("\"version\":2", "\"version\":1"),
+        good.replace("\"version\":3", "\"version\":1"),
         good.replace("\"chainId\":31337", "\"chainId\":31337,\"extra\":1"),
         good.replace("\"chainId\":31337", "\"chainId\":31337,\"chainId\":1"),
         good.replace("\"agentId\":\"2\"", "\"agentId\":\"20\""),
@@ -248,8 +255,8 @@ fn load_refuses_a_non_canonical_file() {
     // Re-ordered members: `version` moved to the front.
     let text = String::from_utf8(bytes.clone()).unwrap();
     let reordered = format!(
-        "{{\"version\":2,{}}}",
-        text.trim_start_matches('{').replace(",\"version\":2}", "")
+        "{{\"version\":3,{}}}",
+        text.trim_start_matches('{').replace(",\"version\":3}", "")
     );
     assert_ne!(reordered.as_bytes(), &bytes[..]);
     assert_eq!(
