@@ -556,3 +556,124 @@ fn unmapped_and_dot_segment_paths_are_refused() {
         assert!(out.contains("path_not_normalized"), "{path}: {out}");
     }
 }
+
+/// A did:key principal revokes what it issued with a status list: `kya status create`,
+/// `kya issue --status-list`, `kya verify --status-lists`, `kya status set`, refused.
+#[test]
+fn a_status_list_revocation_end_to_end() {
+    let dir = setup();
+    let d = dir.path();
+    let list_url = "https://principal.example/status/1";
+    std::fs::create_dir(d.join("lists")).unwrap();
+    let list = ok(
+        d,
+        &[
+            "status",
+            "create",
+            "--key",
+            "principal.key",
+            "--id",
+            list_url,
+        ],
+    );
+    write(d, "lists/principal.json", &list);
+    let agent = ok(d, &["key", "did", "agent.key"]).trim().to_owned();
+    let credential = ok(
+        d,
+        &[
+            "issue",
+            "--key",
+            "principal.key",
+            "--agent",
+            &agent,
+            "--valid-for",
+            "1h",
+            "--action",
+            "payments",
+            "--max-amount",
+            "100",
+            "--asset",
+            "USD",
+            "--audience",
+            SHOP,
+            "--status-list",
+            list_url,
+            "--status-index",
+            "7",
+        ],
+    );
+    write(d, "revocable.json", &format!("[{credential}]"));
+    let verify = |extra: &[&str]| {
+        let mut args = vec![
+            "verify",
+            "revocable.json",
+            "--policy",
+            "policy.json",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let out = kya(d, &args);
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.success(), json)
+    };
+    let (admitted, _) = verify(&["--status-lists", "lists"]);
+    assert!(admitted);
+    // Without the lists, the status cannot be checked: refused, not passed.
+    let (admitted, json) = verify(&[]);
+    assert!(!admitted);
+    assert_eq!(json["error"]["code"], "status_list_missing", "{json}");
+
+    // The principal revokes entry 7 and publishes the new list.
+    let revoked = ok(
+        d,
+        &[
+            "status",
+            "set",
+            "lists/principal.json",
+            "--key",
+            "principal.key",
+            "--index",
+            "7",
+        ],
+    );
+    write(d, "lists/principal.json", &revoked);
+    let shown = ok(
+        d,
+        &["status", "show", "lists/principal.json", "--index", "7"],
+    );
+    assert!(shown.contains("entry 7: set"), "{shown}");
+    let (admitted, json) = verify(&["--status-lists", "lists"]);
+    assert!(!admitted);
+    assert_eq!(json["error"]["code"], "status_revoked", "{json}");
+
+    // Only the key that signed the list may write it; a list by another issuer is refused
+    // when loaded as the principal's.
+    fails(
+        d,
+        &[
+            "status",
+            "set",
+            "lists/principal.json",
+            "--key",
+            "stranger.key",
+            "--index",
+            "7",
+            "--clear",
+        ],
+    );
+    let forged = ok(
+        d,
+        &[
+            "status",
+            "create",
+            "--key",
+            "stranger.key",
+            "--id",
+            list_url,
+        ],
+    );
+    write(d, "lists/principal.json", &forged);
+    let (admitted, json) = verify(&["--status-lists", "lists"]);
+    assert!(!admitted);
+    assert_eq!(json["error"]["code"], "status_list_mismatch", "{json}");
+}
