@@ -49,26 +49,7 @@ fn setup() -> tempfile::TempDir {
     ok(d, &["key", "generate", "--out", "stranger.key"]);
     let principal = ok(d, &["key", "did", "principal.key"]).trim().to_owned();
     let agent = ok(d, &["key", "did", "agent.key"]).trim().to_owned();
-    let credential = ok(
-        d,
-        &[
-            "issue",
-            "--key",
-            "principal.key",
-            "--agent",
-            &agent,
-            "--valid-for",
-            "1h",
-            "--action",
-            "payments",
-            "--max-amount",
-            "100",
-            "--asset",
-            "USD",
-            "--audience",
-            SHOP,
-        ],
-    );
+    let credential = issue_payments(d, &agent, &[]);
     write(d, "chain.json", &format!("[{credential}]"));
     let untrusted = ok(
         d,
@@ -92,6 +73,29 @@ fn setup() -> tempfile::TempDir {
     );
     write(d, "body.json", r#"{"order":42}"#);
     dir
+}
+
+/// An authorisation by the principal for `agent`: payments up to 100 USD at the shop.
+fn issue_payments(d: &Path, agent: &str, extra: &[&str]) -> String {
+    let mut args = vec![
+        "issue",
+        "--key",
+        "principal.key",
+        "--agent",
+        agent,
+        "--valid-for",
+        "1h",
+        "--action",
+        "payments",
+        "--max-amount",
+        "100",
+        "--asset",
+        "USD",
+        "--audience",
+        SHOP,
+    ];
+    args.extend_from_slice(extra);
+    ok(d, &args)
 }
 
 /// The merchant's route for the requests these tests sign.
@@ -578,29 +582,10 @@ fn a_status_list_revocation_end_to_end() {
     );
     write(d, "lists/principal.json", &list);
     let agent = ok(d, &["key", "did", "agent.key"]).trim().to_owned();
-    let credential = ok(
+    let credential = issue_payments(
         d,
-        &[
-            "issue",
-            "--key",
-            "principal.key",
-            "--agent",
-            &agent,
-            "--valid-for",
-            "1h",
-            "--action",
-            "payments",
-            "--max-amount",
-            "100",
-            "--asset",
-            "USD",
-            "--audience",
-            SHOP,
-            "--status-list",
-            list_url,
-            "--status-index",
-            "7",
-        ],
+        &agent,
+        &["--status-list", list_url, "--status-index", "7"],
     );
     write(d, "revocable.json", &format!("[{credential}]"));
     let verify = |extra: &[&str]| {
