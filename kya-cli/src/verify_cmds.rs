@@ -95,12 +95,16 @@ pub(crate) struct SignRequestArgs {
     /// Creation time, RFC 3339 (default: now).
     #[arg(long, value_name = "RFC3339")]
     created: Option<Timestamp>,
-    /// The nonce (default: 32 random bytes, base64).
+    /// The nonce (default: 64 random bytes, base64).
     #[arg(long)]
     nonce: Option<String>,
     /// How the chain travels.
     #[arg(long, value_enum, default_value = "auto")]
     chain_transport: Transport,
+    /// Send `Signature-Agent` with this https URL (where the agent's keys are published,
+    /// for Web Bot Auth verifiers) and sign it.
+    #[arg(long, value_name = "URL")]
+    signature_agent: Option<String>,
     /// Print the whole signed request as JSON (which `kya verify` reads) instead of the
     /// headers.
     #[arg(long, conflicts_with = "send")]
@@ -199,7 +203,10 @@ pub(crate) fn sign_request(args: SignRequestArgs) -> Result<ExitCode> {
         Transport::Digest => ChainTransport::Digest,
         Transport::Body => ChainTransport::Body,
     };
-    let signer = RequestSigner::new(&secret, &chain)?.transport(transport);
+    let mut signer = RequestSigner::new(&secret, &chain)?.transport(transport);
+    if let Some(url) = &args.signature_agent {
+        signer = signer.signature_agent(url)?;
+    }
     let (scheme, mut request) = HttpRequest::from_url(&args.method, &args.url)?;
     if let Some(body) = &args.body {
         request.body = read_input(Some(body))?;

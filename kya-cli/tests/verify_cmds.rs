@@ -106,27 +106,30 @@ fn sign(d: &Path, amount: &str) -> String {
 }
 
 fn sign_url(d: &Path, amount: &str, url: &str) -> String {
-    ok(
-        d,
-        &[
-            "sign-request",
-            "--key",
-            "agent.key",
-            "--chain",
-            "chain.json",
-            "--method",
-            "POST",
-            "--url",
-            url,
-            "--body",
-            "body.json",
-            "--action",
-            "payments/send",
-            "--amount",
-            amount,
-            "--json",
-        ],
-    )
+    sign_with(d, amount, url, &[])
+}
+
+fn sign_with(d: &Path, amount: &str, url: &str, extra: &[&str]) -> String {
+    let mut args = vec![
+        "sign-request",
+        "--key",
+        "agent.key",
+        "--chain",
+        "chain.json",
+        "--method",
+        "POST",
+        "--url",
+        url,
+        "--body",
+        "body.json",
+        "--action",
+        "payments/send",
+        "--amount",
+        amount,
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    ok(d, &args)
 }
 
 #[test]
@@ -661,4 +664,51 @@ fn a_status_list_revocation_end_to_end() {
     let (admitted, json) = verify(&["--status-lists", "lists"]);
     assert!(!admitted);
     assert_eq!(json["error"]["code"], "status_list_mismatch", "{json}");
+}
+
+/// `--signature-agent` sends the Web Bot Auth `Signature-Agent` member and signs it; the
+/// merchant verifies the request, and a different URL under the signed label is refused.
+#[test]
+fn a_request_with_a_signature_agent_verifies() {
+    let dir = setup();
+    let d = dir.path();
+    let signed = sign_with(
+        d,
+        "12.50 USD",
+        "https://shop.example/pay",
+        &["--signature-agent", "https://agent.example"],
+    );
+    assert!(
+        signed.contains(r#"sig1=\"https://agent.example\""#),
+        "{signed}"
+    );
+    write(d, "req.json", &signed);
+    let verify = |file: &str| {
+        kya(
+            d,
+            &["verify", file, "--policy", "policy.json", "--route", PAY],
+        )
+    };
+    assert!(verify("req.json").status.success());
+    write(
+        d,
+        "moved.json",
+        &signed.replace("https://agent.example", "https://impostor.example"),
+    );
+    assert!(!verify("moved.json").status.success());
+    // Not an https URL: refused at signing.
+    fails(
+        d,
+        &[
+            "sign-request",
+            "--key",
+            "agent.key",
+            "--chain",
+            "chain.json",
+            "--url",
+            "https://shop.example/pay",
+            "--signature-agent",
+            "http://agent.example",
+        ],
+    );
 }

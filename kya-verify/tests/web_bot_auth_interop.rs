@@ -15,12 +15,12 @@ use kya_verify::http::{
     SignOptions, content_digest, jwk_thumbprint,
 };
 use serde_json::Value;
-use web_bot_auth::WebBotAuthVerifier;
 use web_bot_auth::components::{
-    CoveredComponent, DerivedComponent, HTTPField, HTTPFieldParametersSet,
+    CoveredComponent, DerivedComponent, HTTPField, HTTPFieldParameters, HTTPFieldParametersSet,
 };
 use web_bot_auth::keyring::{Algorithm, KeyRing};
 use web_bot_auth::message_signatures::{MessageSigner, SignedMessage, UnsignedMessage};
+use web_bot_auth::{SignatureAgentLink, WebBotAuthVerifier};
 
 fn merchant_policy() -> kya_verify::Policy {
     kya_verify::Policy::builder()
@@ -54,8 +54,15 @@ fn chain(principal: &SecretKey, agent: &SecretKey) -> Value {
 }
 
 fn kya_signed(agent: &SecretKey) -> HttpRequest {
+    kya_signed_with(agent, None)
+}
+
+fn kya_signed_with(agent: &SecretKey, signature_agent: Option<&str>) -> HttpRequest {
     let principal = SecretKey::from_seed(&[1; 32]);
-    let signer = RequestSigner::new(agent, &chain(&principal, agent)).unwrap();
+    let mut signer = RequestSigner::new(agent, &chain(&principal, agent)).unwrap();
+    if let Some(url) = signature_agent {
+        signer = signer.signature_agent(url).unwrap();
+    }
     let (_, mut request) = HttpRequest::from_url("POST", "https://shop.example/pay").unwrap();
     request = request.body(br#"{"item":"book"}"#.to_vec());
     let t = now();
@@ -172,30 +179,41 @@ fn field(name: &str) -> CoveredComponent {
     })
 }
 
-fn crate_signed(seed: [u8; 32], body: &[u8]) -> HttpRequest {
+/// The member `key` of the Dictionary field `name` (RFC 9421 §2.1.2).
+fn member(name: &str, key: &str) -> CoveredComponent {
+    CoveredComponent::HTTP(HTTPField {
+        name: name.to_owned(),
+        parameters: HTTPFieldParametersSet(vec![HTTPFieldParameters::Key(key.to_owned())]),
+    })
+}
+
+/// A POST to the shop carrying `body`, its digest and a chain for the agent of `seed`, with
+/// `extra` headers, signed by the crate's signer over `components`.
+fn crate_sign(
+    seed: [u8; 32],
+    body: &[u8],
+    extra: &[(&str, &str)],
+    components: Vec<CoveredComponent>,
+    nonce: &str,
+) -> HttpRequest {
     let agent = &SecretKey::from_seed(&seed);
     let principal = SecretKey::from_seed(&[1; 32]);
     let chain_json = kya_core::json::canonicalize(&chain(&principal, agent)).unwrap();
-    let (_, request) = HttpRequest::from_url("POST", "https://shop.example/pay").unwrap();
-    let request = request
+    let (_, mut request) = HttpRequest::from_url("POST", "https://shop.example/pay").unwrap();
+    request = request
         .body(body.to_vec())
         .header("Content-Digest", &content_digest(body))
-        .header("KYA-Chain", &ChainRef::encode_inline(&chain_json))
-        .header("KYA-Action", "payments/send");
+        .header("KYA-Chain", &ChainRef::encode_inline(&chain_json));
+    for (name, value) in extra {
+        request = request.header(name, value);
+    }
     let mut message = CrateSigned {
         request,
-        components: vec![
-            CoveredComponent::Derived(DerivedComponent::Method { req: false }),
-            CoveredComponent::Derived(DerivedComponent::Authority { req: false }),
-            CoveredComponent::Derived(DerivedComponent::Path { req: false }),
-            field("content-digest"),
-            field("kya-chain"),
-            field("kya-action"),
-        ],
+        components,
     };
     MessageSigner {
         keyid: jwk_thumbprint(&agent.public_key()),
-        nonce: "bm9uY2UtZnJvbS10aGUtY3JhdGU=".into(),
+        nonce: nonce.into(),
         tag: "web-bot-auth".into(),
     }
     .generate_signature_headers_content(
@@ -206,6 +224,40 @@ fn crate_signed(seed: [u8; 32], body: &[u8]) -> HttpRequest {
     )
     .unwrap();
     message.request
+}
+
+/// `@method`, `@authority`, `@path`, then `rest`.
+fn request_line_and(rest: Vec<CoveredComponent>) -> Vec<CoveredComponent> {
+    let mut components = vec![
+        CoveredComponent::Derived(DerivedComponent::Method { req: false }),
+        CoveredComponent::Derived(DerivedComponent::Authority { req: false }),
+        CoveredComponent::Derived(DerivedComponent::Path { req: false }),
+    ];
+    components.extend(rest);
+    components
+}
+
+fn crate_signed(seed: [u8; 32], body: &[u8]) -> HttpRequest {
+    crate_sign(
+        seed,
+        body,
+        &[("KYA-Action", "payments/send")],
+        request_line_and(vec![
+            field("content-digest"),
+            field("kya-chain"),
+            field("kya-action"),
+        ]),
+        "bm9uY2UtZnJvbS10aGUtY3JhdGU=",
+    )
+}
+
+fn kya_checks(request: &HttpRequest) -> Result<kya_verify::http::CheckedSignature, HttpError> {
+    HttpVerifier::new(HttpPolicy::default()).check_request(
+        request,
+        &merchant_policy(),
+        kya_core::Timestamp::from_unix(now()).unwrap(),
+        ChainFrom::Headers,
+    )
 }
 
 #[test]
@@ -287,6 +339,120 @@ fn kya_refuses_what_the_crate_would_sign_without_the_components_kya_needs() {
         .unwrap_err(),
         HttpError::ComponentNotCovered {
             component: "@method".to_owned()
+        }
+    );
+}
+
+const AGENT_URL: &str = "https://agent.example";
+
+#[test]
+fn kya_sends_signature_agent_as_the_protocol_asks_and_the_crate_reads_it() {
+    let agent = SecretKey::from_seed(&[6; 32]);
+    let request = kya_signed_with(&agent, Some(AGENT_URL));
+    assert_eq!(
+        request.header_values("signature-agent"),
+        vec![format!("sig1=\"{AGENT_URL}\"")]
+    );
+    let mut keyring = KeyRing::default();
+    keyring.import_raw(
+        jwk_thumbprint(&agent.public_key()),
+        Algorithm::Ed25519,
+        agent.public_key().to_bytes().to_vec(),
+    );
+    let verifier = WebBotAuthVerifier::parse(&request).unwrap();
+    assert_eq!(
+        verifier.get_signature_agents(),
+        &[SignatureAgentLink::External(AGENT_URL.to_owned())]
+    );
+    verifier.verify(&keyring, None).unwrap();
+
+    // kya covers the member, not the whole field, and verifies it.
+    let kya = HttpVerifier::new(HttpPolicy::default());
+    let at = kya_core::Timestamp::from_unix(now()).unwrap();
+    let checked = kya
+        .check_request(&request, &merchant_policy(), at, ChainFrom::Headers)
+        .unwrap();
+    assert!(
+        checked
+            .covered
+            .contains(&"signature-agent;key=\"sig1\"".to_owned()),
+        "{:?}",
+        checked.covered
+    );
+    checked.verify_signature(&agent.public_key()).unwrap();
+
+    // Another URL under the signed label breaks the signature for both.
+    let mut moved = request.clone();
+    for (name, value) in &mut moved.headers {
+        if name.eq_ignore_ascii_case("signature-agent") {
+            *value = "sig1=\"https://impostor.example\"".to_owned();
+        }
+    }
+    assert!(
+        WebBotAuthVerifier::parse(&moved)
+            .unwrap()
+            .verify(&keyring, None)
+            .is_err()
+    );
+    let checked = kya
+        .check_request(&moved, &merchant_policy(), at, ChainFrom::Headers)
+        .unwrap();
+    assert_eq!(
+        checked.verify_signature(&agent.public_key()),
+        Err(HttpError::SignatureInvalid)
+    );
+    // A member added for another label leaves the signed member, and the signature, intact.
+    let mut added = request.clone();
+    for (name, value) in &mut added.headers {
+        if name.eq_ignore_ascii_case("signature-agent") {
+            value.push_str(", sig2=\"https://other.example\"");
+        }
+    }
+    let checked = kya
+        .check_request(&added, &merchant_policy(), at, ChainFrom::Headers)
+        .unwrap();
+    checked.verify_signature(&agent.public_key()).unwrap();
+}
+
+#[test]
+fn a_request_the_crate_signs_with_a_signature_agent_member_verifies_with_kya() {
+    let seed = [7u8; 32];
+    let agent_url = format!("sig1=\"{AGENT_URL}\";type=directory");
+    let request = crate_sign(
+        seed,
+        br#"{"item":"map"}"#,
+        &[("Signature-Agent", &agent_url)],
+        request_line_and(vec![
+            field("content-digest"),
+            field("kya-chain"),
+            member("signature-agent", "sig1"),
+        ]),
+        "c2lnbmF0dXJlLWFnZW50LW5vbmNl",
+    );
+    let checked = kya_checks(&request).unwrap();
+    checked
+        .verify_signature(&SecretKey::from_seed(&seed).public_key())
+        .unwrap();
+}
+
+#[test]
+fn a_parameterised_component_never_stands_in_for_a_required_plain_one() {
+    // `content-digest` is a Dictionary: its `sha-256` member alone could be signed, but kya
+    // requires the field itself covered.
+    let request = crate_sign(
+        [8u8; 32],
+        br#"{"item":"ink"}"#,
+        &[],
+        request_line_and(vec![
+            member("content-digest", "sha-256"),
+            field("kya-chain"),
+        ]),
+        "cGFyYW1ldGVyaXNlZA==",
+    );
+    assert_eq!(
+        kya_checks(&request).unwrap_err(),
+        HttpError::ComponentNotCovered {
+            component: "content-digest".to_owned()
         }
     );
 }

@@ -658,11 +658,7 @@ impl CredentialBuilder {
         if let Some((parent, ..)) = &self.parent {
             doc["parentCredential"] = to_value(parent)?;
         }
-        match self.status.as_slice() {
-            [] => {}
-            [one] => doc["credentialStatus"] = one.to_json(),
-            many => doc["credentialStatus"] = many.iter().map(StatusEntry::to_json).collect(),
-        }
+        add_status(&mut doc, &self.status);
         Ok(doc)
     }
 
@@ -724,7 +720,17 @@ impl ReputationAttestation {
         if let Some(u) = self.valid_until {
             doc["validUntil"] = u.to_string().into();
         }
+        add_status(&mut doc, &self.status);
         Ok(doc)
+    }
+}
+
+/// `credentialStatus`: one entry as an object, several as an array, none absent.
+fn add_status(doc: &mut Value, status: &[StatusEntry]) {
+    match status {
+        [] => {}
+        [one] => doc["credentialStatus"] = one.to_json(),
+        many => doc["credentialStatus"] = many.iter().map(StatusEntry::to_json).collect(),
     }
 }
 

@@ -4,8 +4,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use kya_core::PublicKey;
 use kya_core::grant::{Amount, Asset, Money};
+use sfv::SerializeValue as _;
 use sha2::{Digest as _, Sha256};
-use web_bot_auth::components::{CoveredComponent, DerivedComponent, HTTPField};
+use web_bot_auth::components::{
+    CoveredComponent, DerivedComponent, HTTPField, HTTPFieldParameters,
+};
 use web_bot_auth::keyring::Thumbprintable;
 use web_bot_auth::message_signatures::SignedMessage;
 
@@ -118,6 +121,25 @@ impl HttpRequest {
         }
     }
 
+    /// The serialized value of member `key` of the Dictionary field `name` (every line of the
+    /// field, combined), or `None` when the field is absent, is not a Dictionary or has no
+    /// such member.
+    pub fn dictionary_member(&self, name: &str, key: &str) -> Option<String> {
+        let values = self.header_values(name);
+        if values.is_empty() {
+            return None;
+        }
+        let dictionary = sfv::Parser::new(&values.join(", "))
+            .parse_dictionary()
+            .ok()?;
+        match dictionary.get(key)? {
+            sfv::ListEntry::Item(item) => Some(item.serialize_value()),
+            sfv::ListEntry::InnerList(list) => {
+                Some(vec![sfv::ListEntry::InnerList(list.clone())].serialize_value()?)
+            }
+        }
+    }
+
     /// The `@path` value: the path, `/` when empty.
     pub fn path_component(&self) -> &str {
         if self.path.is_empty() {
@@ -136,15 +158,24 @@ impl HttpRequest {
 impl SignedMessage for HttpRequest {
     fn lookup_component(&self, name: &CoveredComponent) -> Vec<String> {
         match name {
-            // Field parameters (`sf`, `key`, `bs`, `tr`, `req`) are not supported: an empty
-            // answer makes the signature base fail to build, so such a signature is refused.
-            CoveredComponent::HTTP(HTTPField { name, parameters }) if parameters.0.is_empty() => {
-                self.header_values(name)
-                    .into_iter()
-                    .map(str::to_owned)
-                    .collect()
+            CoveredComponent::HTTP(HTTPField { name, parameters }) => {
+                match parameters.0.as_slice() {
+                    [] => self
+                        .header_values(name)
+                        .into_iter()
+                        .map(str::to_owned)
+                        .collect(),
+                    // RFC 9421 §2.1.2: one member of a Dictionary field, as its serialized
+                    // member value (how Web Bot Auth signs its `Signature-Agent` entry).
+                    [HTTPFieldParameters::Key(key)] => {
+                        self.dictionary_member(name, key).into_iter().collect()
+                    }
+                    // `sf`, `bs`, `tr`, `req` and combinations are not supported: an empty
+                    // answer makes the signature base fail to build, so the signature is
+                    // refused.
+                    _ => Vec::new(),
+                }
             }
-            CoveredComponent::HTTP(_) => Vec::new(),
             CoveredComponent::Derived(derived) => match derived {
                 DerivedComponent::Method { req: false } => vec![self.method.clone()],
                 DerivedComponent::Authority { req: false } => vec![self.authority.clone()],

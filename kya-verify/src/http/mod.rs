@@ -28,12 +28,15 @@
 //! - The label chosen is the first whose parameters make it a Web Bot Auth signature
 //!   (`tag="web-bot-auth"`, `keyid`, `created`, `expires`, and `@authority` covered).
 //! - `@method`, `@authority`, `@path` and `content-digest` must be covered, `@query` too when
-//!   the request has a query, and every `kya-*` header present must be covered, so nothing a
-//!   decision depends on can be changed in transit. `alg` is absent or `ed25519`; `nonce` is
-//!   required.
-//! - `expires − created` is at most the policy's maximum window (default 300 s; Web Bot Auth
-//!   suggests at most 8 minutes); `created` is not after now + skew; now is not after
-//!   `expires` + skew.
+//!   the request has a query, and every `kya-*` header present must be covered (each as the
+//!   plain field, without parameters), so nothing a decision depends on can be changed in
+//!   transit. A `Signature-Agent` present must be covered too (as the protocol's
+//!   `"signature-agent";key="<label>"` member); field parameters other than `key` are not
+//!   supported. `alg` is absent or `ed25519`; `nonce` is required.
+//! - `expires − created` is at most the policy's maximum window (default 300 s, far below
+//!   the 24 hours the Web Bot Auth protocol recommends as a ceiling: a short window bounds
+//!   how long the nonce store must remember a nonce); `created` is not after now + skew; now
+//!   is not after `expires` + skew.
 //! - The body's SHA-256 matches `Content-Digest`.
 //! - The chain verifies (see the crate's chain verification), `keyid` is the JWK thumbprint of
 //!   the leaf subject's key (the agent), and the signature verifies under kya's Ed25519 rule.
@@ -95,6 +98,9 @@ pub const KYA_ACTION: &str = "kya-action";
 pub const KYA_AMOUNT: &str = "kya-amount";
 /// The `tag` parameter of a Web Bot Auth signature.
 pub const WEB_BOT_AUTH_TAG: &str = "web-bot-auth";
+/// `Signature-Agent` (Web Bot Auth): a Dictionary whose member named by a signature's label
+/// is the `https` URL where the signer's keys are published.
+pub const SIGNATURE_AGENT: &str = "signature-agent";
 /// The signature label kya writes.
 pub const SIGNATURE_LABEL: &str = "sig1";
 /// The largest `KYA-Chain` header value a signer sends inline (6 KiB); larger chains go by

@@ -8,14 +8,15 @@ use kya_core::{Ed25519Signer, Timestamp};
 use serde_json::Value;
 use sfv::SerializeValue as _;
 use web_bot_auth::components::{
-    CoveredComponent, DerivedComponent, HTTPField, HTTPFieldParametersSet,
+    CoveredComponent, DerivedComponent, HTTPField, HTTPFieldParameters, HTTPFieldParametersSet,
 };
 use web_bot_auth::message_signatures::SignedMessage as _;
 
 use super::message::{ChainRef, HttpRequest, content_digest, format_amount_header, jwk_thumbprint};
 use super::{
     CONTENT_DIGEST, HttpError, INLINE_CHAIN_MAX_HEADER_BYTES, KYA_ACTION, KYA_AMOUNT, KYA_CHAIN,
-    KYA_CHAIN_DIGEST, SIGNATURE, SIGNATURE_INPUT, SIGNATURE_LABEL, WEB_BOT_AUTH_TAG,
+    KYA_CHAIN_DIGEST, SIGNATURE, SIGNATURE_AGENT, SIGNATURE_INPUT, SIGNATURE_LABEL,
+    WEB_BOT_AUTH_TAG,
 };
 
 /// How the signer carries the credential chain.
@@ -73,6 +74,7 @@ pub struct RequestSigner<'k> {
     signer: &'k dyn Ed25519Signer,
     chain: Vec<u8>,
     transport: ChainTransport,
+    signature_agent: Option<String>,
 }
 
 impl std::fmt::Debug for RequestSigner<'_> {
@@ -81,6 +83,7 @@ impl std::fmt::Debug for RequestSigner<'_> {
             .field("key", &self.signer.public_key())
             .field("chain_bytes", &self.chain.len())
             .field("transport", &self.transport)
+            .field("signature_agent", &self.signature_agent)
             .finish()
     }
 }
@@ -100,6 +103,7 @@ impl<'k> RequestSigner<'k> {
             signer,
             chain,
             transport: ChainTransport::Auto,
+            signature_agent: None,
         })
     }
 
@@ -125,6 +129,25 @@ impl<'k> RequestSigner<'k> {
         self
     }
 
+    /// Sends `Signature-Agent: sig1="<url>"` and covers `"signature-agent";key="sig1"`, as
+    /// the Web Bot Auth protocol asks of a signer (the URL where the agent's keys are
+    /// published: an `https` origin for a key directory). kya's verifier takes the agent's
+    /// key from the chain, not from this URL.
+    pub fn signature_agent(mut self, url: &str) -> Result<Self, HttpError> {
+        let valid = url.starts_with("https://")
+            && url.len() <= 2048
+            && url
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\');
+        if !valid {
+            return Err(HttpError::BadRequest {
+                detail: "a Signature-Agent must be an https url of printable ascii".to_owned(),
+            });
+        }
+        self.signature_agent = Some(url.to_owned());
+        Ok(self)
+    }
+
     /// The chain's JCS bytes (what `KYA-Chain` encodes and `KYA-Chain-Digest` hashes; also
     /// the body of a chain registration call).
     pub fn chain_bytes(&self) -> &[u8] {
@@ -139,7 +162,8 @@ impl<'k> RequestSigner<'k> {
     /// A fresh random nonce (32 bytes, base64).
     pub fn random_nonce() -> String {
         use rand_core::RngCore as _;
-        let mut bytes = [0u8; 32];
+        // 64 random bytes, base64: the nonce form Web Bot Auth signers send.
+        let mut bytes = [0u8; 64];
         rand_core::OsRng.fill_bytes(&mut bytes);
         STANDARD.encode(bytes)
     }
@@ -192,6 +216,18 @@ impl<'k> RequestSigner<'k> {
             }
             None => {}
         }
+        if let Some(url) = &self.signature_agent {
+            added.push((
+                "Signature-Agent".into(),
+                format!("{SIGNATURE_LABEL}=\"{url}\""),
+            ));
+            covered.push(CoveredComponent::HTTP(HTTPField {
+                name: SIGNATURE_AGENT.to_owned(),
+                parameters: HTTPFieldParametersSet(vec![HTTPFieldParameters::Key(
+                    SIGNATURE_LABEL.to_owned(),
+                )]),
+            }));
+        }
         if let Some(action) = action {
             added.push(("KYA-Action".into(), action.to_string()));
             covered.push(field(KYA_ACTION));
@@ -206,6 +242,7 @@ impl<'k> RequestSigner<'k> {
             KYA_CHAIN_DIGEST,
             KYA_ACTION,
             KYA_AMOUNT,
+            SIGNATURE_AGENT,
             SIGNATURE_INPUT,
             SIGNATURE,
         ] {
@@ -275,8 +312,16 @@ pub(crate) fn component_name(component: &CoveredComponent) -> String {
         CoveredComponent::HTTP(h) => sfv::Item::try_from(h),
         CoveredComponent::Derived(d) => sfv::Item::try_from(d),
     };
+    // The name with its parameters (`signature-agent;key="sig1"`), so that a parameterised
+    // component never stands in for the plain one a rule requires.
     item.ok()
-        .and_then(|i| i.bare_item.as_string().map(|s| s.as_str().to_owned()))
+        .and_then(|i| {
+            let name = i.bare_item.as_string()?.as_str().to_owned();
+            let mut params = sfv::Item::new(sfv::BareItem::Boolean(true));
+            params.params = i.params;
+            let serialized = params.serialize_value();
+            Some(format!("{name}{}", serialized.trim_start_matches("?1")))
+        })
         .unwrap_or_else(|| "?".to_owned())
 }
 
