@@ -5,6 +5,7 @@
 
 #![forbid(unsafe_code)]
 
+mod agent_cmds;
 mod grants;
 mod io;
 mod registry_cmds;
@@ -66,6 +67,9 @@ enum Command {
     /// a registry.
     #[command(subcommand)]
     Status(status_cmds::StatusCommand),
+    /// ERC-8004 agent cards: write, check, and the domain-verification file.
+    #[command(subcommand)]
+    Agent(agent_cmds::AgentCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -262,6 +266,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         // --- kya-registry (registry_cmds.rs) ---
         Command::Registry(cmd) => registry_cmds::run(cmd),
         Command::Status(cmd) => status_cmds::run(cmd),
+        Command::Agent(cmd) => agent_cmds::run(cmd),
     }
 }
 

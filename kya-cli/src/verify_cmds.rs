@@ -132,6 +132,11 @@ pub(crate) struct VerifyArgs {
     /// names a status list is refused.
     #[arg(long, value_name = "DIR")]
     status_lists: Option<PathBuf>,
+    /// The agent card found at an `agentURI`, `URI=FILE`; repeatable. A policy with
+    /// `requireAgentCards` refuses a registered agent whose card is not given, does not name
+    /// its registration, or is inactive.
+    #[arg(long, value_name = "URI=FILE", value_parser = parse_card_arg)]
+    agent_card: Vec<(String, PathBuf)>,
     /// A request to decide on (JSON: action, amount, audience, resource, time). For a
     /// signed request, the default is what its headers say.
     #[arg(long, value_name = "REQUEST.json")]
@@ -170,6 +175,16 @@ fn parse_route(s: &str) -> Result<Route, String> {
         return Err(format!("`{s}`: the path must start with /"));
     }
     Ok(route)
+}
+
+fn parse_card_arg(s: &str) -> Result<(String, PathBuf), String> {
+    // The URI may itself contain `=`: the file is after the last one.
+    match s.rsplit_once('=') {
+        Some((uri, file)) if !uri.is_empty() && !file.is_empty() => {
+            Ok((uri.to_owned(), PathBuf::from(file)))
+        }
+        _ => Err(format!("`{s}`: expected URI=FILE")),
+    }
 }
 
 fn parse_money(s: &str) -> Result<Money, String> {
@@ -458,6 +473,15 @@ fn run_verification(args: &VerifyArgs) -> Result<Outcome> {
         let lists = kya_verify::StatusLists::load_dir(dir)
             .with_context(|| format!("status lists {}", dir.display()))?;
         verifier = verifier.with_status_lists(Arc::new(lists));
+    }
+    if !args.agent_card.is_empty() {
+        let mut cards = kya_verify::AgentCards::new();
+        for (uri, path) in &args.agent_card {
+            let card = kya_core::card::AgentCard::from_slice(&read_input(Some(path))?)
+                .with_context(|| format!("agent card {}", path.display()))?;
+            cards.insert(uri.clone(), card);
+        }
+        verifier = verifier.with_agent_cards(Arc::new(cards));
     }
     let verifier = Arc::new(verifier);
     let mut signature = None;

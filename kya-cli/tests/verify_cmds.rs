@@ -712,3 +712,53 @@ fn a_request_with_a_signature_agent_verifies() {
         ],
     );
 }
+
+/// `kya agent card` writes a registration file `kya agent validate-card` accepts; a broken
+/// one is refused with every violation; `kya agent well-known` lists the registrations.
+#[test]
+fn agent_cards_are_written_checked_and_verified_by_domain() {
+    let dir = setup();
+    let d = dir.path();
+    let agent = ok(d, &["key", "did", "agent.key"]).trim().to_owned();
+    let registration = "eip155:31337:0x5FbDB2315678afecb367f032d93F642f64180aa3#7";
+    let card = ok(
+        d,
+        &[
+            "agent",
+            "card",
+            "--name",
+            "shopper",
+            "--description",
+            "buys books",
+            "--agent",
+            &agent,
+            "--service",
+            "web=https://shopper.example/",
+            "--registration",
+            registration,
+        ],
+    );
+    let json: Value = serde_json::from_str(&card).unwrap();
+    assert_eq!(json["registrations"][0]["agentId"], 7);
+    assert_eq!(json["supportedTrust"][0], "kya-credentials");
+    assert_eq!(json["services"][1]["endpoint"], agent.as_str());
+    write(d, "card.json", &card);
+    ok(d, &["agent", "validate-card", "card.json"]);
+
+    let mut broken = json.clone();
+    broken["type"] = Value::from("https://example.com/card");
+    broken["registrations"][0]["agentId"] = Value::from(-1);
+    write(d, "broken.json", &broken.to_string());
+    let out = fails(d, &["agent", "validate-card", "broken.json"]);
+    assert!(
+        out.contains("type must be") && out.contains("registrations[0]"),
+        "{out}"
+    );
+
+    let file: Value = serde_json::from_str(&ok(
+        d,
+        &["agent", "well-known", "--registration", registration],
+    ))
+    .unwrap();
+    assert_eq!(file["registrations"][0]["agentId"], 7);
+}

@@ -19,6 +19,7 @@ macro_rules! serde_via_string {
     )*};
 }
 
+pub mod card;
 pub mod chain;
 pub mod credential;
 pub mod did;

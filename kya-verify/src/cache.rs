@@ -41,6 +41,13 @@ pub(crate) fn context_tag(policy: &Policy, views: Views<'_>) -> Option<[u8; 32]>
             h.update(lists.state_id());
         }
     }
+    match views.cards {
+        None => h.update([0u8]),
+        Some(cards) => {
+            h.update([1u8]);
+            h.update(cards.state_id());
+        }
+    }
     Some(h.finalize().into())
 }
 

@@ -44,6 +44,7 @@ use kya_core::{CredentialDigest, Did, DidKey, ProofInfo, PublicKey, Timestamp};
 use serde_json::Value;
 
 use crate::agent::{AgentInner, ChainDigest, ChainLink, RegistrationFacts, VerifiedAgent};
+use crate::cards::AgentCardView;
 use crate::error::VerifyError;
 use crate::policy::Policy;
 use crate::registry::RegistryView;
@@ -581,6 +582,9 @@ pub(crate) fn verify_links(
         }
         None => vec![None; links.len()],
     };
+    let regs: Vec<Option<&AgentRegistration>> =
+        links.iter().map(|(l, ..)| l.registration()).collect();
+    check_cards(&regs, &facts, policy, views.cards)?;
     // 9. Status lists.
     let signed: Vec<(&Link, PublicKey)> = links
         .iter()
@@ -677,7 +681,51 @@ pub(crate) fn recheck_cached(
         .iter()
         .map(|l| (l.link(), l.digest()))
         .collect();
-    check_registry(&links, policy, now, view).map(|_| ())
+    let facts = check_registry(&links, policy, now, view)?;
+    let regs: Vec<Option<&AgentRegistration>> =
+        links.iter().map(|(l, _)| l.registration()).collect();
+    check_cards(&regs, &facts, policy, views.cards)
+}
+
+/// When the policy asks for agent cards: each registered link's agent has a card at the
+/// `agentURI` the registry records, held by the verifier, active, and naming that very
+/// registration. A registered link without registry facts (no view) has no card to find.
+fn check_cards(
+    registrations: &[Option<&AgentRegistration>],
+    facts: &[Option<RegistrationFacts>],
+    policy: &Policy,
+    view: Option<&dyn AgentCardView>,
+) -> Result<(), VerifyError> {
+    if !policy.requires_agent_cards() {
+        return Ok(());
+    }
+    for (i, reg) in registrations.iter().enumerate() {
+        let Some(reg) = reg else { continue };
+        let uri = facts
+            .get(i)
+            .and_then(Option::as_ref)
+            .map(|f| f.record.agent_uri.clone())
+            .unwrap_or_default();
+        let card =
+            view.and_then(|v| v.card(&uri))
+                .ok_or_else(|| VerifyError::AgentCardMissing {
+                    link: i,
+                    uri: uri.chars().take(200).collect(),
+                })?;
+        let reason = if !card.active {
+            "is marked inactive"
+        } else if !card.names(reg) {
+            "does not name the agent's registration"
+        } else {
+            continue;
+        };
+        return Err(VerifyError::AgentCardMismatch {
+            link: i,
+            uri: uri.chars().take(200).collect(),
+            reason: reason.to_owned(),
+        });
+    }
+    Ok(())
 }
 
 /// What a verdict is judged against besides the chain itself.
@@ -687,6 +735,8 @@ pub(crate) struct Views<'a> {
     pub(crate) registry: Option<&'a dyn RegistryView>,
     /// The status lists.
     pub(crate) status: Option<&'a dyn StatusListView>,
+    /// The agent cards.
+    pub(crate) cards: Option<&'a dyn AgentCardView>,
 }
 
 /// The key that signed link `i`: the root's signer for the root (a `did:pkh` principal's

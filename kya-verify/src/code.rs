@@ -110,6 +110,10 @@ codes! {
     StatusListMismatch = "status_list_mismatch",
     /// The status list is past its `validUntil`, or older than the policy allows.
     StatusListStale = "status_list_stale",
+    /// The policy asks for agent cards and a registered agent has none the verifier holds.
+    AgentCardMissing = "agent_card_missing",
+    /// The agent's card does not name its registration, or is inactive.
+    AgentCardMismatch = "agent_card_mismatch",
     /// The nonce was seen before.
     NonceReplayed = "nonce_replayed",
     /// The agent's share of the nonce store is full.

@@ -305,6 +305,24 @@ pub enum VerifyError {
         /// Why.
         reason: String,
     },
+    /// The policy asks for agent cards and the card at the agent's `agentURI` is not held.
+    #[error("credential [{link}]: the policy asks for agent cards and none is held for {uri}")]
+    AgentCardMissing {
+        /// The link.
+        link: usize,
+        /// The agent's `agentURI`.
+        uri: String,
+    },
+    /// The agent's card cannot speak for its registration.
+    #[error("credential [{link}]: the agent card at {uri} {reason}")]
+    AgentCardMismatch {
+        /// The link.
+        link: usize,
+        /// The agent's `agentURI`.
+        uri: String,
+        /// Why.
+        reason: String,
+    },
     /// The registry view cannot answer faithfully for a record the link depends on: its
     /// on-chain record exceeds the view's bounds (e.g. a snapshot's), so it is refused.
     #[error(
@@ -467,6 +485,8 @@ impl VerifyError {
             Self::StatusListMissing { .. } => Code::StatusListMissing,
             Self::StatusListMismatch { .. } => Code::StatusListMismatch,
             Self::StatusListStale { .. } => Code::StatusListStale,
+            Self::AgentCardMissing { .. } => Code::AgentCardMissing,
+            Self::AgentCardMismatch { .. } => Code::AgentCardMismatch,
         }
     }
 
@@ -496,7 +516,9 @@ impl VerifyError {
             | Self::StatusSet { link, .. }
             | Self::StatusListMissing { link, .. }
             | Self::StatusListMismatch { link, .. }
-            | Self::StatusListStale { link, .. } => Some(*link),
+            | Self::StatusListStale { link, .. }
+            | Self::AgentCardMissing { link, .. }
+            | Self::AgentCardMismatch { link, .. } => Some(*link),
             Self::UntrustedRoot { .. } | Self::PrincipalKeyNotBound { .. } => Some(0),
             Self::ChainTooDeep { max, .. } => Some(*max),
             Self::InputTooLarge { .. }

@@ -3,6 +3,7 @@
 
 pub mod agent;
 pub mod cache;
+pub mod cards;
 pub mod chain;
 pub mod clock;
 pub mod code;
@@ -23,6 +24,7 @@ pub mod verifier;
 
 pub use agent::{ChainDigest, ChainLink, PresentationFacts, RegistrationFacts, VerifiedAgent};
 pub use cache::ChainCache;
+pub use cards::{AgentCardView, AgentCards};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use code::Code;
 pub use decision::{Decision, LinkOutcome, Reason};

@@ -87,6 +87,7 @@ pub struct Policy {
     cache_capacity: usize,
     max_registry_age_secs: u32,
     max_status_list_age_secs: u32,
+    require_agent_cards: bool,
     fingerprint: [u8; 32],
 }
 
@@ -114,6 +115,8 @@ struct PolicyJson {
     max_registry_age_seconds: u32,
     #[serde(default = "default_status_list_age")]
     max_status_list_age_seconds: u32,
+    #[serde(default)]
+    require_agent_cards: bool,
 }
 
 impl From<PolicyJson> for PolicyBuilder {
@@ -129,6 +132,7 @@ impl From<PolicyJson> for PolicyBuilder {
             cache_capacity: json.cache_capacity,
             max_registry_age_secs: json.max_registry_age_seconds,
             max_status_list_age_secs: json.max_status_list_age_seconds,
+            require_agent_cards: json.require_agent_cards,
         }
     }
 }
@@ -248,6 +252,7 @@ impl Policy {
             cache_capacity: self.cache_capacity,
             max_registry_age_seconds: self.max_registry_age_secs,
             max_status_list_age_seconds: self.max_status_list_age_secs,
+            require_agent_cards: self.require_agent_cards,
         }
     }
 
@@ -308,6 +313,11 @@ impl Policy {
         i64::from(self.max_status_list_age_secs)
     }
 
+    /// Whether registered agents must have an active card naming their registration.
+    pub fn requires_agent_cards(&self) -> bool {
+        self.require_agent_cards
+    }
+
     /// SHA-256 of the policy's canonical JSON: cache entries are keyed by it, so a result
     /// verified under one policy is never served under another.
     pub fn fingerprint(&self) -> [u8; 32] {
@@ -341,6 +351,7 @@ pub struct PolicyBuilder {
     cache_capacity: usize,
     max_registry_age_secs: u32,
     max_status_list_age_secs: u32,
+    require_agent_cards: bool,
 }
 
 impl Default for PolicyBuilder {
@@ -356,6 +367,7 @@ impl Default for PolicyBuilder {
             cache_capacity: DEFAULT_CACHE_CAPACITY,
             max_registry_age_secs: DEFAULT_MAX_REGISTRY_AGE_SECS,
             max_status_list_age_secs: DEFAULT_MAX_STATUS_LIST_AGE_SECS,
+            require_agent_cards: false,
         }
     }
 }
@@ -442,6 +454,14 @@ impl PolicyBuilder {
         self
     }
 
+    /// Requires every registered link's agent to have an active ERC-8004 card, held by the
+    /// verifier at its `agentURI`, that names its registration.
+    #[must_use]
+    pub fn require_agent_cards(mut self, yes: bool) -> Self {
+        self.require_agent_cards = yes;
+        self
+    }
+
     /// Sets the cache capacity (0 disables caching).
     #[must_use]
     pub fn cache_capacity(mut self, capacity: usize) -> Self {
@@ -468,6 +488,7 @@ impl PolicyBuilder {
             cache_capacity: self.cache_capacity,
             max_registry_age_secs: self.max_registry_age_secs,
             max_status_list_age_secs: self.max_status_list_age_secs,
+            require_agent_cards: self.require_agent_cards,
             fingerprint: [0; 32],
         };
         let canonical = kya_core::json::canonicalize(&policy.to_json_value()).unwrap_or_default();

@@ -24,6 +24,7 @@ use serde_json::Value;
 
 use crate::agent::{ChainDigest, VerifiedAgent};
 use crate::cache::{ChainCache, context_tag, input_key};
+use crate::cards::AgentCardView;
 use crate::chain::{
     Views, holder_signature, parse_chain_bytes, recheck_cached, verify_links, verify_single,
 };
@@ -98,6 +99,7 @@ pub struct Verifier {
     clock: Arc<dyn Clock>,
     registry: Option<Arc<dyn RegistryView>>,
     status_lists: Option<Arc<dyn StatusListView>>,
+    cards: Option<Arc<dyn AgentCardView>>,
     nonces: Arc<dyn NonceStore>,
     ledger: Option<Arc<dyn Ledger>>,
     cache: ChainCache,
@@ -124,6 +126,7 @@ impl Verifier {
             clock: Arc::new(SystemClock),
             registry: None,
             status_lists: None,
+            cards: None,
             nonces: Arc::new(MemoryNonceStore::default()),
             ledger: None,
             cache,
@@ -149,6 +152,13 @@ impl Verifier {
     #[must_use]
     pub fn with_status_lists(mut self, lists: Arc<dyn StatusListView>) -> Self {
         self.status_lists = Some(lists);
+        self
+    }
+
+    /// Holds the agent cards a policy that requires them checks registered agents against.
+    #[must_use]
+    pub fn with_agent_cards(mut self, cards: Arc<dyn AgentCardView>) -> Self {
+        self.cards = Some(cards);
         self
     }
 
@@ -191,6 +201,7 @@ impl Verifier {
         Views {
             registry: self.registry(),
             status: self.status_lists(),
+            cards: self.cards.as_deref(),
         }
     }
 

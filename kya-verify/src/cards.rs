@@ -1,0 +1,64 @@
+//! ERC-8004 agent cards a verifier holds (see [`kya_core::card`]): when the policy asks for
+//! them (`requireAgentCards`), every registered link's agent must have a card at its
+//! on-chain `agentURI` that is active and names that very registration — so an agent cannot
+//! borrow another agent's published identity, and one its owner marked inactive is refused.
+//!
+//! Cards are fetched by whatever the merchant trusts to fetch them and handed to the
+//! verifier by URI ([`AgentCards::insert`]); without a card, a registered link is refused.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use kya_core::card::AgentCard;
+use sha2::{Digest as _, Sha256};
+
+/// Where a verifier finds agent cards, by the `agentURI` the registry records.
+pub trait AgentCardView: Send + Sync {
+    /// The card at `uri`, if held.
+    fn card(&self, uri: &str) -> Option<Arc<AgentCard>>;
+
+    /// Changes whenever a card is added or replaced (cached verdicts are keyed by it).
+    fn state_id(&self) -> [u8; 32];
+}
+
+/// Agent cards held in memory.
+#[derive(Debug, Default, Clone)]
+pub struct AgentCards {
+    cards: HashMap<String, Arc<AgentCard>>,
+}
+
+impl AgentCards {
+    /// No cards.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Holds `card` as the one at `uri` (replacing any).
+    pub fn insert(&mut self, uri: impl Into<String>, card: AgentCard) {
+        self.cards.insert(uri.into(), Arc::new(card));
+    }
+}
+
+impl AgentCardView for AgentCards {
+    fn card(&self, uri: &str) -> Option<Arc<AgentCard>> {
+        self.cards.get(uri).cloned()
+    }
+
+    fn state_id(&self) -> [u8; 32] {
+        let mut entries: Vec<(&String, String)> = self
+            .cards
+            .iter()
+            .map(|(uri, card)| (uri, card.to_json().to_string()))
+            .collect();
+        entries.sort_unstable();
+        let mut h = Sha256::new();
+        h.update(b"kya agent cards v1");
+        for (uri, card) in entries {
+            for part in [uri.as_bytes(), card.as_bytes()] {
+                h.update((part.len() as u64).to_le_bytes());
+                h.update(part);
+            }
+        }
+        h.finalize().into()
+    }
+}
