@@ -20,6 +20,7 @@ macro_rules! serde_via_string {
 }
 
 pub mod chain;
+pub mod contexts;
 pub mod credential;
 pub mod did;
 pub mod digest;
@@ -29,6 +30,7 @@ pub mod json;
 pub mod key;
 pub mod proof;
 pub mod timestamp;
+pub mod vcdm;
 
 pub use did::{Did, DidError, DidKey, DidPkh};
 pub use digest::CredentialDigest;
