@@ -38,10 +38,10 @@ use crate::vcdm::VC_V2_CONTEXT;
 #[non_exhaustive]
 pub enum ContextError {
     /// `@context` is not an array of contexts.
-    #[error("@context must be an array")]
+    #[error("the @context must be an array")]
     NotAnArray,
     /// A context kya's kinds are defined with is missing from its place.
-    #[error("@context item {index} must be {expected}")]
+    #[error("the @context item {index} must be {expected}")]
     Missing {
         /// Where it belongs.
         index: usize,
@@ -49,13 +49,13 @@ pub enum ContextError {
         expected: &'static str,
     },
     /// An inline context object: it could redefine any term kya reads.
-    #[error("@context item {index} is an inline context, which kya never accepts")]
+    #[error("the @context item {index} is an inline context, which kya never accepts")]
     Inline {
         /// Its position.
         index: usize,
     },
     /// A context URL neither kya's kinds nor the verifier's policy accept.
-    #[error("@context item {index} `{url}` is not an accepted context")]
+    #[error("the @context item {index} `{url}` is not an accepted context")]
     NotAccepted {
         /// Its position.
         index: usize,
