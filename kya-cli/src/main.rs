@@ -11,6 +11,7 @@ mod io;
 mod registry_cmds;
 mod registry_sync;
 mod status_cmds;
+mod vc_cmds;
 mod verify_cmds;
 
 use std::path::PathBuf;
@@ -50,6 +51,9 @@ enum Command {
     Delegate(DelegateArgs),
     /// Summarise a credential or a chain: who issued what to whom, grants, validity, proofs.
     Inspect(InspectArgs),
+    /// W3C Verifiable Credentials: check any credential or presentation against VC DM 2.0.
+    #[command(subcommand)]
+    Vc(vc_cmds::VcCommand),
 
     /// Present a chain to an audience: a verifiable presentation signed by the agent.
     Present(verify_cmds::PresentArgs),
@@ -83,7 +87,8 @@ enum KeyCommand {
         #[arg(long)]
         force: bool,
     },
-    /// Print the did:key of a key file.
+    /// Print the did:key of a key file, after checking that the file agrees with itself
+    /// (its secret belongs to its public key; its id and controller name that key).
     Did {
         /// The key file.
         keyfile: PathBuf,
@@ -223,8 +228,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Key(KeyCommand::Did { keyfile }) => {
-            let key = io::read_key_file(&keyfile)?;
-            println!("{}", DidKey::from_public_key(key.public_key()?));
+            let did = io::read_key_file(&keyfile)?
+                .checked_did()
+                .with_context(|| format!("key file {}", keyfile.display()))?;
+            println!("{did}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Proof(ProofCommand::Sign {
@@ -258,6 +265,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Issue(args) => issue(args),
         Command::Delegate(args) => delegate(args),
         Command::Inspect(args) => inspect(args),
+        Command::Vc(cmd) => vc_cmds::run(cmd),
         // --- kya-verify (verify_cmds.rs) ---
         Command::Present(args) => verify_cmds::present(args),
         Command::SignRequest(args) => verify_cmds::sign_request(args),
@@ -336,10 +344,12 @@ fn issue(args: IssueArgs) -> Result<ExitCode> {
         .issuer
         .unwrap_or_else(|| Did::Key(DidKey::from_public_key(secret.public_key())));
     let (from, until) = window(&args.validity)?;
+    let grants = args.grants.collect()?;
+    refuse_undefined_terms(&grants)?;
     let mut builder = AgentAuthorization::builder(issuer, args.agent)
         .valid_from(from)
         .valid_until(until)
-        .grants(args.grants.collect()?);
+        .grants(grants);
     if let Some(r) = args.registration {
         builder = builder.registration(r);
     }
@@ -352,6 +362,23 @@ fn issue(args: IssueArgs) -> Result<ExitCode> {
     let credential = builder.sign(&secret, Timestamp::now())?;
     write_json(credential.document())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A constraint kya's context does not define would be read by a JSON-LD processor as an
+/// issuer-dependent term (VC DM 2.0 §5.2), not as a kya constraint, and every kya verifier
+/// denies unknown constraints: such a credential could only ever deny, so it is not signed.
+fn refuse_undefined_terms(grants: &[kya_core::grant::Grant]) -> Result<()> {
+    for (i, grant) in grants.iter().enumerate() {
+        if let Some(term) = grant.unknown_constraints().keys().next() {
+            bail!(
+                "grant [{i}]: the constraint `{}` is defined by no context kya's credentials use \
+                 ({}); a verifier would deny it, so the credential is not issued",
+                term.chars().take(64).collect::<String>(),
+                kya_core::credential::KYA_V1_CONTEXT
+            );
+        }
+    }
+    Ok(())
 }
 
 fn delegate(args: DelegateArgs) -> Result<ExitCode> {

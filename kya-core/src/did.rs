@@ -54,6 +54,36 @@ pub enum DidError {
     },
 }
 
+impl DidError {
+    /// The error the did:key specification (v0.9, "Read") names for this refusal, when it
+    /// names one: `invalidDid`, `invalidPublicKey` (not a usable point, a non-canonical
+    /// encoding with y ≥ p, or a small-order point), `invalidPublicKeyLength` or
+    /// `unsupportedPublicKeyType`.
+    ///
+    /// ```
+    /// use kya_core::DidKey;
+    /// // The Ed25519 encoding of y = p + 2 (non-canonical: y ≥ p).
+    /// let mut y = [0xff_u8; 32];
+    /// y[0] = 0xef;
+    /// y[31] = 0x7f;
+    /// let id = multibase::encode(multibase::Base::Base58Btc, [&[0xed, 0x01][..], &y].concat());
+    /// let err = format!("did:key:{id}").parse::<DidKey>().unwrap_err();
+    /// assert_eq!(err.did_key_error(), Some("invalidPublicKey"));
+    /// ```
+    pub fn did_key_error(&self) -> Option<&'static str> {
+        match self {
+            Self::Malformed { .. } => Some("invalidDid"),
+            Self::UnsupportedKeyType { .. } => Some("unsupportedPublicKeyType"),
+            Self::InvalidKey { source, .. } => Some(match source {
+                KeyError::WrongLength { .. } => "invalidPublicKeyLength",
+                KeyError::InvalidPublicKey { .. } => "invalidPublicKey",
+                _ => "invalidDid",
+            }),
+            Self::UnsupportedMethod { .. } | Self::InvalidPkh { .. } => None,
+        }
+    }
+}
+
 /// A `did:key` naming an Ed25519 public key: `did:key:z6Mk…`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct DidKey(PublicKey);
@@ -511,6 +541,66 @@ mod tests {
             "did:key:".parse::<DidKey>(),
             Err(DidError::Malformed { .. })
         ));
+    }
+
+    fn did_key_of_bytes(bytes: &[u8]) -> String {
+        let id = multibase::encode(
+            multibase::Base::Base58Btc,
+            [&[0xed, 0x01][..], bytes].concat(),
+        );
+        format!("did:key:{id}")
+    }
+
+    #[test]
+    fn non_canonical_did_keys_are_invalid_public_keys_and_never_cached() {
+        // Every y in [p, 2^255): y = p + k for k < 19 decompresses (to the point with y = k)
+        // but is not canonical; larger ones are not points kya accepts either.
+        let mut refused = 0;
+        for k in 0..=18u8 {
+            for sign in [0u8, 0x80] {
+                let mut bytes = [0xffu8; 32];
+                bytes[0] = 0xed + k;
+                bytes[31] = 0x7f | sign;
+                let did = did_key_of_bytes(&bytes);
+                // Twice: a refusal is not remembered as an acceptance.
+                for _ in 0..2 {
+                    let err = did.parse::<DidKey>().unwrap_err();
+                    assert_eq!(
+                        err.did_key_error(),
+                        Some("invalidPublicKey"),
+                        "{did}: {err}"
+                    );
+                }
+                refused += 1;
+                // The canonical encoding of the same point, where there is one, is accepted
+                // (or refused for another reason), and does not make the other accepted.
+                let mut canonical = [0u8; 32];
+                canonical[0] = k;
+                canonical[31] = sign;
+                let _ = did_key_of_bytes(&canonical).parse::<DidKey>();
+                assert!(did.parse::<DidKey>().is_err(), "{did}");
+            }
+        }
+        assert_eq!(refused, 38);
+    }
+
+    #[test]
+    fn did_key_errors_carry_the_spec_names() {
+        let name = |s: &str| s.parse::<DidKey>().unwrap_err().did_key_error();
+        assert_eq!(name("did:key:"), Some("invalidDid"));
+        assert_eq!(name("did:key:f00"), Some("invalidDid"));
+        assert_eq!(
+            name(&did_key_of_bytes(&[1, 2, 3])),
+            Some("invalidPublicKeyLength")
+        );
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        assert_eq!(name(&did_key_of_bytes(&identity)), Some("invalidPublicKey"));
+        assert_eq!(
+            name("did:key:z6LShs9GGnqk85isEBzzshkuVWrVKsRp24GnDuHk8QWkARMW"),
+            Some("unsupportedPublicKeyType")
+        );
+        assert_eq!(name("did:web:example.com"), None);
     }
 
     #[test]

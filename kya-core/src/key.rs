@@ -291,6 +291,31 @@ impl MultikeyFile {
         PublicKey::from_multibase(&self.public_key_multibase)
     }
 
+    /// The did:key this file is the key of, with everything the file says about itself
+    /// checked: the public key is a usable Ed25519 key, the secret (if present) belongs to it,
+    /// and the `id` and `controller` (if present) name it.
+    pub fn checked_did(&self) -> Result<crate::did::DidKey, KeyError> {
+        let did = crate::did::DidKey::from_public_key(self.public_key()?);
+        if self.secret_key_multibase.is_some() {
+            self.secret_key()?;
+        }
+        let names_other = |found: &Option<String>, expected: String| {
+            found.as_ref().filter(|f| **f != expected).map(|f| {
+                KeyError::InvalidKeyFile(format!(
+                    "`{}` names another key than publicKeyMultibase {}",
+                    f.chars().take(100).collect::<String>(),
+                    self.public_key_multibase
+                ))
+            })
+        };
+        if let Some(e) = names_other(&self.id, did.verification_method_id())
+            .or_else(|| names_other(&self.controller, did.to_string()))
+        {
+            return Err(e);
+        }
+        Ok(did)
+    }
+
     /// The secret key, checked against the public key stored beside it.
     pub fn secret_key(&self) -> Result<SecretKey, KeyError> {
         let encoded = self
@@ -424,6 +449,38 @@ mod tests {
             }
         }
         assert!(large_order > 0);
+    }
+
+    #[test]
+    fn checked_did_refuses_a_file_that_contradicts_itself() {
+        let secret = SecretKey::from_seed(&[3; 32]);
+        let file = MultikeyFile::from_secret(&secret);
+        let did = crate::did::DidKey::from_public_key(secret.public_key());
+        assert_eq!(file.checked_did().unwrap(), did);
+        // Another key's secret beside this public key.
+        let mut mismatched = MultikeyFile::from_secret(&secret);
+        mismatched.secret_key_multibase =
+            Some(SecretKey::from_seed(&[4; 32]).to_multibase().to_string());
+        assert!(matches!(
+            mismatched.checked_did(),
+            Err(KeyError::Mismatch { .. })
+        ));
+        // A controller or id naming another key.
+        let other =
+            crate::did::DidKey::from_public_key(SecretKey::from_seed(&[4; 32]).public_key());
+        let mut controller = MultikeyFile::from_secret(&secret);
+        controller.controller = Some(other.to_string());
+        assert!(matches!(
+            controller.checked_did(),
+            Err(KeyError::InvalidKeyFile(_))
+        ));
+        let mut id = MultikeyFile::from_secret(&secret);
+        id.id = Some(other.verification_method_id());
+        assert!(matches!(id.checked_did(), Err(KeyError::InvalidKeyFile(_))));
+        // A public-only file is fine.
+        let mut public_only = MultikeyFile::from_secret(&secret);
+        public_only.secret_key_multibase = None;
+        assert_eq!(public_only.checked_did().unwrap(), did);
     }
 
     #[test]

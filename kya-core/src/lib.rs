@@ -21,6 +21,7 @@ macro_rules! serde_via_string {
 
 pub mod card;
 pub mod chain;
+pub mod contexts;
 pub mod credential;
 pub mod did;
 pub mod digest;
@@ -31,6 +32,7 @@ pub mod key;
 pub mod proof;
 pub mod status;
 pub mod timestamp;
+pub mod vcdm;
 
 pub use did::{Did, DidError, DidKey, DidPkh};
 pub use digest::CredentialDigest;

@@ -136,9 +136,10 @@ fn parse_links(links: Vec<Value>, policy: &Policy) -> Result<ParsedChain, Verify
                 max: limits.max_total_grants,
             });
         }
-        let credential = UnverifiedCredential::from_value(value)
-            .and_then(NamedCredential::new)
-            .map_err(|e| malformed(i, &e))?;
+        let credential =
+            UnverifiedCredential::from_value_accepting(value, policy.accepted_contexts())
+                .and_then(NamedCredential::new)
+                .map_err(|e| malformed(i, &e))?;
         let digest = credential.digest();
         if let Some(&first) = seen_ids.get(credential.kind().id()) {
             return Err(VerifyError::DuplicateLink {
@@ -211,9 +212,19 @@ fn check_linkage(named: &[NamedCredential]) -> Result<(), VerifyError> {
 }
 
 fn malformed(link: usize, e: &CredentialError) -> VerifyError {
-    VerifyError::Malformed {
-        link: Some(link),
-        reason: e.to_string(),
+    match e {
+        CredentialError::DataModel(violations) => VerifyError::NotVcDataModel {
+            link: Some(link),
+            violations: violations.clone(),
+        },
+        CredentialError::Context(source) => VerifyError::ContextNotAccepted {
+            link: Some(link),
+            source: source.clone(),
+        },
+        _ => VerifyError::Malformed {
+            link: Some(link),
+            reason: e.to_string(),
+        },
     }
 }
 

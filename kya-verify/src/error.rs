@@ -32,6 +32,25 @@ pub enum VerifyError {
         /// What is wrong.
         reason: String,
     },
+    /// A credential or the presentation breaks VC Data Model 2.0 rules (all of them listed).
+    #[error("{}breaks the vc data model 2.0: {violations}", link_prefix(*link))]
+    NotVcDataModel {
+        /// The link, or `None` for the presentation.
+        link: Option<usize>,
+        /// Every violation found.
+        #[source]
+        violations: kya_core::vcdm::Violations,
+    },
+    /// A credential or the presentation names a JSON-LD context that neither kya's kinds nor
+    /// the policy accept (or an inline context).
+    #[error("{}{source}", link_prefix(*link))]
+    ContextNotAccepted {
+        /// The link, or `None` for the presentation.
+        link: Option<usize>,
+        /// Which entry, and why.
+        #[source]
+        source: kya_core::contexts::ContextError,
+    },
     /// The chain has no links.
     #[error("the credential chain is empty")]
     EmptyChain,
@@ -443,7 +462,9 @@ impl VerifyError {
     pub fn code(&self) -> Code {
         match self {
             Self::InputTooLarge { .. } => Code::InputTooLarge,
-            Self::Malformed { .. } => Code::Malformed,
+            Self::Malformed { .. }
+            | Self::NotVcDataModel { .. }
+            | Self::ContextNotAccepted { .. } => Code::Malformed,
             Self::EmptyChain => Code::EmptyChain,
             Self::ChainTooDeep { .. } => Code::ChainTooDeep,
             Self::TooManyGrants { .. } => Code::TooManyGrants,
@@ -494,6 +515,8 @@ impl VerifyError {
     pub fn link(&self) -> Option<usize> {
         match self {
             Self::Malformed { link, .. }
+            | Self::NotVcDataModel { link, .. }
+            | Self::ContextNotAccepted { link, .. }
             | Self::TooManyGrants { link, .. }
             | Self::BadSignature { link, .. }
             | Self::CreatedInFuture { link, .. }

@@ -14,14 +14,19 @@
 //!              "maxGrantsPerCredential": 32, "maxTotalGrants": 128},
 //!   "trustedRaters": ["0x70997970c51812dc3a010c7d01b50e0d17dc79c8"],
 //!   "cacheCapacity": 1024,
-//!   "maxRegistryAgeSeconds": 86400
+//!   "maxRegistryAgeSeconds": 86400,
+//!   "acceptedContexts": ["https://example.org/contexts/extra/v1"]
 //! }
 //! ```
+//!
+//! `acceptedContexts` names JSON-LD context URLs accepted after the ones kya's kinds are
+//! defined with (none by default; inline context objects are never accepted).
 //!
 //! Every member is optional; absent members take the safe defaults below. Unknown members
 //! are refused (a misspelt limit must not silently fall back to a default).
 
 use kya_core::Did;
+use kya_core::contexts::AcceptedContexts;
 use kya_core::json::{JsonError, JsonLimits, parse_strict};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
@@ -88,6 +93,7 @@ pub struct Policy {
     max_registry_age_secs: u32,
     max_status_list_age_secs: u32,
     require_agent_cards: bool,
+    accepted_contexts: AcceptedContexts,
     fingerprint: [u8; 32],
 }
 
@@ -117,6 +123,8 @@ struct PolicyJson {
     max_status_list_age_seconds: u32,
     #[serde(default)]
     require_agent_cards: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    accepted_contexts: Vec<String>,
 }
 
 impl From<PolicyJson> for PolicyBuilder {
@@ -133,6 +141,7 @@ impl From<PolicyJson> for PolicyBuilder {
             max_registry_age_secs: json.max_registry_age_seconds,
             max_status_list_age_secs: json.max_status_list_age_seconds,
             require_agent_cards: json.require_agent_cards,
+            accepted_contexts: json.accepted_contexts,
         }
     }
 }
@@ -253,6 +262,7 @@ impl Policy {
             max_registry_age_seconds: self.max_registry_age_secs,
             max_status_list_age_seconds: self.max_status_list_age_secs,
             require_agent_cards: self.require_agent_cards,
+            accepted_contexts: self.accepted_contexts.extra().to_vec(),
         }
     }
 
@@ -318,6 +328,11 @@ impl Policy {
         self.require_agent_cards
     }
 
+    /// The JSON-LD contexts accepted beyond the ones kya's kinds are defined with.
+    pub fn accepted_contexts(&self) -> &AcceptedContexts {
+        &self.accepted_contexts
+    }
+
     /// SHA-256 of the policy's canonical JSON: cache entries are keyed by it, so a result
     /// verified under one policy is never served under another.
     pub fn fingerprint(&self) -> [u8; 32] {
@@ -352,6 +367,7 @@ pub struct PolicyBuilder {
     max_registry_age_secs: u32,
     max_status_list_age_secs: u32,
     require_agent_cards: bool,
+    accepted_contexts: Vec<String>,
 }
 
 impl Default for PolicyBuilder {
@@ -368,6 +384,7 @@ impl Default for PolicyBuilder {
             max_registry_age_secs: DEFAULT_MAX_REGISTRY_AGE_SECS,
             max_status_list_age_secs: DEFAULT_MAX_STATUS_LIST_AGE_SECS,
             require_agent_cards: false,
+            accepted_contexts: Vec::new(),
         }
     }
 }
@@ -469,6 +486,14 @@ impl PolicyBuilder {
         self
     }
 
+    /// Accepts the JSON-LD context at `url` after the ones kya's kinds are defined with. Only
+    /// name a context whose content you have read: it may define any term after kya's.
+    #[must_use]
+    pub fn allow_context(mut self, url: impl Into<String>) -> Self {
+        self.accepted_contexts.push(url.into());
+        self
+    }
+
     /// The policy.
     pub fn build(self) -> Policy {
         let mut trusted_roots = self.trusted_roots;
@@ -477,6 +502,11 @@ impl PolicyBuilder {
         let mut trusted_raters = self.trusted_raters;
         trusted_raters.sort_unstable();
         trusted_raters.dedup();
+        let mut urls = self.accepted_contexts;
+        urls.sort_unstable();
+        let accepted_contexts = urls
+            .into_iter()
+            .fold(AcceptedContexts::default(), AcceptedContexts::allow);
         let mut policy = Policy {
             trusted_roots,
             trust_registry_principals: self.trust_registry_principals,
@@ -489,6 +519,7 @@ impl PolicyBuilder {
             max_registry_age_secs: self.max_registry_age_secs,
             max_status_list_age_secs: self.max_status_list_age_secs,
             require_agent_cards: self.require_agent_cards,
+            accepted_contexts,
             fingerprint: [0; 32],
         };
         let canonical = kya_core::json::canonicalize(&policy.to_json_value()).unwrap_or_default();
@@ -514,5 +545,23 @@ mod tests {
         assert!(Policy::from_json(br#"{"limits": {"maxChainDepht": 3}}"#).is_err());
         assert!(Policy::from_json(br#"{"audience": "a", "audience": "b"}"#).is_err());
         assert_ne!(p.fingerprint(), Policy::default().fingerprint());
+    }
+
+    #[test]
+    fn accepted_contexts_round_trip_and_change_the_fingerprint() {
+        let url = "https://example.org/contexts/extra/v1";
+        let p =
+            Policy::from_json(format!(r#"{{"acceptedContexts": ["{url}"]}}"#).as_bytes()).unwrap();
+        assert_eq!(p.accepted_contexts().extra(), [url.to_owned()]);
+        assert_eq!(p, Policy::builder().allow_context(url).build());
+        assert_ne!(p.fingerprint(), Policy::default().fingerprint());
+        // The default accepts nothing beyond kya's contexts, and writes no member for it.
+        assert!(Policy::default().accepted_contexts().extra().is_empty());
+        assert!(
+            Policy::default()
+                .to_json_value()
+                .get("acceptedContexts")
+                .is_none()
+        );
     }
 }

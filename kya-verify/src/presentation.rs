@@ -26,6 +26,7 @@ use ed25519_dalek::Signature;
 use kya_core::credential::VC_V2_CONTEXT;
 use kya_core::key::Ed25519Signer;
 use kya_core::proof::{self, PreparedProof, ProofError, ProofOptions};
+use kya_core::vcdm::{self, Violations};
 use kya_core::{DidKey, PublicKey, Timestamp};
 use serde_json::{Value, json};
 
@@ -146,7 +147,7 @@ impl ParsedPresentation {
         expected_challenge: Option<&str>,
     ) -> Result<Self, VerifyError> {
         let document = parse_input(bytes, policy)?;
-        let holder = check_form(&document)?;
+        let holder = check_form(&document, policy)?;
         let prepared = PreparedProof::from_document(&document)
             .map_err(|e| malformed(format!("presentation proof: {e}")))?;
         let info = &prepared.info;
@@ -208,29 +209,23 @@ impl ParsedPresentation {
     }
 }
 
-/// The presentation's VC 2.0 form; returns its holder.
-fn check_form(document: &Value) -> Result<DidKey, VerifyError> {
+/// The presentation's VC 2.0 form (every rule, [`vcdm`]) and its contexts; returns its
+/// holder. The credentials it carries are checked as each link is parsed.
+fn check_form(document: &Value, policy: &Policy) -> Result<DidKey, VerifyError> {
     let object = document
         .as_object()
         .ok_or_else(|| malformed("a presentation must be a json object"))?;
-    match object.get("@context") {
-        Some(Value::Array(c)) if c.first().and_then(Value::as_str) == Some(VC_V2_CONTEXT) => {}
-        _ => {
-            return Err(malformed(format!(
-                "presentation @context must start with {VC_V2_CONTEXT}"
-            )));
+    Violations::check(vcdm::check_presentation(document)).map_err(|violations| {
+        VerifyError::NotVcDataModel {
+            link: None,
+            violations,
         }
-    }
-    let is_vp = match object.get("type") {
-        Some(Value::String(s)) => s == PRESENTATION_TYPE,
-        Some(Value::Array(a)) => a.iter().any(|t| t == PRESENTATION_TYPE),
-        _ => false,
-    };
-    if !is_vp {
-        return Err(malformed(
-            "presentation type must include VerifiablePresentation",
-        ));
-    }
+    })?;
+    let context = object.get("@context").unwrap_or(&Value::Null);
+    policy
+        .accepted_contexts()
+        .check_presentation(context)
+        .map_err(|source| VerifyError::ContextNotAccepted { link: None, source })?;
     let holder: DidKey = object
         .get("holder")
         .and_then(Value::as_str)

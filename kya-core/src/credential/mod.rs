@@ -20,6 +20,7 @@ use serde_json::{Map, Value};
 use ed25519_dalek::Signature;
 
 use crate::chain::Link;
+use crate::contexts::{AcceptedContexts, ContextError};
 use crate::did::{Did, DidKey};
 use crate::digest::CredentialDigest;
 use crate::ed25519::{self, SignatureError};
@@ -28,11 +29,28 @@ use crate::key::Ed25519Signer;
 use crate::key::PublicKey;
 use crate::proof::{self, PreparedProof, ProofError, ProofInfo, ProofOptions};
 use crate::timestamp::Timestamp;
+use crate::vcdm::{self, Violations};
 
-/// The base context every VC 2.0 credential starts with.
-pub const VC_V2_CONTEXT: &str = "https://www.w3.org/ns/credentials/v2";
+pub use crate::vcdm::VC_V2_CONTEXT;
+pub(crate) use crate::vcdm::is_url;
 /// The context defining the terms kya adds (committed at `test-vectors/contexts/kya-v1.jsonld`).
 pub const KYA_V1_CONTEXT: &str = "https://w3id.org/kya/v1";
+/// The terms kya's context defines at its top level (it is `@protected`). Checked against
+/// `test-vectors/contexts/kya-v1.jsonld` by a test.
+pub const KYA_V1_TERMS: &[&str] = &[
+    "AgentAuthorization",
+    "AgentDelegation",
+    "AgentReputationAttestation",
+    "parentCredential",
+    "registration",
+    "reputation",
+    "grants",
+    "value",
+    "valueDecimals",
+    "tag1",
+    "tag2",
+    "endpoint",
+];
 
 /// Why a credential was refused.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -44,9 +62,12 @@ pub enum CredentialError {
     /// Not a JSON object.
     #[error("a credential must be a json object")]
     NotAnObject,
-    /// A VC 2.0 rule is broken.
+    /// VC Data Model 2.0 rules are broken (every violation found).
     #[error("not a vc 2.0 credential: {0}")]
-    DataModel(String),
+    DataModel(#[source] Violations),
+    /// The `@context` names a context kya does not accept.
+    #[error("context: {0}")]
+    Context(#[from] ContextError),
     /// The credential is VC 2.0 but not one of kya's kinds, or a kya field is wrong.
     #[error("not a valid kya credential: {0}")]
     Kya(String),
@@ -130,10 +151,31 @@ impl UnverifiedCredential {
         Self::from_value(parse_strict(bytes, limits)?)
     }
 
-    /// Checks a JSON value against VC 2.0 and the kya kinds.
+    /// Parses untrusted bytes, accepting the contexts `accepted` names beyond kya's own.
+    pub fn from_slice_accepting(
+        bytes: &[u8],
+        limits: JsonLimits,
+        accepted: &AcceptedContexts,
+    ) -> Result<Self, CredentialError> {
+        Self::from_value_accepting(parse_strict(bytes, limits)?, accepted)
+    }
+
+    /// Checks a JSON value against VC 2.0 ([`vcdm`], every rule), kya's contexts and the kya
+    /// kinds.
     pub fn from_value(document: Value) -> Result<Self, CredentialError> {
+        Self::from_value_accepting(document, &AcceptedContexts::default())
+    }
+
+    /// [`from_value`](Self::from_value), accepting the contexts `accepted` names beyond
+    /// kya's own.
+    pub fn from_value_accepting(
+        document: Value,
+        accepted: &AcceptedContexts,
+    ) -> Result<Self, CredentialError> {
         let object = document.as_object().ok_or(CredentialError::NotAnObject)?;
-        check_data_model(object)?;
+        Violations::check(vcdm::check_credential(&document)).map_err(CredentialError::DataModel)?;
+        let context = object.get("@context").unwrap_or(&Value::Null);
+        accepted.check_credential(context)?;
         check_fully_signed(object)?;
         let kind = CredentialKind::from_document(object)?;
         Ok(Self { document, kind })
@@ -454,156 +496,5 @@ fn check_fully_signed(object: &Map<String, Value>) -> Result<(), CredentialError
             Err(CredentialError::UnsignedContent)
         }
         _ => Ok(()),
-    }
-}
-
-/// VC 2.0 §4: the properties every credential must have, with the forms they must take.
-fn check_data_model(object: &Map<String, Value>) -> Result<(), CredentialError> {
-    let dm = |m: &str| CredentialError::DataModel(m.to_owned());
-    match object.get("@context") {
-        Some(Value::Array(items)) if items.first() == Some(&Value::from(VC_V2_CONTEXT)) => {
-            if !items
-                .iter()
-                .all(|c| matches!(c, Value::String(s) if is_url(s)) || c.is_object())
-            {
-                return Err(dm("every @context entry must be a url or an object"));
-            }
-        }
-        Some(_) => {
-            return Err(dm(
-                "@context must be an array whose first item is https://www.w3.org/ns/credentials/v2",
-            ));
-        }
-        None => return Err(dm("@context is missing")),
-    }
-    match object.get("id") {
-        None => {}
-        Some(Value::String(s)) if is_url(s) => {}
-        Some(_) => return Err(dm("id must be a url")),
-    }
-    let types: Vec<&str> = match object.get("type") {
-        Some(Value::String(s)) => vec![s.as_str()],
-        Some(Value::Array(a)) => a
-            .iter()
-            .map(|t| t.as_str().ok_or_else(|| dm("every type must be a string")))
-            .collect::<Result<_, _>>()?,
-        _ => return Err(dm("type is missing")),
-    };
-    if !types.contains(&"VerifiableCredential") {
-        return Err(dm("type must include VerifiableCredential"));
-    }
-    match object.get("issuer") {
-        Some(Value::String(s)) if is_url(s) => {}
-        Some(Value::Object(o)) if o.get("id").and_then(Value::as_str).is_some_and(is_url) => {}
-        _ => return Err(dm("issuer must be a url or an object with a url id")),
-    }
-    match object.get("credentialSubject") {
-        Some(Value::Object(_)) => {}
-        Some(Value::Array(a)) if !a.is_empty() && a.iter().all(Value::is_object) => {}
-        _ => {
-            return Err(dm(
-                "credentialSubject must be an object or a non-empty array of objects",
-            ));
-        }
-    }
-    let valid_from = optional_timestamp(object, "validFrom")?;
-    let valid_until = optional_timestamp(object, "validUntil")?;
-    if let (Some(valid_from), Some(valid_until)) = (valid_from, valid_until) {
-        if valid_from > valid_until {
-            return Err(CredentialError::InvertedValidity {
-                valid_from,
-                valid_until,
-            });
-        }
-    }
-    Ok(())
-}
-
-fn optional_timestamp(
-    object: &Map<String, Value>,
-    property: &str,
-) -> Result<Option<Timestamp>, CredentialError> {
-    match object.get(property) {
-        None => Ok(None),
-        Some(Value::String(s)) => s
-            .parse()
-            .map(Some)
-            .map_err(|e| CredentialError::DataModel(format!("{property}: {e}"))),
-        Some(_) => Err(CredentialError::DataModel(format!(
-            "{property} must be a dateTimeStamp string"
-        ))),
-    }
-}
-
-/// A URL in the sense VC 2.0 uses: a scheme, a colon, something after it.
-pub(crate) fn is_url(s: &str) -> bool {
-    match s.split_once(':') {
-        Some((scheme, rest)) => {
-            !rest.is_empty()
-                && scheme
-                    .chars()
-                    .next()
-                    .is_some_and(|c| c.is_ascii_alphabetic())
-                && scheme
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-                && !s.chars().any(char::is_whitespace)
-        }
-        None => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-    use serde_json::json;
-
-    fn base() -> Value {
-        json!({
-            "@context": [VC_V2_CONTEXT, KYA_V1_CONTEXT],
-            "type": ["VerifiableCredential"],
-            "issuer": "did:example:issuer",
-            "credentialSubject": {"id": "did:example:subject"}
-        })
-    }
-
-    fn data_model_error(v: Value) -> String {
-        check_data_model(v.as_object().unwrap())
-            .unwrap_err()
-            .to_string()
-    }
-
-    #[test]
-    fn each_data_model_rule_has_its_own_error() {
-        assert!(check_data_model(base().as_object().unwrap()).is_ok());
-        let mut v = base();
-        v["@context"] = json!([KYA_V1_CONTEXT, VC_V2_CONTEXT]);
-        assert!(data_model_error(v).contains("first item"));
-        let mut v = base();
-        v.as_object_mut().unwrap().remove("@context");
-        assert!(data_model_error(v).contains("@context is missing"));
-        let mut v = base();
-        v["type"] = json!(["AgentAuthorization"]);
-        assert!(data_model_error(v).contains("VerifiableCredential"));
-        let mut v = base();
-        v["issuer"] = json!("not a url");
-        assert!(data_model_error(v).contains("issuer"));
-        let mut v = base();
-        v["credentialSubject"] = json!([]);
-        assert!(data_model_error(v).contains("credentialSubject"));
-        let mut v = base();
-        v["validFrom"] = json!("2026-01-01");
-        assert!(data_model_error(v).contains("validFrom"));
-        let mut v = base();
-        v["validFrom"] = json!("2026-02-01T00:00:00Z");
-        v["validUntil"] = json!("2026-01-01T00:00:00Z");
-        assert_eq!(
-            data_model_error(v),
-            "validFrom 2026-02-01T00:00:00Z is after validUntil 2026-01-01T00:00:00Z"
-        );
-        let mut v = base();
-        v["id"] = json!("no-scheme");
-        assert!(data_model_error(v).contains("id must be a url"));
     }
 }
