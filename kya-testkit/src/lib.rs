@@ -4,6 +4,10 @@
 //! anvil is found at `$KYA_ANVIL`, then `<workspace>/.tools/bin/anvil` (installed by
 //! `cargo xtask install`), then on `PATH`. Each node runs with its own temporary home and
 //! working directory, removed on drop, so parallel tests never share Foundry's caches or state.
+//!
+//! [`redis`] starts a real `redis-server` (single node or a 3-master cluster) the same way.
+
+pub mod redis;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
