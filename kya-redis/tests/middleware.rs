@@ -31,7 +31,7 @@ async fn a_stopped_redis_answers_503_with_retry_after_through_the_middleware() {
     let addr = listener.local_addr().unwrap().to_string();
     tokio::spawn(fleet_merchant::serve(listener, Arc::new(gate)));
     let client = support::client();
-    let chain = support::chain(0, "10").unwrap();
+    let chain = support::chain("10").unwrap();
     let pay = |nonce: &str| support::signed_pay(0, &chain, "4", nonce).unwrap();
 
     let first = pay("before");

@@ -12,7 +12,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use kya_core::credential::{AgentAuthorization, AgentDelegation};
 use kya_core::grant::{Amount, Asset, Grant, Money};
-use kya_core::{Did, DidKey, SecretKey, Timestamp};
+use kya_core::{CredentialDigest, Did, DidKey, SecretKey, Timestamp};
 use kya_verify::http::{HttpRequest, RequestSigner, SignOptions};
 use kya_verify::policy::Policy;
 use serde_json::Value;
@@ -43,14 +43,24 @@ pub fn policy() -> Policy {
         .build()
 }
 
-fn grant(json: Value) -> Result<Grant, String> {
-    serde_json::from_value(json).map_err(|e| e.to_string())
+/// `action` up to 100 USD a request at the fleet's audience, within `budget` USD a day.
+fn grant(action: &str, budget: &str) -> Result<Grant, String> {
+    serde_json::from_value(serde_json::json!({
+        "action": action, "maxAmount": {"value": "100", "asset": "USD"},
+        "audience": [AUDIENCE],
+        "budget": {"value": budget, "asset": "USD", "periodSeconds": 86_400}
+    }))
+    .map_err(|e| e.to_string())
 }
 
 /// principal → agent (payments, at most 100 USD a request, `budget` USD a day), agent →
-/// sub-agent `i` (payments/send, the same budget): every sub-agent's request charges the
-/// agent's budget, shared by all of them, and its own.
-pub fn chain(i: u8, budget: &str) -> Result<Value, String> {
+/// sub-agent `i` (payments/send, the same budget), for `i` in `0..n`: every sub-agent's
+/// request charges the agent's budget, shared by all of them, and its own. The chains, the
+/// root's digest and each leaf's (the ledger's counters are named by them).
+pub fn chains(
+    n: u8,
+    budget: &str,
+) -> Result<(Vec<Value>, CredentialDigest, Vec<CredentialDigest>), String> {
     let e = |e: kya_core::credential::CredentialError| e.to_string();
     let start = Timestamp::now().add_seconds(-120);
     let root = AgentAuthorization::builder(
@@ -59,26 +69,30 @@ pub fn chain(i: u8, budget: &str) -> Result<Value, String> {
     )
     .valid_from(start)
     .valid_until(start.add_seconds(86_400))
-    .grant(grant(serde_json::json!({
-        "action": "payments", "maxAmount": {"value": "100", "asset": "USD"},
-        "audience": [AUDIENCE],
-        "budget": {"value": budget, "asset": "USD", "periodSeconds": 86_400}
-    }))?)
+    .grant(grant("payments", budget)?)
     .sign(&principal(), start)
     .map_err(e)?;
-    let leaf = AgentDelegation::builder(&root, DidKey::from_public_key(sub_agent(i).public_key()))
-        .map_err(e)?
-        .grant(grant(serde_json::json!({
-            "action": "payments/send", "maxAmount": {"value": "100", "asset": "USD"},
-            "audience": [AUDIENCE],
-            "budget": {"value": budget, "asset": "USD", "periodSeconds": 86_400}
-        }))?)
-        .sign(&agent(), start)
-        .map_err(e)?;
-    Ok(Value::Array(vec![
-        root.document().clone(),
-        leaf.document().clone(),
-    ]))
+    let (mut chains, mut leaves) = (Vec::new(), Vec::new());
+    for i in 0..n {
+        let leaf =
+            AgentDelegation::builder(&root, DidKey::from_public_key(sub_agent(i).public_key()))
+                .map_err(e)?
+                .grant(grant("payments/send", budget)?)
+                .sign(&agent(), start)
+                .map_err(e)?;
+        chains.push(Value::Array(vec![
+            root.document().clone(),
+            leaf.document().clone(),
+        ]));
+        leaves.push(leaf.digest());
+    }
+    Ok((chains, root.digest(), leaves))
+}
+
+/// The chain of sub-agent 0 (see [`chains`]).
+pub fn chain(budget: &str) -> Result<Value, String> {
+    let (mut chains, _, _) = chains(1, budget)?;
+    chains.pop().ok_or_else(|| "no chain".to_owned())
 }
 
 /// `POST /pay` of `amount` USD by sub-agent `i`, signed for the fleet's authority.
