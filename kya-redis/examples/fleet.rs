@@ -16,7 +16,7 @@
 //! ```
 //!
 //! ```text
-//! cargo run --release -p kya-redis --example fleet -- --merchant target/release/examples/fleet_merchant [--short]
+//! cargo run --release -p kya-redis --example fleet -- [--short] [--appendfsync everysec]
 //! ```
 //!
 //! The throughput ratio and the added latency compare the same load against three instances
@@ -39,7 +39,7 @@ use anyhow::{Context as _, Result, bail};
 use kya_core::CredentialDigest;
 use kya_core::grant::Amount;
 use kya_redis::{RedisConfig, RedisLedger};
-use kya_testkit::redis::{RedisCluster, RedisServer};
+use kya_testkit::redis::{Fsync, RedisCluster, RedisServer};
 use kya_verify::LedgerKey;
 use kya_verify::http::HttpRequest;
 use serde_json::Value;
@@ -550,9 +550,16 @@ async fn main() -> Result<()> {
     let policy = dir.join("policy.json");
     std::fs::write(&policy, serde_json::to_vec(&support::policy())?)?;
 
+    // `--appendfsync everysec`: what the weaker durability costs and saves (see README).
+    let fsync = if std::env::args().any(|a| a == "everysec") {
+        Fsync::EverySec
+    } else {
+        Fsync::Always
+    };
+    eprintln!("fleet: redis with appendonly yes, appendfsync {fsync:?}");
     let single = run_backend(
         "single",
-        Redis::Node(RedisServer::spawn()?),
+        Redis::Node(RedisServer::spawn_with(fsync)?),
         &merchant,
         &policy,
         size,
@@ -560,7 +567,7 @@ async fn main() -> Result<()> {
     .await?;
     let cluster = run_backend(
         "cluster",
-        Redis::Cluster(RedisCluster::spawn()?),
+        Redis::Cluster(RedisCluster::spawn_with(fsync)?),
         &merchant,
         &policy,
         size,

@@ -11,9 +11,9 @@
 //! instance the load balancer picks) and uses the same namespace in Redis. Without
 //! `--redis`, the instance keeps nonces and budgets in memory (one instance only).
 //!
-//! The store calls block the thread for at most the connect + response timeouts (250 ms
-//! each): the server runs on tokio's multi-thread runtime, so a slow Redis holds one worker,
-//! not the process.
+//! The store calls block the thread for a round trip to Redis (at most the connect +
+//! response timeouts, 250 ms each): the server runs on tokio's multi-thread runtime with
+//! more workers than cores, so requests waiting on Redis hold a worker each, not the process.
 
 #![allow(clippy::print_stdout)]
 
@@ -103,7 +103,7 @@ fn args() -> Result<Args, String> {
     })
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 4)]
+#[tokio::main(flavor = "multi_thread", worker_threads = 16)]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = args()?;
     let policy = Policy::from_json(&std::fs::read(&args.policy)?)?;

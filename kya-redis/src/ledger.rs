@@ -76,7 +76,20 @@ pub struct RedisLedger {
     pool: Arc<Pool>,
     capacity: usize,
     stripes: Vec<Mutex<()>>,
+    /// What this instance last saw of each counter (and of the live count): the first
+    /// compare-and-set starts from it, saving the read when no other instance charged the
+    /// counters since. A stale entry costs one failed compare-and-set, never a wrong answer.
+    last_seen: Mutex<LastSeen>,
 }
+
+#[derive(Debug, Default)]
+struct LastSeen {
+    live: usize,
+    raw: HashMap<String, String>,
+}
+
+/// Counters remembered by [`LastSeen`] before it starts over.
+const LAST_SEEN_MAX: usize = 10_000;
 
 impl RedisLedger {
     /// A ledger with its own pool, holding at most `capacity` live counters (as
@@ -90,6 +103,7 @@ impl RedisLedger {
             pool,
             capacity,
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+            last_seen: Mutex::new(LastSeen::default()),
         }
     }
 
@@ -165,22 +179,37 @@ impl RedisLedger {
             format!("{}:live", self.tag()),
         ];
         keys.extend(names.iter().cloned());
-        let mut seen = self.read(&names, now).map_err(unavailable)?;
+        let (mut seen, mut fresh) = match self.remembered(&names) {
+            Some(seen) => (seen, false),
+            None => (self.read(&names, now).map_err(unavailable)?, true),
+        };
         for _ in 0..MAX_ATTEMPTS {
             let current: HashMap<&LedgerKey, &Usage> = charges
                 .iter()
                 .zip(&seen.values)
                 .filter_map(|(c, v)| v.as_ref().map(|v| (&c.key, v)))
                 .collect();
-            let updates = plan_charges(charges, now, |k| current.get(k).copied())
-                .map_err(ChargeError::Refused)?;
-            let new_counters = updates
-                .iter()
-                .filter(|(k, _)| current.get(k).is_none_or(|u| u.end() <= now.unix()))
-                .count();
-            if !fits_capacity(seen.live, new_counters, self.capacity) {
-                return Err(ChargeError::Refused(ledger_full(charges)));
-            }
+            let plan = plan_charges(charges, now, |k| current.get(k).copied()).and_then(|u| {
+                let new_counters = u
+                    .iter()
+                    .filter(|(k, _)| current.get(k).is_none_or(|c| c.end() <= now.unix()))
+                    .count();
+                if fits_capacity(seen.live, new_counters, self.capacity) {
+                    Ok((u, new_counters))
+                } else {
+                    Err(ledger_full(charges))
+                }
+            });
+            let (updates, new_counters) = match plan {
+                Ok(plan) => plan,
+                // A refusal is judged on what Redis says now, never on what was remembered.
+                Err(reasons) if fresh => return Err(ChargeError::Refused(reasons)),
+                Err(_) => {
+                    seen = self.read(&names, now).map_err(unavailable)?;
+                    fresh = true;
+                    continue;
+                }
+            };
             let planned: HashMap<&LedgerKey, &Usage> =
                 updates.iter().map(|(k, u)| (k, u)).collect();
             let mut args = vec![
@@ -203,14 +232,68 @@ impl RedisLedger {
                 .invoke(&CHARGE, &keys, &args)
                 .map_err(unavailable)?;
             match reply.first().map(String::as_str) {
-                Some("ok" | "done") => return Ok(()),
-                Some("state") => seen = state(&reply, &names).map_err(unavailable)?,
+                Some("ok" | "done") => {
+                    let written = charges
+                        .iter()
+                        .map(|c| planned.get(&c.key).copied().map(encode).unwrap_or_default());
+                    self.remember(&names, written.collect(), seen.live + new_counters);
+                    return Ok(());
+                }
+                Some("state") => {
+                    seen = state(&reply, &names).map_err(unavailable)?;
+                    fresh = true;
+                    self.remember(&names, seen.raw.clone(), seen.live);
+                }
                 _ => return Err(unavailable(RedisStoreError::Reply(reply.join(" ")))),
             }
         }
         Err(unavailable(RedisStoreError::Contention {
             attempts: MAX_ATTEMPTS,
         }))
+    }
+}
+
+impl RedisLedger {
+    fn last_seen(&self) -> std::sync::MutexGuard<'_, LastSeen> {
+        match self.last_seen.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// The counters as this instance last saw them, if it saw them all.
+    fn remembered(&self, names: &[String]) -> Option<State> {
+        let last = self.last_seen();
+        let raw: Vec<String> = names
+            .iter()
+            .map(|n| last.raw.get(n).cloned())
+            .collect::<Option<_>>()?;
+        let values = raw
+            .iter()
+            .map(|v| {
+                if v.is_empty() {
+                    Some(None)
+                } else {
+                    decode(v).map(Some)
+                }
+            })
+            .collect::<Option<_>>()?;
+        Some(State {
+            live: last.live,
+            raw,
+            values,
+        })
+    }
+
+    fn remember(&self, names: &[String], raw: Vec<String>, live: usize) {
+        let mut last = self.last_seen();
+        if last.raw.len() + names.len() > LAST_SEEN_MAX {
+            last.raw.clear();
+        }
+        last.live = live;
+        for (n, v) in names.iter().zip(raw) {
+            last.raw.insert(n.clone(), v);
+        }
     }
 }
 

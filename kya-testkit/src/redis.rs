@@ -3,7 +3,8 @@
 //!
 //! `redis-server` and `redis-cli` are found at `$KYA_REDIS_SERVER` / `$KYA_REDIS_CLI`, then
 //! on `PATH` (`scripts/install-tools.sh` installs Debian's package). Nodes run with the
-//! durability kya recommends: `appendonly yes`, `appendfsync always`, no RDB snapshots.
+//! durability kya recommends: `appendonly yes`, `appendfsync always`, no RDB snapshots
+//! ([`Fsync::EverySec`] to measure what the weaker setting costs and saves).
 
 use std::io::{Read as _, Write as _};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
@@ -97,12 +98,32 @@ fn command(port: u16, line: &str) -> Option<String> {
     Some(String::from_utf8_lossy(&buf[..n]).into_owned())
 }
 
+/// When Redis writes its append-only file to disk (`appendfsync`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Fsync {
+    /// Before answering every write: nothing acknowledged is lost in a crash.
+    Always,
+    /// Once a second: a crash loses up to the last second of acknowledged writes.
+    EverySec,
+}
+
+impl Fsync {
+    fn value(self) -> &'static str {
+        match self {
+            Self::Always => "always",
+            Self::EverySec => "everysec",
+        }
+    }
+}
+
 /// One running (or stopped) `redis-server`.
 #[derive(Debug)]
 pub struct RedisServer {
     bin: PathBuf,
     port: u16,
     cluster: bool,
+    fsync: Fsync,
     child: Option<Child>,
     // Dropped after the process is reaped.
     dir: tempfile::TempDir,
@@ -111,10 +132,15 @@ pub struct RedisServer {
 impl RedisServer {
     /// Starts a single node on a free loopback port.
     pub fn spawn() -> Result<Self, RedisError> {
-        Self::spawn_node(false)
+        Self::spawn_node(false, Fsync::Always)
     }
 
-    fn spawn_node(cluster: bool) -> Result<Self, RedisError> {
+    /// Starts a single node writing its append-only file as `fsync` says.
+    pub fn spawn_with(fsync: Fsync) -> Result<Self, RedisError> {
+        Self::spawn_node(false, fsync)
+    }
+
+    fn spawn_node(cluster: bool, fsync: Fsync) -> Result<Self, RedisError> {
         let bin = find_redis_server().ok_or(RedisError::NotFound("redis-server"))?;
         let mut last = None;
         for _ in 0..5 {
@@ -122,6 +148,7 @@ impl RedisServer {
                 bin: bin.clone(),
                 port: free_port()?,
                 cluster,
+                fsync,
                 child: None,
                 dir: tempfile::Builder::new()
                     .prefix("kya-redis-")
@@ -157,7 +184,7 @@ impl RedisServer {
             "--appendonly",
             "yes",
             "--appendfsync",
-            "always",
+            self.fsync.value(),
         ])
         .args(["--daemonize", "no", "--logfile", "redis.log"])
         .arg("--dir")
@@ -281,9 +308,14 @@ impl RedisCluster {
     /// Starts three cluster-enabled nodes, creates the cluster and waits until every node
     /// reports `cluster_state:ok`.
     pub fn spawn() -> Result<Self, RedisError> {
+        Self::spawn_with(Fsync::Always)
+    }
+
+    /// Starts the cluster, each node writing its append-only file as `fsync` says.
+    pub fn spawn_with(fsync: Fsync) -> Result<Self, RedisError> {
         let cli = find_redis_cli().ok_or(RedisError::NotFound("redis-cli"))?;
         let nodes = (0..3)
-            .map(|_| RedisServer::spawn_node(true))
+            .map(|_| RedisServer::spawn_node(true, fsync))
             .collect::<Result<Vec<_>, _>>()?;
         let addrs: Vec<String> = nodes
             .iter()
