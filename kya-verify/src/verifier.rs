@@ -144,7 +144,7 @@ impl Verifier {
     }
 
     /// Uses `nonces` for replay protection (share one across every instance that must
-    /// refuse a replay).
+    /// refuse a replay: `kya-redis` keeps one on Redis).
     #[must_use]
     pub fn with_nonce_store(mut self, nonces: Arc<dyn NonceStore>) -> Self {
         self.nonces = nonces;
