@@ -521,11 +521,11 @@ async fn main() -> Result<()> {
     let short = std::env::args().any(|a| a == "--short");
     let size = if short {
         Size {
-            load: 600,
-            sequential: 100,
-            replays: 60,
-            budget_cents: 200,
-            attempts: 400,
+            load: 400,
+            sequential: 60,
+            replays: 40,
+            budget_cents: 150,
+            attempts: 300,
         }
     } else {
         Size {
