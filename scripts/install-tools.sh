@@ -3,8 +3,39 @@
 #   .tools/bin/{forge,anvil,cast}  Foundry binaries (npm @foundry-rs/*-linux-amd64)
 #   .tools/bin/solc                node shim around the npm `solc` library (solcjs)
 #   .tools/npm/node_modules/@openzeppelin/contracts
+#   redis-server, redis-cli     Debian 12's Redis 7.0 (apt, as root, when missing)
 # Idempotent: a stamp file records the pinned set; a second run is a no-op.
 set -euo pipefail
+
+# Redis for the shared nonce store and ledger (kya-redis) and its tests: Debian 12's
+# package, pinned to the 7.0 series. Installed only when missing; never started as a service
+# (tests start their own servers on free loopback ports).
+REDIS_SERIES="7.0"
+redis_ok() {
+  command -v redis-server >/dev/null && command -v redis-cli >/dev/null \
+    && redis-server --version | grep -q "v=$REDIS_SERIES\."
+}
+if ! redis_ok; then
+  if command -v redis-server >/dev/null && command -v redis-cli >/dev/null; then
+    echo "install-tools: using $(redis-server --version) (kya is tested with $REDIS_SERIES)" >&2
+  elif [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+    echo "install-tools: installing redis-server $REDIS_SERIES (Debian package)" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >&2
+    # The package's service is not wanted: refuse service starts during the install.
+    policy="/usr/sbin/policy-rc.d"
+    added_policy=""
+    if [[ ! -e "$policy" ]]; then
+      printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && added_policy=1
+    fi
+    apt-get install -y -qq --no-install-recommends \
+      "redis-server=5:$REDIS_SERIES.*" "redis-tools=5:$REDIS_SERIES.*" >&2
+    [[ -n "$added_policy" ]] && rm -f "$policy"
+  else
+    echo "install-tools: redis-server and redis-cli ($REDIS_SERIES) are required: install Debian's redis-server package (as root: apt-get install redis-server)" >&2
+    exit 1
+  fi
+fi
 
 FOUNDRY_VERSION="1.7.1"
 SOLC_VERSION="0.8.30"
@@ -96,4 +127,5 @@ echo "forge: $BIN/forge ($("$BIN/forge" --version | head -n1))"
 echo "anvil: $BIN/anvil"
 echo "cast:  $BIN/cast"
 echo "solc:  $BIN/solc ($("$BIN/solc" --version | tail -n1))"
+echo "redis: $(command -v redis-server) ($(redis-server --version | cut -d' ' -f3))"
 echo "openzeppelin: $PREFIX/node_modules/@openzeppelin/contracts ($OZ_VERSION)"

@@ -157,9 +157,46 @@ pub(crate) struct VerifyArgs {
     /// in its signed KYA-Action header.
     #[arg(long)]
     declared_actions: bool,
+    /// The merchant fleet's Redis (`redis://host:port`, or `redis+cluster://h:p,h:p,…`):
+    /// nonces and budgets are checked and recorded there, as every instance of the fleet
+    /// does (a request the fleet already admitted is a replay; its charges count). Default:
+    /// an empty in-memory ledger and nonce store (this request alone).
+    #[arg(long, value_name = "URL")]
+    redis: Option<String>,
+    /// The fleet's namespace in Redis. Default: the first --authority, else the host of the
+    /// policy's did:web audience.
+    #[arg(long, value_name = "NAME", requires = "redis")]
+    redis_namespace: Option<String>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// The nonce store and ledger on the fleet's Redis, when `--redis` names one.
+fn fleet_stores(
+    args: &VerifyArgs,
+    policy: &Policy,
+) -> Result<Option<(Arc<kya_redis::RedisNonceStore>, Arc<kya_redis::RedisLedger>)>> {
+    let Some(url) = &args.redis else {
+        return Ok(None);
+    };
+    let namespace = args
+        .redis_namespace
+        .clone()
+        .or_else(|| args.authority.first().cloned())
+        .or_else(|| {
+            policy
+                .audience()
+                .and_then(|a| a.strip_prefix("did:web:"))
+                .map(|host| host.replace("%3A", ":"))
+        })
+        .context("--redis needs --redis-namespace (or --authority, or a did:web audience)")?;
+    let config = kya_redis::RedisConfig::from_url(url, &namespace)?;
+    Ok(Some(kya_redis::stores(
+        config,
+        kya_verify::NonceQuotas::default(),
+        100_000,
+    )?))
 }
 
 fn parse_route(s: &str) -> Result<Route, String> {
@@ -462,10 +499,14 @@ fn run_verification(args: &VerifyArgs) -> Result<Outcome> {
         None => None,
     };
     let (input, value) = detect(read_input(args.file.as_deref())?)?;
-    // The one verifier; a one-shot run meters against an empty ledger (this request alone).
-    let mut verifier = Verifier::new(policy)
-        .with_clock(Arc::clone(&clock))
-        .with_ledger(Arc::new(MemoryLedger::default()));
+    // The one verifier; a one-shot run meters against an empty ledger (this request alone),
+    // unless it shares the fleet's stores on Redis.
+    let stores = fleet_stores(args, &policy)?;
+    let mut verifier = Verifier::new(policy).with_clock(Arc::clone(&clock));
+    verifier = match stores {
+        Some((nonces, ledger)) => verifier.with_nonce_store(nonces).with_ledger(ledger),
+        None => verifier.with_ledger(Arc::new(MemoryLedger::default())),
+    };
     if let Some(r) = &registry {
         verifier = verifier.with_registry(Arc::clone(r));
     }

@@ -762,3 +762,39 @@ fn agent_cards_are_written_checked_and_verified_by_domain() {
     .unwrap();
     assert_eq!(file["registrations"][0]["agentId"], 7);
 }
+
+/// `kya verify --redis` shares the fleet's nonces: a signed request verified once is a
+/// replay for every later verifier on the same Redis; with Redis stopped it is neither
+/// allowed nor refused, but `store_unavailable`.
+#[test]
+fn verify_with_redis_refuses_what_the_fleet_already_admitted() {
+    if !kya_testkit::redis::available_or_skip(
+        "verify_with_redis_refuses_what_the_fleet_already_admitted",
+    ) {
+        return;
+    }
+    let mut redis = kya_testkit::redis::RedisServer::spawn().unwrap();
+    let dir = setup();
+    let d = dir.path();
+    write(d, "request.json", &sign(d, "12.50 USD"));
+    let url = redis.url();
+    let args = [
+        "verify",
+        "request.json",
+        "--policy",
+        "policy.json",
+        "--route",
+        PAY,
+        "--redis",
+        &url,
+        "--json",
+    ];
+    let first: Value = serde_json::from_str(&ok(d, &args)).unwrap();
+    assert_eq!(first["decision"]["allow"], true, "{first}");
+    let again: Value = serde_json::from_str(&fails(d, &args)).unwrap();
+    assert_eq!(again["error"]["code"], "nonce_replayed", "{again}");
+    redis.shutdown().unwrap();
+    write(d, "request.json", &sign(d, "1.00 USD"));
+    let down: Value = serde_json::from_str(&fails(d, &args)).unwrap();
+    assert_eq!(down["error"]["code"], "store_unavailable", "{down}");
+}

@@ -7,7 +7,8 @@
 //! `POLICY.json` is a kya-verify policy (trusted principals, audience = this merchant, skew,
 //! window, limits). Requests must be signed for this merchant's authority (`ADDR`, as the
 //! agent reaches it). Budgets and rates are metered in memory (one instance; a fleet shares
-//! a ledger). Routes:
+//! nonces and a ledger on Redis: `kya-redis`'s `fleet_merchant` example runs this merchant
+//! that way, with `--redis URL`). Routes:
 //!
 //! - `POST /pay` — action `payments/send`, amount from the signed `KYA-Amount` header;
 //! - `GET /catalog` — action `catalog/read`;

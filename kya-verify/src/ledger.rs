@@ -75,22 +75,33 @@ pub trait Ledger: Send + Sync {
     fn try_charge_all(&self, charges: &[Charge], now: Timestamp) -> Result<(), ChargeError>;
 }
 
-#[derive(Debug, Clone)]
-enum Usage {
+/// A counter's state in its current window: what a ledger keeps per [`LedgerKey`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Usage {
+    /// A budget: `spent` in the window starting at `window` (Unix seconds), ending at `end`.
     Budget {
+        /// The window's start.
         window: i64,
+        /// The window's end (exclusive).
         end: i64,
+        /// Spent in the window.
         spent: Amount,
     },
+    /// A rate: `count` events in the window starting at `window`, ending at `end`.
     Rate {
+        /// The window's start.
         window: i64,
+        /// The window's end (exclusive).
         end: i64,
+        /// Events in the window.
         count: u64,
     },
 }
 
 impl Usage {
-    fn end(&self) -> i64 {
+    /// When the counter's window closes (Unix seconds): from then on it counts nothing.
+    pub fn end(&self) -> i64 {
         match self {
             Self::Budget { end, .. } | Self::Rate { end, .. } => *end,
         }
@@ -156,94 +167,126 @@ impl Ledger for MemoryLedger {
     }
 }
 
+/// The ledger rule every [`Ledger`] applies: for each charge, the counter's new state in the
+/// window `now` falls in, given its `current` state; or, if any charge does not fit, a reason
+/// for each one that does not (and nothing to apply). A counter from a closed window counts
+/// as empty.
+pub fn plan_charges<'u>(
+    charges: &[Charge],
+    now: Timestamp,
+    current: impl Fn(&LedgerKey) -> Option<&'u Usage>,
+) -> Result<Vec<(LedgerKey, Usage)>, Vec<Reason>> {
+    let mut updates: Vec<(LedgerKey, Usage)> = Vec::with_capacity(charges.len());
+    let mut reasons = Vec::new();
+    for c in charges {
+        let reason = |code: Code, message: String| Reason {
+            code,
+            link: Some(c.link),
+            grant: Some(c.key.grant),
+            message,
+        };
+        match &c.obligation {
+            Obligation::Budget {
+                charge,
+                limit,
+                period_seconds,
+            } => {
+                let window = window_start(now, *period_seconds);
+                let spent = match current(&c.key) {
+                    Some(Usage::Budget {
+                        window: w, spent, ..
+                    }) if *w == window => spent.clone(),
+                    _ => Amount::zero(),
+                };
+                match spent.checked_add(&charge.value) {
+                    Some(total) if total <= limit.value => {
+                        updates.push((
+                            c.key.clone(),
+                            Usage::Budget { window, end: window_end(window, *period_seconds), spent: total },
+                        ));
+                    }
+                    _ => reasons.push(reason(
+                        Code::BudgetExhausted,
+                        format!(
+                            "credential [{}] grant {}: {} {} already spent of {} per {} s; {} more would exceed it",
+                            c.link, c.key.grant, spent, limit.asset, limit, period_seconds, charge
+                        ),
+                    )),
+                }
+            }
+            Obligation::Rate {
+                count,
+                period_seconds,
+            } => {
+                let window = window_start(now, *period_seconds);
+                let used = match current(&c.key) {
+                    Some(Usage::Rate {
+                        window: w, count, ..
+                    }) if *w == window => *count,
+                    _ => 0,
+                };
+                if used < *count {
+                    updates.push((
+                        c.key.clone(),
+                        Usage::Rate {
+                            window,
+                            end: window_end(window, *period_seconds),
+                            count: used + 1,
+                        },
+                    ));
+                } else {
+                    reasons.push(reason(
+                        Code::RateLimited,
+                        format!(
+                            "credential [{}] grant {}: {used} requests already in this {period_seconds} s window, the limit is {count}",
+                            c.link, c.key.grant
+                        ),
+                    ));
+                }
+            }
+            other => reasons.push(reason(
+                Code::UnknownObligation,
+                format!(
+                    "credential [{}] grant {}: unsupported obligation {other} (fail closed)",
+                    c.link, c.key.grant
+                ),
+            )),
+        }
+    }
+    if !reasons.is_empty() {
+        return Err(reasons);
+    }
+    Ok(updates)
+}
+
+/// Whether a ledger holding `live` counters can add `new_counters` within `capacity`.
+pub fn fits_capacity(live: usize, new_counters: usize, capacity: usize) -> bool {
+    live.saturating_add(new_counters) <= capacity
+}
+
+/// The refusal of a ledger too full to record `charges` (fail closed).
+pub fn ledger_full(charges: &[Charge]) -> Vec<Reason> {
+    charges
+        .iter()
+        .take(1)
+        .map(|c| Reason {
+            code: Code::LedgerFull,
+            link: Some(c.link),
+            grant: Some(c.key.grant),
+            message: "the ledger is full and cannot record the charge (fail closed)".into(),
+        })
+        .collect()
+}
+
 impl MemoryLedger {
     fn charge(&self, charges: &[Charge], now: Timestamp) -> Result<(), Vec<Reason>> {
         let mut usage = self.lock();
-        let mut updates: Vec<(LedgerKey, Usage)> = Vec::with_capacity(charges.len());
-        let mut reasons = Vec::new();
-        for c in charges {
-            let reason = |code: Code, message: String| Reason {
-                code,
-                link: Some(c.link),
-                grant: Some(c.key.grant),
-                message,
-            };
-            match &c.obligation {
-                Obligation::Budget {
-                    charge,
-                    limit,
-                    period_seconds,
-                } => {
-                    let window = window_start(now, *period_seconds);
-                    let spent = match usage.get(&c.key) {
-                        Some(Usage::Budget {
-                            window: w, spent, ..
-                        }) if *w == window => spent.clone(),
-                        _ => Amount::zero(),
-                    };
-                    match spent.checked_add(&charge.value) {
-                        Some(total) if total <= limit.value => {
-                            updates.push((
-                                c.key.clone(),
-                                Usage::Budget { window, end: window_end(window, *period_seconds), spent: total },
-                            ));
-                        }
-                        _ => reasons.push(reason(
-                            Code::BudgetExhausted,
-                            format!(
-                                "credential [{}] grant {}: {} {} already spent of {} per {} s; {} more would exceed it",
-                                c.link, c.key.grant, spent, limit.asset, limit, period_seconds, charge
-                            ),
-                        )),
-                    }
-                }
-                Obligation::Rate {
-                    count,
-                    period_seconds,
-                } => {
-                    let window = window_start(now, *period_seconds);
-                    let used = match usage.get(&c.key) {
-                        Some(Usage::Rate {
-                            window: w, count, ..
-                        }) if *w == window => *count,
-                        _ => 0,
-                    };
-                    if used < *count {
-                        updates.push((
-                            c.key.clone(),
-                            Usage::Rate {
-                                window,
-                                end: window_end(window, *period_seconds),
-                                count: used + 1,
-                            },
-                        ));
-                    } else {
-                        reasons.push(reason(
-                            Code::RateLimited,
-                            format!(
-                                "credential [{}] grant {}: {used} requests already in this {period_seconds} s window, the limit is {count}",
-                                c.link, c.key.grant
-                            ),
-                        ));
-                    }
-                }
-                other => reasons.push(reason(
-                    Code::UnknownObligation,
-                    format!(
-                        "credential [{}] grant {}: unsupported obligation {other} (fail closed)",
-                        c.link, c.key.grant
-                    ),
-                )),
-            }
-        }
-        if !reasons.is_empty() {
-            return Err(reasons);
-        }
+        let updates = plan_charges(charges, now, |k| usage.get(k))?;
         let new_keys = updates
             .iter()
             .filter(|(k, _)| !usage.contains_key(k))
             .count();
-        if usage.len() + new_keys > self.capacity {
+        if !fits_capacity(usage.len(), new_keys, self.capacity) {
             // Forget counters whose window has closed.
             let t = now.unix();
             usage.retain(|_, u| u.end() > t);
@@ -251,18 +294,8 @@ impl MemoryLedger {
                 .iter()
                 .filter(|(k, _)| !usage.contains_key(k))
                 .count();
-            if usage.len() + new_keys > self.capacity {
-                return Err(charges
-                    .iter()
-                    .take(1)
-                    .map(|c| Reason {
-                        code: Code::LedgerFull,
-                        link: Some(c.link),
-                        grant: Some(c.key.grant),
-                        message: "the ledger is full and cannot record the charge (fail closed)"
-                            .into(),
-                    })
-                    .collect());
+            if !fits_capacity(usage.len(), new_keys, self.capacity) {
+                return Err(ledger_full(charges));
             }
         }
         for (k, u) in updates {

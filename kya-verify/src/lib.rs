@@ -29,8 +29,8 @@ pub use clock::{Clock, FixedClock, SystemClock};
 pub use code::Code;
 pub use decision::{Decision, LinkOutcome, Reason};
 pub use error::VerifyError;
-pub use ledger::{Charge, ChargeError, Ledger, LedgerKey, MemoryLedger};
-pub use nonce::{MemoryNonceStore, NonceKey, NonceQuotas, NonceStore, NonceVerdict};
+pub use ledger::{Charge, ChargeError, Ledger, LedgerKey, MemoryLedger, Usage};
+pub use nonce::{MemoryNonceStore, NonceCounts, NonceKey, NonceQuotas, NonceStore, NonceVerdict};
 pub use policy::{Limits, Policy, PolicyBuilder, PolicyError};
 pub use presentation::{PresentationOptions, check_window, present};
 pub use registry::{

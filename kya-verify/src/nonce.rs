@@ -157,6 +157,45 @@ impl NonceQuotas {
     }
 }
 
+/// How many unexpired nonces a store holds, before the one being judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NonceCounts {
+    /// In all; `None` where the store bounds its total otherwise (a Redis server's memory).
+    pub total: Option<usize>,
+    /// Of the agents of the nonce's principal.
+    pub principal: usize,
+    /// Of the nonce's agent.
+    pub agent: usize,
+}
+
+impl NonceQuotas {
+    /// The rule every store applies to a nonce it has not seen: [`NonceVerdict::Fresh`] while
+    /// each count is below its share, [`NonceVerdict::QuotaExceeded`] once one is full.
+    pub fn judge(&self, held: NonceCounts) -> NonceVerdict {
+        if held.total.is_some_and(|n| n >= self.total)
+            || held.agent >= self.per_agent
+            || held.principal >= self.per_principal
+        {
+            NonceVerdict::QuotaExceeded
+        } else {
+            NonceVerdict::Fresh
+        }
+    }
+}
+
+/// Whether a store can keep `nonce` at all (1 to [`MAX_NONCE_BYTES`] bytes); a store answers
+/// any other nonce [`NonceVerdict::QuotaExceeded`].
+pub fn storable(nonce: &str) -> bool {
+    !nonce.is_empty() && nonce.len() <= MAX_NONCE_BYTES
+}
+
+/// Until when (Unix seconds, inclusive) a store remembers `nonce`: `remember_until`, and
+/// never less than `now`; `None` if it cannot be kept at all ([`storable`]: the store
+/// answers [`NonceVerdict::QuotaExceeded`]). A nonce is forgotten once this is before `now`.
+pub fn remembered_until(nonce: &str, remember_until: Timestamp, now: Timestamp) -> Option<i64> {
+    storable(nonce).then(|| remember_until.unix().max(now.unix()))
+}
+
 /// An in-memory [`NonceStore`] with expiry and bounded, shared-out capacity. A full share
 /// refuses new nonces (fail closed) rather than forgetting one that could then be replayed.
 #[derive(Debug)]
@@ -206,9 +245,9 @@ impl NonceStore for MemoryNonceStore {
         remember_until: Timestamp,
         now: Timestamp,
     ) -> Result<NonceVerdict, StoreUnavailable> {
-        if key.nonce.is_empty() || key.nonce.len() > MAX_NONCE_BYTES {
+        let Some(exp) = remembered_until(key.nonce, remember_until, now) else {
             return Ok(NonceVerdict::QuotaExceeded);
-        }
+        };
         let now = now.unix();
         let agent = key.agent.to_bytes();
         let mut inner = self.lock();
@@ -217,15 +256,14 @@ impl NonceStore for MemoryNonceStore {
         if inner.seen.contains_key(&scoped) {
             return Ok(NonceVerdict::Replayed);
         }
-        let agent_count = inner.per_agent.get(&agent).copied().unwrap_or(0);
-        let principal_count = inner.per_principal.get(key.principal).copied().unwrap_or(0);
-        if inner.seen.len() >= self.quotas.total
-            || agent_count >= self.quotas.per_agent
-            || principal_count >= self.quotas.per_principal
-        {
+        let held = NonceCounts {
+            total: Some(inner.seen.len()),
+            principal: inner.per_principal.get(key.principal).copied().unwrap_or(0),
+            agent: inner.per_agent.get(&agent).copied().unwrap_or(0),
+        };
+        if self.quotas.judge(held) != NonceVerdict::Fresh {
             return Ok(NonceVerdict::QuotaExceeded);
         }
-        let exp = remember_until.unix().max(now);
         inner.seen.insert(scoped.clone(), (exp, *key.principal));
         inner.by_expiry.push(Reverse((exp, scoped.0, scoped.1)));
         *inner.per_agent.entry(agent).or_default() += 1;

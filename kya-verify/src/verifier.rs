@@ -32,7 +32,9 @@ use crate::clock::{Clock, SystemClock};
 use crate::decision::Decision;
 use crate::error::VerifyError;
 use crate::ledger::Ledger;
-use crate::nonce::{MAX_NONCE_BYTES, MemoryNonceStore, NonceKey, NonceStore, NonceVerdict};
+use crate::nonce::{
+    MAX_NONCE_BYTES, MemoryNonceStore, NonceKey, NonceStore, NonceVerdict, storable,
+};
 use crate::policy::{Policy, truncate};
 use crate::presentation::{ParsedPresentation, check_window};
 use crate::registry::RegistryView;
@@ -163,7 +165,7 @@ impl Verifier {
     }
 
     /// Uses `nonces` for replay protection (share one across every instance that must
-    /// refuse a replay).
+    /// refuse a replay: `kya-redis` keeps one on Redis).
     #[must_use]
     pub fn with_nonce_store(mut self, nonces: Arc<dyn NonceStore>) -> Self {
         self.nonces = nonces;
@@ -335,7 +337,7 @@ impl Verifier {
         nonce: &str,
         expires: Timestamp,
     ) -> Result<(), VerifyError> {
-        if nonce.is_empty() || nonce.len() > MAX_NONCE_BYTES {
+        if !storable(nonce) {
             return Err(VerifyError::Malformed {
                 link: None,
                 reason: format!("a nonce must be 1 to {MAX_NONCE_BYTES} bytes"),

@@ -8,6 +8,7 @@
 //! cargo xtask vectors [--check]   regenerate kya's own test vectors (or check them)
 //! cargo xtask gas             gas per registry operation
 //! cargo xtask bench           benchmarks against peers, printing RATIO lines
+//! cargo xtask fleet [--short] three merchant instances on one Redis (and on a cluster)
 //! cargo xtask fuzz [--minutes N | --smoke]
 //! ```
 
@@ -34,9 +35,10 @@ fn main() -> Result<()> {
         Some("gas") => gas(&root),
         Some("bench") => bench(&root),
         Some("fuzz") => fuzz(&root, &args[1..]),
+        Some("fleet") => fleet(&root, args.iter().any(|a| a == "--short")),
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo|test|ci|install|vectors [--check]|gas|bench|fuzz [--minutes N|--smoke]>"
+                "usage: cargo xtask <demo|test|ci|install|vectors [--check]|gas|bench|fuzz [--minutes N|--smoke]|fleet [--short]>"
             );
             std::process::exit(2);
         }
@@ -126,6 +128,34 @@ fn bench(root: &Path) -> Result<()> {
         "--manifest-path",
         &peers.to_string_lossy(),
     ]))
+}
+
+/// The fleet run (`kya-redis/examples/fleet.rs`): three merchant processes on one Redis,
+/// then on a 3-master cluster, printing the FLEET, RATIO and TIME lines. `--short` is CI's
+/// smaller run on the test build (the figures of a dev build are not the product's: run the
+/// full one for them); the full run builds with `--release`.
+fn fleet(root: &Path, short: bool) -> Result<()> {
+    install(root)?;
+    let profile: &[&str] = if short { &[] } else { &["--release"] };
+    run(cargo()
+        .args(["build", "--locked", "-p", "kya-redis", "--examples"])
+        .args(profile))?;
+    let mut cmd = cargo();
+    cmd.args([
+        "run",
+        "--locked",
+        "-q",
+        "-p",
+        "kya-redis",
+        "--example",
+        "fleet",
+    ])
+    .args(profile)
+    .arg("--");
+    if short {
+        cmd.arg("--short");
+    }
+    run(&mut cmd)
 }
 
 fn fuzz(root: &Path, args: &[String]) -> Result<()> {

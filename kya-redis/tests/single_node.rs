@@ -1,0 +1,223 @@
+//! The Redis stores against a real single `redis-server`: the same answers as the in-memory
+//! stores, no replay and no overspend across instances under concurrency, all-or-nothing
+//! chain charges, "unavailable" while Redis is down, and what survives a restart.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use kya_core::grant::Amount;
+use kya_redis::{RedisLedger, RedisNonceStore};
+use kya_testkit::redis::{RedisServer, available_or_skip};
+use kya_verify::{ChargeError, Ledger, NonceKey, NonceQuotas, NonceStore, NonceVerdict};
+use support::*;
+
+#[test]
+fn single_node_gives_the_same_answers_as_memory() {
+    if !available_or_skip("single_node_gives_the_same_answers_as_memory") {
+        return;
+    }
+    let redis = RedisServer::spawn().unwrap();
+    same_answers_as_memory(&redis.url(), "diff", 400);
+}
+
+#[test]
+fn instances_admit_a_nonce_once_and_never_overspend() {
+    if !available_or_skip("instances_admit_a_nonce_once_and_never_overspend") {
+        return;
+    }
+    let redis = RedisServer::spawn().unwrap();
+    // Four instances (each its own pool), eight threads each.
+    let nonces: Vec<_> = (0..4)
+        .map(|_| {
+            RedisNonceStore::new(config(&redis.url(), "race"), NonceQuotas::default()).unwrap()
+        })
+        .collect();
+    let ledgers: Vec<_> = (0..4)
+        .map(|_| RedisLedger::new(config(&redis.url(), "race"), 1000).unwrap())
+        .collect();
+    let (p, a) = (principal(100), pk(1));
+    let now = base();
+    let fresh = AtomicUsize::new(0);
+    let charged = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for i in 0..32 {
+            let (store, ledger) = (&nonces[i % 4], &ledgers[i % 4]);
+            let (p, a, fresh, charged) = (&p, &a, &fresh, &charged);
+            s.spawn(move || {
+                for round in 0..20 {
+                    // Every thread sends the same 20 nonces: each is fresh exactly once.
+                    let nonce = format!("same-{round}");
+                    let key = NonceKey {
+                        principal: p,
+                        agent: a,
+                        nonce: &nonce,
+                    };
+                    if store
+                        .check_and_store(key, now.add_seconds(60), now)
+                        .unwrap()
+                        == NonceVerdict::Fresh
+                    {
+                        fresh.fetch_add(1, Ordering::Relaxed);
+                    }
+                    // 640 charges of 0.25 against one budget of 50 (200 fit).
+                    match ledger.try_charge_all(&[budget(9, 0, "0.25", "50", 3600)], now) {
+                        Ok(()) => {
+                            charged.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(ChargeError::Refused(_)) => {}
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(
+        fresh.load(Ordering::Relaxed),
+        20,
+        "each nonce admitted once"
+    );
+    assert_eq!(charged.load(Ordering::Relaxed), 200, "exactly the budget");
+    let spent = ledgers[0]
+        .spent(&budget(9, 0, "0.25", "50", 3600).key, 3600, now)
+        .unwrap();
+    assert_eq!(
+        spent,
+        Some(Amount::parse("50").unwrap()),
+        "every admitted charge recorded"
+    );
+}
+
+#[test]
+fn a_chains_charges_apply_together_or_not_at_all() {
+    if !available_or_skip("a_chains_charges_apply_together_or_not_at_all") {
+        return;
+    }
+    let redis = RedisServer::spawn().unwrap();
+    let ledger = RedisLedger::new(config(&redis.url(), "chain"), 1000).unwrap();
+    let now = base();
+    // The parent's budget (10) is shared; the child's (100) is its own.
+    let chain = |amount: &str| {
+        vec![
+            budget(1, 0, amount, "10", 3600),
+            budget(2, 1, amount, "100", 3600),
+        ]
+    };
+    ledger.try_charge_all(&chain("6"), now).unwrap();
+    let refused = ledger.try_charge_all(&chain("6"), now).unwrap_err();
+    assert!(matches!(&refused, ChargeError::Refused(r) if r.len() == 1 && r[0].link == Some(0)));
+    let child = budget(2, 1, "6", "100", 3600).key;
+    assert_eq!(
+        ledger.spent(&child, 3600, now).unwrap(),
+        Some(Amount::parse("6").unwrap()),
+        "the child's budget was not charged for the refused chain"
+    );
+}
+
+#[test]
+fn a_stopped_redis_is_unavailable_never_an_answer_and_reconnects() {
+    if !available_or_skip("a_stopped_redis_is_unavailable_never_an_answer_and_reconnects") {
+        return;
+    }
+    let mut redis = RedisServer::spawn().unwrap();
+    let nonces =
+        RedisNonceStore::new(config(&redis.url(), "down"), NonceQuotas::default()).unwrap();
+    let ledger = RedisLedger::new(config(&redis.url(), "down"), 1000).unwrap();
+    let (p, a, now) = (principal(100), pk(1), base());
+    let key = |nonce| NonceKey {
+        principal: &p,
+        agent: &a,
+        nonce,
+    };
+    assert_eq!(
+        nonces
+            .check_and_store(key("before"), now.add_seconds(60), now)
+            .unwrap(),
+        NonceVerdict::Fresh
+    );
+    redis.shutdown().unwrap();
+    assert!(
+        nonces
+            .check_and_store(key("during"), now.add_seconds(60), now)
+            .is_err()
+    );
+    assert!(
+        nonces
+            .check_and_store(key("before"), now.add_seconds(60), now)
+            .is_err()
+    );
+    assert!(matches!(
+        ledger.try_charge_all(&[budget(1, 0, "1", "10", 60)], now),
+        Err(ChargeError::Unavailable(_))
+    ));
+    redis.start().unwrap();
+    assert_eq!(
+        nonces
+            .check_and_store(key("before"), now.add_seconds(60), now)
+            .unwrap(),
+        NonceVerdict::Replayed
+    );
+    ledger
+        .try_charge_all(&[budget(1, 0, "1", "10", 60)], now)
+        .unwrap();
+}
+
+#[test]
+fn a_restart_keeps_nonces_and_spent_budgets() {
+    if !available_or_skip("a_restart_keeps_nonces_and_spent_budgets") {
+        return;
+    }
+    let mut redis = RedisServer::spawn().unwrap();
+    let nonces =
+        RedisNonceStore::new(config(&redis.url(), "restart"), NonceQuotas::default()).unwrap();
+    let ledger = Arc::new(RedisLedger::new(config(&redis.url(), "restart"), 1000).unwrap());
+    let (p, a, now) = (principal(100), pk(1), base());
+    let key = |nonce| NonceKey {
+        principal: &p,
+        agent: &a,
+        nonce,
+    };
+    let charge = [budget(3, 0, "4", "10", 86_400)];
+    assert_eq!(
+        nonces
+            .check_and_store(key("kept"), now.add_seconds(300), now)
+            .unwrap(),
+        NonceVerdict::Fresh
+    );
+    ledger.try_charge_all(&charge, now).unwrap();
+    ledger.try_charge_all(&charge, now).unwrap();
+    // An orderly restart (SHUTDOWN), then a crash (SIGKILL): with appendfsync always both
+    // keep every acknowledged write.
+    redis.shutdown().unwrap();
+    redis.start().unwrap();
+    assert_eq!(
+        nonces
+            .check_and_store(key("kept"), now.add_seconds(300), now)
+            .unwrap(),
+        NonceVerdict::Replayed
+    );
+    assert_eq!(
+        nonces
+            .check_and_store(key("crash"), now.add_seconds(300), now)
+            .unwrap(),
+        NonceVerdict::Fresh
+    );
+    redis.kill();
+    redis.start().unwrap();
+    assert_eq!(
+        nonces
+            .check_and_store(key("crash"), now.add_seconds(300), now)
+            .unwrap(),
+        NonceVerdict::Replayed
+    );
+    assert_eq!(
+        ledger.spent(&charge[0].key, 86_400, now).unwrap(),
+        Some(Amount::parse("8").unwrap())
+    );
+    assert!(matches!(
+        ledger.try_charge_all(&charge, now),
+        Err(ChargeError::Refused(_))
+    ));
+}

@@ -1,0 +1,152 @@
+//! Keys, charges and a differential driver shared by the Redis store tests.
+#![allow(
+    dead_code,
+    unreachable_pub,
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used
+)]
+
+use kya_core::grant::{Amount, Asset, Money, Obligation};
+use kya_core::{CredentialDigest, Did, DidKey, PublicKey, SecretKey, Timestamp};
+use kya_redis::{RedisConfig, RedisLedger, RedisNonceStore};
+use kya_verify::{
+    Charge, ChargeError, Ledger, LedgerKey, MemoryLedger, MemoryNonceStore, NonceKey, NonceQuotas,
+    NonceStore,
+};
+
+pub fn pk(n: u8) -> PublicKey {
+    SecretKey::from_seed(&[n; 32]).public_key()
+}
+
+pub fn principal(n: u8) -> Did {
+    Did::Key(DidKey::from_public_key(pk(n)))
+}
+
+/// "Now", near the real clock (Redis expires keys by its own).
+pub fn base() -> Timestamp {
+    let t = Timestamp::now().unix();
+    Timestamp::from_unix(t - t.rem_euclid(3600)).unwrap()
+}
+
+pub fn usd(v: &str) -> Money {
+    Money::new(Amount::parse(v).unwrap(), Asset::parse("USD").unwrap())
+}
+
+pub fn budget(credential: u8, link: usize, charge: &str, limit: &str, period: u64) -> Charge {
+    Charge {
+        key: LedgerKey {
+            credential: CredentialDigest([credential; 32]),
+            grant: 0,
+            kind: "budget",
+        },
+        link,
+        obligation: Obligation::Budget {
+            charge: usd(charge),
+            limit: usd(limit),
+            period_seconds: period,
+        },
+    }
+}
+
+pub fn rate(credential: u8, link: usize, count: u64, period: u64) -> Charge {
+    Charge {
+        key: LedgerKey {
+            credential: CredentialDigest([credential; 32]),
+            grant: 1,
+            kind: "rate",
+        },
+        link,
+        obligation: Obligation::Rate {
+            count,
+            period_seconds: period,
+        },
+    }
+}
+
+/// A namespace no other test uses.
+pub fn config(url: &str, name: &str) -> RedisConfig {
+    let ns = format!("test-{name}-{}", std::process::id());
+    RedisConfig::from_url(url, &ns).unwrap()
+}
+
+/// A tiny deterministic generator (the differential runs must be reproducible).
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % n
+    }
+}
+
+/// Runs the same nonce checks and ledger charges against the in-memory stores and the Redis
+/// ones and asserts the same answers (verdicts, refusal reasons) at every step. The memory
+/// store's total is set beyond reach: Redis does not count it (see `RedisNonceStore`).
+/// Principals 0 and 2 share a share of 5 nonces, agents a share of 3.
+pub fn same_answers_as_memory(url: &str, name: &str, steps: usize) {
+    let quotas = NonceQuotas::default()
+        .total(usize::MAX)
+        .per_principal(5)
+        .per_agent(3);
+    let memory_nonces = MemoryNonceStore::new(quotas);
+    let redis_nonces = RedisNonceStore::new(config(url, name), quotas).unwrap();
+    let memory_ledger = MemoryLedger::new(6);
+    let redis_ledger = RedisLedger::new(config(url, name), 6).unwrap();
+    let principals = [principal(100), principal(101)];
+    let agents = [pk(1), pk(2), pk(3)];
+    let mut rng = Lcg(7);
+    let mut now = base();
+    for step in 0..steps {
+        now = now.add_seconds(i64::try_from(rng.below(4)).unwrap());
+        // Each agent acts for one principal (see `RedisNonceStore` for an agent of two).
+        let i = usize::try_from(rng.below(3)).unwrap();
+        let (p, a) = (&principals[i % 2], &agents[i]);
+        let nonce = format!("n{}", rng.below(6));
+        let key = NonceKey {
+            principal: p,
+            agent: a,
+            nonce: &nonce,
+        };
+        let until = now.add_seconds(i64::try_from(rng.below(20)).unwrap() - 2);
+        assert_eq!(
+            redis_nonces.check_and_store(key, until, now).unwrap(),
+            memory_nonces.check_and_store(key, until, now).unwrap(),
+            "nonce step {step}: {nonce} at {now}"
+        );
+        let c = u8::try_from(rng.below(9)).unwrap();
+        // A counter's grant fixes its period and limit (as a credential does).
+        let b = |c: u8, link, amount: &str| {
+            let period = [30, 45, 60, 90][usize::from(c % 4)];
+            budget(c, link, amount, ["10", "9"][usize::from(c % 2)], period)
+        };
+        let charges = match rng.below(4) {
+            0 => vec![rate(c, 0, 3, 30)],
+            1 => vec![b(c, 0, "2.50"), rate(c + 1, 1, 4, 20)],
+            2 => vec![b(c, 0, "4"), b(c + 2, 1, "4")],
+            _ => vec![b(c, 0, &format!("{}.1", rng.below(5)))],
+        };
+        let expected = memory_ledger.try_charge_all(&charges, now);
+        let got = redis_ledger.try_charge_all(&charges, now);
+        match (&expected, &got) {
+            (Ok(()), Ok(())) => {
+                for c in &charges {
+                    if let Obligation::Budget { period_seconds, .. } = c.obligation {
+                        assert_eq!(
+                            redis_ledger.spent(&c.key, period_seconds, now).unwrap(),
+                            memory_ledger.spent(&c.key, period_seconds, now),
+                            "ledger step {step}: what each recorded"
+                        );
+                    }
+                }
+            }
+            (Err(ChargeError::Refused(e)), Err(ChargeError::Refused(g))) => {
+                assert_eq!(g, e, "ledger step {step}")
+            }
+            _ => panic!("ledger step {step}: memory {expected:?}, redis {got:?}"),
+        }
+    }
+}
