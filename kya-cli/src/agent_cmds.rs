@@ -123,3 +123,79 @@ pub(crate) fn run(cmd: AgentCommand) -> Result<ExitCode> {
         }
     }
 }
+
+/// `kya attest`: a signed `AgentReputationAttestation` (a rater's scored, tagged claim about an
+/// agent, mirroring ERC-8004 feedback), which merchants may count towards `minReputation`.
+#[derive(Args, Debug)]
+pub(crate) struct AttestArgs {
+    /// The rater's key (Multikey file).
+    #[arg(long, value_name = "KEYFILE")]
+    key: PathBuf,
+    /// The rater, when it is not the key's own did:key (a did:pkh wallet that bound it).
+    #[arg(long, value_name = "DID")]
+    issuer: Option<kya_core::Did>,
+    /// The agent rated.
+    #[arg(long, value_name = "DID")]
+    agent: DidKey,
+    /// The agent's registration, if it has one.
+    #[arg(long, value_name = "REGISTRATION", value_parser = io::parse_registration)]
+    registration: Option<AgentRegistration>,
+    /// The score, a decimal (`92.50`): written as an integer value and its decimals.
+    #[arg(long, value_name = "DECIMAL", allow_hyphen_values = true)]
+    value: String,
+    /// First tag (e.g. what was rated).
+    #[arg(long, default_value = "")]
+    tag1: String,
+    /// Second tag.
+    #[arg(long, default_value = "")]
+    tag2: String,
+    /// The endpoint the rating is about.
+    #[arg(long, value_name = "URL")]
+    endpoint: Option<String>,
+    /// How long it holds: e.g. 30d.
+    #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = io::parse_duration)]
+    valid_for: i64,
+}
+
+/// `"92.50"` → (9250, 2).
+fn fixed_point(s: &str) -> Result<(i128, u8)> {
+    let (whole, fraction) = s.split_once('.').unwrap_or((s, ""));
+    let digits = format!("{whole}{fraction}");
+    let ok = !whole.is_empty()
+        && fraction.len() <= 18
+        && (!s.contains('.') || !fraction.is_empty())
+        && digits
+            .trim_start_matches('-')
+            .bytes()
+            .all(|b| b.is_ascii_digit());
+    match (ok, digits.parse::<i128>()) {
+        (true, Ok(v)) => Ok((v, u8::try_from(fraction.len())?)),
+        _ => anyhow::bail!("`{s}` is not a decimal score"),
+    }
+}
+
+pub(crate) fn attest(args: AttestArgs) -> Result<ExitCode> {
+    let secret = io::read_secret_key(&args.key)?;
+    let issuer = args
+        .issuer
+        .unwrap_or_else(|| kya_core::Did::Key(DidKey::from_public_key(secret.public_key())));
+    let (value, value_decimals) = fixed_point(&args.value)?;
+    let now = kya_core::Timestamp::now();
+    let attestation = kya_core::credential::ReputationAttestation {
+        id: kya_core::credential::new_credential_id(),
+        issuer,
+        agent: args.agent,
+        valid_from: now,
+        valid_until: Some(now.add_seconds(args.valid_for)),
+        registration: args.registration,
+        value,
+        value_decimals,
+        tag1: args.tag1,
+        tag2: args.tag2,
+        endpoint: args.endpoint,
+        status: Vec::new(),
+    };
+    let signed = kya_core::credential::sign(attestation.to_unsigned()?, &secret, now)?;
+    write_json(signed.document())?;
+    Ok(ExitCode::SUCCESS)
+}

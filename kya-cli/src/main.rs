@@ -71,6 +71,8 @@ enum Command {
     /// a registry.
     #[command(subcommand)]
     Status(status_cmds::StatusCommand),
+    /// Attest to an agent's reputation: a signed, scored, tagged rating merchants may count.
+    Attest(Box<agent_cmds::AttestArgs>),
     /// ERC-8004 agent cards: write, check, and the domain-verification file.
     #[command(subcommand)]
     Agent(agent_cmds::AgentCommand),
@@ -275,6 +277,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Registry(cmd) => registry_cmds::run(cmd),
         Command::Status(cmd) => status_cmds::run(cmd),
         Command::Agent(cmd) => agent_cmds::run(cmd),
+        Command::Attest(args) => agent_cmds::attest(*args),
     }
 }
 

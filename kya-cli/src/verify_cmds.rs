@@ -137,6 +137,11 @@ pub(crate) struct VerifyArgs {
     /// its registration, or is inactive.
     #[arg(long, value_name = "URI=FILE", value_parser = parse_card_arg)]
     agent_card: Vec<(String, PathBuf)>,
+    /// A signed reputation attestation about the agent (`kya attest`); repeatable. Combined
+    /// with on-chain feedback from the policy's trusted raters and held to its
+    /// `minReputation`.
+    #[arg(long, value_name = "FILE")]
+    attestation: Vec<PathBuf>,
     /// A request to decide on (JSON: action, amount, audience, resource, time). For a
     /// signed request, the default is what its headers say.
     #[arg(long, value_name = "REQUEST.json")]
@@ -550,6 +555,20 @@ fn run_verification(args: &VerifyArgs) -> Result<Outcome> {
                 Err(e) => Err(Refused::from(e)),
             }
         }
+    };
+    let attestations = args
+        .attestation
+        .iter()
+        .map(|p| read_json(Some(p)))
+        .collect::<Result<Vec<_>>>()?;
+    let result = match result {
+        Ok(agent) if verifier.policy().min_reputation().is_some() || !attestations.is_empty() => {
+            verifier
+                .check_reputation(&agent, &attestations)
+                .map(|_| agent)
+                .map_err(Refused::from)
+        }
+        other => other,
     };
     let (result, decision) = match (result, decide_on.or(derived_request)) {
         (Ok(agent), Some(request)) => match verifier.decide(&agent, &request) {

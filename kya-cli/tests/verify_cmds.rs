@@ -798,3 +798,72 @@ fn verify_with_redis_refuses_what_the_fleet_already_admitted() {
     let down: Value = serde_json::from_str(&fails(d, &args)).unwrap();
     assert_eq!(down["error"]["code"], "store_unavailable", "{down}");
 }
+
+/// `kya attest` signs a rating; a policy with `minReputation` counts the trusted attester's
+/// ratings (`kya verify --attestation`) and refuses below its minimum.
+#[test]
+fn attestations_meet_a_policys_minimum_reputation() {
+    let dir = setup();
+    let d = dir.path();
+    ok(d, &["key", "generate", "--out", "rater.key"]);
+    let rater = ok(d, &["key", "did", "rater.key"]).trim().to_owned();
+    let principal = ok(d, &["key", "did", "principal.key"]).trim().to_owned();
+    let agent = ok(d, &["key", "did", "agent.key"]).trim().to_owned();
+    write(
+        d,
+        "reputed.json",
+        &format!(
+            r#"{{"trustedRoots": ["{principal}"], "audience": "{SHOP}",
+                "minReputation": {{"minCount": 1, "minAverage": "80", "trustedAttesters": ["{rater}"]}}}}"#
+        ),
+    );
+    for (file, score) in [("good.json", "92.50"), ("poor.json", "41")] {
+        let a = ok(
+            d,
+            &[
+                "attest",
+                "--key",
+                "rater.key",
+                "--agent",
+                &agent,
+                "--value",
+                score,
+                "--tag1",
+                "checkout",
+            ],
+        );
+        write(d, file, &a);
+    }
+    let verify = |extra: &[&str]| {
+        let mut args = vec!["verify", "chain.json", "--policy", "reputed.json", "--json"];
+        args.extend_from_slice(extra);
+        let out = kya(d, &args);
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.success(), json)
+    };
+    assert!(verify(&["--attestation", "good.json"]).0);
+    let (admitted, json) = verify(&["--attestation", "poor.json"]);
+    assert!(!admitted);
+    assert_eq!(json["error"]["code"], "reputation_insufficient", "{json}");
+    let (admitted, json) = verify(&[]);
+    assert!(!admitted);
+    assert_eq!(json["error"]["code"], "reputation_insufficient", "{json}");
+    // A rating by a key the policy does not trust is refused outright.
+    ok(d, &["key", "generate", "--out", "shill.key"]);
+    let shill = ok(
+        d,
+        &[
+            "attest",
+            "--key",
+            "shill.key",
+            "--agent",
+            &agent,
+            "--value",
+            "100",
+        ],
+    );
+    write(d, "shill.json", &shill);
+    let (admitted, json) = verify(&["--attestation", "shill.json"]);
+    assert!(!admitted);
+    assert_eq!(json["error"]["code"], "attestation_refused", "{json}");
+}

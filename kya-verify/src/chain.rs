@@ -39,7 +39,7 @@ use kya_core::ed25519::{self, SignatureError};
 use kya_core::grant::GrantSet;
 use kya_core::json::{JsonError, parse_strict};
 use kya_core::proof::ProofError;
-use kya_core::status::VerifiedStatusList;
+use kya_core::status::{StatusEntry, VerifiedStatusList};
 use kya_core::{CredentialDigest, Did, DidKey, ProofInfo, PublicKey, Timestamp};
 use serde_json::Value;
 
@@ -770,8 +770,35 @@ fn check_status(
     now: Timestamp,
     view: Option<&dyn StatusListView>,
 ) -> Result<(), VerifyError> {
-    for (i, &(link, signer)) in links.iter().enumerate() {
-        for entry in link.status() {
+    let holders: Vec<StatusHolder<'_>> = links
+        .iter()
+        .map(|&(link, signer)| StatusHolder {
+            issuer: link.issuer(),
+            signer,
+            entries: link.status(),
+        })
+        .collect();
+    check_status_of(&holders, policy, now, view)
+}
+
+/// A credential whose status entries are checked: its issuer, the key that signed it.
+pub(crate) struct StatusHolder<'a> {
+    pub(crate) issuer: Did,
+    pub(crate) signer: PublicKey,
+    pub(crate) entries: &'a [StatusEntry],
+}
+
+/// The one status rule, for chain links and for any other credential (`link` in errors is
+/// the holder's position).
+pub(crate) fn check_status_of(
+    holders: &[StatusHolder<'_>],
+    policy: &Policy,
+    now: Timestamp,
+    view: Option<&dyn StatusListView>,
+) -> Result<(), VerifyError> {
+    for (i, holder) in holders.iter().enumerate() {
+        let signer = holder.signer;
+        for entry in holder.entries {
             let list = view.and_then(|v| v.list(&entry.list)).ok_or_else(|| {
                 VerifyError::StatusListMissing {
                     link: i,
@@ -783,11 +810,11 @@ fn check_status(
                 list: entry.list.clone(),
                 reason,
             };
-            if *list.issuer() != link.issuer() {
+            if *list.issuer() != holder.issuer {
                 return Err(mismatch(format!(
                     "it is issued by {}, the credential by {}",
                     list.issuer(),
-                    link.issuer()
+                    holder.issuer
                 )));
             }
             if list.signer() != signer {

@@ -114,6 +114,10 @@ codes! {
     AgentCardMissing = "agent_card_missing",
     /// The agent's card does not name its registration, or is inactive.
     AgentCardMismatch = "agent_card_mismatch",
+    /// A reputation attestation was refused (signature, subject, attester, validity, status).
+    AttestationRefused = "attestation_refused",
+    /// The agent's combined reputation is below the policy's `minReputation`.
+    ReputationInsufficient = "reputation_insufficient",
     /// The nonce was seen before.
     NonceReplayed = "nonce_replayed",
     /// The agent's share of the nonce store is full.

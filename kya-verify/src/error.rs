@@ -342,6 +342,28 @@ pub enum VerifyError {
         /// Why.
         reason: String,
     },
+    /// A reputation attestation cannot count.
+    #[error("attestation [{index}] refused: {reason}")]
+    AttestationRefused {
+        /// Its position among the attestations given.
+        index: usize,
+        /// Why.
+        reason: String,
+    },
+    /// The combined reputation is below the policy's minimum.
+    #[error(
+        "reputation {average} over {count} ratings is below the policy's minimum of {min_average} over {min_count}"
+    )]
+    ReputationInsufficient {
+        /// Ratings counted.
+        count: u64,
+        /// Their average.
+        average: String,
+        /// The policy's minimum count.
+        min_count: u64,
+        /// The policy's minimum average.
+        min_average: String,
+    },
     /// The registry view cannot answer faithfully for a record the link depends on: its
     /// on-chain record exceeds the view's bounds (e.g. a snapshot's), so it is refused.
     #[error(
@@ -508,6 +530,8 @@ impl VerifyError {
             Self::StatusListStale { .. } => Code::StatusListStale,
             Self::AgentCardMissing { .. } => Code::AgentCardMissing,
             Self::AgentCardMismatch { .. } => Code::AgentCardMismatch,
+            Self::AttestationRefused { .. } => Code::AttestationRefused,
+            Self::ReputationInsufficient { .. } => Code::ReputationInsufficient,
         }
     }
 
@@ -555,7 +579,9 @@ impl VerifyError {
             | Self::ChainNotCached { .. }
             | Self::NonceQuotaExceeded { .. }
             | Self::RegistryStale { .. }
-            | Self::StoreUnavailable(_) => None,
+            | Self::StoreUnavailable(_)
+            | Self::AttestationRefused { .. }
+            | Self::ReputationInsufficient { .. } => None,
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod nonce;
 pub mod policy;
 pub mod presentation;
 pub mod registry;
+pub mod reputation;
 pub mod snapshot;
 pub mod status;
 pub mod store;

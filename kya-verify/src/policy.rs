@@ -29,6 +29,8 @@ use kya_core::Did;
 use kya_core::contexts::AcceptedContexts;
 use kya_core::json::{JsonError, JsonLimits, parse_strict};
 use serde::{Deserialize, Serialize};
+
+use crate::reputation::ReputationRequirement;
 use sha2::{Digest as _, Sha256};
 
 /// Default clock skew: 60 s.
@@ -93,6 +95,7 @@ pub struct Policy {
     max_registry_age_secs: u32,
     max_status_list_age_secs: u32,
     require_agent_cards: bool,
+    min_reputation: Option<ReputationRequirement>,
     accepted_contexts: AcceptedContexts,
     fingerprint: [u8; 32],
 }
@@ -123,6 +126,8 @@ struct PolicyJson {
     max_status_list_age_seconds: u32,
     #[serde(default)]
     require_agent_cards: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    min_reputation: Option<ReputationRequirement>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     accepted_contexts: Vec<String>,
 }
@@ -141,6 +146,7 @@ impl From<PolicyJson> for PolicyBuilder {
             max_registry_age_secs: json.max_registry_age_seconds,
             max_status_list_age_secs: json.max_status_list_age_seconds,
             require_agent_cards: json.require_agent_cards,
+            min_reputation: json.min_reputation,
             accepted_contexts: json.accepted_contexts,
         }
     }
@@ -262,6 +268,7 @@ impl Policy {
             max_registry_age_seconds: self.max_registry_age_secs,
             max_status_list_age_seconds: self.max_status_list_age_secs,
             require_agent_cards: self.require_agent_cards,
+            min_reputation: self.min_reputation.clone(),
             accepted_contexts: self.accepted_contexts.extra().to_vec(),
         }
     }
@@ -323,6 +330,11 @@ impl Policy {
         i64::from(self.max_status_list_age_secs)
     }
 
+    /// The reputation the policy requires, if any.
+    pub fn min_reputation(&self) -> Option<&ReputationRequirement> {
+        self.min_reputation.as_ref()
+    }
+
     /// Whether registered agents must have an active card naming their registration.
     pub fn requires_agent_cards(&self) -> bool {
         self.require_agent_cards
@@ -367,6 +379,7 @@ pub struct PolicyBuilder {
     max_registry_age_secs: u32,
     max_status_list_age_secs: u32,
     require_agent_cards: bool,
+    min_reputation: Option<ReputationRequirement>,
     accepted_contexts: Vec<String>,
 }
 
@@ -384,6 +397,7 @@ impl Default for PolicyBuilder {
             max_registry_age_secs: DEFAULT_MAX_REGISTRY_AGE_SECS,
             max_status_list_age_secs: DEFAULT_MAX_STATUS_LIST_AGE_SECS,
             require_agent_cards: false,
+            min_reputation: None,
             accepted_contexts: Vec::new(),
         }
     }
@@ -479,6 +493,13 @@ impl PolicyBuilder {
         self
     }
 
+    /// Requires a minimum reputation (see [`crate::reputation`]).
+    #[must_use]
+    pub fn min_reputation(mut self, requirement: ReputationRequirement) -> Self {
+        self.min_reputation = Some(requirement);
+        self
+    }
+
     /// Sets the cache capacity (0 disables caching).
     #[must_use]
     pub fn cache_capacity(mut self, capacity: usize) -> Self {
@@ -519,6 +540,7 @@ impl PolicyBuilder {
             max_registry_age_secs: self.max_registry_age_secs,
             max_status_list_age_secs: self.max_status_list_age_secs,
             require_agent_cards: self.require_agent_cards,
+            min_reputation: self.min_reputation,
             accepted_contexts,
             fingerprint: [0; 32],
         };

@@ -379,6 +379,25 @@ impl Verifier {
         }
     }
 
+    /// The agent's reputation: its on-chain feedback from the policy's trusted raters
+    /// combined with `attestations` (signed `AgentReputationAttestation`s about it), held to
+    /// the policy's `minReputation` (see [`crate::reputation`]). Every attestation must be
+    /// valid and by a trusted attester (`attestation_refused`); too low a result is
+    /// `reputation_insufficient`.
+    pub fn check_reputation(
+        &self,
+        agent: &VerifiedAgent,
+        attestations: &[serde_json::Value],
+    ) -> Result<crate::reputation::ReputationReport, VerifyError> {
+        crate::reputation::check(
+            agent,
+            attestations,
+            &self.policy,
+            self.now(),
+            self.status_lists(),
+        )
+    }
+
     /// The cached chain named `digest`, if still valid.
     pub fn cached(&self, digest: &ChainDigest) -> Option<VerifiedAgent> {
         let ctx = context_tag(&self.policy, self.views())?;
