@@ -340,6 +340,17 @@ async fn handle(shared: &Shared, req: http::Request<Incoming>, peer: SocketAddr)
         Err(poisoned) => Arc::clone(&poisoned.into_inner()),
     };
     let outcome = match &view {
+        // Behind another proxy the gateway cannot remove what the client sent, so a request
+        // that carries an identity header is refused rather than passed on beside ours.
+        Ok(_) if shared.upstream.is_none() && forges_identity(&parts.headers) => {
+            Outcome::Problem(crate::decide::Problem {
+                status: 403,
+                code: "header_invalid",
+                message:
+                    "identity headers (kya-verified-*) are set by the gateway, never by a client"
+                        .into(),
+            })
+        }
         Ok(view) => decide(&gate, shared.fresh.as_ref(), view),
         Err(e) => Outcome::Refused(Refusal::NotVerified(e.clone())),
     };
@@ -366,6 +377,14 @@ async fn handle(shared: &Shared, req: http::Request<Incoming>, peer: SocketAddr)
         }
         Some((base, client)) => forward(base, client, parts, body, identity).await,
     }
+}
+
+fn forges_identity(headers: &http::HeaderMap) -> bool {
+    headers.keys().any(|n| {
+        n.as_str()
+            .to_ascii_lowercase()
+            .starts_with(crate::decide::IDENTITY_PREFIX)
+    })
 }
 
 async fn forward(
