@@ -8,6 +8,7 @@
 //! cargo xtask vectors [--check]   regenerate kya's own test vectors (or check them)
 //! cargo xtask gas             gas per registry operation
 //! cargo xtask bench           benchmarks against peers, printing RATIO lines
+//! cargo xtask gateway-bench [--requests N]   the gateway's cost: through `kya serve` vs direct
 //! cargo xtask fuzz [--minutes N | --smoke]
 //! ```
 
@@ -33,10 +34,11 @@ fn main() -> Result<()> {
         Some("vectors") => vectors::run(&root, args.iter().any(|a| a == "--check")),
         Some("gas") => gas(&root),
         Some("bench") => bench(&root),
+        Some("gateway-bench") => gateway_bench(&args[1..]),
         Some("fuzz") => fuzz(&root, &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo|test|ci|install|vectors [--check]|gas|bench|fuzz [--minutes N|--smoke]>"
+                "usage: cargo xtask <demo|test|ci|install|vectors [--check]|gas|bench|gateway-bench [--requests N]|fuzz [--minutes N|--smoke]>"
             );
             std::process::exit(2);
         }
@@ -126,6 +128,24 @@ fn bench(root: &Path) -> Result<()> {
         "--manifest-path",
         &peers.to_string_lossy(),
     ]))
+}
+
+/// Requests per second and p99 through `kya serve` (proxy mode) against the same upstream
+/// reached directly, in one run (release build).
+fn gateway_bench(args: &[String]) -> Result<()> {
+    run(cargo()
+        .args([
+            "run",
+            "--release",
+            "--locked",
+            "-q",
+            "-p",
+            "kya-gateway",
+            "--example",
+            "gateway_bench",
+            "--",
+        ])
+        .args(args))
 }
 
 fn fuzz(root: &Path, args: &[String]) -> Result<()> {

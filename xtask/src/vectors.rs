@@ -169,6 +169,7 @@ fn generate() -> Result<BTreeMap<String, Vec<u8>>> {
         tag1: "checkout".into(),
         tag2: "on-time".into(),
         endpoint: Some("https://shop.example/api/checkout".into()),
+        status: Vec::new(),
     };
     let reputation = credential::sign(reputation.to_unsigned()?, &keys.rater, created)?;
 
