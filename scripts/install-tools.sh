@@ -129,3 +129,17 @@ echo "cast:  $BIN/cast"
 echo "solc:  $BIN/solc ($("$BIN/solc" --version | tail -n1))"
 echo "redis: $(command -v redis-server) ($(redis-server --version | cut -d' ' -f3))"
 echo "openzeppelin: $PREFIX/node_modules/@openzeppelin/contracts ($OZ_VERSION)"
+
+# nginx (Debian's package) for the gateway's auth_request test (kya-cli/tests/gateway_nginx.rs):
+# installed when missing, on Debian as root; elsewhere the test says how to get it (and fails
+# under CI).
+if ! command -v nginx >/dev/null && [[ ! -x /usr/sbin/nginx ]]; then
+  if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+    echo "install-tools: installing nginx (Debian package)" >&2
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx >&2
+  else
+    echo "install-tools: nginx is missing (the gateway's nginx test needs it: apt-get install nginx)" >&2
+  fi
+fi
+echo "nginx: $(command -v nginx || echo /usr/sbin/nginx)"

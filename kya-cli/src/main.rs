@@ -76,6 +76,28 @@ enum Command {
     /// ERC-8004 agent cards: write, check, and the domain-verification file.
     #[command(subcommand)]
     Agent(agent_cmds::AgentCommand),
+
+    /// The verification gateway: verify agent requests in front of any HTTP service (proxy
+    /// mode) or answer a proxy's auth sub-requests (auth mode), with a live registry view.
+    Serve(ServeArgs),
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    /// The configuration file (TOML; see the README's `kya serve` section).
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+}
+
+/// `kya serve`: logs as JSON lines on standard error; `listening on ADDR` on standard output.
+fn serve(args: ServeArgs) -> Result<ExitCode> {
+    let config = kya_gateway::Config::read(&args.config)?;
+    kya_gateway::log::init(&config.log_level)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(kya_gateway::run_file(args.config))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Subcommand, Debug)]
@@ -278,6 +300,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Status(cmd) => status_cmds::run(cmd),
         Command::Agent(cmd) => agent_cmds::run(cmd),
         Command::Attest(args) => agent_cmds::attest(*args),
+        Command::Serve(args) => serve(args),
     }
 }
 

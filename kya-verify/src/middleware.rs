@@ -129,21 +129,9 @@ where
         let max = self.max_body_bytes;
         Box::pin(async move {
             let (mut parts, body) = request.into_parts();
-            let body = match Limited::new(body, max).collect().await {
-                Ok(collected) => collected.to_bytes(),
-                Err(e) => {
-                    let error = if e
-                        .downcast_ref::<http_body_util::LengthLimitError>()
-                        .is_some()
-                    {
-                        HttpError::BodyTooLarge { max_bytes: max }
-                    } else {
-                        HttpError::BadRequest {
-                            detail: "the body could not be read".to_owned(),
-                        }
-                    };
-                    return Ok(problem(&Refusal::NotVerified(error)));
-                }
+            let body = match read_body(body, max).await {
+                Ok(body) => body,
+                Err(error) => return Ok(problem(&Refusal::NotVerified(error))),
             };
             let view = match request_view(&parts, &body) {
                 Ok(view) => view,
@@ -161,6 +149,27 @@ where
                 Err(refusal) => Ok(problem(&refusal)),
             }
         })
+    }
+}
+
+/// Reads a whole body of at most `max` bytes: `BodyTooLarge` past it, `BadRequest` when it
+/// cannot be read.
+pub async fn read_body<B>(body: B, max: usize) -> Result<Bytes, HttpError>
+where
+    B: http_body::Body,
+    B::Error: Into<BoxError>,
+{
+    match Limited::new(body, max).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(HttpError::BodyTooLarge { max_bytes: max })
+        }
+        Err(_) => Err(HttpError::BadRequest {
+            detail: "the body could not be read".to_owned(),
+        }),
     }
 }
 

@@ -9,6 +9,7 @@
 //! cargo xtask gas             gas per registry operation
 //! cargo xtask bench           benchmarks against peers, printing RATIO lines
 //! cargo xtask fleet [--short] three merchant instances on one Redis (and on a cluster)
+//! cargo xtask gateway-bench [--requests N]   the gateway's cost: through `kya serve` vs direct
 //! cargo xtask fuzz [--minutes N | --smoke]
 //! ```
 
@@ -34,11 +35,12 @@ fn main() -> Result<()> {
         Some("vectors") => vectors::run(&root, args.iter().any(|a| a == "--check")),
         Some("gas") => gas(&root),
         Some("bench") => bench(&root),
+        Some("gateway-bench") => gateway_bench(&args[1..]),
         Some("fuzz") => fuzz(&root, &args[1..]),
         Some("fleet") => fleet(&root, args.iter().any(|a| a == "--short")),
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo|test|ci|install|vectors [--check]|gas|bench|fuzz [--minutes N|--smoke]|fleet [--short]>"
+                "usage: cargo xtask <demo|test|ci|install|vectors [--check]|gas|bench|gateway-bench [--requests N]|fuzz [--minutes N|--smoke]|fleet [--short]>"
             );
             std::process::exit(2);
         }
@@ -156,6 +158,24 @@ fn fleet(root: &Path, short: bool) -> Result<()> {
         cmd.arg("--short");
     }
     run(&mut cmd)
+}
+
+/// Requests per second and p99 through `kya serve` (proxy mode) against the same upstream
+/// reached directly, in one run (release build).
+fn gateway_bench(args: &[String]) -> Result<()> {
+    run(cargo()
+        .args([
+            "run",
+            "--release",
+            "--locked",
+            "-q",
+            "-p",
+            "kya-gateway",
+            "--example",
+            "gateway_bench",
+            "--",
+        ])
+        .args(args))
 }
 
 fn fuzz(root: &Path, args: &[String]) -> Result<()> {

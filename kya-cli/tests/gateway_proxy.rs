@@ -1,0 +1,234 @@
+//! `kya serve` in proxy mode, end to end: a real anvil, the gateway as a child process
+//! following the registry, a small upstream, requests signed by `kya sign-request`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod common;
+mod gateway_support;
+use gateway_support::{Served, Shop, Upstream, send};
+
+fn proxy_config(shop: &Shop, upstream: &Upstream, routes: &str) -> String {
+    format!(
+        "listen = \"127.0.0.1:0\"\nmode = \"proxy\"\nupstream = \"http://{}\"\npolicy = \"policy.json\"\nauthorities = [\"shop.example\"]\n{routes}\n{}",
+        upstream.addr,
+        shop.registry_toml()
+    )
+}
+
+const PAY: &str = "[[route]]\nmethod = \"POST\"\npath = \"/pay\"\naction = \"payments/send\"\n";
+
+/// Attacker side first: forged identity headers, over the ceiling, a replay, an unmapped
+/// path; then the allowed request and what the upstream sees; then a priced route added by
+/// SIGHUP; then an on-chain revocation enforced live.
+#[test]
+fn proxy_mode_verifies_forwards_identity_and_enforces_revocations_live() {
+    let shop = Shop::new();
+    let upstream = Upstream::start();
+    let gw = Served::start(shop.dir.path(), &proxy_config(&shop, &upstream, PAY));
+    gw.wait_for("a synced registry view", |m| {
+        m.contains("kya_gateway_registry_syncs_total 1")
+            || m.contains("kya_gateway_registry_syncs_total 2")
+            || gw_ready(m)
+    });
+    assert_eq!(gw.get("/readyz").status, 200, "{}", gw.get("/readyz").body);
+    assert_eq!(gw.get("/healthz").status, 200);
+
+    // A client's own identity headers never reach the upstream: those the gateway sets are
+    // replaced, any other with the prefix is removed.
+    let mut forged = shop.sign("POST", "/pay", Some("1.00 USD"));
+    forged.push(("KYA-Verified-Principal".into(), "did:key:z6MkForged".into()));
+    forged.push(("kya-verified-agent".into(), "did:key:z6MkForged".into()));
+    forged.push(("KYA-Verified-Tier".into(), "gold".into()));
+    let r = send(&gw.addr, "POST", "/pay", &forged, b"");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json()["identity"]["kya-verified-principal"],
+        shop.company.as_str()
+    );
+    assert_eq!(
+        r.json()["identity"]["kya-verified-agent"],
+        shop.agent.as_str()
+    );
+    assert!(
+        !r.body.contains("Forged") && !r.body.contains("tier"),
+        "{}",
+        r.body
+    );
+    assert_eq!(upstream.hits(), 1);
+
+    // Over the ceiling: 403 with the reason, not forwarded.
+    let over = shop.sign("POST", "/pay", Some("150.00 USD"));
+    let r = send(&gw.addr, "POST", "/pay", &over, b"");
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(
+        r.codes().contains(&"amount_exceeds_ceiling".to_owned()),
+        "{}",
+        r.body
+    );
+    assert_eq!(r.headers["content-type"], "application/problem+json");
+
+    // Unmapped path: refused (fail closed), not forwarded.
+    let other = shop.sign("POST", "/admin", Some("1.00 USD"));
+    let r = send(&gw.addr, "POST", "/admin", &other, b"");
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(r.codes(), ["route_not_mapped"]);
+    assert_eq!(upstream.hits(), 1);
+
+    // Allowed: forwarded with who the agent is and what it was allowed.
+    let ok = shop.sign("POST", "/pay", Some("12.50 USD"));
+    let r = send(&gw.addr, "POST", "/pay", &ok, b"");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let seen = r.json()["identity"].clone();
+    assert_eq!(seen["kya-verified-agent"], shop.agent.as_str());
+    assert_eq!(seen["kya-verified-principal"], shop.company.as_str());
+    assert_eq!(seen["kya-verified-action"], "payments/send");
+    assert_eq!(seen["kya-verified-amount"], "12.50 USD");
+    assert_eq!(seen["kya-verified-grant"], "link=0; grant=0");
+    assert!(
+        seen["kya-verified-chain-digest"]
+            .as_str()
+            .unwrap()
+            .starts_with('u')
+    );
+    assert_eq!(upstream.hits(), 2);
+
+    // Replayed: refused, not forwarded again.
+    let r = send(&gw.addr, "POST", "/pay", &ok, b"");
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert_eq!(r.codes(), ["nonce_replayed"]);
+    assert_eq!(upstream.hits(), 2);
+
+    // SIGHUP: a priced route appears without a restart; the price is what is decided and
+    // charged, and an amount other than the price is refused.
+    let priced = format!(
+        "{PAY}[[route]]\nmethod = \"POST\"\npath = \"/coffee\"\naction = \"payments/send\"\nprice = \"4.20 USD\"\n"
+    );
+    std::fs::write(
+        shop.path("gateway.toml"),
+        proxy_config(&shop, &upstream, &priced),
+    )
+    .unwrap();
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &gw.child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    gw.wait_for("the reload", |m| m.contains("kya_gateway_reloads_total 1"));
+    let r = send(
+        &gw.addr,
+        "POST",
+        "/coffee",
+        &shop.sign("POST", "/coffee", None),
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["identity"]["kya-verified-amount"], "4.20 USD");
+    let r = send(
+        &gw.addr,
+        "POST",
+        "/coffee",
+        &shop.sign("POST", "/coffee", Some("0.01 USD")),
+        b"",
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(r.codes(), ["amount_not_price"]);
+
+    // Revoked on-chain while the gateway runs: refused once the view reaches that block.
+    shop.revoke_authorization();
+    let revoked_at = shop.block_number();
+    gw.wait_for("the revocation's block", |m| block_of(m) >= revoked_at);
+    let r = send(
+        &gw.addr,
+        "POST",
+        "/pay",
+        &shop.sign("POST", "/pay", Some("12.50 USD")),
+        b"",
+    );
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(
+        r.codes().iter().any(|c| c.starts_with("revoked")),
+        "{}",
+        r.body
+    );
+    assert_eq!(upstream.hits(), 3);
+
+    // Every decision was counted by outcome and code.
+    let metrics = gw.get("/metrics").body;
+    for line in [
+        "kya_gateway_decisions_total{outcome=\"allow\",code=\"none\"} 3",
+        "kya_gateway_decisions_total{outcome=\"deny\",code=\"amount_exceeds_ceiling\"} 1",
+        "kya_gateway_decisions_total{outcome=\"refused\",code=\"nonce_replayed\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} missing:\n{metrics}");
+    }
+    // One log line per decision, naming its codes; no credential or signature in the logs.
+    let log = std::fs::read_to_string(shop.path("gateway.log")).unwrap();
+    assert_eq!(
+        log.lines()
+            .filter(|l| l.contains("\"event\":\"decision\""))
+            .count(),
+        8,
+        "{log}"
+    );
+    assert!(log.contains("nonce_replayed"));
+    let signature = ok
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("signature"))
+        .unwrap();
+    assert!(
+        !log.contains(
+            signature
+                .1
+                .trim_start_matches("sig1=:")
+                .trim_end_matches(':')
+        )
+    );
+}
+
+fn gw_ready(metrics: &str) -> bool {
+    block_of(metrics) > 0
+}
+
+fn block_of(metrics: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("kya_gateway_registry_block "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A view that cannot be brought up to date is refused (503, `registry_stale`,
+/// `Retry-After`), never an allow; `/readyz` says so.
+#[test]
+fn a_registry_view_that_cannot_sync_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    std::fs::write(
+        dir.path().join("registry.json"),
+        r#"{"chainId": 31337, "identity": "0x5FbDB2315678afecb367f032d93F642f64180aa3", "reputation": "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("policy.json"),
+        r#"{"trustedRoots": [], "audience": "did:web:shop.example"}"#,
+    )
+    .unwrap();
+    let config = format!(
+        "listen = \"127.0.0.1:0\"\nmode = \"auth\"\npolicy = \"policy.json\"\nauthorities = [\"shop.example\"]\nallow_unmapped = true\n[registry]\ndeployment = \"registry.json\"\nrpc = [\"http://{closed}\"]\nsnapshot = \"snapshot.json\"\nmax_age_secs = 60\nrequest_timeout_secs = 1\n"
+    );
+    let gw = Served::start(dir.path(), &config);
+    let ready = gw.get("/readyz");
+    assert_eq!(ready.status, 503, "{}", ready.body);
+    let r = send(
+        &gw.addr,
+        "GET",
+        "/anything",
+        &[("Host".into(), "shop.example".into())],
+        b"",
+    );
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(r.codes(), ["registry_stale"]);
+    assert_eq!(r.headers["retry-after"], "1");
+}

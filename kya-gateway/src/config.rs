@@ -1,0 +1,329 @@
+//! The gateway's TOML configuration. Every option is documented in the README's
+//! "`kya serve`" section; unknown keys are refused so that a misspelt option never silently
+//! falls back to a default. Relative paths are read from the configuration file's directory.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use kya_core::grant::{Action, Money};
+use serde::Deserialize;
+
+use crate::error::GatewayError;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the gateway listens (`127.0.0.1:8080`).
+    pub listen: SocketAddr,
+    /// What the gateway does with a request.
+    pub mode: Mode,
+    /// Proxy mode: the service requests are forwarded to (`http://127.0.0.1:9000`).
+    #[serde(default)]
+    pub upstream: Option<String>,
+    /// The kya-verify policy file (JSON).
+    pub policy: PathBuf,
+    /// The authorities (`host[:port]`) agents sign requests for; none: the host of the
+    /// policy's `did:web` audience.
+    #[serde(default)]
+    pub authorities: Vec<String>,
+    /// The scheme of the resource URLs grants are judged on (default `https`).
+    #[serde(default = "default_scheme")]
+    pub scheme: String,
+    /// Whether a path no route maps is judged on the action the agent declares
+    /// (`KYA-Action`) instead of being refused (default false: fail closed).
+    #[serde(default)]
+    pub allow_unmapped: bool,
+    /// The routes: method and path prefix → action (and price).
+    #[serde(default, rename = "route")]
+    pub routes: Vec<RouteConfig>,
+    /// A directory of status list credentials (W3C Bitstring Status List).
+    #[serde(default)]
+    pub status_lists: Option<PathBuf>,
+    /// Auth mode settings.
+    #[serde(default)]
+    pub auth: AuthConfig,
+    /// The live registry view.
+    #[serde(default)]
+    pub registry: Option<RegistryConfig>,
+    /// The nonce store and the ledger.
+    #[serde(default)]
+    pub stores: StoresConfig,
+    /// Bounds on connections and bodies.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    /// The least level logged (`error`, `warn`, `info`, `debug`; default `info`).
+    #[serde(default = "default_log_level")]
+    pub log_level: String,
+}
+
+/// Proxy or auth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Mode {
+    /// Verify, then forward allowed requests to the upstream.
+    Proxy,
+    /// Answer another proxy's sub-request (nginx `auth_request`, Envoy `ext_authz`, Traefik
+    /// `forwardAuth`) with 2xx and identity headers, or a refusal.
+    Auth,
+}
+
+/// One route.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// The method (any when absent).
+    #[serde(default)]
+    pub method: Option<String>,
+    /// The path prefix, matched by whole segments.
+    pub path: String,
+    /// The action the route performs (`payments/send`).
+    pub action: String,
+    /// The price of one request (`"2.50 USD"`): the amount decided on and charged.
+    #[serde(default)]
+    pub price: Option<String>,
+}
+
+impl RouteConfig {
+    /// The action, parsed.
+    pub fn action(&self) -> Result<Action, GatewayError> {
+        Action::parse(&self.action)
+            .map_err(|e| GatewayError::Config(format!("route {}: action: {e}", self.path)))
+    }
+
+    /// The price, parsed.
+    pub fn price(&self) -> Result<Option<Money>, GatewayError> {
+        self.price
+            .as_deref()
+            .map(kya_verify::http::parse_amount_header)
+            .transpose()
+            .map_err(|e| GatewayError::Config(format!("route {}: price: {e}", self.path)))
+    }
+}
+
+/// Auth mode settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// A prefix the caller puts in front of the original path (Envoy's `path_prefix`),
+    /// removed before the path is judged.
+    #[serde(default)]
+    pub path_prefix: String,
+}
+
+/// The live registry view.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryConfig {
+    /// The deployment file (`registry.json`, as `kya registry deploy` writes it).
+    pub deployment: PathBuf,
+    /// RPC endpoints; a quorum of them must agree on everything the sync reads.
+    pub rpc: Vec<String>,
+    /// How many endpoints must agree (default: a majority).
+    #[serde(default)]
+    pub quorum: Option<usize>,
+    /// Which block to follow: `finalized` (default), `safe` or `latest`.
+    #[serde(default)]
+    pub follow: FollowConfig,
+    /// With `follow = "latest"`: stay this many blocks behind the head.
+    #[serde(default)]
+    pub confirmations: u64,
+    /// Milliseconds between syncs (default 12 000).
+    #[serde(default = "default_poll_ms")]
+    pub poll_interval_ms: u64,
+    /// The snapshot file: resumed at start, replaced atomically after each sync.
+    pub snapshot: PathBuf,
+    /// The oldest view the gateway answers from, in seconds since its last good sync
+    /// (default 300).
+    #[serde(default = "default_max_age")]
+    pub max_age_secs: u64,
+    /// What an older view does: `refuse` (503, default) or `degrade` (keep answering from
+    /// the last view, reported in logs, metrics and `/readyz`).
+    #[serde(default)]
+    pub when_stale: WhenStale,
+    /// Seconds one RPC request may take (default 10).
+    #[serde(default = "default_rpc_timeout")]
+    pub request_timeout_secs: u64,
+}
+
+/// Which block the registry sync follows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum FollowConfig {
+    /// The finalized block.
+    #[default]
+    Finalized,
+    /// The safe block.
+    Safe,
+    /// The head minus `confirmations`.
+    Latest,
+}
+
+/// What a stale registry view does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum WhenStale {
+    /// Refuse every request (503 with `Retry-After`, code `registry_stale`).
+    #[default]
+    Refuse,
+    /// Keep answering from the last view.
+    Degrade,
+}
+
+/// The nonce store and ledger.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoresConfig {
+    /// A shared store (several gateway instances refusing each other's replays and sharing
+    /// budgets). Reserved for a Redis backend; today a gateway with it set refuses to start.
+    #[serde(default)]
+    pub redis_url: Option<String>,
+    /// Most budget/rate counters the in-memory ledger keeps (default kya-verify's).
+    #[serde(default)]
+    pub ledger_capacity: Option<usize>,
+}
+
+/// Bounds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// The largest request body read (default 1 MiB); larger: 413.
+    #[serde(default = "default_body")]
+    pub max_body_bytes: usize,
+    /// Connections served at once (default 1024); more wait in the listen backlog.
+    #[serde(default = "default_connections")]
+    pub max_connections: usize,
+    /// Seconds a client may take to send its request head (default 10).
+    #[serde(default = "default_header_timeout")]
+    pub header_timeout_secs: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: default_body(),
+            max_connections: default_connections(),
+            header_timeout_secs: default_header_timeout(),
+        }
+    }
+}
+
+fn default_scheme() -> String {
+    "https".to_owned()
+}
+fn default_log_level() -> String {
+    "info".to_owned()
+}
+fn default_poll_ms() -> u64 {
+    12_000
+}
+fn default_max_age() -> u64 {
+    300
+}
+fn default_rpc_timeout() -> u64 {
+    10
+}
+fn default_body() -> usize {
+    1024 * 1024
+}
+fn default_connections() -> usize {
+    1024
+}
+fn default_header_timeout() -> u64 {
+    10
+}
+
+impl Config {
+    /// Reads and checks the file at `path`; relative paths in it are made relative to its
+    /// directory.
+    pub fn read(path: &Path) -> Result<Self, GatewayError> {
+        let text = std::fs::read_to_string(path).map_err(|source| GatewayError::Io {
+            context: format!("reading {}", path.display()),
+            source,
+        })?;
+        let mut config = Self::parse(&text).map_err(|e| match e {
+            GatewayError::Config(m) => GatewayError::Config(format!("{}: {m}", path.display())),
+            other => other,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.resolve(base);
+        Ok(config)
+    }
+
+    /// Parses and checks TOML text (paths left as written).
+    ///
+    /// ```
+    /// let config = kya_gateway::Config::parse(r#"
+    ///     listen = "127.0.0.1:8080"
+    ///     mode = "proxy"
+    ///     upstream = "http://127.0.0.1:9000"
+    ///     policy = "policy.json"
+    ///     authorities = ["shop.example"]
+    ///
+    ///     [[route]]
+    ///     method = "POST"
+    ///     path = "/pay"
+    ///     action = "payments/send"
+    /// "#).unwrap();
+    /// assert_eq!(config.routes.len(), 1);
+    /// assert!(kya_gateway::Config::parse("listen = 1").is_err());
+    /// ```
+    pub fn parse(text: &str) -> Result<Self, GatewayError> {
+        let config: Self = toml::from_str(text).map_err(|e| GatewayError::Config(e.to_string()))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), GatewayError> {
+        let bad = |m: String| Err(GatewayError::Config(m));
+        match (self.mode, &self.upstream) {
+            (Mode::Proxy, None) => return bad("proxy mode needs `upstream`".into()),
+            (Mode::Proxy, Some(u)) if crate::proxy::upstream_base(u).is_none() => {
+                return bad(format!(
+                    "upstream `{u}` is not an http:// url without a path"
+                ));
+            }
+            (Mode::Auth, Some(_)) => return bad("auth mode takes no `upstream`".into()),
+            _ => {}
+        }
+        if let Some(r) = &self.registry {
+            if r.rpc.is_empty() {
+                return bad("[registry] needs at least one `rpc` url".into());
+            }
+            if r.confirmations > 0 && r.follow != FollowConfig::Latest {
+                return bad("`confirmations` goes with follow = \"latest\"".into());
+            }
+        }
+        if self.limits.max_connections == 0 || self.limits.max_body_bytes == 0 {
+            return bad("limits must be above zero".into());
+        }
+        for route in &self.routes {
+            route.action()?;
+            route.price()?;
+            if !route.path.starts_with('/') {
+                return bad(format!("route path `{}` must start with /", route.path));
+            }
+        }
+        crate::log::level(&self.log_level)?;
+        Ok(())
+    }
+
+    fn resolve(&mut self, base: &Path) {
+        let at = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        at(&mut self.policy);
+        if let Some(d) = self.status_lists.as_mut() {
+            at(d);
+        }
+        if let Some(r) = self.registry.as_mut() {
+            at(&mut r.deployment);
+            at(&mut r.snapshot);
+        }
+    }
+}

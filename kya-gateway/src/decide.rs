@@ -1,0 +1,333 @@
+//! One decision per request: the verifier (built from the configuration, rebuilt on reload
+//! around the same stores), the route's price, the registry view's freshness, and the
+//! identity headers an allowed request carries on.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kya_core::grant::Money;
+use kya_verify::http::{
+    ChainStore, HttpError, HttpPolicy, HttpRequest, KyaGate, ProblemReason, Refusal, Route,
+    RouteMap,
+};
+use kya_verify::{Ledger, NonceStore, Policy, StatusLists, Verifier};
+use serde_json::{Value, json};
+
+use crate::config::{Config, StoresConfig, WhenStale};
+use crate::error::GatewayError;
+use crate::view::LiveView;
+
+/// The prefix of every identity header the gateway writes. Any header with this prefix that
+/// a client sends is removed before a request goes on, so an upstream can trust them.
+pub const IDENTITY_PREFIX: &str = "kya-verified-";
+/// The agent's `did:key`.
+pub const H_AGENT: &str = "kya-verified-agent";
+/// The principal the agent represents (`did:key` or `did:pkh`).
+pub const H_PRINCIPAL: &str = "kya-verified-principal";
+/// The chain's digest (`KYA-Chain-Digest` form, multibase).
+pub const H_CHAIN: &str = "kya-verified-chain-digest";
+/// The action decided on.
+pub const H_ACTION: &str = "kya-verified-action";
+/// The grant of the agent's own credential that allowed it: `link=<n>; grant=<i>`.
+pub const H_GRANT: &str = "kya-verified-grant";
+/// The amount decided on and charged (`12.50 USD`), when there is one.
+pub const H_AMOUNT: &str = "kya-verified-amount";
+/// The registry block the decision was judged at, when there is a registry view.
+pub const H_BLOCK: &str = "kya-verified-registry-block";
+
+/// Where nonces and budget counters live. Both are kya-verify's traits, so a shared backend
+/// (one that several gateway instances use, e.g. on Redis) plugs in through [`Stores::new`].
+#[derive(Clone)]
+pub struct Stores {
+    nonces: Arc<dyn NonceStore>,
+    ledger: Arc<dyn Ledger>,
+}
+
+impl std::fmt::Debug for Stores {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stores").finish_non_exhaustive()
+    }
+}
+
+impl Stores {
+    /// Stores of the caller's choosing.
+    pub fn new(nonces: Arc<dyn NonceStore>, ledger: Arc<dyn Ledger>) -> Self {
+        Self { nonces, ledger }
+    }
+
+    /// In-memory stores (one gateway instance).
+    pub fn memory(config: &StoresConfig) -> Self {
+        let ledger = config.ledger_capacity.map_or_else(
+            kya_verify::MemoryLedger::default,
+            kya_verify::MemoryLedger::new,
+        );
+        Self::new(
+            Arc::new(kya_verify::MemoryNonceStore::default()),
+            Arc::new(ledger),
+        )
+    }
+
+    /// The stores the configuration names: in memory, unless `redis_url` is set, which this
+    /// build cannot honour — refused rather than silently running without shared replay
+    /// protection.
+    pub fn from_config(config: &StoresConfig) -> Result<Self, GatewayError> {
+        match &config.redis_url {
+            None => Ok(Self::memory(config)),
+            Some(_) => Err(GatewayError::Stores(
+                "redis_url is set but this gateway has no redis backend; build one with `Gateway::with_stores` or remove it".into(),
+            )),
+        }
+    }
+}
+
+/// The part of the configuration that SIGHUP reloads: policy, routes, prices, authorities,
+/// status lists.
+pub(crate) struct Gate {
+    kya: KyaGate,
+    /// Per route: a one-route map (to match exactly as kya-verify routes), its prefix length,
+    /// its price.
+    prices: Vec<(RouteMap, usize, Option<Money>)>,
+}
+
+impl Gate {
+    /// Builds the verifier and the HTTP gate from `config` around the long-lived parts.
+    pub(crate) fn build(
+        config: &Config,
+        stores: &Stores,
+        chains: &Arc<dyn ChainStore>,
+        view: Option<&Arc<LiveView>>,
+    ) -> Result<Self, GatewayError> {
+        let bytes = std::fs::read(&config.policy).map_err(|source| GatewayError::Io {
+            context: format!("reading {}", config.policy.display()),
+            source,
+        })?;
+        let policy = Policy::from_json(&bytes).map_err(|source| GatewayError::Policy {
+            path: config.policy.display().to_string(),
+            source,
+        })?;
+        let mut verifier = Verifier::new(policy)
+            .with_nonce_store(Arc::clone(&stores.nonces))
+            .with_ledger(Arc::clone(&stores.ledger));
+        if let Some(view) = view {
+            verifier = verifier.with_registry(Arc::clone(view) as Arc<_>);
+        }
+        if let Some(dir) = &config.status_lists {
+            verifier = verifier.with_status_lists(Arc::new(StatusLists::load_dir(dir)?));
+        }
+        let mut http = HttpPolicy::default()
+            .scheme(config.scheme.clone())
+            .allow_declared_actions(config.allow_unmapped);
+        for a in &config.authorities {
+            http = http.authority(a.clone());
+        }
+        let mut prices = Vec::new();
+        for r in &config.routes {
+            let mut route = Route::new(r.path.clone(), r.action()?);
+            if let Some(m) = &r.method {
+                route = route.method(m.clone());
+            }
+            let one = RouteMap {
+                routes: vec![route.clone()],
+            };
+            prices.push((one, r.path.trim_end_matches('/').len(), r.price()?));
+            http = http.route(route);
+        }
+        let kya = KyaGate::new(Arc::new(verifier), http).chain_store(Arc::clone(chains));
+        Ok(Self { kya, prices })
+    }
+
+    /// The price of the longest route matching, as kya-verify picks it.
+    fn price(&self, method: &str, path: &str) -> Option<&Money> {
+        self.prices
+            .iter()
+            .filter(|(one, _, _)| one.action_for(method, path).is_some())
+            .max_by_key(|(_, len, _)| *len)
+            .and_then(|(_, _, price)| price.as_ref())
+    }
+}
+
+/// Who an allowed request comes from and what it was allowed to do.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    headers: Vec<(&'static str, String)>,
+}
+
+impl Identity {
+    /// The identity headers, names lowercase.
+    pub fn headers(&self) -> &[(&'static str, String)] {
+        &self.headers
+    }
+}
+
+/// A gateway-level refusal (not one of kya-verify's): a status, a stable code, a sentence.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    /// The HTTP status.
+    pub status: u16,
+    /// The stable code.
+    pub code: &'static str,
+    /// The sentence.
+    pub message: String,
+}
+
+/// What the gateway answers.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Allowed: go on with these identity headers.
+    Allowed(Identity),
+    /// Refused by kya-verify (401/403/400/413/429/503).
+    Refused(Refusal),
+    /// Refused by the gateway itself (stale registry view, a price the agent did not sign).
+    Problem(Problem),
+}
+
+impl Outcome {
+    /// The HTTP status of a refusal (200 for an allow).
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Allowed(_) => 200,
+            Self::Refused(r) => r.status(),
+            Self::Problem(p) => p.status,
+        }
+    }
+
+    /// `allow`, `deny` (verified, not allowed), `unavailable` (503) or `refused`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Allowed(_) => "allow",
+            Self::Refused(Refusal::Denied { .. }) => "deny",
+            _ if self.status() == 503 => "unavailable",
+            _ => "refused",
+        }
+    }
+
+    /// The reason codes.
+    pub fn codes(&self) -> Vec<String> {
+        match self {
+            Self::Allowed(_) => Vec::new(),
+            Self::Refused(r) => r.reasons().iter().map(|r| r.code.to_string()).collect(),
+            Self::Problem(p) => vec![p.code.to_owned()],
+        }
+    }
+
+    /// The RFC 9457 problem body of a refusal, in kya's shape.
+    pub fn problem_details(&self) -> Value {
+        match self {
+            Self::Allowed(_) => json!({}),
+            Self::Refused(r) => r.problem_details(),
+            Self::Problem(p) => problem_json(p.status, p.code, &p.message),
+        }
+    }
+}
+
+/// A problem body in the shape of kya-verify's refusals.
+pub(crate) fn problem_json(status: u16, code: &str, message: &str) -> Value {
+    let (slug, title) = match status {
+        403 => ("agent-not-allowed", "The agent may not do this"),
+        502 => ("upstream-unavailable", "The upstream did not answer"),
+        503 => ("verifier-unavailable", "The verifier cannot answer"),
+        _ => ("bad-agent-request", "The agent request cannot be read"),
+    };
+    json!({
+        "type": format!("https://w3id.org/kya/problems/{slug}"),
+        "title": title,
+        "status": status,
+        "detail": message,
+        "reasons": [{"code": code, "link": null, "message": message}],
+    })
+}
+
+/// The registry view's freshness bound.
+#[derive(Debug, Clone)]
+pub(crate) struct Freshness {
+    pub(crate) view: Arc<LiveView>,
+    pub(crate) max_age: Duration,
+    pub(crate) when_stale: WhenStale,
+}
+
+impl Freshness {
+    /// A refusal when the view is too old and the gateway refuses on that.
+    fn refusal(&self) -> Option<Problem> {
+        if self.when_stale == WhenStale::Degrade || self.view.is_fresh(self.max_age) {
+            return None;
+        }
+        let age = self.view.age().map_or_else(
+            || "never synced".to_owned(),
+            |a| format!("{} s old", a.as_secs()),
+        );
+        Some(Problem {
+            status: 503,
+            code: "registry_stale",
+            message: format!(
+                "the registry view (block {}) is {age}, over the bound of {} s",
+                self.view.block(),
+                self.max_age.as_secs()
+            ),
+        })
+    }
+}
+
+/// Decides on one request.
+pub(crate) fn decide(gate: &Gate, fresh: Option<&Freshness>, request: &HttpRequest) -> Outcome {
+    if let Some(p) = fresh.and_then(Freshness::refusal) {
+        return Outcome::Problem(p);
+    }
+    let (agent, checked, mut grant_request) = match gate.kya.verify(request) {
+        Ok(v) => v,
+        Err(e) => return Outcome::Refused(Refusal::NotVerified(e)),
+    };
+    if let Some(price) = gate.price(&request.method, request.path_component()) {
+        match &checked.amount {
+            Some(signed) if signed != price => {
+                return Outcome::Problem(Problem {
+                    status: 403,
+                    code: "amount_not_price",
+                    message: format!(
+                        "the signed amount {signed} is not this route's price {price}"
+                    ),
+                });
+            }
+            _ => grant_request.amount = Some(price.clone()),
+        }
+    }
+    let decision = match gate.kya.verifier().decide(&agent, &grant_request) {
+        Ok(d) => d,
+        Err(e) => return Outcome::Refused(Refusal::NotVerified(HttpError::Chain(e))),
+    };
+    if !decision.is_allowed() {
+        return Outcome::Refused(Refusal::Denied {
+            agent: Box::new(agent),
+            decision: Box::new(decision),
+        });
+    }
+    let leaf = decision.links().last();
+    let mut headers = vec![
+        (H_AGENT, agent.agent().to_string()),
+        (H_PRINCIPAL, agent.principal().to_string()),
+        (H_CHAIN, agent.chain_digest().to_string()),
+        (H_ACTION, grant_request.action.to_string()),
+        (
+            H_GRANT,
+            format!(
+                "link={}; grant={}",
+                leaf.map_or(0, |l| l.link),
+                leaf.and_then(|l| l.allowed_by).unwrap_or(0)
+            ),
+        ),
+    ];
+    if let Some(amount) = &grant_request.amount {
+        headers.push((H_AMOUNT, amount.to_string()));
+    }
+    if let Some(f) = fresh {
+        headers.push((H_BLOCK, f.view.block().to_string()));
+    }
+    Outcome::Allowed(Identity { headers })
+}
+
+/// The reasons of an outcome, for the decision's log line.
+pub(crate) fn reasons(outcome: &Outcome) -> Vec<ProblemReason> {
+    match outcome {
+        Outcome::Refused(r) => r.reasons(),
+        _ => Vec::new(),
+    }
+}

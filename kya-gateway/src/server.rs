@@ -1,0 +1,463 @@
+//! The server: the listener (bounded connections, request heads read within a timeout,
+//! bodies read up to a bound), the operations endpoints, proxy and auth modes, reload and
+//! graceful shutdown.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Method, Response, StatusCode};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use kya_verify::http::{ChainStore, MemoryChainStore, Refusal};
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+
+use crate::config::{Config, Mode};
+use crate::decide::{Freshness, Gate, Outcome, Stores, decide, problem_json};
+use crate::error::GatewayError;
+use crate::metrics::Metrics;
+use crate::proxy;
+use crate::view::{Follower, LiveView};
+
+type Body = BoxBody<Bytes, hyper::Error>;
+
+/// How long in-flight requests may take to finish after a shutdown signal.
+const DRAIN: Duration = Duration::from_secs(30);
+
+/// A configured gateway, not yet serving.
+pub struct Gateway {
+    shared: Arc<Shared>,
+    follower: Option<Follower>,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("listen", &self.shared.config.listen)
+            .field("mode", &self.shared.config.mode)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Shared {
+    config: Config,
+    config_path: Option<PathBuf>,
+    stores: Stores,
+    chains: Arc<dyn ChainStore>,
+    fresh: Option<Freshness>,
+    gate: RwLock<Arc<Gate>>,
+    metrics: Arc<Metrics>,
+    upstream: Option<(String, Client<HttpConnector, Full<Bytes>>)>,
+}
+
+impl Gateway {
+    /// A gateway for the configuration file at `path` (kept for reloads), with the stores it
+    /// names.
+    pub fn from_file(path: PathBuf) -> Result<Self, GatewayError> {
+        let config = Config::read(&path)?;
+        let stores = Stores::from_config(&config.stores)?;
+        Self::new(config, Some(path), stores)
+    }
+
+    /// A gateway for `config` with `stores` (in memory, or a shared backend); `config_path`
+    /// is what a reload reads again.
+    pub fn new(
+        config: Config,
+        config_path: Option<PathBuf>,
+        stores: Stores,
+    ) -> Result<Self, GatewayError> {
+        let (follower, fresh) = match &config.registry {
+            Some(r) => {
+                let (follower, view) = Follower::start(r)?;
+                let fresh = Freshness {
+                    view,
+                    max_age: Duration::from_secs(r.max_age_secs),
+                    when_stale: r.when_stale,
+                };
+                (Some(follower), Some(fresh))
+            }
+            None => (None, None),
+        };
+        let chains: Arc<dyn ChainStore> = Arc::new(MemoryChainStore::default());
+        let gate = Gate::build(&config, &stores, &chains, fresh.as_ref().map(|f| &f.view))?;
+        let upstream = match (config.mode, &config.upstream) {
+            (Mode::Proxy, Some(u)) => {
+                let base = proxy::upstream_base(u)
+                    .ok_or_else(|| GatewayError::Config(format!("upstream `{u}`")))?;
+                let client = Client::builder(TokioExecutor::new()).build_http();
+                Some((base, client))
+            }
+            _ => None,
+        };
+        let shared = Shared {
+            config,
+            config_path,
+            stores,
+            chains,
+            fresh,
+            gate: RwLock::new(Arc::new(gate)),
+            metrics: Arc::new(Metrics::default()),
+            upstream,
+        };
+        Ok(Self {
+            shared: Arc::new(shared),
+            follower,
+        })
+    }
+
+    /// The registry view, when one is configured.
+    pub fn view(&self) -> Option<Arc<LiveView>> {
+        self.shared.fresh.as_ref().map(|f| Arc::clone(&f.view))
+    }
+
+    /// A handle that reloads the policy, routes, prices, authorities and status lists from
+    /// the configuration file; the listener, mode, upstream, registry, stores and limits stay
+    /// as started.
+    pub fn reloader(&self) -> Reloader {
+        Reloader(Arc::clone(&self.shared))
+    }
+
+    /// Binds the configured address.
+    pub async fn bind(&self) -> Result<TcpListener, GatewayError> {
+        let addr = self.shared.config.listen;
+        TcpListener::bind(addr)
+            .await
+            .map_err(|source| GatewayError::Io {
+                context: format!("binding {addr}"),
+                source,
+            })
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then stops accepting, lets open
+    /// requests finish (up to 30 s) and stops the registry follower.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), GatewayError> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let follower = match (self.follower, &self.shared.fresh) {
+            (Some(f), Some(fresh)) => Some(f.spawn(
+                Arc::clone(&fresh.view),
+                Arc::clone(&self.shared.metrics),
+                stop_rx,
+            )?),
+            _ => None,
+        };
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let permits = Arc::new(Semaphore::new(self.shared.config.limits.max_connections));
+        let header_timeout =
+            Duration::from_secs(self.shared.config.limits.header_timeout_secs.max(1));
+        tokio::pin!(shutdown);
+        loop {
+            // A permit first: past the bound, connections wait in the listen backlog.
+            let permit = tokio::select! {
+                p = Arc::clone(&permits).acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+                () = &mut shutdown => break,
+            };
+            let (stream, peer) = tokio::select! {
+                a = listener.accept() => match a {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::warn!(event = "accept_failed", error = %e);
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let shared = Arc::clone(&self.shared);
+            let service = hyper::service::service_fn(move |req| {
+                let shared = Arc::clone(&shared);
+                async move { Ok::<_, Infallible>(handle(&shared, req, peer).await) }
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .serve_connection(TokioIo::new(stream), service);
+            let conn = graceful.watch(conn);
+            tokio::spawn(async move {
+                let _ = conn.await;
+                drop(permit);
+            });
+        }
+        drop(listener);
+        tracing::info!(event = "shutting_down");
+        let _ = stop_tx.send(true);
+        if tokio::time::timeout(DRAIN, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!(event = "drain_timed_out", seconds = DRAIN.as_secs());
+        }
+        if let Some(f) = follower {
+            let _ = tokio::task::spawn_blocking(move || f.join()).await;
+        }
+        Ok(())
+    }
+}
+
+/// Reloads the reloadable part of the configuration (see [`Gateway::reloader`]).
+#[derive(Clone)]
+pub struct Reloader(Arc<Shared>);
+
+impl std::fmt::Debug for Reloader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reloader").finish_non_exhaustive()
+    }
+}
+
+impl Reloader {
+    /// Reads the configuration file again and swaps in the new policy and routes; requests
+    /// in flight finish under the old ones. On any error the old configuration stays.
+    pub fn reload(&self) -> Result<(), GatewayError> {
+        let shared = &self.0;
+        let result = (|| {
+            let path = shared
+                .config_path
+                .as_ref()
+                .ok_or_else(|| GatewayError::Config("no configuration file to reload".into()))?;
+            let config = Config::read(path)?;
+            let view = shared.fresh.as_ref().map(|f| &f.view);
+            let gate = Gate::build(&config, &shared.stores, &shared.chains, view)?;
+            match shared.gate.write() {
+                Ok(mut g) => *g = Arc::new(gate),
+                Err(poisoned) => *poisoned.into_inner() = Arc::new(gate),
+            }
+            Ok(())
+        })();
+        shared.metrics.reload(result.is_ok());
+        match &result {
+            Ok(()) => tracing::info!(event = "reloaded"),
+            Err(e) => tracing::error!(event = "reload_failed", error = %e),
+        }
+        result
+    }
+}
+
+fn full(status: u16, content_type: &'static str, body: impl Into<Bytes>) -> Response<Body> {
+    let mut r = Response::new(Full::new(body.into()).map_err(|n| match n {}).boxed());
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static(content_type),
+    );
+    r
+}
+
+/// The operations endpoints, answered before any routing: `/healthz`, `/readyz`,
+/// `/metrics` (GET only).
+fn operations(shared: &Shared, method: &Method, path: &str) -> Option<Response<Body>> {
+    if method != Method::GET {
+        return None;
+    }
+    let view = shared.fresh.as_ref();
+    match path {
+        "/healthz" => Some(full(200, "text/plain", "ok\n")),
+        "/readyz" => {
+            let ready = view.is_none_or(|f| f.view.is_fresh(f.max_age));
+            let block = view.map(|f| f.view.block());
+            let body = serde_json::json!({"ready": ready, "registryBlock": block}).to_string();
+            Some(full(
+                if ready { 200 } else { 503 },
+                "application/json",
+                body,
+            ))
+        }
+        "/metrics" => {
+            let v = view.map(|f| {
+                let age = f.view.age().map_or(f64::INFINITY, |a| a.as_secs_f64());
+                (f.view.block(), age)
+            });
+            Some(full(
+                200,
+                "text/plain; version=0.0.4",
+                shared.metrics.render(v),
+            ))
+        }
+        _ => None,
+    }
+}
+
+fn refusal_response(outcome: &Outcome) -> Response<Body> {
+    let status = outcome.status();
+    let mut r = full(
+        status,
+        "application/problem+json",
+        outcome.problem_details().to_string(),
+    );
+    if status == 401 {
+        r.headers_mut().insert(
+            http::header::WWW_AUTHENTICATE,
+            http::HeaderValue::from_static("Signature tag=\"web-bot-auth\""),
+        );
+    }
+    if status == 503 {
+        r.headers_mut().insert(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from_static("1"),
+        );
+    }
+    r
+}
+
+async fn handle(shared: &Shared, req: http::Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    if let Some(r) = operations(shared, req.method(), req.uri().path()) {
+        return r;
+    }
+    let started = Instant::now();
+    let (parts, body) = req.into_parts();
+    let max = shared.config.limits.max_body_bytes;
+    let body = match kya_verify::middleware::read_body(body, max).await {
+        Ok(b) => b,
+        Err(error) => {
+            let outcome = Outcome::Refused(Refusal::NotVerified(error));
+            log_decision(
+                shared,
+                &outcome,
+                &parts.method,
+                parts.uri.path(),
+                peer,
+                started,
+            );
+            return refusal_response(&outcome);
+        }
+    };
+    let view = match shared.config.mode {
+        Mode::Auth => proxy::original_request(&parts, &body, &shared.config.auth.path_prefix),
+        _ => kya_verify::middleware::request_view(&parts, &body),
+    };
+    let gate = match shared.gate.read() {
+        Ok(g) => Arc::clone(&g),
+        Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+    };
+    let outcome = match &view {
+        // Behind another proxy the gateway cannot remove what the client sent, so a request
+        // that carries an identity header is refused rather than passed on beside ours.
+        Ok(_) if shared.upstream.is_none() && forges_identity(&parts.headers) => {
+            Outcome::Problem(crate::decide::Problem {
+                status: 403,
+                code: "header_invalid",
+                message:
+                    "identity headers (kya-verified-*) are set by the gateway, never by a client"
+                        .into(),
+            })
+        }
+        Ok(view) => decide(&gate, shared.fresh.as_ref(), view),
+        Err(e) => Outcome::Refused(Refusal::NotVerified(e.clone())),
+    };
+    let (method, path) = view.as_ref().map_or_else(
+        |_| (parts.method.to_string(), parts.uri.path().to_owned()),
+        |v| (v.method.clone(), v.path.clone()),
+    );
+    log_decision(shared, &outcome, &method, &path, peer, started);
+    let Outcome::Allowed(identity) = &outcome else {
+        return refusal_response(&outcome);
+    };
+    match &shared.upstream {
+        None => {
+            let mut r = full(200, "text/plain", "");
+            if proxy::set_identity(r.headers_mut(), identity).is_none() {
+                return full(
+                    500,
+                    "application/problem+json",
+                    problem_json(500, "bad_request", "an identity header cannot be written")
+                        .to_string(),
+                );
+            }
+            r
+        }
+        Some((base, client)) => forward(base, client, parts, body, identity).await,
+    }
+}
+
+fn forges_identity(headers: &http::HeaderMap) -> bool {
+    headers.keys().any(|n| {
+        n.as_str()
+            .to_ascii_lowercase()
+            .starts_with(crate::decide::IDENTITY_PREFIX)
+    })
+}
+
+async fn forward(
+    base: &str,
+    client: &Client<HttpConnector, Full<Bytes>>,
+    parts: http::request::Parts,
+    body: Bytes,
+    identity: &crate::decide::Identity,
+) -> Response<Body> {
+    let unavailable = |why: String| {
+        full(
+            502,
+            "application/problem+json",
+            problem_json(502, "upstream_unavailable", &why).to_string(),
+        )
+    };
+    let Some(request) = proxy::upstream_request(base, parts, body, identity) else {
+        return unavailable("the request cannot be forwarded as received".to_owned());
+    };
+    match client.request(request).await {
+        Ok(response) => {
+            let (mut parts, body) = response.into_parts();
+            proxy::strip_hop_by_hop(&mut parts.headers);
+            Response::from_parts(parts, body.boxed())
+        }
+        Err(e) => {
+            tracing::warn!(event = "upstream_failed", error = %e);
+            unavailable(format!("the upstream {base} did not answer"))
+        }
+    }
+}
+
+fn log_decision(
+    shared: &Shared,
+    outcome: &Outcome,
+    method: impl std::fmt::Display,
+    path: &str,
+    peer: SocketAddr,
+    started: Instant,
+) {
+    let took = started.elapsed();
+    let codes = outcome.codes();
+    shared.metrics.decision(outcome.label(), &codes, took);
+    if codes.iter().any(|c| c == "store_unavailable") {
+        shared.metrics.store_error();
+    }
+    let reasons: Vec<String> = crate::decide::reasons(outcome)
+        .into_iter()
+        .map(|r| r.message)
+        .collect();
+    let who = match outcome {
+        Outcome::Allowed(id) => id
+            .headers()
+            .iter()
+            .filter(|(n, _)| *n == crate::decide::H_AGENT || *n == crate::decide::H_PRINCIPAL)
+            .map(|(_, v)| v.as_str())
+            .collect::<Vec<_>>()
+            .join(" for "),
+        Outcome::Refused(Refusal::Denied { agent, .. }) => {
+            format!("{} for {}", agent.agent(), agent.principal())
+        }
+        _ => String::new(),
+    };
+    tracing::info!(
+        event = "decision",
+        outcome = outcome.label(),
+        status = outcome.status(),
+        codes = codes.join(","),
+        reasons = reasons.join("; "),
+        agent = who,
+        method = %method,
+        path = path.chars().take(200).collect::<String>(),
+        peer = %peer,
+        micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+    );
+}
