@@ -232,3 +232,40 @@ fn a_registry_view_that_cannot_sync_is_refused() {
     assert_eq!(r.codes(), ["registry_stale"]);
     assert_eq!(r.headers["retry-after"], "1");
 }
+
+/// Two gateways on one Redis are one merchant: a request one admitted is a replay at the
+/// other, and with Redis stopped the answer is 503 — never an allow, never forwarded.
+#[test]
+fn gateways_on_one_redis_refuse_each_others_replays() {
+    if !kya_testkit::redis::available_or_skip("gateways_on_one_redis_refuse_each_others_replays") {
+        return;
+    }
+    let mut redis = kya_testkit::redis::RedisServer::spawn().unwrap();
+    let shop = Shop::new();
+    let upstream = Upstream::start();
+    let stores = format!("\n[stores]\nredis_url = \"{}\"\n", redis.url());
+    let config = proxy_config(&shop, &upstream, PAY);
+    let a = Served::start(shop.dir.path(), &format!("{config}{stores}"));
+    let b = Served::start(
+        shop.dir.path(),
+        &format!(
+            "{}{stores}",
+            config.replace("snapshot.json", "snapshot-b.json")
+        ),
+    );
+    for gw in [&a, &b] {
+        gw.wait_for("a synced registry view", gw_ready);
+    }
+    let signed = shop.sign("POST", "/pay", Some("1.00 USD"));
+    let r = send(&a.addr, "POST", "/pay", &signed, b"");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = send(&b.addr, "POST", "/pay", &signed, b"");
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert_eq!(r.codes(), ["nonce_replayed"], "{}", r.body);
+
+    redis.shutdown().unwrap();
+    let fresh = shop.sign("POST", "/pay", Some("1.00 USD"));
+    let r = send(&b.addr, "POST", "/pay", &fresh, b"");
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(upstream.hits(), 1);
+}

@@ -177,10 +177,15 @@ pub enum WhenStale {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoresConfig {
-    /// A shared store (several gateway instances refusing each other's replays and sharing
-    /// budgets). Reserved for a Redis backend; today a gateway with it set refuses to start.
+    /// A shared Redis (`redis://host:port`, or `redis+cluster://h1:p1,h2:p2,…`): every
+    /// gateway instance on it refuses the others' replays and spends the same budgets. An
+    /// unreachable Redis answers 503, never an allow.
     #[serde(default)]
     pub redis_url: Option<String>,
+    /// The key namespace on that Redis (default: the first authority), so that several
+    /// merchants can share one server.
+    #[serde(default)]
+    pub redis_namespace: Option<String>,
     /// Most budget/rate counters the in-memory ledger keeps (default kya-verify's).
     #[serde(default)]
     pub ledger_capacity: Option<usize>,

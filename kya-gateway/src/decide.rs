@@ -67,18 +67,37 @@ impl Stores {
         )
     }
 
-    /// The stores the configuration names: in memory, unless `redis_url` is set, which this
-    /// build cannot honour — refused rather than silently running without shared replay
-    /// protection.
-    pub fn from_config(config: &StoresConfig) -> Result<Self, GatewayError> {
-        match &config.redis_url {
-            None => Ok(Self::memory(config)),
-            Some(_) => Err(GatewayError::Stores(
-                "redis_url is set but this gateway has no redis backend; build one with `Gateway::with_stores` or remove it".into(),
-            )),
-        }
+    /// The stores the configuration names: in memory, or shared on Redis when `redis_url`
+    /// is set (namespaced by `redis_namespace`, else by `default_namespace`: the first
+    /// authority).
+    pub fn from_config(
+        config: &StoresConfig,
+        default_namespace: Option<&str>,
+    ) -> Result<Self, GatewayError> {
+        let Some(url) = &config.redis_url else {
+            return Ok(Self::memory(config));
+        };
+        let namespace = config
+            .redis_namespace
+            .as_deref()
+            .or(default_namespace)
+            .ok_or_else(|| {
+                GatewayError::Stores("redis_url needs redis_namespace (or an authority)".into())
+            })?;
+        let redis = kya_redis::RedisConfig::from_url(url, namespace)
+            .map_err(|e| GatewayError::Stores(e.to_string()))?;
+        let capacity = config
+            .ledger_capacity
+            .unwrap_or(DEFAULT_REDIS_LEDGER_COUNTERS);
+        let (nonces, ledger) =
+            kya_redis::stores(redis, kya_verify::NonceQuotas::default(), capacity)
+                .map_err(|e| GatewayError::Stores(e.to_string()))?;
+        Ok(Self::new(nonces, ledger))
     }
 }
+
+/// Counters a shared ledger holds when the configuration does not say.
+const DEFAULT_REDIS_LEDGER_COUNTERS: usize = 100_000;
 
 /// The part of the configuration that SIGHUP reloads: policy, routes, prices, authorities,
 /// status lists.

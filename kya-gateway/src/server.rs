@@ -64,7 +64,10 @@ impl Gateway {
     /// names.
     pub fn from_file(path: PathBuf) -> Result<Self, GatewayError> {
         let config = Config::read(&path)?;
-        let stores = Stores::from_config(&config.stores)?;
+        let stores = Stores::from_config(
+            &config.stores,
+            config.authorities.first().map(String::as_str),
+        )?;
         Self::new(config, Some(path), stores)
     }
 
