@@ -4,6 +4,7 @@
 #   .tools/bin/solc                node shim around the npm `solc` library (solcjs)
 #   .tools/npm/node_modules/@openzeppelin/contracts
 #   redis-server, redis-cli     Debian 12's Redis 7.0 (apt, as root, when missing)
+#   nginx                       Debian 12's nginx 1.22 (apt, as root, when missing)
 # Idempotent: a stamp file records the pinned set; a second run is a no-op.
 set -euo pipefail
 
@@ -15,22 +16,28 @@ redis_ok() {
   command -v redis-server >/dev/null && command -v redis-cli >/dev/null \
     && redis-server --version | grep -q "v=$REDIS_SERIES\."
 }
+# Debian packages, as root, without starting their services (tests start their own servers
+# on free loopback ports).
+apt_install() {
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  local policy="/usr/sbin/policy-rc.d" added_policy=""
+  if [[ ! -e "$policy" ]]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && added_policy=1
+  fi
+  local status=0
+  apt-get install -y -qq --no-install-recommends "$@" >&2 || status=$?
+  if [[ -n "$added_policy" ]]; then rm -f "$policy"; fi
+  return "$status"
+}
+can_apt() { [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; }
+
 if ! redis_ok; then
   if command -v redis-server >/dev/null && command -v redis-cli >/dev/null; then
     echo "install-tools: using $(redis-server --version) (kya is tested with $REDIS_SERIES)" >&2
-  elif [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+  elif can_apt; then
     echo "install-tools: installing redis-server $REDIS_SERIES (Debian package)" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >&2
-    # The package's service is not wanted: refuse service starts during the install.
-    policy="/usr/sbin/policy-rc.d"
-    added_policy=""
-    if [[ ! -e "$policy" ]]; then
-      printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && added_policy=1
-    fi
-    apt-get install -y -qq --no-install-recommends \
-      "redis-server=5:$REDIS_SERIES.*" "redis-tools=5:$REDIS_SERIES.*" >&2
-    [[ -n "$added_policy" ]] && rm -f "$policy"
+    apt_install "redis-server=5:$REDIS_SERIES.*" "redis-tools=5:$REDIS_SERIES.*"
   else
     echo "install-tools: redis-server and redis-cli ($REDIS_SERIES) are required: install Debian's redis-server package (as root: apt-get install redis-server)" >&2
     exit 1
@@ -133,11 +140,11 @@ echo "openzeppelin: $PREFIX/node_modules/@openzeppelin/contracts ($OZ_VERSION)"
 # nginx (Debian's package) for the gateway's auth_request test (kya-cli/tests/gateway_nginx.rs):
 # installed when missing, on Debian as root; elsewhere the test says how to get it (and fails
 # under CI).
+NGINX_SERIES="1.22"
 if ! command -v nginx >/dev/null && [[ ! -x /usr/sbin/nginx ]]; then
-  if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
-    echo "install-tools: installing nginx (Debian package)" >&2
-    apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx >&2
+  if can_apt; then
+    echo "install-tools: installing nginx $NGINX_SERIES (Debian package)" >&2
+    apt_install "nginx=$NGINX_SERIES.*"
   else
     echo "install-tools: nginx is missing (the gateway's nginx test needs it: apt-get install nginx)" >&2
   fi
