@@ -269,3 +269,23 @@ fn gateways_on_one_redis_refuse_each_others_replays() {
     assert_eq!(r.status, 503, "{}", r.body);
     assert_eq!(upstream.hits(), 1);
 }
+
+/// A body over `max_body_bytes` is refused (413) before anything is verified or forwarded;
+/// one within it goes on to verification (here: unsigned, so 401).
+#[test]
+fn an_oversized_body_is_refused_before_verification() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("policy.json"),
+        r#"{"trustedRoots": [], "audience": "did:web:shop.example"}"#,
+    )
+    .unwrap();
+    let config = "listen = \"127.0.0.1:0\"\nmode = \"auth\"\npolicy = \"policy.json\"\nauthorities = [\"shop.example\"]\nallow_unmapped = true\n[limits]\nmax_body_bytes = 64\n";
+    let gw = Served::start(dir.path(), config);
+    let host = [("Host".to_owned(), "shop.example".to_owned())];
+    let r = send(&gw.addr, "POST", "/upload", &host, &[b'x'; 100]);
+    assert_eq!(r.status, 413, "{}", r.body);
+    assert_eq!(r.codes(), ["body_too_large"], "{}", r.body);
+    let r = send(&gw.addr, "POST", "/upload", &host, &[b'x'; 10]);
+    assert_eq!(r.status, 401, "{}", r.body);
+}
