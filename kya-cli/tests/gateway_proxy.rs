@@ -196,10 +196,9 @@ fn block_of(metrics: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// A view that cannot be brought up to date is refused (503, `registry_stale`,
-/// `Retry-After`), never an allow; `/readyz` says so.
-#[test]
-fn a_registry_view_that_cannot_sync_is_refused() {
+/// A gateway in auth mode whose registry RPC never answers (a closed port), with
+/// `when_stale` as given.
+fn unsyncable(when_stale: &str) -> (tempfile::TempDir, Served) {
     let dir = tempfile::tempdir().unwrap();
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -216,21 +215,44 @@ fn a_registry_view_that_cannot_sync_is_refused() {
     )
     .unwrap();
     let config = format!(
-        "listen = \"127.0.0.1:0\"\nmode = \"auth\"\npolicy = \"policy.json\"\nauthorities = [\"shop.example\"]\nallow_unmapped = true\n[registry]\ndeployment = \"registry.json\"\nrpc = [\"http://{closed}\"]\nsnapshot = \"snapshot.json\"\nmax_age_secs = 60\nrequest_timeout_secs = 1\n"
+        "listen = \"127.0.0.1:0\"\nmode = \"auth\"\npolicy = \"policy.json\"\nauthorities = [\"shop.example\"]\nallow_unmapped = true\n[registry]\ndeployment = \"registry.json\"\nrpc = [\"http://{closed}\"]\nsnapshot = \"snapshot.json\"\nmax_age_secs = 60\nrequest_timeout_secs = 1\nwhen_stale = \"{when_stale}\"\n"
     );
     let gw = Served::start(dir.path(), &config);
-    let ready = gw.get("/readyz");
-    assert_eq!(ready.status, 503, "{}", ready.body);
-    let r = send(
+    (dir, gw)
+}
+
+fn unsigned_get(gw: &Served) -> gateway_support::Reply {
+    send(
         &gw.addr,
         "GET",
         "/anything",
         &[("Host".into(), "shop.example".into())],
         b"",
-    );
+    )
+}
+
+/// A view that cannot be brought up to date is refused (503, `registry_stale`,
+/// `Retry-After`), never an allow; `/readyz` says so.
+#[test]
+fn a_registry_view_that_cannot_sync_is_refused() {
+    let (_dir, gw) = unsyncable("refuse");
+    let ready = gw.get("/readyz");
+    assert_eq!(ready.status, 503, "{}", ready.body);
+    let r = unsigned_get(&gw);
     assert_eq!(r.status, 503, "{}", r.body);
     assert_eq!(r.codes(), ["registry_stale"]);
     assert_eq!(r.headers["retry-after"], "1");
+}
+
+/// With `when_stale = "degrade"` the same gateway keeps judging requests (here: an unsigned
+/// one, refused for what it is) while `/readyz` still reports the view as not fresh.
+#[test]
+fn a_degrading_gateway_keeps_judging_while_not_ready() {
+    let (_dir, gw) = unsyncable("degrade");
+    assert_eq!(gw.get("/readyz").status, 503);
+    let r = unsigned_get(&gw);
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert_ne!(r.codes(), ["registry_stale"], "{}", r.body);
 }
 
 /// Two gateways on one Redis are one merchant: a request one admitted is a replay at the
