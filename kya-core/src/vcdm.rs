@@ -455,7 +455,17 @@ pub fn is_url(s: &str) -> bool {
         && scheme
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-        && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+        && no_space_or_control(s)
+}
+
+/// No whitespace and no control character (the same test as `char::is_whitespace` and
+/// `char::is_control`; ASCII text, the usual case, is checked bytewise).
+fn no_space_or_control(s: &str) -> bool {
+    if s.is_ascii() {
+        s.bytes().all(|b| b > b' ' && b != 0x7f)
+    } else {
+        !s.chars().any(|c| c.is_whitespace() || c.is_control())
+    }
 }
 
 /// A JSON path, built only when a violation is recorded.
@@ -1050,4 +1060,20 @@ fn items_of<'v>(
 
 fn truncate(s: &str) -> String {
     s.chars().take(64).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::no_space_or_control;
+
+    proptest! {
+        /// The bytewise ASCII path answers as the per-character rule does, on any text.
+        #[test]
+        fn the_ascii_fast_path_is_the_char_rule(s in "\\PC{0,40}|[\\x00-\\x7f]{0,40}|.{0,40}") {
+            let by_char = !s.chars().any(|c| c.is_whitespace() || c.is_control());
+            prop_assert_eq!(no_space_or_control(&s), by_char);
+        }
+    }
 }

@@ -369,10 +369,11 @@ impl CredentialKind {
         };
         let issuer: Did = issuer_id.parse().map_err(|e| kya(format!("issuer: {e}")))?;
         let subject_value = match doc.get("credentialSubject") {
-            Some(v @ Value::Object(_)) => v.clone(),
+            Some(v @ Value::Object(_)) => v,
             _ => return Err(kya("credentialSubject must be a single object".into())),
         };
-        let subject: SubjectJson = serde_json::from_value(subject_value)
+        // Read from the borrowed value: no copy of the subject and its grants.
+        let subject = SubjectJson::deserialize(subject_value)
             .map_err(|e| kya(format!("credentialSubject: {e}")))?;
         let time = |p: &str| -> Result<Option<Timestamp>, CredentialError> {
             doc.get(p)
