@@ -593,16 +593,19 @@ pub(crate) fn verify_links(
         }
         None => vec![None; links.len()],
     };
-    let regs: Vec<Option<&AgentRegistration>> =
-        links.iter().map(|(l, ..)| l.registration()).collect();
-    check_cards(&regs, &facts, policy, views.cards)?;
+    check_cards(
+        links.iter().map(|(l, ..)| l.registration()),
+        &facts,
+        policy,
+        views.cards,
+    )?;
     // 9. Status lists.
-    let signed: Vec<(&Link, PublicKey)> = links
-        .iter()
-        .enumerate()
-        .map(|(i, (l, ..))| (l, link_signer(i, l, root_signer.0)))
-        .collect();
-    check_status(&signed, policy, now, views.status)?;
+    check_status_of(
+        link_status_holders(links.iter().map(|(l, ..)| l), root_signer.0),
+        policy,
+        now,
+        views.status,
+    )?;
     let root = RootFacts {
         principal: root_issuer,
         signer: root_signer,
@@ -676,13 +679,12 @@ pub(crate) fn recheck_cached(
     let registry = views.registry;
     check_registry_age(policy, now, registry)?;
     let (signer, binding) = agent.inner.root_signer;
-    let signed: Vec<(&Link, PublicKey)> = agent
-        .chain()
-        .iter()
-        .enumerate()
-        .map(|(i, l)| (l.link(), link_signer(i, l.link(), signer)))
-        .collect();
-    check_status(&signed, policy, now, views.status)?;
+    check_status_of(
+        link_status_holders(agent.chain().iter().map(ChainLink::link), signer),
+        policy,
+        now,
+        views.status,
+    )?;
     let Some(view) = registry else {
         return Ok(());
     };
@@ -693,16 +695,19 @@ pub(crate) fn recheck_cached(
         .map(|l| (l.link(), l.digest()))
         .collect();
     let facts = check_registry(&links, policy, now, view)?;
-    let regs: Vec<Option<&AgentRegistration>> =
-        links.iter().map(|(l, _)| l.registration()).collect();
-    check_cards(&regs, &facts, policy, views.cards)
+    check_cards(
+        links.iter().map(|(l, _)| l.registration()),
+        &facts,
+        policy,
+        views.cards,
+    )
 }
 
 /// When the policy asks for agent cards: each registered link's agent has a card at the
 /// `agentURI` the registry records, held by the verifier, active, and naming that very
 /// registration. A registered link without registry facts (no view) has no card to find.
-fn check_cards(
-    registrations: &[Option<&AgentRegistration>],
+fn check_cards<'a>(
+    registrations: impl IntoIterator<Item = Option<&'a AgentRegistration>>,
     facts: &[Option<RegistrationFacts>],
     policy: &Policy,
     view: Option<&dyn AgentCardView>,
@@ -710,7 +715,7 @@ fn check_cards(
     if !policy.requires_agent_cards() {
         return Ok(());
     }
-    for (i, reg) in registrations.iter().enumerate() {
+    for (i, reg) in registrations.into_iter().enumerate() {
         let Some(reg) = reg else { continue };
         let uri = facts
             .get(i)
@@ -761,24 +766,19 @@ fn link_signer(i: usize, link: &Link, root_signer: PublicKey) -> PublicKey {
     }
 }
 
-/// Every status entry of every link is checked against the list it names: held by this
-/// verifier, issued by the link's issuer and signed by the key that signed the link, fresh,
-/// for the entry's purpose, and with the entry's bit clear. No lists, no pass.
-fn check_status(
-    links: &[(&Link, PublicKey)],
-    policy: &Policy,
-    now: Timestamp,
-    view: Option<&dyn StatusListView>,
-) -> Result<(), VerifyError> {
-    let holders: Vec<StatusHolder<'_>> = links
-        .iter()
-        .map(|&(link, signer)| StatusHolder {
-            issuer: link.issuer(),
-            signer,
-            entries: link.status(),
-        })
-        .collect();
-    check_status_of(&holders, policy, now, view)
+/// The links of a chain (root first) as status holders: each with its issuer and the key
+/// that signed it, so that every status entry of every link is checked against the list it
+/// names (held by this verifier, issued by the link's issuer and signed by that key, fresh,
+/// for the entry's purpose, its bit clear). No lists, no pass.
+fn link_status_holders<'a>(
+    links: impl Iterator<Item = &'a Link>,
+    root_signer: PublicKey,
+) -> impl Iterator<Item = StatusHolder<'a>> {
+    links.enumerate().map(move |(i, link)| StatusHolder {
+        issuer: link.issuer(),
+        signer: link_signer(i, link, root_signer),
+        entries: link.status(),
+    })
 }
 
 /// A credential whose status entries are checked: its issuer, the key that signed it.
@@ -790,13 +790,13 @@ pub(crate) struct StatusHolder<'a> {
 
 /// The one status rule, for chain links and for any other credential (`link` in errors is
 /// the holder's position).
-pub(crate) fn check_status_of(
-    holders: &[StatusHolder<'_>],
+pub(crate) fn check_status_of<'a>(
+    holders: impl IntoIterator<Item = StatusHolder<'a>>,
     policy: &Policy,
     now: Timestamp,
     view: Option<&dyn StatusListView>,
 ) -> Result<(), VerifyError> {
-    for (i, holder) in holders.iter().enumerate() {
+    for (i, holder) in holders.into_iter().enumerate() {
         let signer = holder.signer;
         for entry in holder.entries {
             let list = view.and_then(|v| v.list(&entry.list)).ok_or_else(|| {

@@ -122,7 +122,7 @@ fn read_attestation(
         signer: verified.proof().signer.public_key(),
         entries: &a.status,
     };
-    check_status_of(&[holder], policy, now, lists).map_err(|e| refused(e.to_string()))?;
+    check_status_of([holder], policy, now, lists).map_err(|e| refused(e.to_string()))?;
     let scale = 10i128.checked_pow(u32::from(18 - a.value_decimals.min(18)));
     let value = scale
         .and_then(|s| a.value.checked_mul(s))
