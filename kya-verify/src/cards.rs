@@ -6,11 +6,12 @@
 //! Cards are fetched by whatever the merchant trusts to fetch them and handed to the
 //! verifier by URI ([`AgentCards::insert`]); without a card, a registered link is refused.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use kya_core::card::AgentCard;
 use sha2::{Digest as _, Sha256};
+
+use crate::held::Held;
 
 /// Where a verifier finds agent cards, by the `agentURI` the registry records.
 pub trait AgentCardView: Send + Sync {
@@ -22,9 +23,17 @@ pub trait AgentCardView: Send + Sync {
 }
 
 /// Agent cards held in memory.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct AgentCards {
-    cards: HashMap<String, Arc<AgentCard>>,
+    cards: Held<AgentCard>,
+}
+
+impl Default for AgentCards {
+    fn default() -> Self {
+        Self {
+            cards: Held::new(b"kya agent cards v1"),
+        }
+    }
 }
 
 impl AgentCards {
@@ -35,30 +44,17 @@ impl AgentCards {
 
     /// Holds `card` as the one at `uri` (replacing any).
     pub fn insert(&mut self, uri: impl Into<String>, card: AgentCard) {
-        self.cards.insert(uri.into(), Arc::new(card));
+        let digest = Sha256::digest(card.to_json().to_string()).into();
+        self.cards.insert(uri.into(), card, digest);
     }
 }
 
 impl AgentCardView for AgentCards {
     fn card(&self, uri: &str) -> Option<Arc<AgentCard>> {
-        self.cards.get(uri).cloned()
+        self.cards.get(uri)
     }
 
     fn state_id(&self) -> [u8; 32] {
-        let mut entries: Vec<(&String, String)> = self
-            .cards
-            .iter()
-            .map(|(uri, card)| (uri, card.to_json().to_string()))
-            .collect();
-        entries.sort_unstable();
-        let mut h = Sha256::new();
-        h.update(b"kya agent cards v1");
-        for (uri, card) in entries {
-            for part in [uri.as_bytes(), card.as_bytes()] {
-                h.update((part.len() as u64).to_le_bytes());
-                h.update(part);
-            }
-        }
-        h.finalize().into()
+        self.cards.state()
     }
 }

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod code;
 pub mod decision;
 pub mod error;
+mod held;
 pub mod http;
 pub mod ledger;
 #[cfg(feature = "tower")]

@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use kya_core::status::{LIST_LIMITS, StatusError, VerifiedStatusList};
-use sha2::{Digest as _, Sha256};
+
+use crate::held::Held;
 
 /// Where a verifier finds status lists, by the URL credentials name them with.
 pub trait StatusListView: Send + Sync {
@@ -69,9 +70,17 @@ pub enum StatusListsError {
 }
 
 /// Verified status lists held in memory.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct StatusLists {
-    lists: HashMap<String, Arc<VerifiedStatusList>>,
+    lists: Held<VerifiedStatusList>,
+}
+
+impl Default for StatusLists {
+    fn default() -> Self {
+        Self {
+            lists: Held::new(b"kya status lists v1"),
+        }
+    }
 }
 
 impl StatusLists {
@@ -82,7 +91,8 @@ impl StatusLists {
 
     /// Holds `list` (replacing a list with the same `id`).
     pub fn insert(&mut self, list: VerifiedStatusList) {
-        self.lists.insert(list.id().to_owned(), Arc::new(list));
+        let digest = list.digest().0;
+        self.lists.insert(list.id().to_owned(), list, digest);
     }
 
     /// The number of lists held.
@@ -92,7 +102,7 @@ impl StatusLists {
 
     /// Whether none is held.
     pub fn is_empty(&self) -> bool {
-        self.lists.is_empty()
+        self.lists.len() == 0
     }
 
     /// Reads and verifies every `*.json` file of `dir` as a status list credential. Any
@@ -149,24 +159,11 @@ fn read_list(path: &Path) -> Result<VerifiedStatusList, StatusListsError> {
 
 impl StatusListView for StatusLists {
     fn list(&self, url: &str) -> Option<Arc<VerifiedStatusList>> {
-        self.lists.get(url).cloned()
+        self.lists.get(url)
     }
 
     fn state_id(&self) -> [u8; 32] {
-        let mut ids: Vec<(&String, [u8; 32])> = self
-            .lists
-            .iter()
-            .map(|(id, l)| (id, l.digest().0))
-            .collect();
-        ids.sort_unstable();
-        let mut h = Sha256::new();
-        h.update(b"kya status lists v1");
-        for (id, digest) in ids {
-            h.update((id.len() as u64).to_le_bytes());
-            h.update(id.as_bytes());
-            h.update(digest);
-        }
-        h.finalize().into()
+        self.lists.state()
     }
 }
 
