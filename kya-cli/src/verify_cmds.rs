@@ -717,7 +717,8 @@ pub(crate) fn explain(explain: ExplainArgs) -> Result<ExitCode> {
         (Input::SignedRequest(..), _) => outcome
             .signature
             .as_ref()
-            .and_then(|s| parse_strict(&s.chain, JsonLimits::default()).ok())
+            .and_then(|s| s.chain.to_bytes().ok())
+            .and_then(|bytes| parse_strict(&bytes, JsonLimits::default()).ok())
             .or_else(|| chain_from_headers(&outcome.value))
             .and_then(|v| v.as_array().cloned())
             .unwrap_or_default(),

@@ -51,10 +51,22 @@ pub(crate) fn context_tag(policy: &Policy, views: Views<'_>) -> Option<[u8; 32]>
     Some(h.finalize().into())
 }
 
-/// SHA-256 of a chain's input bytes under a context tag.
-pub(crate) fn input_key(context: &[u8; 32], input: &[u8]) -> [u8; 32] {
+/// The form a chain's input came in: part of its cache key, so that equal bytes in two
+/// forms never share an entry.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum InputForm {
+    /// JSON bytes.
+    Json = 0,
+    /// base64url text of JSON bytes (a `KYA-Chain` header).
+    Base64Url = 1,
+}
+
+/// SHA-256 of a chain's input (exactly the bytes received, in the form received) under a
+/// context tag.
+pub(crate) fn input_key(context: &[u8; 32], form: InputForm, input: &[u8]) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(context);
+    h.update([form as u8]);
     h.update(input);
     h.finalize().into()
 }

@@ -23,7 +23,7 @@ use kya_core::{DidKey, PublicKey, Timestamp};
 use serde_json::Value;
 
 use crate::agent::{ChainDigest, VerifiedAgent};
-use crate::cache::{ChainCache, context_tag, input_key};
+use crate::cache::{ChainCache, InputForm, context_tag, input_key};
 use crate::cards::AgentCardView;
 use crate::chain::{
     Views, holder_signature, parse_chain_bytes, recheck_cached, verify_links, verify_single,
@@ -50,6 +50,10 @@ pub enum ChainInput<'a> {
     Links(Vec<Value>),
     /// A chain this verifier has cached, by its [`ChainDigest`].
     Digest(ChainDigest),
+    /// The chain's JSON bytes as base64url text without padding (how a `KYA-Chain` header
+    /// carries them). A cached chain is found by this text, exactly as received, without
+    /// decoding it.
+    Base64Url(&'a str),
 }
 
 /// How a holder signature names its key.
@@ -249,11 +253,19 @@ impl Verifier {
                 return self.finish_cached(agent, proof, now);
             }
             ChainInput::Bytes(bytes) => {
-                let key = context.map(|ctx| input_key(&ctx, bytes));
+                let key = context.map(|ctx| input_key(&ctx, InputForm::Json, bytes));
                 if let Some(agent) = key.and_then(|k| self.cache.get(&k, now)) {
                     return self.finish_cached(agent, proof, now);
                 }
                 (parse_chain_bytes(bytes, &self.policy)?, key)
+            }
+            ChainInput::Base64Url(text) => {
+                let key = context.map(|ctx| input_key(&ctx, InputForm::Base64Url, text.as_bytes()));
+                if let Some(agent) = key.and_then(|k| self.cache.get(&k, now)) {
+                    return self.finish_cached(agent, proof, now);
+                }
+                let bytes = decode_base64url(text, self.policy.limits().max_input_bytes)?;
+                (parse_chain_bytes(&bytes, &self.policy)?, key)
             }
             ChainInput::Links(links) => {
                 let key = match context {
@@ -263,7 +275,7 @@ impl Verifier {
                                 link: None,
                                 reason: e.to_string(),
                             })?;
-                        Some(input_key(&ctx, &bytes))
+                        Some(input_key(&ctx, InputForm::Json, &bytes))
                     }
                     None => None,
                 };
@@ -423,4 +435,20 @@ impl Verifier {
         }
         Ok(agent)
     }
+}
+
+/// Decodes base64url text (no padding) of at most `max` bytes, refusing oversized text
+/// before decoding anything.
+fn decode_base64url(text: &str, max: usize) -> Result<Vec<u8>, VerifyError> {
+    use base64::Engine as _;
+    let too_large = |len: usize| VerifyError::InputTooLarge { len, max };
+    if text.len() / 4 * 3 > max {
+        return Err(too_large(text.len() / 4 * 3));
+    }
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .map_err(|e| VerifyError::Malformed {
+            link: None,
+            reason: format!("the chain is not base64url without padding: {e}"),
+        })
 }

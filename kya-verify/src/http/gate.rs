@@ -15,7 +15,7 @@ use crate::code::Code;
 use crate::decision::Decision;
 use crate::error::VerifyError;
 use crate::policy::Policy;
-use crate::verifier::{ChainInput, Verifier};
+use crate::verifier::Verifier;
 
 /// One reason in a problem-details body: a stable code, the chain link it concerns
 /// (0 = root) when there is one, the grant of that link when there is one, and a human
@@ -260,7 +260,7 @@ impl KyaGate {
     fn held(&self, checked: &CheckedSignature) -> Result<VerifiedAgent, HttpError> {
         let agent = self
             .verifier
-            .verify_held(ChainInput::Bytes(&checked.chain), &checked.holder_proof())?;
+            .verify_held(checked.chain.input(), &checked.holder_proof())?;
         if let Some(named) = checked.chain_digest {
             // The store must have given the chain the request names.
             if agent.chain_digest().0 != named {
@@ -282,9 +282,15 @@ impl KyaGate {
         checked: &CheckedSignature,
         now: Timestamp,
     ) -> Result<(), HttpError> {
-        self.http.chain_store().put(
-            agent.chain_digest().0,
-            Arc::clone(&checked.chain),
+        let digest = agent.chain_digest().0;
+        let store = self.http.chain_store();
+        // A chain sent inline again and again is decoded and stored once.
+        if store.get(&digest, now).is_some() {
+            return Ok(());
+        }
+        store.put(
+            digest,
+            checked.chain.to_bytes()?,
             &agent.agent().public_key(),
             agent.valid_until(),
             now,

@@ -64,6 +64,7 @@
 mod chains;
 mod error;
 mod gate;
+mod input;
 mod message;
 mod sign;
 mod verify;
@@ -77,8 +78,8 @@ pub use message::{
 };
 pub use sign::{ChainTransport, RequestSigner, SignOptions, SignedHeaders};
 pub use verify::{
-    ChainFrom, CheckedSignature, HttpPolicy, HttpVerifier, Route, RouteMap, VerifiedRequest,
-    check_normalized_path,
+    ChainFrom, CheckedSignature, HttpPolicy, HttpVerifier, RequestChain, Route, RouteMap,
+    VerifiedRequest, check_normalized_path,
 };
 
 /// `Signature-Input` (RFC 9421).

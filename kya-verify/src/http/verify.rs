@@ -5,21 +5,19 @@ use std::sync::Arc;
 use ed25519_dalek::Signature;
 use kya_core::Timestamp;
 use kya_core::grant::{Action, Money, Request};
-use web_bot_auth::components::{CoveredComponent, DerivedComponent};
-use web_bot_auth::{ImplementationError, WebBotAuthVerifier};
 
 use super::chains::{ChainStore, MemoryChainStore};
+use super::input::{SignatureInput, read_signature};
 use super::message::{ChainRef, HttpRequest, parse_amount_header, verify_content_digest};
-use super::sign::{component_name, signature_base};
 use crate::policy::Policy;
-use crate::verifier::{HolderProof, KeyRef};
+use crate::verifier::{ChainInput, HolderProof, KeyRef};
 
 use super::{
     CONTENT_DIGEST, HttpError, KYA_ACTION, KYA_AMOUNT, KYA_CHAIN, KYA_CHAIN_DIGEST, SIGNATURE,
     SIGNATURE_INPUT,
 };
 
-type ChainFound = (Arc<[u8]>, bool, Option<[u8; 32]>);
+type ChainFound = (RequestChain, bool, Option<[u8; 32]>);
 
 /// What the HTTP gate adds to a [`Policy`]: who this merchant is on the wire, its routes,
 /// and the sizes of the signature headers. Windows, skew and audience are the [`Policy`]'s
@@ -223,8 +221,9 @@ pub struct CheckedSignature {
     pub expires: Timestamp,
     /// The covered components, in order.
     pub covered: Vec<String>,
-    /// The chain (bytes, or a digest resolved through the chain store).
-    pub chain: Arc<[u8]>,
+    /// The chain: the `KYA-Chain` text, or bytes (a registration's body, or what the chain
+    /// store holds for `KYA-Chain-Digest`).
+    pub chain: RequestChain,
     /// Whether the chain came with the request (`KYA-Chain`, or the body of a registration)
     /// rather than by digest.
     pub chain_inline: bool,
@@ -277,6 +276,56 @@ impl CheckedSignature {
     /// `expires`.
     pub fn expires_at(&self) -> Timestamp {
         self.expires
+    }
+}
+
+/// A request's chain as it came: verified from this form, and cached under it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum RequestChain {
+    /// `KYA-Chain`: base64url text (without padding) of the chain's JSON bytes, decoded only
+    /// when the chain is not cached.
+    Inline(Arc<str>),
+    /// A registration's body, or the bytes the chain store holds for `KYA-Chain-Digest`.
+    Bytes(Arc<[u8]>),
+}
+
+impl RequestChain {
+    /// Reads `KYA-Chain`: refuses text that cannot be base64url of at most `max_bytes`
+    /// bytes, in one pass and without decoding it.
+    fn inline(value: &str, max_bytes: usize) -> Result<Self, HttpError> {
+        let text = value.trim_end_matches('=');
+        if text.len() / 4 * 3 > max_bytes {
+            return Err(HttpError::ChainTooLarge { max_bytes });
+        }
+        let alphabet = text.bytes().fold(true, |ok, b| {
+            ok & (b.is_ascii_alphanumeric() | (b == b'-') | (b == b'_'))
+        });
+        if !alphabet || text.len() % 4 == 1 {
+            return Err(HttpError::ChainMalformed {
+                detail: "KYA-Chain is not base64url".to_owned(),
+            });
+        }
+        Ok(Self::Inline(Arc::from(text)))
+    }
+
+    /// The chain as the verifier takes it.
+    pub fn input(&self) -> ChainInput<'_> {
+        match self {
+            Self::Inline(text) => ChainInput::Base64Url(text),
+            Self::Bytes(bytes) => ChainInput::Bytes(bytes),
+        }
+    }
+
+    /// The chain's JSON bytes (decoding `KYA-Chain` text).
+    pub fn to_bytes(&self) -> Result<Arc<[u8]>, HttpError> {
+        match self {
+            Self::Bytes(bytes) => Ok(Arc::clone(bytes)),
+            Self::Inline(text) => match ChainRef::parse_inline(text, usize::MAX)? {
+                ChainRef::Inline(bytes) => Ok(Arc::from(bytes)),
+                ChainRef::Digest(_) => Err(HttpError::ChainMissing),
+            },
+        }
     }
 }
 
@@ -359,12 +408,10 @@ impl HttpVerifier {
                 ),
             });
         }
-        let verifier = WebBotAuthVerifier::parse(request).map_err(map_parse_error)?;
-        let label = verifier.get_parsed_label();
-        let details = &label.base.parameters.details;
+        let input = read_signature(request)?;
 
         // Components.
-        let covered: Vec<String> = label.base.components.keys().map(component_name).collect();
+        let covered = &input.covered;
         let has = |c: &str| covered.iter().any(|x| x == c);
         let mut required = vec!["@method", "@authority", "@path", CONTENT_DIGEST];
         if request.query.is_some() {
@@ -382,38 +429,31 @@ impl HttpVerifier {
                 });
             }
         }
-        for component in label.base.components.keys() {
-            if let CoveredComponent::Derived(DerivedComponent::QueryParams { .. }) = component {
-                return Err(HttpError::SignatureMalformed {
-                    detail: "@query-param is not supported".to_owned(),
-                });
-            }
-        }
 
         // Parameters.
-        match label.base.parameters.raw.get("alg") {
+        match input.params.get("alg") {
             None => {}
-            Some(alg) if alg.as_string().is_some_and(|a| a.as_str() == "ed25519") => {}
+            Some(sfv::BareItem::String(alg)) if alg.as_str() == "ed25519" => {}
             Some(alg) => {
                 return Err(HttpError::AlgorithmUnsupported {
                     alg: format!("{alg:?}").chars().take(64).collect(),
                 });
             }
         }
-        let created = details
-            .created
+        let created = input
+            .integer("created")?
             .and_then(Timestamp::from_unix)
             .ok_or(HttpError::ParameterInvalid { name: "created" })?;
-        let expires = details
-            .expires
+        let expires = input
+            .integer("expires")?
             .and_then(Timestamp::from_unix)
             .ok_or(HttpError::ParameterInvalid { name: "expires" })?;
-        let keyid = details
-            .keyid
-            .clone()
-            .ok_or(HttpError::ParameterInvalid { name: "keyid" })?;
-        let nonce = match &details.nonce {
-            Some(n) if !n.is_empty() => n.clone(),
+        let keyid = input
+            .string("keyid")?
+            .ok_or(HttpError::ParameterInvalid { name: "keyid" })?
+            .to_owned();
+        let nonce = match input.string("nonce")? {
+            Some(n) if !n.is_empty() => n.to_owned(),
             _ => return Err(HttpError::ParameterInvalid { name: "nonce" }),
         };
         let window = expires.unix() - created.unix();
@@ -476,23 +516,15 @@ impl HttpVerifier {
             ChainFrom::Body => self.chain_in_body(request)?,
         };
 
-        // The base, rebuilt as the crate parsed it, verified later under kya's Ed25519 rule.
         let signature: [u8; 64] =
-            label
+            input
                 .signature
                 .as_slice()
                 .try_into()
                 .map_err(|_| HttpError::SignatureMalformed {
                     detail: "an ed25519 signature is 64 bytes".to_owned(),
                 })?;
-        let (base, _) = signature_base(
-            label
-                .base
-                .components
-                .iter()
-                .map(|(c, v)| (c.clone(), v.as_str())),
-            label.base.parameters.raw.clone(),
-        )?;
+        let SignatureInput { covered, base, .. } = input;
         Ok(CheckedSignature {
             keyid,
             nonce,
@@ -523,7 +555,11 @@ impl HttpVerifier {
                 max_bytes: self.policy.max_chain_bytes,
             });
         }
-        Ok((Arc::from(request.body.as_slice()), true, None))
+        Ok((
+            RequestChain::Bytes(Arc::from(request.body.as_slice())),
+            true,
+            None,
+        ))
     }
 
     /// The chain bytes, whether they came inline, and their digest.
@@ -532,14 +568,11 @@ impl HttpVerifier {
             request.single_header(KYA_CHAIN)?,
             request.single_header(KYA_CHAIN_DIGEST)?,
         ) {
-            (Some(inline), None) => {
-                let ChainRef::Inline(bytes) =
-                    ChainRef::parse_inline(inline, self.policy.max_chain_bytes)?
-                else {
-                    return Err(HttpError::ChainMissing);
-                };
-                Ok((Arc::from(bytes), true, None))
-            }
+            (Some(inline), None) => Ok((
+                RequestChain::inline(inline, self.policy.max_chain_bytes)?,
+                true,
+                None,
+            )),
             (None, Some(digest)) => {
                 let digest = ChainRef::parse_digest(digest)?.digest();
                 let bytes =
@@ -548,7 +581,7 @@ impl HttpVerifier {
                         .ok_or_else(|| HttpError::ChainUnknownDigest {
                             digest: hex::encode(digest),
                         })?;
-                Ok((bytes, false, Some(digest)))
+                Ok((RequestChain::Bytes(bytes), false, Some(digest)))
             }
             _ => Err(HttpError::ChainMissing),
         }
@@ -605,28 +638,6 @@ pub enum ChainFrom {
     Headers,
     /// The body: a chain registration.
     Body,
-}
-
-fn map_parse_error(e: ImplementationError) -> HttpError {
-    match e {
-        ImplementationError::LookupError(component) => HttpError::ComponentMissing {
-            component: component_name(&component),
-        },
-        ImplementationError::ParsingError(detail)
-            if detail.starts_with("No validly-formatted")
-                || detail.starts_with("No matching label") =>
-        {
-            HttpError::SignatureMissing {
-                detail: format!("no Web Bot Auth signature ({detail})"),
-            }
-        }
-        ImplementationError::NonAsciiContentFound => HttpError::SignatureMalformed {
-            detail: "a covered value is not ascii".to_owned(),
-        },
-        other => HttpError::SignatureMalformed {
-            detail: other.to_string().chars().take(300).collect(),
-        },
-    }
 }
 
 #[cfg(test)]
