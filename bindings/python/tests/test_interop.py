@@ -147,9 +147,13 @@ def test_rust_cli_signed_request_through_the_fastapi_dependency(world, start_ser
     unsigned = httpx.get(url)
     assert unsigned.status_code == 401
     assert unsigned.json()["reasons"][0]["code"] == "signature_missing"
-    # Signed for another merchant: refused.
+    # Signed for another merchant, and sent here: its signature does not cover this host.
     elsewhere = cli_sign(world, "GET", "http://shop.example/catalog?q=pens")
     wrong = httpx.get(url, headers=elsewhere)
+    assert wrong.status_code == 401
+    assert wrong.json()["reasons"][0]["code"] == "signature_invalid"
+    # ... and with its Host kept: not this merchant's authority.
+    wrong = httpx.get(url, headers=elsewhere | {"Host": "shop.example"})
     assert wrong.status_code == 401
     assert wrong.json()["reasons"][0]["code"] == "authority_mismatch"
 
