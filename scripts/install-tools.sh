@@ -150,3 +150,33 @@ if ! command -v nginx >/dev/null && [[ ! -x /usr/sbin/nginx ]]; then
   fi
 fi
 echo "nginx: $(command -v nginx || echo /usr/sbin/nginx)"
+
+# Python for the `kya` package (bindings/python): a venv under .tools/python with the pinned
+# closure of bindings/python/requirements-dev.txt (maturin, pytest, httpx, requests, fastapi,
+# uvicorn and their dependencies, every one `==`), installed with --no-deps so that nothing
+# unpinned is resolved, then `pip check`ed. Needs python3 (>= 3.9) with venv; the pins are
+# those of Debian 12's CPython 3.11.
+PY_REQS="$ROOT/bindings/python/requirements-dev.txt"
+PY_VENV="$TOOLS/python"
+PY_STAMP="$PY_VENV/.stamp"
+if [[ -f "$PY_REQS" ]]; then
+  PY_WANT="$(sha256sum "$PY_REQS" | cut -d' ' -f1)"
+  if [[ ! -x "$PY_VENV/bin/python" || ! -f "$PY_STAMP" || "$(cat "$PY_STAMP")" != "$PY_WANT" ]]; then
+    command -v python3 >/dev/null || { echo "install-tools: python3 (>= 3.9, with venv) is required" >&2; exit 1; }
+    if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+      if can_apt; then
+        apt_install python3-venv
+      else
+        echo "install-tools: python3's venv module is missing (apt-get install python3-venv)" >&2; exit 1
+      fi
+    fi
+    echo "install-tools: creating $PY_VENV with the pinned Python tools" >&2
+    rm -rf "$PY_VENV"
+    python3 -m venv "$PY_VENV"
+    "$PY_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
+      --only-binary :all: -r "$PY_REQS" >&2
+    "$PY_VENV/bin/python" -m pip check >&2
+    echo "$PY_WANT" > "$PY_STAMP"
+  fi
+  echo "python: $PY_VENV/bin/python ($("$PY_VENV/bin/python" --version), maturin $("$PY_VENV/bin/maturin" --version | cut -d' ' -f2))"
+fi

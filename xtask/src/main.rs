@@ -11,6 +11,7 @@
 //! cargo xtask fleet [--short] three merchant instances on one Redis (and on a cluster)
 //! cargo xtask gateway-bench [--requests N]   the gateway's cost: through `kya serve` vs direct
 //! cargo xtask fuzz [--minutes N | --smoke]
+//! cargo xtask bench-python    the Python binding's overhead against native Rust (RATIO lines)
 //! ```
 
 #![forbid(unsafe_code)]
@@ -38,9 +39,10 @@ fn main() -> Result<()> {
         Some("gateway-bench") => gateway_bench(&args[1..]),
         Some("fuzz") => fuzz(&root, &args[1..]),
         Some("fleet") => fleet(&root, args.iter().any(|a| a == "--short")),
+        Some("bench-python") => bench_python(&root),
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo|test|ci|install|vectors [--check]|gas|bench|gateway-bench [--requests N]|fuzz [--minutes N|--smoke]|fleet [--short]>"
+                "usage: cargo xtask <demo|test|ci|install|vectors [--check]|gas|bench|gateway-bench [--requests N]|fuzz [--minutes N|--smoke]|fleet [--short]|bench-python>"
             );
             std::process::exit(2);
         }
@@ -103,12 +105,55 @@ fn test(root: &Path) -> Result<()> {
         .args(["test", "--workspace", "--locked", "--doc"])
         .env("PATH", &path))?;
     vectors::run(root, true)?;
+    python_tests(root)?;
     let solidity_tests = root.join("solidity/scripts/test.sh");
     if solidity_tests.exists() {
         run(Command::new("bash").arg(solidity_tests).env("PATH", &path))?;
     }
     eprintln!("xtask test: all passed");
     Ok(())
+}
+
+/// The Python package (bindings/python): builds the wheel, `pip install`s it into
+/// `.tools/python`, and runs its pytest suite, which talks to the cargo-built `kya` binary
+/// and example merchant over loopback.
+fn python_tests(root: &Path) -> Result<()> {
+    run(cargo().args([
+        "build",
+        "--locked",
+        "-p",
+        "kya-cli",
+        "--bin",
+        "kya",
+        "-p",
+        "kya-verify",
+        "--features",
+        "kya-verify/axum",
+        "--example",
+        "merchant",
+    ]))?;
+    run(Command::new("bash").arg(root.join("scripts/python-wheel.sh")))?;
+    run(Command::new(root.join(".tools/python/bin/python"))
+        .args([
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "bindings/python/tests",
+        ])
+        .env("KYA_BIN_DIR", root.join("target/debug")))
+}
+
+/// The Python binding's cost: the same verifications timed from Python and, in the same
+/// process, by a Rust loop inside the extension (release builds of both).
+fn bench_python(root: &Path) -> Result<()> {
+    install(root)?;
+    run(Command::new("bash")
+        .arg(root.join("scripts/python-wheel.sh"))
+        .arg("--release"))?;
+    run(Command::new(root.join(".tools/python/bin/python"))
+        .arg(root.join("bindings/python/bench.py")))
 }
 
 /// What CI runs on a fresh clone.

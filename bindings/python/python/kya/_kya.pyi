@@ -1,0 +1,329 @@
+"""Type stubs of kya's native module (PyO3 over kya-core and kya-verify)."""
+
+from datetime import datetime
+from os import PathLike
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+Time = Union[str, int, datetime]
+Json = Union[str, bytes, Dict[str, Any], List[Any]]
+Header = Tuple[Union[str, bytes], Union[str, bytes]]
+# A SecretKey or any object with `public_key` and `sign(message) -> bytes` (kya.Signer).
+SignerLike = Any
+DidLike = Union[str, "Did", "PublicKey", SignerLike]
+
+class PublicKey:
+    @staticmethod
+    def from_bytes(data: bytes) -> PublicKey: ...
+    @staticmethod
+    def from_multibase(text: str) -> PublicKey: ...
+    def to_bytes(self) -> bytes: ...
+    @property
+    def multibase(self) -> str: ...
+    @property
+    def did(self) -> str: ...
+    def verify(self, message: bytes, signature: bytes) -> bool: ...
+
+class SecretKey:
+    @staticmethod
+    def generate() -> SecretKey: ...
+    @staticmethod
+    def from_seed(seed: bytes) -> SecretKey: ...
+    @staticmethod
+    def from_multibase(text: str) -> SecretKey: ...
+    @staticmethod
+    def load(path: Union[str, PathLike[str]]) -> SecretKey: ...
+    @staticmethod
+    def from_json(data: bytes) -> SecretKey: ...
+    def save(self, path: Union[str, PathLike[str]], overwrite: bool = False) -> None: ...
+    @property
+    def public_key(self) -> PublicKey: ...
+    @property
+    def did(self) -> str: ...
+    def sign(self, message: bytes) -> bytes: ...
+
+class Did:
+    def __init__(self, text: str) -> None: ...
+    @staticmethod
+    def from_public_key(key: PublicKey) -> Did: ...
+    @property
+    def method(self) -> str: ...
+    @property
+    def public_key(self) -> Optional[PublicKey]: ...
+    @property
+    def chain_id(self) -> Optional[int]: ...
+    @property
+    def address(self) -> Optional[str]: ...
+    @property
+    def verification_method(self) -> Optional[str]: ...
+
+class Grant:
+    def __init__(
+        self,
+        action: str,
+        *,
+        max_amount: Optional[str] = None,
+        audience: Optional[Sequence[str]] = None,
+        resource: Optional[Sequence[str]] = None,
+        valid_from: Optional[Time] = None,
+        valid_until: Optional[Time] = None,
+        budget: Optional[Tuple[str, int]] = None,
+        rate: Optional[Tuple[int, int]] = None,
+    ) -> None: ...
+    @staticmethod
+    def from_json(value: Json) -> Grant: ...
+    def to_json(self) -> str: ...
+    @property
+    def action(self) -> str: ...
+    def attenuates(self, parent: Grant) -> bool: ...
+    def widening(self, parent: Grant) -> Optional[str]: ...
+    def widenings(self, parent: Grant) -> List[str]: ...
+
+class Credential:
+    @staticmethod
+    def from_json(value: Json) -> Credential: ...
+    def to_json(self, pretty: bool = False) -> str: ...
+    def to_dict(self) -> Dict[str, Any]: ...
+    @property
+    def id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def issuer(self) -> str: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def valid_from(self) -> str: ...
+    @property
+    def valid_until(self) -> Optional[str]: ...
+    @property
+    def grants(self) -> List[Grant]: ...
+    @property
+    def digest(self) -> str: ...
+    @property
+    def digest_hex(self) -> str: ...
+
+class Chain:
+    def __init__(self, links: Sequence[Credential]) -> None: ...
+    @staticmethod
+    def from_json(value: Json) -> Chain: ...
+    def extended(self, delegation: Credential) -> Chain: ...
+    @property
+    def links(self) -> List[Credential]: ...
+    @property
+    def agent(self) -> str: ...
+    @property
+    def principal(self) -> str: ...
+    @property
+    def digest(self) -> str: ...
+    def to_json(self, canonical: bool = False) -> str: ...
+    def present(
+        self,
+        signer: SignerLike,
+        *,
+        audience: str,
+        nonce: str,
+        created: Optional[Time] = None,
+        expires_in: int = 60,
+    ) -> str: ...
+    def __len__(self) -> int: ...
+
+def issue_authorization(
+    signer: SignerLike,
+    *,
+    agent: DidLike,
+    grants: Sequence[Grant],
+    valid_from: Time,
+    valid_until: Time,
+    principal: Optional[DidLike] = None,
+    created: Optional[Time] = None,
+    id: Optional[str] = None,
+    registration: Optional[Tuple[str, str]] = None,
+) -> Credential: ...
+def delegate(
+    signer: SignerLike,
+    parent: Credential,
+    *,
+    agent: DidLike,
+    grants: Sequence[Grant],
+    valid_from: Optional[Time] = None,
+    valid_until: Optional[Time] = None,
+    created: Optional[Time] = None,
+    id: Optional[str] = None,
+) -> Credential: ...
+def grants_attenuate(child: Sequence[Grant], parent: Sequence[Grant]) -> Optional[str]: ...
+def codes() -> List[str]: ...
+
+class SignedRequest:
+    headers: List[Tuple[str, str]]
+    body: bytes
+    keyid: str
+    nonce: str
+    created: str
+    expires: str
+    chain_inline: bool
+
+class RequestSigner:
+    def __init__(
+        self,
+        signer: SignerLike,
+        chain: Union[Chain, Json],
+        *,
+        transport: str = "auto",
+        signature_agent: Optional[str] = None,
+        action: Optional[str] = None,
+    ) -> None: ...
+    def sign(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: Optional[bytes] = None,
+        action: Optional[str] = None,
+        amount: Optional[str] = None,
+        created: Optional[Time] = None,
+        expires_in: int = 60,
+        nonce: Optional[str] = None,
+    ) -> SignedRequest: ...
+    def chain_bytes(self) -> bytes: ...
+
+class Policy:
+    @staticmethod
+    def from_json(value: Json) -> Policy: ...
+    @staticmethod
+    def load(path: Union[str, PathLike[str]]) -> Policy: ...
+    def to_json(self) -> str: ...
+    @property
+    def audience(self) -> Optional[str]: ...
+    @property
+    def trusted_roots(self) -> List[str]: ...
+
+class Snapshot:
+    @staticmethod
+    def from_json(value: Json) -> Snapshot: ...
+    @staticmethod
+    def load(path: Union[str, PathLike[str]]) -> Snapshot: ...
+    @property
+    def chain_id(self) -> int: ...
+    @property
+    def block_number(self) -> int: ...
+    @property
+    def as_of(self) -> Optional[str]: ...
+    @property
+    def agent_count(self) -> int: ...
+    def to_json(self) -> bytes: ...
+
+class Reason:
+    code: str
+    link: Optional[int]
+    grant: Optional[int]
+    message: str
+
+class VerifiedAgent:
+    @property
+    def agent(self) -> str: ...
+    @property
+    def principal(self) -> str: ...
+    @property
+    def chain_digest(self) -> str: ...
+    @property
+    def depth(self) -> int: ...
+    @property
+    def valid_until(self) -> str: ...
+    @property
+    def registry_checked(self) -> bool: ...
+    def to_json(self) -> str: ...
+    def to_dict(self) -> Dict[str, Any]: ...
+
+class Decision:
+    @property
+    def allowed(self) -> bool: ...
+    @property
+    def reasons(self) -> List[Reason]: ...
+    @property
+    def codes(self) -> List[str]: ...
+    @property
+    def allowed_by(self) -> Optional[int]: ...
+    def explain(self) -> str: ...
+    def to_json(self) -> str: ...
+    def to_dict(self) -> Dict[str, Any]: ...
+    def __bool__(self) -> bool: ...
+
+class Verifier:
+    def __init__(
+        self,
+        policy: Policy,
+        *,
+        snapshot: Optional[Snapshot] = None,
+        now: Optional[Time] = None,
+        ledger: bool = True,
+    ) -> None: ...
+    @property
+    def now(self) -> str: ...
+    def verify_chain(self, chain: Json) -> VerifiedAgent: ...
+    def verify_presentation(
+        self, presentation: Json, *, challenge: Optional[str] = None
+    ) -> VerifiedAgent: ...
+    def decide(
+        self,
+        agent: VerifiedAgent,
+        action: str,
+        *,
+        amount: Optional[str] = None,
+        audience: Optional[str] = None,
+        resource: Optional[str] = None,
+        time: Optional[Time] = None,
+    ) -> Decision: ...
+    def decide_json(self, agent: VerifiedAgent, request: Json) -> Decision: ...
+
+class GateOutcome:
+    admitted: bool
+    status: int
+    problem: Optional[str]
+    reasons: List[Reason]
+    agent: Optional[VerifiedAgent]
+    decision: Optional[Decision]
+    action: Optional[str]
+    amount: Optional[str]
+    nonce: Optional[str]
+    @property
+    def codes(self) -> List[str]: ...
+    def problem_dict(self) -> Optional[Dict[str, Any]]: ...
+    def __bool__(self) -> bool: ...
+
+class Gate:
+    def __init__(
+        self,
+        verifier: Verifier,
+        *,
+        routes: Sequence[Tuple[Optional[str], str, str]],
+        authority: Union[str, Sequence[str], None] = None,
+        scheme: str = "https",
+        allow_declared_actions: bool = False,
+    ) -> None: ...
+    def check(
+        self,
+        method: str,
+        target: str,
+        headers: Sequence[Header],
+        body: Optional[bytes] = None,
+        *,
+        authority: Optional[str] = None,
+    ) -> GateOutcome: ...
+    def admit(
+        self,
+        method: str,
+        target: str,
+        headers: Sequence[Header],
+        body: Optional[bytes] = None,
+        *,
+        authority: Optional[str] = None,
+    ) -> GateOutcome: ...
+    def register_chain(
+        self,
+        method: str,
+        target: str,
+        headers: Sequence[Header],
+        body: Optional[bytes] = None,
+        *,
+        authority: Optional[str] = None,
+    ) -> str: ...
