@@ -192,7 +192,8 @@ pub enum ProofError {
         /// The old root given.
         expected: Root,
     },
-    /// Trees of equal size must have the same root and an empty proof.
+    /// Trees of equal size must have the same root (the empty root for size 0) and an
+    /// empty proof.
     #[error("trees of equal size {size} have different roots or a non-empty proof")]
     EqualSizes {
         /// The size.
@@ -412,7 +413,9 @@ pub fn verify_consistency(
         });
     }
     if first == second {
-        if !path.is_empty() || old_root != new_root {
+        // The empty tree has one head: the empty root.
+        let bad_empty = first == 0 && *old_root != Root::empty();
+        if !path.is_empty() || old_root != new_root || bad_empty {
             return Err(ProofError::EqualSizes { size: first });
         }
         return Ok(());
