@@ -284,6 +284,7 @@ impl FileLog {
         self.truncate_to(n, pos, file_len)?;
         for (record_end, leaf) in adopted {
             self.write_derived(&[leaf], &[record_end])?;
+            self.entries_len = record_end;
         }
         Ok(())
     }
