@@ -109,7 +109,10 @@ fn bad_checkpoint(reason: impl Into<String>) -> NoteError {
 
 /// A key name must be non-empty, without Unicode spaces, `+`, or control characters.
 fn check_key_name(name: &str) -> bool {
-    !name.is_empty() && !name.chars().any(|c| c.is_whitespace() || c == '+' || c.is_control())
+    !name.is_empty()
+        && !name
+            .chars()
+            .any(|c| c.is_whitespace() || c == '+' || c.is_control())
 }
 
 /// The note key ID: `SHA-256(name || 0x0A || 0x01 || public key)[..4]`.
@@ -139,7 +142,12 @@ impl Checkpoint {
     /// The note text: `origin\nsize\nbase64(root)\n` then each extension line and `\n`.
     /// These are the bytes the log signs.
     pub fn to_text(&self) -> String {
-        let mut s = format!("{}\n{}\n{}\n", self.origin, self.size.0, B64.encode(self.root.0));
+        let mut s = format!(
+            "{}\n{}\n{}\n",
+            self.origin,
+            self.size.0,
+            B64.encode(self.root.0)
+        );
         for e in &self.extensions {
             s.push_str(e);
             s.push('\n');
@@ -198,7 +206,11 @@ impl Checkpoint {
         let mut blob = Vec::with_capacity(68);
         blob.extend_from_slice(&id);
         blob.extend_from_slice(&sig.to_bytes());
-        let note = format!("{text}\n{EM_DASH_SPACE}{} {}\n", self.origin, B64.encode(blob));
+        let note = format!(
+            "{text}\n{EM_DASH_SPACE}{} {}\n",
+            self.origin,
+            B64.encode(blob)
+        );
         Ok(SignedCheckpoint {
             checkpoint: self.clone(),
             note,
@@ -212,7 +224,10 @@ fn parse_size(line: &str) -> Result<TreeSize, NoteError> {
         && line.bytes().all(|b| b.is_ascii_digit())
         && (line == "0" || !line.starts_with('0'));
     if !digits_ok {
-        return Err(bad_checkpoint(format!("size line `{}` is not a decimal", shown(line))));
+        return Err(bad_checkpoint(format!(
+            "size line `{}` is not a decimal",
+            shown(line)
+        )));
     }
     line.parse::<u64>()
         .map(TreeSize)
@@ -320,7 +335,10 @@ fn parse_signature_line(line: &str) -> Result<NoteSignature, NoteError> {
         .decode(b64)
         .map_err(|_| malformed(format!("signature of {} is not base64", shown(name))))?;
     if blob.len() < 5 {
-        return Err(malformed(format!("signature of {} is too short", shown(name))));
+        return Err(malformed(format!(
+            "signature of {} is too short",
+            shown(name)
+        )));
     }
     let (id, sig) = blob.split_at(4);
     Ok(NoteSignature {
@@ -443,7 +461,13 @@ impl fmt::Display for NoteVerifier {
         let mut raw = Vec::with_capacity(33);
         raw.push(ED25519_TYPE);
         raw.extend_from_slice(&self.public.to_bytes());
-        write!(f, "{}+{}+{}", self.name, hex4(&self.key_id), B64.encode(raw))
+        write!(
+            f,
+            "{}+{}+{}",
+            self.name,
+            hex4(&self.key_id),
+            B64.encode(raw)
+        )
     }
 }
 

@@ -200,9 +200,8 @@ impl FileLog {
     /// from a crash (see the module docs).
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, LogError> {
         let dir = dir.as_ref().to_owned();
-        let format = fs::read(dir.join("FORMAT")).map_err(|_| LogError::NotALog {
-            path: dir.clone(),
-        })?;
+        let format =
+            fs::read(dir.join("FORMAT")).map_err(|_| LogError::NotALog { path: dir.clone() })?;
         if format != FORMAT {
             return Err(LogError::NotALog { path: dir });
         }
@@ -547,23 +546,23 @@ impl FileLog {
     /// start-up step.
     pub fn verify_all(&self) -> Result<TreeSize, LogError> {
         let path = self.path("entries");
-        let mut reader = BufReader::new(
-            self.entries
-                .try_clone()
-                .map_err(io_err("open", &path))?,
-        );
+        let mut reader = BufReader::new(self.entries.try_clone().map_err(io_err("open", &path))?);
         let mut range = CompactRange::default();
         let mut pos = 0u64;
         for index in 0..self.size().0 {
             let what = || format!("entry {index}");
             let mut header = [0u8; HEADER as usize];
-            reader.read_exact(&mut header).map_err(io_err("read", &path))?;
+            reader
+                .read_exact(&mut header)
+                .map_err(io_err("read", &path))?;
             let (len, leaf) = split_header(&header);
             if len > MAX_ENTRY_BYTES as u64 {
                 return Err(self.corrupt("entries", what(), "record length too large"));
             }
             let mut data = vec![0u8; len as usize];
-            reader.read_exact(&mut data).map_err(io_err("read", &path))?;
+            reader
+                .read_exact(&mut data)
+                .map_err(io_err("read", &path))?;
             pos += HEADER + len;
             if LeafHash::of(&data) != leaf {
                 return Err(self.corrupt("entries", what(), "entry does not match its hash"));

@@ -208,7 +208,10 @@ pub fn verify_export(dir: &Path, verifier: &NoteVerifier) -> Result<Checkpoint, 
             let ok = bytes.len() as u64 == width * 32
                 && bytes.chunks(32).zip(&expected).all(|(a, b)| a == b.0);
             if !ok {
-                return Err(mismatch(path, "tile differs from the hashes of the entries"));
+                return Err(mismatch(
+                    path,
+                    "tile differs from the hashes of the entries",
+                ));
             }
         }
     }

@@ -230,7 +230,7 @@ fn split_point(n: u64) -> u64 {
 /// a power of two at least as large as the range); a non-empty range.
 pub fn range_hash(src: &impl NodeSource, lo: u64, hi: u64) -> Result<Hash, ProofError> {
     let len = hi - lo;
-    if len.is_power_of_two() && lo % len == 0 {
+    if len.is_power_of_two() && lo.is_multiple_of(len) {
         return src.perfect(len.trailing_zeros() as u8, lo >> len.trailing_zeros());
     }
     let k = split_point(len);
@@ -615,7 +615,11 @@ impl MemoryTree {
     }
 
     /// Inclusion proof of leaf `index` in the tree of `size` leaves.
-    pub fn prove_inclusion(&self, index: u64, size: TreeSize) -> Result<InclusionProof, ProofError> {
+    pub fn prove_inclusion(
+        &self,
+        index: u64,
+        size: TreeSize,
+    ) -> Result<InclusionProof, ProofError> {
         self.check_size(size)?;
         prove_inclusion(self, index, size)
     }

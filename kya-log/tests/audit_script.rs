@@ -133,7 +133,11 @@ fn python_refuses_tampered_entries_indices_roots_and_signatures() {
     // A proof hash changed.
     let mut flipped = good.clone();
     let last = flipped.len() - 1;
-    let first = if flipped[last].starts_with('f') { "0" } else { "f" };
+    let first = if flipped[last].starts_with('f') {
+        "0"
+    } else {
+        "f"
+    };
     flipped[last] = format!("{first}{}", &good[last][1..]);
     assert_eq!(run(&flipped).0, 1);
     // The checkpoint signed by another key, or altered after signing.
@@ -152,7 +156,16 @@ fn python_refuses_tampered_entries_indices_roots_and_signatures() {
     let mut explicit = vec!["inclusion", "--leaf-hash"];
     let leaf = f.log.leaf_hash(index).unwrap().to_hex();
     let hashes: Vec<String> = proof.path.iter().map(|h| h.to_hex()).collect();
-    explicit.extend([leaf.as_str(), "--index", "123", "--size", "300", "--root", &root, "--proof"]);
+    explicit.extend([
+        leaf.as_str(),
+        "--index",
+        "123",
+        "--size",
+        "300",
+        "--root",
+        &root,
+        "--proof",
+    ]);
     explicit.extend(hashes.iter().map(String::as_str));
     assert_eq!(check(&explicit).0, 0);
     let wrong_root = f.log.root_at(TreeSize(299)).unwrap().to_hex();
@@ -162,7 +175,8 @@ fn python_refuses_tampered_entries_indices_roots_and_signatures() {
 }
 
 fn credential_files() -> Vec<PathBuf> {
-    let mut files = vec![root_dir().join("test-vectors/w3c/vc-di-eddsa/eddsa-jcs-2022/signedJCS.json")];
+    let mut files =
+        vec![root_dir().join("test-vectors/w3c/vc-di-eddsa/eddsa-jcs-2022/signedJCS.json")];
     let kya = root_dir().join("test-vectors/kya/credentials");
     for item in std::fs::read_dir(kya).unwrap() {
         files.push(item.unwrap().path());
@@ -182,7 +196,8 @@ fn python_verifies_w3c_and_kya_credentials_and_refuses_tampering() {
         let path = file.display().to_string();
         let (code, out) = check(&["credential", &path]);
         assert_eq!(code, 0, "{path}: {out}");
-        let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        let doc: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
         let signer = doc["proof"]["verificationMethod"]
             .as_str()
             .unwrap()
@@ -190,9 +205,18 @@ fn python_verifies_w3c_and_kya_credentials_and_refuses_tampering() {
             .next()
             .unwrap()
             .to_owned();
-        assert_eq!(check(&["credential", &path, "--expect-signer", &signer]).0, 0);
         assert_eq!(
-            check(&["credential", &path, "--expect-signer", "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"]).0,
+            check(&["credential", &path, "--expect-signer", &signer]).0,
+            0
+        );
+        assert_eq!(
+            check(&[
+                "credential",
+                &path,
+                "--expect-signer",
+                "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"
+            ])
+            .0,
             1
         );
         let tampered_cases = {
@@ -226,8 +250,14 @@ fn python_refuses_json_it_cannot_canonicalise_exactly() {
     let signed = root_dir().join("test-vectors/w3c/vc-di-eddsa/eddsa-jcs-2022/signedJCS.json");
     let text = std::fs::read_to_string(signed).unwrap();
     for (name, bad) in [
-        ("float", text.replacen("\"name\"", "\"n\": 1.5, \"name\"", 1)),
-        ("duplicate", text.replacen("\"name\"", "\"name\": \"x\", \"name\"", 1)),
+        (
+            "float",
+            text.replacen("\"name\"", "\"n\": 1.5, \"name\"", 1),
+        ),
+        (
+            "duplicate",
+            text.replacen("\"name\"", "\"name\": \"x\", \"name\"", 1),
+        ),
     ] {
         let path = dir.path().join(format!("{name}.json"));
         std::fs::write(&path, bad).unwrap();

@@ -64,7 +64,13 @@ impl Rng {
 fn run_and_kill(dir: &Path, target: u64, delay_us: u64) -> Vec<u64> {
     let exe = std::env::current_exe().unwrap();
     let mut child = Command::new(exe)
-        .args(["crash_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "crash_child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(DIR_VAR, dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -94,19 +100,29 @@ fn run_and_kill(dir: &Path, target: u64, delay_us: u64) -> Vec<u64> {
 fn crash_recovery_keeps_every_acknowledged_entry() {
     let dir = tempfile::tempdir().unwrap();
     let log_dir = dir.path().join("log");
-    let seed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+    let seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
     eprintln!("crash test seed {seed}");
     let mut rng = Rng(seed);
     let mut previous: Option<(TreeSize, kya_log::Root)> = None;
     let mut max_acked: Option<u64> = None;
     for round in 0..6 {
         let acked = run_and_kill(&log_dir, 5 + rng.next(150), rng.next(3000));
-        assert!(!acked.is_empty(), "round {round}: the child acknowledged nothing");
+        assert!(
+            !acked.is_empty(),
+            "round {round}: the child acknowledged nothing"
+        );
         max_acked = acked.iter().copied().max().max(max_acked);
         let log = FileLog::open(&log_dir).unwrap();
         let size = log.size();
         let max = max_acked.unwrap();
-        assert!(size.0 > max, "round {round}: entry {max} acknowledged, log has {size}");
+        assert!(
+            size.0 > max,
+            "round {round}: entry {max} acknowledged, log has {size}"
+        );
         assert_eq!(log.verify_all().unwrap(), size);
         for i in 0..size.0 {
             assert_eq!(log.entry(i).unwrap(), entry(i), "entry {i}");
@@ -121,6 +137,9 @@ fn crash_recovery_keeps_every_acknowledged_entry() {
             verify_consistency(&proof, &old_root, &log.root()).unwrap();
         }
         previous = Some((size, log.root()));
-        eprintln!("round {round}: {} acknowledged, log size {size}", acked.len());
+        eprintln!(
+            "round {round}: {} acknowledged, log size {size}",
+            acked.len()
+        );
     }
 }

@@ -59,7 +59,11 @@ fn path(m: usize, entries: &[Vec<u8>]) -> Vec<[u8; 32]> {
 fn subproof(m: usize, entries: &[Vec<u8>], whole: bool) -> Vec<[u8; 32]> {
     let n = entries.len();
     if m == n {
-        return if whole { Vec::new() } else { vec![mth(entries)] };
+        return if whole {
+            Vec::new()
+        } else {
+            vec![mth(entries)]
+        };
     }
     let k = largest_below(n);
     if m <= k {

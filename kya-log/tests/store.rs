@@ -67,12 +67,7 @@ fn appends_survive_reopening_and_match_the_memory_tree() {
         verify_inclusion(&log.leaf_hash(index).unwrap(), &proof, &root).unwrap();
     }
     let proof = log.prove_consistency(TreeSize(100), TreeSize(334)).unwrap();
-    verify_consistency(
-        &proof,
-        &log.root_at(TreeSize(100)).unwrap(),
-        &log.root(),
-    )
-    .unwrap();
+    verify_consistency(&proof, &log.root_at(TreeSize(100)).unwrap(), &log.root()).unwrap();
     assert!(log.prove_inclusion(0, TreeSize(335)).is_err());
     assert!(log.entry(334).is_err());
 }
@@ -171,7 +166,10 @@ fn a_damaged_acknowledged_record_is_reported_never_dropped() {
     let len = std::fs::metadata(&entries).unwrap().len();
     // The last record's data: checked on open.
     flip_byte(&entries, len - 1);
-    assert!(matches!(FileLog::open(&path), Err(LogError::Corrupt { .. })));
+    assert!(matches!(
+        FileLog::open(&path),
+        Err(LogError::Corrupt { .. })
+    ));
     assert_eq!(std::fs::metadata(&entries).unwrap().len(), len);
     flip_byte(&entries, len - 1);
     // A record in the middle: found by reading it and by the full check.
@@ -195,7 +193,10 @@ fn a_huge_length_after_the_covered_records_is_corruption_not_an_allocation() {
     let mut bogus = u32::MAX.to_le_bytes().to_vec();
     bogus.extend_from_slice(&[0u8; 40]);
     append_raw(&path.join("entries"), &bogus);
-    assert!(matches!(FileLog::open(&path), Err(LogError::Corrupt { .. })));
+    assert!(matches!(
+        FileLog::open(&path),
+        Err(LogError::Corrupt { .. })
+    ));
 }
 
 #[test]
@@ -207,7 +208,10 @@ fn a_bad_record_followed_by_good_ones_is_corruption() {
     bad[10] ^= 1;
     append_raw(&path.join("entries"), &bad);
     append_raw(&path.join("entries"), &record(b"def"));
-    assert!(matches!(FileLog::open(&path), Err(LogError::Corrupt { .. })));
+    assert!(matches!(
+        FileLog::open(&path),
+        Err(LogError::Corrupt { .. })
+    ));
 }
 
 fn key() -> SecretKey {
@@ -225,8 +229,11 @@ fn checkpoints_sign_and_open_and_refuse_other_keys() {
     assert_eq!(opened.checkpoint().size, TreeSize(4));
     let again = NoteVerifier::parse(&verifier.to_string()).unwrap();
     assert_eq!(again, verifier);
-    let other = NoteVerifier::new("example.com/kya/log", SecretKey::from_seed(&[8; 32]).public_key())
-        .unwrap();
+    let other = NoteVerifier::new(
+        "example.com/kya/log",
+        SecretKey::from_seed(&[8; 32]).public_key(),
+    )
+    .unwrap();
     assert!(matches!(
         SignedCheckpoint::open(signed.as_note().as_bytes(), &other),
         Err(NoteError::NotSigned { .. })
@@ -257,7 +264,13 @@ fn an_export_verifies_and_any_tampering_is_refused() {
     let first = log.checkpoint("example.com/kya/log").sign(&key()).unwrap();
     export(&log, &first, &out).unwrap();
     assert_eq!(verify_export(&out, &verifier).unwrap().size, TreeSize(517));
-    for f in ["tile/0/000", "tile/0/001", "tile/0/002.p/5", "tile/1/000.p/2", "tile/entries/002.p/5"] {
+    for f in [
+        "tile/0/000",
+        "tile/0/001",
+        "tile/0/002.p/5",
+        "tile/1/000.p/2",
+        "tile/entries/002.p/5",
+    ] {
         assert!(out.join(f).is_file(), "{f}");
     }
     // The log grows; a new export of a later checkpoint is still consistent.
@@ -267,11 +280,18 @@ fn an_export_verifies_and_any_tampering_is_refused() {
     }
     let second = log.checkpoint("example.com/kya/log").sign(&key()).unwrap();
     export(&log, &second, &out).unwrap();
-    assert_eq!(verify_export(&out, &verifier).unwrap().size, TreeSize(70_000));
+    assert_eq!(
+        verify_export(&out, &verifier).unwrap().size,
+        TreeSize(70_000)
+    );
     assert!(out.join("tile/1/001.p/17").is_file());
     assert!(out.join("tile/2/000.p/1").is_file());
 
-    for (file, at) in [("tile/0/273.p/112", 5), ("tile/entries/001", 7), ("tile/1/000", 40)] {
+    for (file, at) in [
+        ("tile/0/273.p/112", 5),
+        ("tile/entries/001", 7),
+        ("tile/1/000", 40),
+    ] {
         let path = out.join(file);
         flip_byte(&path, at);
         assert!(verify_export(&out, &verifier).is_err(), "{file}");

@@ -23,11 +23,18 @@ fn json(path: &Path) -> Value {
 }
 
 fn hex32(v: &Value) -> [u8; 32] {
-    hex::decode(v.as_str().unwrap()).unwrap().try_into().unwrap()
+    hex::decode(v.as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap()
 }
 
 fn path_hex(v: &Value) -> Vec<Hash> {
-    v.as_array().unwrap().iter().map(|h| Hash(hex32(h))).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|h| Hash(hex32(h)))
+        .collect()
 }
 
 fn eight_leaves() -> (Value, MemoryTree) {
@@ -50,7 +57,12 @@ fn eight_leaf_tree_heads_and_leaf_hashes() {
         );
     }
     assert_eq!(Root::empty(), Root(hex32(&doc["roots_hex"][0])));
-    for (i, leaf) in doc["leaf_hashes_hex"].as_array().unwrap().iter().enumerate() {
+    for (i, leaf) in doc["leaf_hashes_hex"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
         let entry = hex::decode(doc["leaves_hex"][i].as_str().unwrap()).unwrap();
         assert_eq!(LeafHash::of(&entry), LeafHash(hex32(leaf)));
     }
@@ -61,16 +73,32 @@ fn eight_leaf_proofs_are_generated_and_verified_as_published() {
     let (doc, tree) = eight_leaves();
     let roots = doc["roots_hex"].as_array().unwrap();
     for v in doc["inclusion"].as_array().unwrap() {
-        let (index, size) = (v["index"].as_u64().unwrap(), v["tree_size"].as_u64().unwrap());
+        let (index, size) = (
+            v["index"].as_u64().unwrap(),
+            v["tree_size"].as_u64().unwrap(),
+        );
         let proof = tree.prove_inclusion(index, TreeSize(size)).unwrap();
-        assert_eq!(proof.path, path_hex(&v["path_hex"]), "inclusion {index} in {size}");
+        assert_eq!(
+            proof.path,
+            path_hex(&v["path_hex"]),
+            "inclusion {index} in {size}"
+        );
         let leaf = LeafHash(hex32(&doc["leaf_hashes_hex"][index as usize]));
         verify_inclusion(&leaf, &proof, &Root(hex32(&roots[size as usize]))).unwrap();
     }
     for v in doc["consistency"].as_array().unwrap() {
-        let (old, new) = (v["old_size"].as_u64().unwrap(), v["new_size"].as_u64().unwrap());
-        let proof = tree.prove_consistency(TreeSize(old), TreeSize(new)).unwrap();
-        assert_eq!(proof.path, path_hex(&v["path_hex"]), "consistency {old} to {new}");
+        let (old, new) = (
+            v["old_size"].as_u64().unwrap(),
+            v["new_size"].as_u64().unwrap(),
+        );
+        let proof = tree
+            .prove_consistency(TreeSize(old), TreeSize(new))
+            .unwrap();
+        assert_eq!(
+            proof.path,
+            path_hex(&v["path_hex"]),
+            "consistency {old} to {new}"
+        );
         verify_consistency(
             &proof,
             &Root(hex32(&roots[old as usize])),
@@ -132,7 +160,10 @@ fn transparency_dev_inclusion_vectors() {
         assert_eq!(ok, want_ok, "{}", path.display());
         // Happy paths over the eight-leaf tree: our prover makes the same proof.
         if want_ok && v["treeSize"].as_u64().unwrap() <= 8 {
-            let (index, size) = (v["leafIdx"].as_u64().unwrap(), v["treeSize"].as_u64().unwrap());
+            let (index, size) = (
+                v["leafIdx"].as_u64().unwrap(),
+                v["treeSize"].as_u64().unwrap(),
+            );
             if tree.root_at(TreeSize(size)).unwrap().0 == b64_hash(&v["root"]).unwrap() {
                 let made = tree.prove_inclusion(index, TreeSize(size)).unwrap();
                 assert_eq!(Some(made.path), b64_path(&v["proof"]), "{}", path.display());
@@ -171,7 +202,9 @@ fn transparency_dev_consistency_vectors() {
         };
         assert_eq!(ok, want_ok, "{}", path.display());
         if want_ok && new <= 8 && tree.root_at(TreeSize(new)).unwrap().0 == roots.unwrap().1 {
-            let made = tree.prove_consistency(TreeSize(old), TreeSize(new)).unwrap();
+            let made = tree
+                .prove_consistency(TreeSize(old), TreeSize(new))
+                .unwrap();
             assert_eq!(Some(made.path), b64_path(&v["proof"]), "{}", path.display());
         }
         accepted += usize::from(ok);
@@ -209,7 +242,11 @@ fn go_note_verifies_and_our_signature_is_byte_identical() {
     let sig = secret.sign(note.text.as_bytes());
     let mut blob = verifier.key_id().to_vec();
     blob.extend_from_slice(&sig.to_bytes());
-    let ours = format!("{}\n\u{2014} PeterNeumann {}\n", note.text, B64.encode(blob));
+    let ours = format!(
+        "{}\n\u{2014} PeterNeumann {}\n",
+        note.text,
+        B64.encode(blob)
+    );
     assert_eq!(ours, signed);
 }
 
@@ -238,17 +275,28 @@ fn go_note_with_an_unknown_witness_signature_still_verifies_but_tampering_fails(
 fn go_malformed_notes_are_refused() {
     let v = go_note();
     let text = v["text"].as_str().unwrap();
-    let sig_line = v["signed_note"].as_str().unwrap().strip_prefix(text).unwrap()[1..].to_owned();
+    let sig_line = v["signed_note"]
+        .as_str()
+        .unwrap()
+        .strip_prefix(text)
+        .unwrap()[1..]
+        .to_owned();
     let bad = [
         text.to_owned(),
         format!("{text}\n"),
         format!("{text}\n{}", &sig_line[..sig_line.len() - 1]),
         format!("\x01{text}\n{sig_line}"),
-        format!("{text}\n\u{2014} Bad Name x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n"),
+        format!(
+            "{text}\n\u{2014} Bad Name x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n"
+        ),
         format!("{text}\n{sig_line}Unexpected line.\n"),
         format!("{text}\n{sig_line}{sig_line}"),
-        format!("{text}\n- PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n"),
-        format!("{text}\n\u{2014} PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM\n"),
+        format!(
+            "{text}\n- PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n"
+        ),
+        format!(
+            "{text}\n\u{2014} PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM\n"
+        ),
         format!("{text}\n{}", sig_line.repeat(40)),
     ];
     for msg in bad {
@@ -290,7 +338,8 @@ fn go_verifier_key_manglings_are_refused() {
 fn c2sp_checkpoint_example_parses_and_round_trips() {
     // The example of c2sp.org/tlog-checkpoint (its text only; the signing key is not
     // published).
-    let text = "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
+    let text =
+        "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
     let cp = Checkpoint::parse(text).unwrap();
     assert_eq!(cp.origin, "example.com/behind-the-sofa");
     assert_eq!(cp.size, TreeSize(20_852_163));
