@@ -124,6 +124,16 @@ pub struct FileLog {
     range: CompactRange,
     entries_len: u64,
     poisoned: bool,
+    recovery: Recovery,
+}
+
+/// What opening the log repaired after a crash.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// Whole, valid records found past the hashes and offsets, and indexed.
+    pub adopted: u64,
+    /// Bytes of a torn record cut from the end of `entries`.
+    pub truncated_bytes: u64,
 }
 
 fn sync_dir(path: &Path) -> Result<(), LogError> {
@@ -192,8 +202,7 @@ impl FileLog {
         if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
             sync_dir(parent)?;
         }
-        drop(lock);
-        Self::open(dir)
+        Self::open_locked(dir.to_owned(), lock)
     }
 
     /// Opens an existing log for appending and proving, taking the writer lock; recovers
@@ -206,6 +215,10 @@ impl FileLog {
             return Err(LogError::NotALog { path: dir });
         }
         let lock = lock(&dir)?;
+        Self::open_locked(dir, lock)
+    }
+
+    fn open_locked(dir: PathBuf, lock: File) -> Result<Self, LogError> {
         let mut log = Self {
             entries: open_rw(&dir.join("entries"), false)?,
             hashes: open_rw(&dir.join("hashes"), false)?,
@@ -215,6 +228,7 @@ impl FileLog {
             range: CompactRange::default(),
             entries_len: 0,
             poisoned: false,
+            recovery: Recovery::default(),
         };
         log.recover()?;
         Ok(log)
@@ -281,6 +295,10 @@ impl FileLog {
             pos += HEADER + len;
         }
         self.truncate_to(n, pos, file_len)?;
+        self.recovery = Recovery {
+            adopted: adopted.len() as u64,
+            truncated_bytes: file_len - pos,
+        };
         for (record_end, leaf) in adopted {
             self.write_derived(&[leaf], &[record_end])?;
             self.entries_len = record_end;
@@ -372,6 +390,11 @@ impl FileLog {
     /// The current tree head.
     pub fn root(&self) -> Root {
         self.range.root()
+    }
+
+    /// What opening this log repaired.
+    pub fn recovery(&self) -> Recovery {
+        self.recovery
     }
 
     /// The directory.

@@ -109,6 +109,7 @@ fn crash_recovery_keeps_every_acknowledged_entry() {
     let mut rng = Rng(seed);
     let mut previous: Option<(TreeSize, kya_log::Root)> = None;
     let mut max_acked: Option<u64> = None;
+    let (mut torn, mut adopted) = (0, 0);
     for round in 0..6 {
         let acked = run_and_kill(&log_dir, 5 + rng.next(150), rng.next(3000));
         assert!(
@@ -117,6 +118,9 @@ fn crash_recovery_keeps_every_acknowledged_entry() {
         );
         max_acked = acked.iter().copied().max().max(max_acked);
         let log = FileLog::open(&log_dir).unwrap();
+        let recovery = log.recovery();
+        torn += u64::from(recovery.truncated_bytes > 0);
+        adopted += recovery.adopted;
         let size = log.size();
         let max = max_acked.unwrap();
         assert!(
@@ -138,8 +142,9 @@ fn crash_recovery_keeps_every_acknowledged_entry() {
         }
         previous = Some((size, log.root()));
         eprintln!(
-            "round {round}: {} acknowledged, log size {size}",
+            "round {round}: {} acknowledged, log size {size}, {recovery:?}",
             acked.len()
         );
     }
+    eprintln!("torn tails truncated in {torn} of 6 rounds, {adopted} records adopted");
 }

@@ -122,6 +122,7 @@ fn a_torn_tail_is_truncated_and_the_log_goes_on() {
     append_raw(&path.join("hashes"), &[1, 2, 3]);
     append_raw(&path.join("offsets"), &[9]);
     let mut log = FileLog::open(&path).unwrap();
+    assert_eq!(log.recovery().truncated_bytes, torn.len() as u64 - 5);
     assert_eq!(log.size(), TreeSize(9));
     assert_eq!(log.root(), root);
     assert_eq!(std::fs::metadata(&entries).unwrap().len(), len);
@@ -142,6 +143,7 @@ fn a_durable_record_missing_its_hashes_is_adopted() {
     append_raw(&path.join("entries"), &record(&entry(5)));
     append_raw(&path.join("entries"), &record(&entry(6)));
     let log = FileLog::open(&path).unwrap();
+    assert_eq!(log.recovery().adopted, 2);
     assert_eq!(log.size(), TreeSize(7));
     let mut mem = MemoryTree::new();
     (0..7).for_each(|i| {
