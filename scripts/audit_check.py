@@ -358,7 +358,9 @@ def cmd_inclusion(args):
     computed = root_from_inclusion(args.index, size, leaf, path)
     if computed != root:
         raise Refused(f"proof leads to root {computed.hex()}, not {root.hex()}")
-    return f"ok: leaf {leaf.hex()} is entry {args.index} of the tree of size {size}"
+    unsigned = args.checkpoint and not args.verifier_key
+    note = " (checkpoint signature not checked: no --verifier-key)" if unsigned else ""
+    return f"ok: leaf {leaf.hex()} is entry {args.index} of the tree of size {size}{note}"
 
 
 def cmd_credential(args):
