@@ -41,6 +41,8 @@ pub const KYA_V1_TERMS: &[&str] = &[
     "AgentAuthorization",
     "AgentDelegation",
     "AgentReputationAttestation",
+    "AgentReceipt",
+    "activity",
     "parentCredential",
     "registration",
     "reputation",

@@ -1,0 +1,207 @@
+//! The merchant's side: a receipt for every decided request, signed and logged before the
+//! answer goes out.
+
+use std::path::Path;
+
+use kya_core::grant::Request;
+use kya_core::{DidKey, SecretKey, Timestamp};
+use kya_verify::http::{Admitted, CheckedSignature, HttpRequest, Refusal};
+use sha2::{Digest as _, Sha256};
+
+use crate::journal::{Journal, JournalError};
+use crate::receipt::{
+    Activity, AmountRecord, ChargeRecord, DecisionRecord, LogPosition, Outcome, ReasonRecord,
+    Receipt, RequestRecord, SignedReceipt,
+};
+
+/// The response header that carries a receipt to the agent: base64url (no padding) of the
+/// receipt's bytes.
+pub const RECEIPT_HEADER: &str = "KYA-Receipt";
+
+/// Signs and logs a receipt for each decision.
+#[derive(Debug)]
+pub struct ReceiptIssuer {
+    key: SecretKey,
+    issuer: DidKey,
+    origin: String,
+    merchant: String,
+    journal: Journal,
+}
+
+impl ReceiptIssuer {
+    /// An issuer signing with `key`, logging under `origin` (the log's name, e.g.
+    /// `shop.example/kya/receipts`) into the log at `dir`, for the merchant `merchant` (its
+    /// audience DID).
+    pub fn open(
+        key: SecretKey,
+        origin: impl Into<String>,
+        merchant: impl Into<String>,
+        dir: impl AsRef<Path>,
+    ) -> Result<Self, JournalError> {
+        Ok(Self {
+            issuer: DidKey::from_public_key(key.public_key()),
+            key,
+            origin: origin.into(),
+            merchant: merchant.into(),
+            journal: Journal::open(dir)?,
+        })
+    }
+
+    /// The log.
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    /// The log's origin.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The receipt key (the issuer of every receipt, the signer of every checkpoint).
+    pub fn key(&self) -> &SecretKey {
+        &self.key
+    }
+
+    /// Records the decision on `request`: builds the receipt at the log's next index, signs
+    /// it and returns once it is durable. An error means no receipt: answer 503.
+    pub fn record(
+        &self,
+        request: &HttpRequest,
+        outcome: &Result<Admitted, Refusal>,
+        now: Timestamp,
+    ) -> Result<SignedReceipt, JournalError> {
+        let (agent, activity) = self.activity(request, outcome);
+        let (_, bytes) = self.journal.append_with(|index| {
+            let receipt = Receipt {
+                issuer: self.issuer.clone(),
+                decided_at: now,
+                agent: agent.clone(),
+                activity: Activity {
+                    log: LogPosition {
+                        origin: self.origin.clone(),
+                        index,
+                    },
+                    ..activity.clone()
+                },
+            };
+            receipt.sign(&self.key).map(|s| s.as_bytes().to_vec())
+        })?;
+        SignedReceipt::from_slice(&bytes).map_err(|e| JournalError::Entry(e.to_string()))
+    }
+
+    /// Who and what, from the outcome (the log position is filled in under the log's lock).
+    fn activity(
+        &self,
+        request: &HttpRequest,
+        outcome: &Result<Admitted, Refusal>,
+    ) -> (Option<DidKey>, Activity) {
+        let seen = request_record(request, None, None);
+        let (agent, principal, chain, request, decision, charges) = match outcome {
+            Ok(admitted) => (
+                Some(admitted.agent.agent().clone()),
+                Some(admitted.agent.principal().to_string()),
+                Some(admitted.agent.chain_digest().0),
+                request_record(
+                    request,
+                    Some(&admitted.signature),
+                    Some(admitted.decision.request()),
+                ),
+                DecisionRecord {
+                    outcome: Outcome::Allowed,
+                    status: 200,
+                    reasons: Vec::new(),
+                },
+                admitted
+                    .decision
+                    .obligations()
+                    .iter()
+                    .map(|c| ChargeRecord {
+                        link: c.link,
+                        grant: c.key.grant,
+                        credential: c.key.credential.to_hex(),
+                        kind: c.obligation.code().to_owned(),
+                        obligation: c.obligation.to_string(),
+                    })
+                    .collect(),
+            ),
+            Err(Refusal::Denied { agent, decision }) => (
+                Some(agent.agent().clone()),
+                Some(agent.principal().to_string()),
+                Some(agent.chain_digest().0),
+                request_record(request, None, Some(decision.request())),
+                DecisionRecord {
+                    outcome: Outcome::Denied,
+                    status: 403,
+                    reasons: decision
+                        .reasons()
+                        .iter()
+                        .map(|r| ReasonRecord {
+                            code: r.code.to_string(),
+                            link: r.link,
+                            grant: r.grant,
+                        })
+                        .collect(),
+                },
+                Vec::new(),
+            ),
+            Err(Refusal::NotVerified(e)) => (
+                None,
+                None,
+                None,
+                seen,
+                DecisionRecord {
+                    outcome: Outcome::Refused,
+                    status: e.status(),
+                    reasons: vec![ReasonRecord {
+                        code: e.code().to_string(),
+                        link: e.link(),
+                        grant: None,
+                    }],
+                },
+                Vec::new(),
+            ),
+        };
+        let activity = Activity {
+            merchant: self.merchant.clone(),
+            principal,
+            chain: chain.map(hex::encode),
+            request,
+            decision,
+            charges,
+            log: LogPosition {
+                origin: self.origin.clone(),
+                index: 0,
+            },
+        };
+        (agent, activity)
+    }
+}
+
+/// The request as the merchant saw it; with the checked signature and the judged grant
+/// request when there are.
+fn request_record(
+    request: &HttpRequest,
+    checked: Option<&CheckedSignature>,
+    judged: Option<&Request>,
+) -> RequestRecord {
+    // Bounded: the gate refuses longer values, but a refused request may carry anything.
+    let cut = |s: &str, n: usize| s.chars().take(n).collect::<String>();
+    RequestRecord {
+        method: cut(&request.method, 16),
+        authority: cut(&request.authority, 256),
+        path: cut(request.path_component(), 2048),
+        query: request.query.as_deref().map(|q| cut(q, 2048)),
+        content_digest: request
+            .single_header("content-digest")
+            .ok()
+            .flatten()
+            .map(|d| cut(d, 128)),
+        action: judged.map(|r| r.action.to_string()),
+        amount: judged.and_then(|r| r.amount.as_ref()).map(|m| AmountRecord {
+            value: m.value.to_string(),
+            asset: m.asset.to_string(),
+        }),
+        nonce: checked.map(|c| c.nonce.clone()),
+        signature_base_digest: checked.map(|c| hex::encode(Sha256::digest(c.signature_base()))),
+    }
+}

@@ -1,0 +1,14 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+pub mod audit;
+pub mod explain;
+pub mod issuer;
+pub mod journal;
+pub mod receipt;
+
+pub use audit::{Anchor, AuditError, Audited, Evidence, audit};
+pub use explain::explain;
+pub use issuer::{RECEIPT_HEADER, ReceiptIssuer};
+pub use journal::{Journal, JournalError};
+pub use receipt::{Activity, Outcome, Receipt, ReceiptError, SignedReceipt};
