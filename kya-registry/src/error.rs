@@ -519,7 +519,9 @@ mod tests {
             latestTreeSize: 20,
             treeSize: 10,
         };
-        let r = ContractRevert::decode(&KyaLogAnchorErrors::from(e.clone()).abi_encode());
+        let r = ContractRevert::decode(
+            &KyaLogAnchorErrors::KyaTreeSizeNotIncreasing(e.clone()).abi_encode(),
+        );
         assert!(matches!(
             r.as_log_anchor(),
             Some(KyaLogAnchorErrors::KyaTreeSizeNotIncreasing(d)) if *d == e
@@ -530,7 +532,9 @@ mod tests {
         let e = KyaValidationRegistry::KyaAmbiguousRequestHash {
             requestHash: B256::repeat_byte(0x22),
         };
-        let r = ContractRevert::decode(&KyaValidationRegistryErrors::from(e.clone()).abi_encode());
+        let r = ContractRevert::decode(
+            &KyaValidationRegistryErrors::KyaAmbiguousRequestHash(e.clone()).abi_encode(),
+        );
         assert!(matches!(
             r.as_validation(),
             Some(KyaValidationRegistryErrors::KyaAmbiguousRequestHash(d)) if *d == e
