@@ -18,7 +18,9 @@ use crate::bindings::IKyaIdentityRegistry::MetadataEntry;
 use crate::bindings::KyaIdentityRegistry::{
     self, AgentKeyBound, KyaIdentityRegistryInstance, PrincipalKeyBound, Registered,
 };
+use crate::bindings::KyaLogAnchor::{self, KyaLogAnchorInstance};
 use crate::bindings::KyaReputationRegistry::{self, KyaReputationRegistryInstance, NewFeedback};
+use crate::bindings::KyaValidationRegistry::{self, KyaValidationRegistryInstance};
 use crate::erc8004::{Erc8004Agent, Erc8004Registry};
 use crate::error::{RegistryError, Result};
 
@@ -56,6 +58,13 @@ pub struct Deployment {
     /// The first block that can hold registry events (the deployment block; 0 if unknown).
     #[serde(default)]
     pub from_block: u64,
+    /// The transparency-log checkpoint anchor (`KyaLogAnchor`), when deployed. Deployment
+    /// files written before it existed have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_anchor: Option<Address>,
+    /// The ERC-8004 validation registry (`KyaValidationRegistry`), when deployed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<Address>,
 }
 
 impl Deployment {
@@ -233,11 +242,13 @@ pub struct Registry {
     deployment: Deployment,
     identity: KyaIdentityRegistryInstance<DynProvider>,
     reputation: KyaReputationRegistryInstance<DynProvider>,
+    pub(crate) log_anchor: Option<KyaLogAnchorInstance<DynProvider>>,
+    pub(crate) validation: Option<KyaValidationRegistryInstance<DynProvider>>,
 }
 
 impl Registry {
-    /// Deploys both contracts (identity, then reputation pointing at it) from the provider's
-    /// signer and returns the client.
+    /// Deploys the four contracts from the provider's signer — identity, then reputation and
+    /// validation pointing at it, and the checkpoint anchor — and returns the client.
     pub async fn deploy(provider: DynProvider) -> Result<Self> {
         let receipt = KyaIdentityRegistry::deploy_builder(provider.clone())
             .send()
@@ -252,6 +263,18 @@ impl Registry {
             .get_receipt()
             .await?;
         let reputation = created(&receipt)?;
+        let receipt = KyaValidationRegistry::deploy_builder(provider.clone(), identity)
+            .send()
+            .await?
+            .get_receipt()
+            .await?;
+        let validation = created(&receipt)?;
+        let receipt = KyaLogAnchor::deploy_builder(provider.clone())
+            .send()
+            .await?
+            .get_receipt()
+            .await?;
+        let log_anchor = created(&receipt)?;
         let chain_id = provider.get_chain_id().await?;
         Ok(Self::from_deployment(
             provider,
@@ -260,13 +283,15 @@ impl Registry {
                 identity,
                 reputation,
                 from_block,
+                log_anchor: Some(log_anchor),
+                validation: Some(validation),
             },
         ))
     }
 
     /// A client for contracts already deployed at `identity` / `reputation` (asks the node
-    /// for the chain id; syncs start at block 0 — use [`Registry::from_deployment`] to set
-    /// the deployment block).
+    /// for the chain id; syncs start at block 0; no anchor or validation contract — use
+    /// [`Registry::from_deployment`] to set the deployment block and those).
     pub async fn at(provider: DynProvider, identity: Address, reputation: Address) -> Result<Self> {
         let chain_id = provider.get_chain_id().await?;
         Ok(Self::from_deployment(
@@ -276,6 +301,8 @@ impl Registry {
                 identity,
                 reputation,
                 from_block: 0,
+                log_anchor: None,
+                validation: None,
             },
         ))
     }
@@ -284,11 +311,19 @@ impl Registry {
     pub fn from_deployment(provider: DynProvider, deployment: Deployment) -> Self {
         let identity = KyaIdentityRegistry::new(deployment.identity, provider.clone());
         let reputation = KyaReputationRegistry::new(deployment.reputation, provider.clone());
+        let log_anchor = deployment
+            .log_anchor
+            .map(|a| KyaLogAnchor::new(a, provider.clone()));
+        let validation = deployment
+            .validation
+            .map(|a| KyaValidationRegistry::new(a, provider.clone()));
         Self {
             provider,
             deployment,
             identity,
             reputation,
+            log_anchor,
+            validation,
         }
     }
 
@@ -622,7 +657,7 @@ fn created(receipt: &TransactionReceipt) -> Result<Address> {
 }
 
 /// Fails with [`RegistryError::Reverted`] when the receipt says the transaction reverted.
-fn mined(receipt: TransactionReceipt) -> Result<TransactionReceipt> {
+pub(crate) fn mined(receipt: TransactionReceipt) -> Result<TransactionReceipt> {
     if receipt.status() {
         Ok(receipt)
     } else {
@@ -633,14 +668,14 @@ fn mined(receipt: TransactionReceipt) -> Result<TransactionReceipt> {
 }
 
 /// Waits for the receipt and summarises it.
-async fn send(
+pub(crate) async fn send(
     pending: alloy::providers::PendingTransactionBuilder<alloy::network::Ethereum>,
 ) -> Result<TxInfo> {
     let receipt = mined(pending.get_receipt().await?)?;
     Ok(tx_info(&receipt))
 }
 
-fn tx_info(receipt: &TransactionReceipt) -> TxInfo {
+pub(crate) fn tx_info(receipt: &TransactionReceipt) -> TxInfo {
     TxInfo {
         tx_hash: receipt.transaction_hash,
         block_number: receipt.block_number.unwrap_or_default(),

@@ -8,7 +8,9 @@ use alloy::sol_types::{Revert, SolError, SolInterface};
 use kya_verify::snapshot::SnapshotError;
 
 use crate::bindings::KyaIdentityRegistry::KyaIdentityRegistryErrors;
+use crate::bindings::KyaLogAnchor::KyaLogAnchorErrors;
 use crate::bindings::KyaReputationRegistry::KyaReputationRegistryErrors;
+use crate::bindings::KyaValidationRegistry::KyaValidationRegistryErrors;
 
 /// Everything that can go wrong talking to the registry.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +72,20 @@ pub enum RegistryError {
     /// A value given by the caller is out of range (e.g. an agent id that is not a uint256).
     #[error("invalid input: {0}")]
     Invalid(String),
+    /// The deployment has no such contract (a deployment file written before it existed).
+    #[error("the deployment has no {contract} contract")]
+    NotDeployed {
+        /// `log anchor` or `validation registry`.
+        contract: &'static str,
+    },
+    /// A read would return more than the caller's bound: ask for a smaller block range.
+    #[error("{what}: more than {max} results")]
+    TooManyResults {
+        /// What was read.
+        what: String,
+        /// The caller's bound.
+        max: usize,
+    },
     /// Reading or writing a file (snapshot, deployment file) failed.
     #[error("{context}: {source}")]
     Io {
@@ -185,6 +201,16 @@ impl RegistryError {
     pub fn as_reputation(&self) -> Option<&KyaReputationRegistryErrors> {
         self.as_revert().and_then(ContractRevert::as_reputation)
     }
+
+    /// The checkpoint anchor's custom error, if it refused with one.
+    pub fn as_log_anchor(&self) -> Option<&KyaLogAnchorErrors> {
+        self.as_revert().and_then(ContractRevert::as_log_anchor)
+    }
+
+    /// The validation registry's custom error, if it refused with one.
+    pub fn as_validation(&self) -> Option<&KyaValidationRegistryErrors> {
+        self.as_revert().and_then(ContractRevert::as_validation)
+    }
 }
 
 /// Revert data longer than this is not decoded: the registries' errors are a few words, so
@@ -201,6 +227,12 @@ pub enum ContractRevert {
     Identity(KyaIdentityRegistryErrors),
     /// A custom error of the reputation registry.
     Reputation(KyaReputationRegistryErrors),
+    /// A custom error of the checkpoint anchor.
+    LogAnchor(KyaLogAnchorErrors),
+    /// A custom error of the validation registry (those it shares with the identity or the
+    /// reputation registry — `KyaUnauthorized`, `KyaTagTooLong`, `KyaZeroIdentityRegistry` —
+    /// decode as theirs: same name, same arguments, same meaning).
+    Validation(KyaValidationRegistryErrors),
     /// A `revert("…")` / `require(…, "…")` string.
     Revert(String),
     /// A Solidity panic (`Panic(uint256)`: overflow, division by zero, …) and its code.
@@ -229,6 +261,12 @@ impl ContractRevert {
         if let Ok(e) = KyaReputationRegistryErrors::abi_decode(data) {
             return Self::Reputation(e);
         }
+        if let Ok(e) = KyaLogAnchorErrors::abi_decode(data) {
+            return Self::LogAnchor(e);
+        }
+        if let Ok(e) = KyaValidationRegistryErrors::abi_decode(data) {
+            return Self::Validation(e);
+        }
         if let Ok(r) = Revert::abi_decode(data) {
             return Self::Revert(r.reason);
         }
@@ -253,6 +291,22 @@ impl ContractRevert {
             _ => None,
         }
     }
+
+    /// The checkpoint anchor's custom error, if it is one.
+    pub fn as_log_anchor(&self) -> Option<&KyaLogAnchorErrors> {
+        match self {
+            Self::LogAnchor(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The validation registry's custom error, if it is one.
+    pub fn as_validation(&self) -> Option<&KyaValidationRegistryErrors> {
+        match self {
+            Self::Validation(e) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for ContractRevert {
@@ -267,6 +321,19 @@ impl fmt::Display for ContractRevert {
             }
             Self::Reputation(e) => {
                 let name = KyaReputationRegistryErrors::name_by_selector(e.selector());
+                write_generic(f, name, e)
+            }
+            Self::LogAnchor(KyaLogAnchorErrors::KyaTreeSizeNotIncreasing(e)) => write!(
+                f,
+                "tree size {} of log {} is not above {}, the size {} anchored last",
+                e.treeSize, e.logId, e.latestTreeSize, e.anchorer
+            ),
+            Self::LogAnchor(e) => {
+                let name = KyaLogAnchorErrors::name_by_selector(e.selector());
+                write_generic(f, name, e)
+            }
+            Self::Validation(e) => {
+                let name = KyaValidationRegistryErrors::name_by_selector(e.selector());
                 write_generic(f, name, e)
             }
             Self::Revert(reason) => write!(f, "reverted: {reason}"),
@@ -444,6 +511,38 @@ mod tests {
     }
 
     #[test]
+    fn decodes_anchor_and_validation_errors() {
+        use crate::bindings::{KyaLogAnchor, KyaValidationRegistry};
+        let e = KyaLogAnchor::KyaTreeSizeNotIncreasing {
+            anchorer: alloy::primitives::Address::repeat_byte(0xaa),
+            logId: B256::repeat_byte(0x11),
+            latestTreeSize: 20,
+            treeSize: 10,
+        };
+        let r = ContractRevert::decode(
+            &KyaLogAnchorErrors::KyaTreeSizeNotIncreasing(e.clone()).abi_encode(),
+        );
+        assert!(matches!(
+            r.as_log_anchor(),
+            Some(KyaLogAnchorErrors::KyaTreeSizeNotIncreasing(d)) if *d == e
+        ));
+        assert!(r.to_string().starts_with("tree size 10 of log 0x1111"));
+        assert!(r.to_string().contains("is not above 20"));
+
+        let e = KyaValidationRegistry::KyaAmbiguousRequestHash {
+            requestHash: B256::repeat_byte(0x22),
+        };
+        let r = ContractRevert::decode(
+            &KyaValidationRegistryErrors::KyaAmbiguousRequestHash(e.clone()).abi_encode(),
+        );
+        assert!(matches!(
+            r.as_validation(),
+            Some(KyaValidationRegistryErrors::KyaAmbiguousRequestHash(d)) if *d == e
+        ));
+        assert!(r.to_string().starts_with("ambiguous request hash {"));
+    }
+
+    #[test]
     fn standard_and_unknown_reverts() {
         let data = Revert::from("nope").abi_encode();
         assert_eq!(
@@ -473,6 +572,8 @@ mod tests {
         let selectors = KyaIdentityRegistryErrors::SELECTORS
             .iter()
             .chain(KyaReputationRegistryErrors::SELECTORS)
+            .chain(KyaLogAnchorErrors::SELECTORS)
+            .chain(KyaValidationRegistryErrors::SELECTORS)
             .chain([&Revert::SELECTOR, &alloy::sol_types::Panic::SELECTOR]);
         for sel in selectors {
             for len in [

@@ -224,6 +224,8 @@ async fn records_beyond_bounds_from_another_deployment_degrade_only_themselves()
         identity,
         reputation,
         from_block: 0,
+        log_anchor: None,
+        validation: None,
     };
     let (attacker, victim) = (Address::repeat_byte(0x66), Address::repeat_byte(0x11));
     let long = "x".repeat(MAX_STRING_BYTES + 1);

@@ -2,6 +2,8 @@
 # Builds the contracts and writes the ABI + creation bytecode the Rust side binds to:
 #   solidity/artifacts/KyaIdentityRegistry.json
 #   solidity/artifacts/KyaReputationRegistry.json
+#   solidity/artifacts/KyaLogAnchor.json
+#   solidity/artifacts/KyaValidationRegistry.json
 # each { "abi": [...], "bytecode": "0x..." }, deterministic (stable key order and ABI order,
 # 2-space indent, trailing newline). With --check, writes nothing and exits 1 if the committed
 # files differ from a fresh build.
@@ -14,6 +16,7 @@ case "${1:-}" in
   *) echo "usage: $0 [--check]" >&2; exit 2 ;;
 esac
 
+CONTRACTS="KyaIdentityRegistry KyaReputationRegistry KyaLogAnchor KyaValidationRegistry"
 SOL="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ROOT="$(cd "$SOL/.." && pwd)"
 "$ROOT/scripts/install-tools.sh" >/dev/null
@@ -24,7 +27,7 @@ cd "$SOL"
 
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
-for c in KyaIdentityRegistry KyaReputationRegistry; do
+for c in $CONTRACTS; do
   node - "$SOL/out/$c.sol/$c.json" "$TMP/$c.json" <<'JS'
 const fs = require('fs');
 const [src, dst] = process.argv.slice(2);
@@ -43,7 +46,7 @@ done
 
 if [[ $CHECK -eq 1 ]]; then
   status=0
-  for c in KyaIdentityRegistry KyaReputationRegistry; do
+  for c in $CONTRACTS; do
     if ! cmp -s "$TMP/$c.json" "$SOL/artifacts/$c.json"; then
       echo "export-artifacts: solidity/artifacts/$c.json is stale; run solidity/scripts/export-artifacts.sh" >&2
       status=1
@@ -54,7 +57,7 @@ if [[ $CHECK -eq 1 ]]; then
 fi
 
 mkdir -p "$SOL/artifacts"
-for c in KyaIdentityRegistry KyaReputationRegistry; do
+for c in $CONTRACTS; do
   cp "$TMP/$c.json" "$SOL/artifacts/$c.json"
   echo "wrote solidity/artifacts/$c.json"
 done

@@ -19,6 +19,14 @@
 #   give_feedback_repeat       the same rater's second feedback to the agent
 #   (feedback: value 87, decimals 0, tag1 "starred", tag2 "", a 29-char endpoint, a 66-char
 #    ipfs:// feedbackURI and a non-zero feedbackHash)
+#   anchor_checkpoint_first    a log's first checkpoint (KyaLogAnchor; logId = SHA-256 of the
+#                              origin "shop.example/kya-receipts", tree size 1,000)
+#   anchor_checkpoint_repeat   the same log's next checkpoint (tree size 2,000)
+#   validation_request         an agent's owner asks a validator about a receipt digest
+#                              (KyaValidationRegistry; 66-char ipfs:// requestURI; the agent's
+#                              and the validator's first request)
+#   validation_response        the validator's first answer (100, a 66-char ipfs:// responseURI,
+#                              a non-zero responseHash, tag "passed")
 set -euo pipefail
 
 SOL="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -37,7 +45,7 @@ cleanup() {
 }
 trap cleanup EXIT
 # Its own home: anvil keeps its state under $HOME/.foundry and never deletes it.
-HOME="$WORK" "$BIN/anvil" --port 0 --hardfork prague --accounts 6 >"$WORK/anvil.log" 2>&1 &
+HOME="$WORK" "$BIN/anvil" --port 0 --hardfork prague --accounts 7 >"$WORK/anvil.log" 2>&1 &
 ANVIL_PID=$!
 RPC=""
 for _ in $(seq 1 100); do
@@ -50,8 +58,9 @@ done
 # anvil's development keys, as printed in its log ("(i) 0x<64 hex>" under "Private Keys").
 KEYS=()
 while read -r k; do KEYS+=("$k"); done < <(sed -n '/^Private Keys/,/^Wallet/ s/^([0-9]*) \(0x[0-9a-fA-F]\{64\}\)$/\1/p' "$WORK/anvil.log")
-[[ ${#KEYS[@]} -ge 6 ]] || { echo "gas.sh: could not read anvil keys" >&2; exit 1; }
+[[ ${#KEYS[@]} -ge 7 ]] || { echo "gas.sh: could not read anvil keys" >&2; exit 1; }
 K_DEPLOY=${KEYS[0]}; K_WARM=${KEYS[1]}; K_ALICE=${KEYS[2]}; K_BOB=${KEYS[3]}; K_RATER=${KEYS[4]}; K_PRINCIPAL=${KEYS[5]}
+K_VALIDATOR=${KEYS[6]}
 
 # json_field <file> <field>: prints a top-level field of a JSON file (numbers as decimal).
 json_field() {
@@ -74,6 +83,10 @@ send "$K_DEPLOY" --create "$(bytecode KyaIdentityRegistry)"
 ID="$(json_field "$WORK/r.json" contractAddress)"
 send "$K_DEPLOY" --create "$(bytecode KyaReputationRegistry)$("$BIN/cast" abi-encode 'f(address)' "$ID" | sed 's/^0x//')"
 REP="$(json_field "$WORK/r.json" contractAddress)"
+send "$K_DEPLOY" --create "$(bytecode KyaLogAnchor)"
+ANCHOR="$(json_field "$WORK/r.json" contractAddress)"
+send "$K_DEPLOY" --create "$(bytecode KyaValidationRegistry)$("$BIN/cast" abi-encode 'f(address)' "$ID" | sed 's/^0x//')"
+VAL="$(json_field "$WORK/r.json" contractAddress)"
 
 URI="ipfs://bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi"   # 66 characters
 [[ ${#URI} -eq 66 ]] || { echo "gas.sh: URI is ${#URI} characters" >&2; exit 1; }
@@ -99,3 +112,15 @@ send "$K_PRINCIPAL" "$ID" 'revokeIssuedCredential(bytes32)' "$DIGEST";  gas revo
 FB='giveFeedback(uint256,int128,uint8,string,string,string,string,bytes32)'
 send "$K_RATER" "$REP" "$FB" 1 87 0 starred "" "$ENDPOINT" "$FB_URI" "$FB_HASH"; gas give_feedback_first
 send "$K_RATER" "$REP" "$FB" 1 91 0 starred "" "$ENDPOINT" "$FB_URI" "$FB_HASH"; gas give_feedback_repeat
+
+LOG_ID=0x$(printf '%s' "shop.example/kya-receipts" | sha256sum | cut -c1-64)
+ROOT1=0x$(printf 'root 1000' | sha256sum | cut -c1-64)
+ROOT2=0x$(printf 'root 2000' | sha256sum | cut -c1-64)
+send "$K_PRINCIPAL" "$ANCHOR" 'anchorCheckpoint(bytes32,uint64,bytes32)' "$LOG_ID" 1000 "$ROOT1"; gas anchor_checkpoint_first
+send "$K_PRINCIPAL" "$ANCHOR" 'anchorCheckpoint(bytes32,uint64,bytes32)' "$LOG_ID" 2000 "$ROOT2"; gas anchor_checkpoint_repeat
+
+VALIDATOR="$("$BIN/cast" wallet address --private-key "$K_VALIDATOR")"
+RECEIPT=0x$(printf 'a receipt' | sha256sum | cut -c1-64)
+RESP_HASH=0x$(printf 'a verdict' | sha256sum | cut -c1-64)
+send "$K_ALICE" "$VAL" 'validationRequest(address,uint256,string,bytes32)' "$VALIDATOR" 1 "$URI" "$RECEIPT"; gas validation_request
+send "$K_VALIDATOR" "$VAL" 'validationResponse(bytes32,uint8,string,bytes32,string)' "$RECEIPT" 100 "$FB_URI" "$RESP_HASH" passed; gas validation_response
