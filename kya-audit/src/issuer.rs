@@ -197,10 +197,12 @@ fn request_record(
             .flatten()
             .map(|d| cut(d, 128)),
         action: judged.map(|r| r.action.to_string()),
-        amount: judged.and_then(|r| r.amount.as_ref()).map(|m| AmountRecord {
-            value: m.value.to_string(),
-            asset: m.asset.to_string(),
-        }),
+        amount: judged
+            .and_then(|r| r.amount.as_ref())
+            .map(|m| AmountRecord {
+                value: m.value.to_string(),
+                asset: m.asset.to_string(),
+            }),
         nonce: checked.map(|c| c.nonce.clone()),
         signature_base_digest: checked.map(|c| hex::encode(Sha256::digest(c.signature_base()))),
     }

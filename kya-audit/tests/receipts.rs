@@ -1,0 +1,345 @@
+//! Receipts from a real gate, in a real log, checked as an auditor would: every refusal the
+//! auditor's tools promise, on tampered receipts, a forked log and an unanchored checkpoint.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::process::Command;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use kya_audit::audit::{ConsistencyEvidence, InclusionEvidence, hex_path};
+use kya_audit::{Anchor, AuditError, Evidence, Outcome, ReceiptIssuer, SignedReceipt, audit};
+use kya_core::credential::AgentAuthorization;
+use kya_core::grant::{Action, Amount, Asset, Grant};
+use kya_core::{Did, DidKey, SecretKey, Timestamp};
+use kya_log::{FileLog, NoteVerifier, TreeSize};
+use kya_verify::http::{HttpPolicy, HttpRequest, KyaGate, RequestSigner, Route, SignOptions};
+use kya_verify::{Policy, Verifier};
+
+const ORIGIN: &str = "shop.example/kya/receipts";
+
+fn key(n: u8) -> SecretKey {
+    SecretKey::from_seed(&[n; 32])
+}
+
+fn did(k: &SecretKey) -> DidKey {
+    DidKey::from_public_key(k.public_key())
+}
+
+struct Merchant {
+    gate: KyaGate,
+    issuer: ReceiptIssuer,
+    _dir: tempfile::TempDir,
+}
+
+fn merchant() -> Merchant {
+    let policy = Policy::builder()
+        .trust_root(Did::Key(did(&key(1))))
+        .audience("did:web:shop.example")
+        .build();
+    let gate = KyaGate::new(
+        Arc::new(Verifier::new(policy)),
+        HttpPolicy::default()
+            .authority("shop.example")
+            .route(Route::new("/pay", Action::parse("payments/send").unwrap())),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let issuer = ReceiptIssuer::open(
+        key(9),
+        ORIGIN,
+        "did:web:shop.example",
+        dir.path().join("log"),
+    )
+    .unwrap();
+    Merchant {
+        gate,
+        issuer,
+        _dir: dir,
+    }
+}
+
+fn chain() -> serde_json::Value {
+    let grant = Grant::builder(Action::parse("payments").unwrap())
+        .max_amount(Amount::parse("20").unwrap(), Asset::parse("USD").unwrap())
+        .build()
+        .unwrap();
+    let start = Timestamp::now().add_seconds(-60);
+    let credential = AgentAuthorization::builder(Did::Key(did(&key(1))), did(&key(2)))
+        .valid_from(start)
+        .valid_until(start.add_seconds(3600))
+        .grant(grant)
+        .sign(&key(1), start)
+        .unwrap();
+    serde_json::Value::Array(vec![credential.document().clone()])
+}
+
+fn signed(amount: &str, nonce: &str) -> HttpRequest {
+    let (_, mut request) = HttpRequest::from_url("POST", "https://shop.example/pay").unwrap();
+    request.body = br#"{"order":"A-1"}"#.to_vec();
+    let now = Timestamp::now();
+    let money = kya_verify::http::parse_amount_header(&format!("{amount} USD")).unwrap();
+    RequestSigner::new(&key(2), &chain())
+        .unwrap()
+        .sign(
+            &mut request,
+            &SignOptions {
+                action: Some(&Action::parse("payments/send").unwrap()),
+                amount: Some(&money),
+                created: now,
+                expires: now.add_seconds(60),
+                nonce,
+            },
+        )
+        .unwrap();
+    request
+}
+
+/// Decides and records; returns the receipt.
+fn decide(m: &Merchant, request: &HttpRequest) -> SignedReceipt {
+    let outcome = m.gate.admit(request);
+    m.issuer
+        .record(request, &outcome, Timestamp::now())
+        .unwrap()
+}
+
+fn log_key() -> NoteVerifier {
+    NoteVerifier::new(ORIGIN, key(9).public_key()).unwrap()
+}
+
+/// Evidence for receipt `index` at checkpoint size `size`, from the log itself.
+fn evidence(log: &FileLog, index: u64, size: u64, later: &[u64]) -> Evidence {
+    let root = log.root_at(TreeSize(size)).unwrap();
+    let mut checkpoint = log.checkpoint(ORIGIN);
+    checkpoint.size = TreeSize(size);
+    checkpoint.root = root;
+    let note = checkpoint.sign(&key(9)).unwrap();
+    let proof = log.prove_inclusion(index, TreeSize(size)).unwrap();
+    let mut consistency = Vec::new();
+    let mut from = size;
+    for &to in later {
+        let p = log.prove_consistency(TreeSize(from), TreeSize(to)).unwrap();
+        consistency.push(ConsistencyEvidence {
+            old_size: from,
+            new_size: to,
+            path: hex_path(&p.path),
+        });
+        from = to;
+    }
+    Evidence {
+        receipt: URL_SAFE_NO_PAD.encode(log.entry(index).unwrap()),
+        checkpoint: note.as_note().to_owned(),
+        inclusion: InclusionEvidence {
+            index,
+            tree_size: size,
+            path: hex_path(&proof.path),
+        },
+        consistency,
+    }
+}
+
+fn anchor_of(log: &FileLog, size: u64) -> Anchor {
+    Anchor {
+        tree_size: size,
+        root: log.root_at(TreeSize(size)).unwrap().to_hex(),
+        block: 1,
+        tx: String::new(),
+    }
+}
+
+#[test]
+fn allowed_denied_and_refused_requests_each_get_a_logged_signed_receipt() {
+    let m = merchant();
+    let allowed = decide(&m, &signed("12.50", "n-1"));
+    let denied = decide(&m, &signed("25.00", "n-2"));
+    let replayed = decide(&m, &signed("12.50", "n-1"));
+    let a = allowed.receipt();
+    assert_eq!(a.activity.decision.outcome, Outcome::Allowed);
+    assert_eq!(a.agent.as_ref(), Some(&did(&key(2))));
+    assert_eq!(a.activity.request.amount.as_ref().unwrap().value, "12.50");
+    assert_eq!(denied.receipt().activity.decision.outcome, Outcome::Denied);
+    assert_eq!(
+        denied.receipt().activity.decision.reasons[0].code,
+        "amount_exceeds_ceiling"
+    );
+    let refused = replayed.receipt();
+    assert_eq!(refused.activity.decision.outcome, Outcome::Refused);
+    assert_eq!(refused.activity.decision.reasons[0].code, "nonce_replayed");
+    assert_eq!(
+        [a, denied.receipt(), refused].map(|r| r.activity.log.index),
+        [0, 1, 2]
+    );
+    // Each receipt is, byte for byte, the log's entry at its index.
+    m.issuer.journal().with_log(|log| {
+        for r in [&allowed, &denied, &replayed] {
+            let index = r.receipt().activity.log.index;
+            assert_eq!(log.entry(index).unwrap(), r.as_bytes());
+        }
+    });
+    let story = kya_audit::explain(a);
+    assert!(story.contains("allowed it"), "{story}");
+    assert!(story.contains("payments/send of 12.50 USD"), "{story}");
+}
+
+#[test]
+fn a_tampered_receipt_is_refused() {
+    let m = merchant();
+    let receipt = decide(&m, &signed("12.50", "n-1"));
+    let text = String::from_utf8(receipt.as_bytes().to_vec()).unwrap();
+    // The decision rewritten: the signature no longer verifies.
+    let forged = text.replace("\"allowed\"", "\"denied\"");
+    assert_ne!(forged, text);
+    assert!(matches!(
+        SignedReceipt::from_slice(forged.as_bytes()),
+        Err(kya_audit::ReceiptError::Proof(_))
+    ));
+    // Re-serialised (same content, other bytes): not the receipt's name any more.
+    let pretty =
+        serde_json::to_vec_pretty(&serde_json::from_str::<serde_json::Value>(&text).unwrap())
+            .unwrap();
+    assert!(matches!(
+        SignedReceipt::from_slice(&pretty),
+        Err(kya_audit::ReceiptError::NotCanonical)
+    ));
+}
+
+#[test]
+fn the_auditor_accepts_an_anchored_receipt_and_refuses_each_broken_piece() {
+    let m = merchant();
+    for i in 0..5 {
+        decide(&m, &signed("1.00", &format!("n-{i}")));
+    }
+    m.issuer.journal().with_log(|log| {
+        // Anchored at its own size: accepted.
+        let anchors = [anchor_of(log, 3), anchor_of(log, 5)];
+        let ok = audit(&evidence(log, 1, 3, &[5]), &log_key(), &anchors).unwrap();
+        assert_eq!((ok.checkpoint_size, ok.consistent_intervals), (3, 1));
+        // Checkpoint at 4, anchored later at 5 with a consistency proof: accepted.
+        let ok = audit(&evidence(log, 2, 4, &[5]), &log_key(), &anchors[1..]).unwrap();
+        assert_eq!(ok.anchor.tree_size, 5);
+
+        // Not anchored: no anchor at or above its size.
+        assert!(matches!(
+            audit(&evidence(log, 1, 3, &[]), &log_key(), &[anchor_of(log, 2)]),
+            Err(AuditError::NotAnchored { size: 3 })
+        ));
+        // Not in the log: another receipt's bytes at this index.
+        let mut e = evidence(log, 1, 3, &[5]);
+        e.receipt = URL_SAFE_NO_PAD.encode(log.entry(2).unwrap());
+        assert!(matches!(
+            audit(&e, &log_key(), &anchors),
+            Err(AuditError::NotInLog { .. })
+        ));
+        // A signer that is not the merchant's log key.
+        let stranger = NoteVerifier::new(ORIGIN, key(8).public_key()).unwrap();
+        assert!(matches!(
+            audit(&evidence(log, 1, 3, &[5]), &stranger, &anchors),
+            Err(AuditError::SignerNotMerchant { .. })
+        ));
+    });
+}
+
+#[test]
+fn a_forked_log_is_refused() {
+    let honest = merchant();
+    let forked = merchant();
+    for i in 0..4 {
+        decide(&honest, &signed("1.00", &format!("h-{i}")));
+        decide(&forked, &signed("2.00", &format!("f-{i}")));
+    }
+    let anchors = honest.issuer.journal().with_log(|log| [anchor_of(log, 4)]);
+    forked.issuer.journal().with_log(|log| {
+        // The same key signs another history of the same size: the anchored root differs.
+        assert!(matches!(
+            audit(&evidence(log, 1, 4, &[]), &log_key(), &anchors),
+            Err(AuditError::Forked { .. })
+        ));
+        // A smaller checkpoint of the other history cannot be shown consistent with the anchor.
+        let mut e = evidence(log, 1, 2, &[4]);
+        e.consistency[0].new_size = 4;
+        assert!(matches!(
+            audit(&e, &log_key(), &anchors),
+            Err(AuditError::Forked { .. })
+        ));
+    });
+}
+
+#[test]
+fn concurrent_receipts_get_distinct_contiguous_indexes() {
+    let m = Arc::new(merchant());
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let m = Arc::clone(&m);
+            std::thread::spawn(move || {
+                (0..20)
+                    .map(|i| {
+                        decide(&m, &signed("0.01", &format!("t{t}-{i}")))
+                            .receipt()
+                            .activity
+                            .log
+                            .index
+                    })
+                    .collect::<Vec<u64>>()
+            })
+        })
+        .collect();
+    let mut all: Vec<u64> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    all.sort_unstable();
+    assert_eq!(all, (0..160).collect::<Vec<u64>>());
+    m.issuer.journal().with_log(|log| {
+        assert_eq!(log.verify_all().unwrap(), TreeSize(160));
+    });
+}
+
+/// The independent check: a short standard-library script recomputes the receipt's
+/// signature and its inclusion proof.
+#[test]
+fn an_independent_script_checks_the_signature_and_the_inclusion() {
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("NOTICE: python3 is absent; the independent check is skipped");
+        return;
+    }
+    let m = merchant();
+    for i in 0..3 {
+        decide(&m, &signed("1.00", &format!("p-{i}")));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/audit_check.py");
+    m.issuer.journal().with_log(|log| {
+        let e = evidence(log, 1, 3, &[]);
+        let receipt = dir.path().join("receipt.json");
+        std::fs::write(&receipt, log.entry(1).unwrap()).unwrap();
+        let checkpoint = dir.path().join("checkpoint");
+        std::fs::write(&checkpoint, &e.checkpoint).unwrap();
+        let run = |args: &[&str]| {
+            Command::new("python3")
+                .arg(script)
+                .args(args)
+                .status()
+                .unwrap()
+                .success()
+        };
+        let receipt_path = receipt.to_str().unwrap();
+        assert!(run(&["credential", receipt_path]));
+        let mut args = vec![
+            "inclusion",
+            "--entry",
+            receipt_path,
+            "--index",
+            "1",
+            "--checkpoint",
+            checkpoint.to_str().unwrap(),
+            "--proof",
+        ];
+        args.extend(e.inclusion.path.iter().map(String::as_str));
+        assert!(run(&args));
+        // Tampered: one byte of the receipt changed.
+        let text = String::from_utf8(log.entry(1).unwrap()).unwrap();
+        std::fs::write(&receipt, text.replace("\"1.00\"", "\"9.00\"")).unwrap();
+        assert!(!run(&["credential", receipt_path]));
+        assert!(!run(&args));
+    });
+}
