@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod agent_cmds;
+mod audit_cmds;
 mod grants;
 mod io;
 mod registry_cmds;
@@ -76,6 +77,10 @@ enum Command {
     /// ERC-8004 agent cards: write, check, and the domain-verification file.
     #[command(subcommand)]
     Agent(agent_cmds::AgentCommand),
+
+    /// Receipts and the receipt log: evidence, anchoring on chain, the auditor's checks.
+    #[command(subcommand)]
+    Audit(audit_cmds::AuditCommand),
 
     /// The verification gateway: verify agent requests in front of any HTTP service (proxy
     /// mode) or answer a proxy's auth sub-requests (auth mode), with a live registry view.
@@ -300,6 +305,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Status(cmd) => status_cmds::run(cmd),
         Command::Agent(cmd) => agent_cmds::run(cmd),
         Command::Attest(args) => agent_cmds::attest(*args),
+        Command::Audit(cmd) => audit_cmds::run(cmd),
         Command::Serve(args) => serve(args),
     }
 }

@@ -708,7 +708,7 @@ pub(crate) fn done(rpc: &Rpc, text: &str, value: Value) -> Result<ExitCode> {
 }
 
 /// The Ethereum signer: from --eth-key-file, else from the environment variable.
-fn eth_signer(k: &EthKey) -> Result<PrivateKeySigner> {
+pub(crate) fn eth_signer(k: &EthKey) -> Result<PrivateKeySigner> {
     let (secret, origin) = match &k.eth_key_file {
         Some(path) => (
             std::fs::read_to_string(path)

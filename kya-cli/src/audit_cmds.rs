@@ -1,0 +1,351 @@
+//! `kya audit`: the receipt log's evidence, its anchors on chain, and the auditor's checks.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use clap::{Args, Subcommand};
+use kya_audit::audit::{ConsistencyEvidence, InclusionEvidence, hex_path};
+use kya_audit::{Anchor, Evidence, SignedReceipt, audit, explain};
+use kya_core::SecretKey;
+use kya_log::{FileLog, NoteVerifier, TreeSize};
+use kya_registry::{Address, B256, LogId, Registry, connect_http};
+
+use crate::io::read_key_file;
+use crate::registry_cmds::{EthKey, Rpc, Target, eth_signer, read_deployment};
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum AuditCommand {
+    /// Print the log's verifier key (`origin+keyid+key`), which auditors check checkpoints
+    /// and receipts with.
+    LogKey(LogKeyArgs),
+    /// Write the evidence for one receipt: the receipt, a signed checkpoint that includes it
+    /// (the smallest anchored one when anchors are given), its inclusion proof, and
+    /// consistency proofs up through the later anchors.
+    Prove(ProveArgs),
+    /// Anchor the log's current checkpoint on chain (one transaction).
+    Anchor(AnchorArgs),
+    /// Read a log's anchored checkpoints from chain, as JSON for `kya audit verify`.
+    Anchors(AnchorsArgs),
+    /// Check evidence offline: signature and signer, inclusion, anchoring, consistency
+    /// (exit 1 with the reason when a check fails).
+    Verify(VerifyArgs),
+    /// Tell a receipt's story in words.
+    Explain(ExplainArgs),
+    /// List, from receipts held, what a principal's agents did.
+    List(ListArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct LogKeyArgs {
+    /// The log's origin (its name).
+    #[arg(long)]
+    origin: String,
+    /// The receipt key file (Multikey).
+    #[arg(long, value_name = "FILE")]
+    key: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ProveArgs {
+    /// The receipt log directory (the gateway's `log_dir`; the gateway must be stopped, or
+    /// give a copy).
+    #[arg(long, value_name = "DIR")]
+    log: PathBuf,
+    /// The receipt's index.
+    #[arg(long)]
+    index: u64,
+    /// The receipt key file, which signs the checkpoint.
+    #[arg(long, value_name = "FILE")]
+    key: PathBuf,
+    /// Anchors read with `kya audit anchors`: the checkpoint is the smallest anchored one
+    /// that includes the receipt.
+    #[arg(long, value_name = "FILE")]
+    anchors: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct AnchorArgs {
+    #[command(flatten)]
+    rpc: Rpc,
+    #[command(flatten)]
+    key: EthKey,
+    #[command(flatten)]
+    target: Target,
+    /// The receipt log directory.
+    #[arg(long, value_name = "DIR")]
+    log: PathBuf,
+    /// The log's origin.
+    #[arg(long)]
+    origin: String,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct AnchorsArgs {
+    #[command(flatten)]
+    rpc: Rpc,
+    #[command(flatten)]
+    target: Target,
+    /// The account that anchors the log (the merchant's).
+    #[arg(long)]
+    anchorer: Address,
+    /// The log's origin.
+    #[arg(long)]
+    origin: String,
+    /// The first block to read.
+    #[arg(long, default_value_t = 0)]
+    from_block: u64,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct VerifyArgs {
+    /// The evidence file (`kya audit prove`).
+    evidence: PathBuf,
+    /// The merchant's log verifier key (`kya audit log-key`).
+    #[arg(long, value_name = "KEY")]
+    log_key: String,
+    /// The anchored checkpoints (`kya audit anchors`).
+    #[arg(long, value_name = "FILE")]
+    anchors: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ExplainArgs {
+    /// A receipt (its JSON bytes, or the base64url of a `KYA-Receipt` header) or evidence.
+    file: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ListArgs {
+    /// The principal whose agents' receipts to list.
+    #[arg(long)]
+    principal: String,
+    /// Receipt or evidence files.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+}
+
+pub(crate) fn run(cmd: AuditCommand) -> Result<ExitCode> {
+    match cmd {
+        AuditCommand::LogKey(a) => {
+            let key = secret(&a.key)?;
+            println!("{}", NoteVerifier::new(&a.origin, key.public_key())?);
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Prove(a) => prove(a),
+        AuditCommand::Anchor(a) => runtime()?.block_on(anchor(a)),
+        AuditCommand::Anchors(a) => runtime()?.block_on(anchors(a)),
+        AuditCommand::Verify(a) => verify(a),
+        AuditCommand::Explain(a) => {
+            print!("{}", explain(read_receipt(&a.file)?.receipt()));
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::List(a) => list(a),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn secret(path: &Path) -> Result<SecretKey> {
+    read_key_file(path)?
+        .secret_key()
+        .with_context(|| format!("key file {}", path.display()))
+}
+
+fn read_anchors(path: &Path) -> Result<Vec<Anchor>> {
+    let bytes = crate::io::read_input(Some(path))?;
+    serde_json::from_slice(&bytes).with_context(|| format!("anchors file {}", path.display()))
+}
+
+fn prove(a: ProveArgs) -> Result<ExitCode> {
+    let log = FileLog::open(&a.log).with_context(|| format!("opening {}", a.log.display()))?;
+    let key = secret(&a.key)?;
+    let entry = log.entry(a.index)?;
+    let receipt = SignedReceipt::from_slice(&entry)?;
+    let origin = receipt.receipt().activity.log.origin.clone();
+    let size = log.size().0;
+    let mut anchored: Vec<u64> = match &a.anchors {
+        Some(path) => read_anchors(path)?
+            .into_iter()
+            .map(|x| x.tree_size)
+            .filter(|s| *s > a.index && *s <= size)
+            .collect(),
+        None => Vec::new(),
+    };
+    anchored.sort_unstable();
+    anchored.dedup();
+    let at = anchored.first().copied().unwrap_or(size);
+    let mut checkpoint = log.checkpoint(&origin);
+    checkpoint.size = TreeSize(at);
+    checkpoint.root = log.root_at(TreeSize(at))?;
+    let note = checkpoint.sign(&key)?;
+    let inclusion = log.prove_inclusion(a.index, TreeSize(at))?;
+    let mut consistency = Vec::new();
+    for pair in anchored.windows(2) {
+        let p = log.prove_consistency(TreeSize(pair[0]), TreeSize(pair[1]))?;
+        consistency.push(ConsistencyEvidence {
+            old_size: pair[0],
+            new_size: pair[1],
+            path: hex_path(&p.path),
+        });
+    }
+    let evidence = Evidence {
+        receipt: URL_SAFE_NO_PAD.encode(&entry),
+        checkpoint: note.as_note().to_owned(),
+        inclusion: InclusionEvidence {
+            index: a.index,
+            tree_size: at,
+            path: hex_path(&inclusion.path),
+        },
+        consistency,
+    };
+    println!("{}", serde_json::to_string_pretty(&evidence)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn anchor(a: AnchorArgs) -> Result<ExitCode> {
+    let (size, root) = {
+        let log = FileLog::open(&a.log).with_context(|| format!("opening {}", a.log.display()))?;
+        (log.size().0, log.root())
+    };
+    let provider = connect_http(&a.rpc.rpc_url, Some(eth_signer(&a.key)?))?;
+    let reg = Registry::from_deployment(provider, read_deployment(&a.target.deployment)?);
+    let tx = reg
+        .anchor_checkpoint(
+            LogId::from_origin(&a.origin),
+            size,
+            B256::from(*root.as_bytes()),
+        )
+        .await?;
+    crate::registry_cmds::done(
+        &a.rpc,
+        &format!(
+            "anchored {} at size {size} (root {}) in block {}, tx {}",
+            a.origin,
+            root.to_hex(),
+            tx.block_number,
+            tx.tx_hash
+        ),
+        serde_json::json!({
+            "treeSize": size, "root": root.to_hex(),
+            "block": tx.block_number, "tx": tx.tx_hash.to_string(), "gasUsed": tx.gas_used,
+        }),
+    )
+}
+
+async fn anchors(a: AnchorsArgs) -> Result<ExitCode> {
+    let provider = connect_http(&a.rpc.rpc_url, None)?;
+    let reg = Registry::from_deployment(provider, read_deployment(&a.target.deployment)?);
+    let log_id = LogId::from_origin(&a.origin);
+    // The contract says in which block the last anchor is: read the events up to it.
+    let found = match reg.latest_checkpoint(a.anchorer, log_id).await? {
+        Some(latest) if latest.block_number >= a.from_block => {
+            reg.checkpoint_anchors(
+                a.anchorer,
+                log_id,
+                a.from_block,
+                latest.block_number,
+                10_000,
+            )
+            .await?
+        }
+        _ => Vec::new(),
+    };
+    let anchors: Vec<Anchor> = found
+        .iter()
+        .map(|x| Anchor {
+            tree_size: x.tree_size,
+            root: x.root.to_string(),
+            block: x.block_number,
+            tx: x.tx_hash.to_string(),
+        })
+        .collect();
+    println!("{}", serde_json::to_string_pretty(&anchors)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify(a: VerifyArgs) -> Result<ExitCode> {
+    let bytes = crate::io::read_input(Some(&a.evidence))?;
+    let evidence: Evidence = serde_json::from_slice(&bytes)
+        .with_context(|| format!("evidence file {}", a.evidence.display()))?;
+    let key = NoteVerifier::parse(&a.log_key).context("--log-key")?;
+    match audit(&evidence, &key, &read_anchors(&a.anchors)?) {
+        Ok(done) => {
+            let r = done.receipt.receipt();
+            println!(
+                "ok: receipt {} ({}) signed by the merchant's log key",
+                r.activity.log.index,
+                done.receipt.digest().to_hex()
+            );
+            println!(
+                "ok: included in the checkpoint of size {}",
+                done.checkpoint_size
+            );
+            println!(
+                "ok: anchored at size {} in block {} (tx {}); {} anchored interval(s) shown consistent",
+                done.anchor.tree_size, done.anchor.block, done.anchor.tx, done.consistent_intervals
+            );
+            print!("{}", explain(r));
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            println!("refused: {e}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// A receipt from JSON bytes, base64url text (a `KYA-Receipt` header) or evidence.
+fn read_receipt(path: &Path) -> Result<SignedReceipt> {
+    let bytes = crate::io::read_input(Some(path))?;
+    let text = String::from_utf8_lossy(&bytes);
+    let text = text.trim();
+    if text.starts_with('{') {
+        if let Ok(evidence) = serde_json::from_str::<Evidence>(text) {
+            let receipt = URL_SAFE_NO_PAD.decode(&evidence.receipt)?;
+            return Ok(SignedReceipt::from_slice(&receipt)?);
+        }
+        return Ok(SignedReceipt::from_slice(text.as_bytes())?);
+    }
+    match URL_SAFE_NO_PAD.decode(text) {
+        Ok(receipt) => Ok(SignedReceipt::from_slice(&receipt)?),
+        Err(_) => bail!("{} is neither a receipt nor evidence", path.display()),
+    }
+}
+
+fn list(a: ListArgs) -> Result<ExitCode> {
+    let mut found = 0;
+    for file in &a.files {
+        let receipt = read_receipt(file).with_context(|| format!("{}", file.display()))?;
+        let r = receipt.receipt();
+        if r.activity.principal.as_deref() != Some(a.principal.as_str()) {
+            continue;
+        }
+        found += 1;
+        let req = &r.activity.request;
+        println!(
+            "{}  {}  {:?}  {} {}{}  {}",
+            r.decided_at,
+            r.agent
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            r.activity.decision.outcome,
+            req.method,
+            req.authority,
+            req.path,
+            req.amount
+                .as_ref()
+                .map(|m| format!("{} {}", m.value, m.asset))
+                .unwrap_or_default()
+        );
+    }
+    eprintln!("{found} receipt(s) of agents acting for {}", a.principal);
+    Ok(ExitCode::SUCCESS)
+}
