@@ -71,11 +71,11 @@ impl ReceiptIssuer {
         now: Timestamp,
     ) -> Result<SignedReceipt, JournalError> {
         let (agent, activity) = self.activity(request, outcome);
-        let (_, bytes) = self.journal.append_with(|index| {
+        let (_, receipt) = self.journal.append_with(|index| {
             let receipt = Receipt {
-                issuer: self.issuer.clone(),
+                issuer: self.issuer,
                 decided_at: now,
-                agent: agent.clone(),
+                agent,
                 activity: Activity {
                     log: LogPosition {
                         origin: self.origin.clone(),
@@ -84,9 +84,9 @@ impl ReceiptIssuer {
                     ..activity.clone()
                 },
             };
-            receipt.sign(&self.key).map(|s| s.as_bytes().to_vec())
+            receipt.sign(&self.key)
         })?;
-        SignedReceipt::from_slice(&bytes).map_err(|e| JournalError::Entry(e.to_string()))
+        Ok(receipt)
     }
 
     /// Who and what, from the outcome (the log position is filled in under the log's lock).
@@ -98,7 +98,7 @@ impl ReceiptIssuer {
         let seen = request_record(request, None, None);
         let (agent, principal, chain, request, decision, charges) = match outcome {
             Ok(admitted) => (
-                Some(admitted.agent.agent().clone()),
+                Some(*admitted.agent.agent()),
                 Some(admitted.agent.principal().to_string()),
                 Some(admitted.agent.chain_digest().0),
                 request_record(
@@ -125,7 +125,7 @@ impl ReceiptIssuer {
                     .collect(),
             ),
             Err(Refusal::Denied { agent, decision }) => (
-                Some(agent.agent().clone()),
+                Some(*agent.agent()),
                 Some(agent.principal().to_string()),
                 Some(agent.chain_digest().0),
                 request_record(request, None, Some(decision.request())),

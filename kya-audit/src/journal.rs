@@ -70,13 +70,15 @@ impl Journal {
     }
 
     /// Makes an entry for the next index with `make` and returns once it is durable:
-    /// `(index, entry)`. `make` runs under the log's lock, so indexes are given in order
-    /// and never skipped; keep it short (building and signing one receipt).
-    pub fn append_with<E>(
+    /// `(index, what make returned)`, whose bytes are the entry. `make` runs under the log's
+    /// lock, so indexes are given in order and never skipped; keep it short (building and
+    /// signing one receipt).
+    pub fn append_with<T, E>(
         &self,
-        make: impl FnOnce(u64) -> Result<Vec<u8>, E>,
-    ) -> Result<(u64, Vec<u8>), JournalError>
+        make: impl FnOnce(u64) -> Result<T, E>,
+    ) -> Result<(u64, T), JournalError>
     where
+        T: AsRef<[u8]>,
         E: std::fmt::Display,
     {
         let (index, entry) = {
@@ -86,7 +88,7 @@ impl Journal {
             }
             let index = state.next;
             let entry = make(index).map_err(|e| JournalError::Entry(e.to_string()))?;
-            state.pending.push(entry.clone());
+            state.pending.push(entry.as_ref().to_vec());
             state.next += 1;
             (index, entry)
         };

@@ -237,6 +237,12 @@ pub struct SignedReceipt {
     receipt: Receipt,
 }
 
+impl AsRef<[u8]> for SignedReceipt {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
 impl SignedReceipt {
     /// Reads and verifies a receipt from untrusted bytes: strict JSON in JCS form, a
     /// receipt of this version, an `eddsa-jcs-2022` proof by its issuer over every byte.

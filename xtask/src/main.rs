@@ -40,9 +40,10 @@ fn main() -> Result<()> {
         Some("fuzz") => fuzz(&root, &args[1..]),
         Some("fleet") => fleet(&root, args.iter().any(|a| a == "--short")),
         Some("bench-python") => bench_python(&root),
+        Some("audit-bench") => audit_bench(&root),
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo|test|ci|install|vectors [--check]|gas|bench|gateway-bench [--requests N]|fuzz [--minutes N|--smoke]|fleet [--short]|bench-python>"
+                "usage: cargo xtask <demo|test|ci|install|vectors [--check]|gas|bench|gateway-bench [--requests N]|fuzz [--minutes N|--smoke]|fleet [--short]|bench-python|audit-bench>"
             );
             std::process::exit(2);
         }
@@ -154,6 +155,23 @@ fn bench_python(root: &Path) -> Result<()> {
         .arg("--release"))?;
     run(Command::new(root.join(".tools/python/bin/python"))
         .arg(root.join("bindings/python/bench.py")))
+}
+
+/// The receipts' figures: what a receipt adds to a decision (`RATIO
+/// decide_with_receipt_vs_decide`, `RATIO receipt_added_vs_verify1`), a durable receipt's
+/// latency, the log's appends per second and its proofs for a million receipts; then the gas
+/// per anchored checkpoint (`GAS anchor_checkpoint_*`, from the gas run).
+fn audit_bench(root: &Path) -> Result<()> {
+    run(cargo().args([
+        "bench",
+        "--locked",
+        "-p",
+        "kya-audit",
+        "--bench",
+        "receipts",
+    ]))?;
+    run(cargo().args(["bench", "--locked", "-p", "kya-log", "--bench", "log"]))?;
+    gas(root)
 }
 
 /// What CI runs on a fresh clone.
