@@ -17,8 +17,8 @@ use kya_core::grant::{Action, Money, Request};
 use kya_core::json::{JsonLimits, parse_strict};
 use kya_core::{CredentialDigest, Timestamp};
 use kya_verify::http::{
-    ChainTransport, HttpError, HttpPolicy, HttpRequest, KyaGate, RequestSigner, Route, SignOptions,
-    parse_amount_header,
+    Admitted, ChainTransport, HttpError, HttpPolicy, HttpRequest, KyaGate, Refusal, RequestSigner,
+    Route, SignOptions, parse_amount_header,
 };
 use kya_verify::snapshot::Snapshot;
 use kya_verify::{
@@ -173,6 +173,16 @@ pub(crate) struct VerifyArgs {
     #[arg(long, value_name = "NAME", requires = "redis")]
     redis_namespace: Option<String>,
     /// Print JSON.
+    /// For a signed request: sign a receipt of the decision with the merchant's receipt key
+    /// and append it to the receipt log in DIR (created when absent); see `kya audit`.
+    #[arg(long, value_name = "DIR", requires = "receipt_key")]
+    receipts: Option<PathBuf>,
+    /// The merchant's receipt key (Multikey file), for --receipts.
+    #[arg(long, value_name = "FILE", requires = "receipts")]
+    receipt_key: Option<PathBuf>,
+    /// The receipt log's origin (its name). Default: `<host of the did:web audience>/kya/receipts`.
+    #[arg(long, value_name = "NAME", requires = "receipts")]
+    receipt_origin: Option<String>,
     #[arg(long)]
     json: bool,
 }
@@ -450,6 +460,8 @@ struct Outcome {
     result: Result<VerifiedAgent, Refused>,
     signature: Option<kya_verify::http::CheckedSignature>,
     decision: Option<Decision>,
+    /// Why the HTTP gate refused a signed request (for its receipt).
+    gate_error: Option<HttpError>,
 }
 
 /// A refusal, with the verifier's code.
@@ -532,6 +544,7 @@ fn run_verification(args: &VerifyArgs) -> Result<Outcome> {
     let verifier = Arc::new(verifier);
     let mut signature = None;
     let mut derived_request = None;
+    let mut gate_error = None;
     let result: Result<VerifiedAgent, Refused> = match &input {
         Input::Chain(bytes) => verifier.verify_chain(bytes).map_err(Refused::from),
         Input::Presentation(bytes) => verifier.verify_presentation(bytes).map_err(Refused::from),
@@ -552,7 +565,10 @@ fn run_verification(args: &VerifyArgs) -> Result<Outcome> {
                     signature = Some(checked);
                     Ok(agent)
                 }
-                Err(e) => Err(Refused::from(e)),
+                Err(e) => {
+                    gate_error = Some(e.clone());
+                    Err(Refused::from(e))
+                }
             }
         }
     };
@@ -584,7 +600,59 @@ fn run_verification(args: &VerifyArgs) -> Result<Outcome> {
         result,
         signature,
         decision,
+        gate_error,
     })
+}
+
+/// Signs and logs the receipt of a signed request's decision (`--receipts`); returns its
+/// JSON summary, or `None` when there is nothing to record.
+fn record_receipt(args: &VerifyArgs, outcome: &Outcome) -> Result<Option<Value>> {
+    let (Some(dir), Some(key_file)) = (&args.receipts, &args.receipt_key) else {
+        return Ok(None);
+    };
+    let Input::SignedRequest(_, request) = &outcome.input else {
+        bail!("--receipts records the decisions on signed requests only");
+    };
+    let decided = match (&outcome.result, &outcome.decision, &outcome.signature) {
+        (Ok(agent), Some(d), Some(s)) if d.is_allowed() => Ok(Admitted {
+            agent: agent.clone(),
+            signature: s.clone(),
+            decision: d.clone(),
+        }),
+        (Ok(agent), Some(d), _) => Err(Refusal::Denied {
+            agent: Box::new(agent.clone()),
+            decision: Box::new(d.clone()),
+        }),
+        (Err(_), _, _) => match &outcome.gate_error {
+            Some(e) => Err(Refusal::NotVerified(e.clone())),
+            None => bail!("this refusal has no receipt form"),
+        },
+        (Ok(_), None, _) => bail!("no decision to record"),
+    };
+    let policy = Policy::from_json(&read_input(Some(&args.policy))?)?;
+    let merchant = policy.audience().unwrap_or("").to_owned();
+    let origin = match &args.receipt_origin {
+        Some(o) => o.clone(),
+        None => format!(
+            "{}/kya/receipts",
+            merchant
+                .strip_prefix("did:web:")
+                .context("--receipt-origin is needed without a did:web audience")?
+        ),
+    };
+    let key = crate::io::read_key_file(key_file)?
+        .secret_key()
+        .with_context(|| format!("key file {}", key_file.display()))?;
+    let issuer = kya_audit::ReceiptIssuer::open(key, &origin, merchant, dir)
+        .with_context(|| format!("receipt log {}", dir.display()))?;
+    let receipt = issuer.record(request, &decided, outcome.at)?;
+    use base64::Engine as _;
+    Ok(Some(json!({
+        "index": receipt.receipt().activity.log.index,
+        "origin": origin,
+        "digest": receipt.digest().to_hex(),
+        "header": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(receipt.as_bytes()),
+    })))
 }
 
 fn exit_code(outcome: &Outcome) -> ExitCode {
@@ -598,6 +666,17 @@ fn exit_code(outcome: &Outcome) -> ExitCode {
 
 pub(crate) fn verify(args: VerifyArgs) -> Result<ExitCode> {
     let outcome = run_verification(&args)?;
+    let receipt = record_receipt(&args, &outcome)?;
+    if let Some(r) = &receipt {
+        if !args.json {
+            eprintln!(
+                "receipt {} of {} ({})",
+                r["index"],
+                r["origin"].as_str().unwrap_or(""),
+                r["digest"].as_str().unwrap_or("")
+            );
+        }
+    }
     if args.json {
         let mut v = json!({
             "input": outcome.input.kind(),
@@ -613,6 +692,9 @@ pub(crate) fn verify(args: VerifyArgs) -> Result<ExitCode> {
         }
         if let Some(d) = &outcome.decision {
             v["decision"] = serde_json::to_value(d)?;
+        }
+        if let Some(r) = receipt {
+            v["receipt"] = r;
         }
         write_json(&v)?;
     } else {

@@ -22,6 +22,10 @@ const DEPLOYER_KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae
 const COMPANY_WALLET_KEY: &str =
     "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
 const COMPANY_WALLET: &str = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+/// The merchant anchors its receipt log from anvil's first account (the deployer's).
+const MERCHANT_WALLET: &str = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+/// The merchant's receipt log.
+const RECEIPT_LOG: &str = "shop.example/kya/receipts";
 
 /// A local anvil with its own home (anvil keeps its state under `$HOME/.foundry` and never
 /// deletes it), stopped and its home removed when dropped.
@@ -369,7 +373,8 @@ pub(crate) fn run(root: &Path) -> Result<()> {
     ];
     story.kya(&sync, None)?;
 
-    story.say("7. offline, the merchant (did:web:shop.example) checks a signed request from the sub-agent");
+    story.say("7. offline, the merchant (did:web:shop.example) checks a signed request from the sub-agent, and keeps a signed receipt of its decision");
+    story.kya(&["key", "generate", "--out", "merchant-receipts.key"], None)?;
     story.write_json(
         "policy.json",
         &serde_json::json!({
@@ -403,11 +408,25 @@ pub(crate) fn run(root: &Path) -> Result<()> {
         "snapshot.json",
         "--route",
         "POST /api/checkout=payments/send",
+        "--receipts",
+        "receipts",
+        "--receipt-key",
+        "merchant-receipts.key",
     ];
     let allowed = story.show(&verify, None)?;
     if !allowed.status.success() {
         bail!("the request should have been allowed");
     }
+    // The merchant anchors its receipt log on chain (one cheap transaction per checkpoint).
+    let anchor = [
+        "audit",
+        "anchor",
+        "--log",
+        "receipts",
+        "--origin",
+        RECEIPT_LOG,
+    ];
+    story.kya(&anchor, Some(DEPLOYER_KEY))?;
 
     story.say("8. the company revokes the delegation on-chain, and the snapshot is resynced");
     story.kya(
@@ -452,6 +471,66 @@ pub(crate) fn run(root: &Path) -> Result<()> {
     let refused = story.show(&verify_renamed, None)?;
     if refused.status.success() {
         bail!("a re-serialised revoked delegation was allowed");
+    }
+
+    story.say(
+        "11. the auditor's view: every decision left a signed receipt in the merchant's log; the log is anchored on chain; an auditor checks the allowed and the refused request offline",
+    );
+    story.kya(&anchor, Some(DEPLOYER_KEY))?;
+    let log_key = story.kya(
+        &[
+            "audit",
+            "log-key",
+            "--origin",
+            RECEIPT_LOG,
+            "--key",
+            "merchant-receipts.key",
+        ],
+        None,
+    )?;
+    story.kya_to(
+        "anchors.json",
+        &[
+            "audit",
+            "anchors",
+            "--anchorer",
+            MERCHANT_WALLET,
+            "--origin",
+            RECEIPT_LOG,
+        ],
+    )?;
+    for (index, decided) in [("0", "allowed"), ("1", "refused")] {
+        let evidence = format!("evidence-{index}.json");
+        story.kya_to(
+            &evidence,
+            &[
+                "audit",
+                "prove",
+                "--log",
+                "receipts",
+                "--index",
+                index,
+                "--key",
+                "merchant-receipts.key",
+                "--anchors",
+                "anchors.json",
+            ],
+        )?;
+        let report = story.kya(
+            &[
+                "audit",
+                "verify",
+                &evidence,
+                "--log-key",
+                log_key.trim(),
+                "--anchors",
+                "anchors.json",
+            ],
+            None,
+        )?;
+        if !report.contains(decided) {
+            bail!("receipt {index} does not tell that the request was {decided}");
+        }
     }
 
     println!(
