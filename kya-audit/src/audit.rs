@@ -66,6 +66,22 @@ pub enum AuditError {
         /// Where the views disagree.
         detail: String,
     },
+    /// The chain the receipt names did not verify at the receipt's time.
+    #[error("the chain was not valid at {at}: {reason}")]
+    ChainInvalidAt {
+        /// The receipt's time.
+        at: kya_core::Timestamp,
+        /// Why.
+        reason: String,
+    },
+    /// The chain given is not the one the receipt names.
+    #[error("the receipt names chain `{named}`, the chain given is `{given}`")]
+    ChainMismatch {
+        /// The receipt's chain digest.
+        named: String,
+        /// The given chain's digest.
+        given: String,
+    },
     /// The evidence file is malformed.
     #[error("malformed evidence: {0}")]
     Evidence(String),

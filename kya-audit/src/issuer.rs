@@ -100,7 +100,7 @@ impl ReceiptIssuer {
             Ok(admitted) => (
                 Some(*admitted.agent.agent()),
                 Some(admitted.agent.principal().to_string()),
-                Some(admitted.agent.chain_digest().0),
+                Some(admitted.agent.chain_digest()),
                 request_record(
                     request,
                     Some(&admitted.signature),
@@ -127,7 +127,7 @@ impl ReceiptIssuer {
             Err(Refusal::Denied { agent, decision }) => (
                 Some(*agent.agent()),
                 Some(agent.principal().to_string()),
-                Some(agent.chain_digest().0),
+                Some(agent.chain_digest()),
                 request_record(request, None, Some(decision.request())),
                 DecisionRecord {
                     outcome: Outcome::Denied,
@@ -164,7 +164,7 @@ impl ReceiptIssuer {
         let activity = Activity {
             merchant: self.merchant.clone(),
             principal,
-            chain: chain.map(hex::encode),
+            chain: chain.map(|c: kya_verify::ChainDigest| c.to_string()),
             request,
             decision,
             charges,

@@ -3,12 +3,14 @@
 
 pub mod audit;
 pub mod explain;
+pub mod history;
 pub mod issuer;
 pub mod journal;
 pub mod receipt;
 
 pub use audit::{Anchor, AuditError, Audited, Evidence, audit};
 pub use explain::explain;
+pub use history::chain_at;
 pub use issuer::{RECEIPT_HEADER, ReceiptIssuer};
 pub use journal::{Journal, JournalError};
 pub use receipt::{Activity, Outcome, Receipt, ReceiptError, SignedReceipt};

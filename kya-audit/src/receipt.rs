@@ -167,7 +167,7 @@ pub struct Activity {
     /// The principal the agent acts for, when the chain verified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub principal: Option<String>,
-    /// The chain's digest (hex), when the chain verified.
+    /// The chain's digest (multibase, as kya writes chain digests), when the chain verified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chain: Option<String>,
     /// The request.

@@ -59,7 +59,13 @@ fn merchant() -> Merchant {
     }
 }
 
+/// The agent's chain, made once per test process.
 fn chain() -> serde_json::Value {
+    static CHAIN: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    CHAIN.get_or_init(make_chain).clone()
+}
+
+fn make_chain() -> serde_json::Value {
     let grant = Grant::builder(Action::parse("payments").unwrap())
         .max_amount(Amount::parse("20").unwrap(), Asset::parse("USD").unwrap())
         .build()
@@ -342,4 +348,42 @@ fn an_independent_script_checks_the_signature_and_the_inclusion() {
         assert!(!run(&["credential", receipt_path]));
         assert!(!run(&args));
     });
+}
+
+#[test]
+fn the_chain_a_receipt_names_is_checked_as_of_the_receipts_time() {
+    let m = merchant();
+    let receipt = decide(&m, &signed("12.50", "c-1"));
+    let chain_bytes = serde_json::to_vec(&chain()).unwrap();
+    let policy = || {
+        Policy::builder()
+            .trust_root(Did::Key(did(&key(1))))
+            .audience("did:web:shop.example")
+            .build()
+    };
+    let agent = kya_audit::chain_at(receipt.receipt(), &chain_bytes, policy(), None).unwrap();
+    assert_eq!(agent.agent(), &did(&key(2)));
+    // Before the chain's validFrom, it was not valid.
+    let mut early = receipt.receipt().clone();
+    early.decided_at = Timestamp::now().add_seconds(-3600);
+    assert!(matches!(
+        kya_audit::chain_at(&early, &chain_bytes, policy(), None),
+        Err(AuditError::ChainInvalidAt { .. })
+    ));
+    // Another chain than the one named.
+    let other = AgentAuthorization::builder(Did::Key(did(&key(1))), did(&key(2)))
+        .valid_from(Timestamp::now().add_seconds(-30))
+        .valid_until(Timestamp::now().add_seconds(3600))
+        .grant(
+            Grant::builder(Action::parse("payments").unwrap())
+                .build()
+                .unwrap(),
+        )
+        .sign(&key(1), Timestamp::now().add_seconds(-30))
+        .unwrap();
+    let other = serde_json::to_vec(&[other.document()]).unwrap();
+    assert!(matches!(
+        kya_audit::chain_at(receipt.receipt(), &other, policy(), None),
+        Err(AuditError::ChainMismatch { .. })
+    ));
 }

@@ -109,6 +109,16 @@ pub(crate) struct VerifyArgs {
     /// The anchored checkpoints (`kya audit anchors`).
     #[arg(long, value_name = "FILE")]
     anchors: PathBuf,
+    /// The credential chain the receipt names (JSON): verified as of the receipt's time
+    /// under --policy, with --snapshot's registry facts (revocations mined later excluded).
+    #[arg(long, value_name = "FILE", requires = "policy")]
+    chain: Option<PathBuf>,
+    /// The merchant's verifier policy, for --chain.
+    #[arg(long, value_name = "FILE", requires = "chain")]
+    policy: Option<PathBuf>,
+    /// A registry snapshot, for --chain.
+    #[arg(long, value_name = "FILE", requires = "chain")]
+    snapshot: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -275,8 +285,14 @@ fn verify(a: VerifyArgs) -> Result<ExitCode> {
     let evidence: Evidence = serde_json::from_slice(&bytes)
         .with_context(|| format!("evidence file {}", a.evidence.display()))?;
     let key = NoteVerifier::parse(&a.log_key).context("--log-key")?;
-    match audit(&evidence, &key, &read_anchors(&a.anchors)?) {
-        Ok(done) => {
+    let audited = audit(&evidence, &key, &read_anchors(&a.anchors)?).and_then(|done| {
+        match chain_check(&a, done.receipt.receipt())? {
+            Some(agent) => Ok((done, Some(agent))),
+            None => Ok((done, None)),
+        }
+    });
+    match audited {
+        Ok((done, agent)) => {
             let r = done.receipt.receipt();
             println!(
                 "ok: receipt {} ({}) signed by the merchant's log key",
@@ -291,6 +307,15 @@ fn verify(a: VerifyArgs) -> Result<ExitCode> {
                 "ok: anchored at size {} in block {} (tx {}); {} anchored interval(s) shown consistent",
                 done.anchor.tree_size, done.anchor.block, done.anchor.tx, done.consistent_intervals
             );
+            if let Some(agent) = agent {
+                println!(
+                    "ok: chain {} valid at {} (agent {} acting for {})",
+                    agent.chain_digest(),
+                    r.decided_at,
+                    agent.agent(),
+                    agent.principal()
+                );
+            }
             print!("{}", explain(r));
             Ok(ExitCode::SUCCESS)
         }
@@ -299,6 +324,30 @@ fn verify(a: VerifyArgs) -> Result<ExitCode> {
             Ok(ExitCode::from(1))
         }
     }
+}
+
+/// `--chain`: the chain the receipt names, as of its time.
+fn chain_check(
+    a: &VerifyArgs,
+    receipt: &kya_audit::Receipt,
+) -> Result<Option<kya_verify::VerifiedAgent>, kya_audit::AuditError> {
+    let (Some(chain), Some(policy)) = (&a.chain, &a.policy) else {
+        return Ok(None);
+    };
+    let read = |p: &Path| {
+        crate::io::read_input(Some(p))
+            .map_err(|e| kya_audit::AuditError::Evidence(format!("{}: {e}", p.display())))
+    };
+    let policy = kya_verify::Policy::from_json(&read(policy)?)
+        .map_err(|e| kya_audit::AuditError::Evidence(format!("policy: {e}")))?;
+    let registry: Option<std::sync::Arc<dyn kya_verify::RegistryView>> = match &a.snapshot {
+        Some(path) => Some(std::sync::Arc::new(
+            kya_verify::snapshot::Snapshot::load(&read(path)?)
+                .map_err(|e| kya_audit::AuditError::Evidence(format!("snapshot: {e}")))?,
+        )),
+        None => None,
+    };
+    kya_audit::chain_at(receipt, &read(chain)?, policy, registry).map(Some)
 }
 
 /// A receipt from JSON bytes, base64url text (a `KYA-Receipt` header) or evidence.
