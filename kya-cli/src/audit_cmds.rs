@@ -36,6 +36,77 @@ pub(crate) enum AuditCommand {
     Explain(ExplainArgs),
     /// List, from receipts held, what a principal's agents did.
     List(ListArgs),
+    /// Ask a validator (ERC-8004 Validation Registry) to check a receipt: the request hash
+    /// is the receipt's digest. Sent by the agent's owner or operator.
+    RequestValidation(RequestValidationArgs),
+    /// Answer a validation request for a receipt, as the validator (0 failed … 100 passed).
+    RespondValidation(RespondValidationArgs),
+    /// The validators' verdicts on a receipt.
+    Validations(ValidationsArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct RequestValidationArgs {
+    #[command(flatten)]
+    rpc: Rpc,
+    #[command(flatten)]
+    key: EthKey,
+    #[command(flatten)]
+    target: Target,
+    /// The receipt (JSON bytes, `KYA-Receipt` text or evidence).
+    #[arg(long, value_name = "FILE")]
+    receipt: PathBuf,
+    /// The agent's registry id.
+    #[arg(long)]
+    agent_id: kya_registry::U256,
+    /// The validator asked.
+    #[arg(long)]
+    validator: Address,
+    /// Where the validator finds the receipt and its evidence.
+    #[arg(long, default_value = "")]
+    uri: String,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct RespondValidationArgs {
+    #[command(flatten)]
+    rpc: Rpc,
+    #[command(flatten)]
+    key: EthKey,
+    #[command(flatten)]
+    target: Target,
+    /// The receipt validated.
+    #[arg(long, value_name = "FILE")]
+    receipt: PathBuf,
+    /// The agent's registry id.
+    #[arg(long)]
+    agent_id: kya_registry::U256,
+    /// The verdict, 0 (failed) to 100 (passed).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=100))]
+    response: u8,
+    /// A tag for the kind of check (e.g. `re-execution`).
+    #[arg(long, default_value = "")]
+    tag: String,
+    /// Where the validator's evidence is.
+    #[arg(long, default_value = "")]
+    uri: String,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ValidationsArgs {
+    #[command(flatten)]
+    rpc: Rpc,
+    #[command(flatten)]
+    target: Target,
+    /// The receipt.
+    #[arg(long, value_name = "FILE")]
+    receipt: PathBuf,
+    /// The agent's registry id.
+    #[arg(long)]
+    agent_id: kya_registry::U256,
+    /// A validator asked (repeatable).
+    #[arg(long, required = true)]
+    validator: Vec<Address>,
 }
 
 #[derive(Args, Debug)]
@@ -153,6 +224,9 @@ pub(crate) fn run(cmd: AuditCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::List(a) => list(a),
+        AuditCommand::RequestValidation(a) => runtime()?.block_on(request_validation(a)),
+        AuditCommand::RespondValidation(a) => runtime()?.block_on(respond_validation(a)),
+        AuditCommand::Validations(a) => runtime()?.block_on(validations(a)),
     }
 }
 
@@ -397,4 +471,85 @@ fn list(a: ListArgs) -> Result<ExitCode> {
     }
     eprintln!("{found} receipt(s) of agents acting for {}", a.principal);
     Ok(ExitCode::SUCCESS)
+}
+
+fn request_hash(receipt: &Path) -> Result<kya_registry::RequestHash> {
+    Ok(kya_registry::RequestHash::from(
+        read_receipt(receipt)?.digest(),
+    ))
+}
+
+async fn request_validation(a: RequestValidationArgs) -> Result<ExitCode> {
+    let hash = request_hash(&a.receipt)?;
+    let provider = connect_http(&a.rpc.rpc_url, Some(eth_signer(&a.key)?))?;
+    let reg = Registry::from_deployment(provider, read_deployment(&a.target.deployment)?);
+    let tx = reg
+        .validation_request(a.validator, a.agent_id, &a.uri, hash)
+        .await?;
+    crate::registry_cmds::done(
+        &a.rpc,
+        &format!(
+            "asked {} to validate receipt 0x{} of agent {} (block {}, tx {})",
+            a.validator,
+            hex_of(&hash.0),
+            a.agent_id,
+            tx.block_number,
+            tx.tx_hash
+        ),
+        serde_json::json!({"requestHash": format!("0x{}", hex_of(&hash.0)), "block": tx.block_number, "tx": tx.tx_hash.to_string()}),
+    )
+}
+
+async fn respond_validation(a: RespondValidationArgs) -> Result<ExitCode> {
+    let hash = request_hash(&a.receipt)?;
+    let provider = connect_http(&a.rpc.rpc_url, Some(eth_signer(&a.key)?))?;
+    let reg = Registry::from_deployment(provider, read_deployment(&a.target.deployment)?);
+    let tx = reg
+        .validation_response(a.agent_id, hash, a.response, &a.uri, B256::ZERO, &a.tag)
+        .await?;
+    crate::registry_cmds::done(
+        &a.rpc,
+        &format!(
+            "answered {} for receipt 0x{} (block {}, tx {})",
+            a.response,
+            hex_of(&hash.0),
+            tx.block_number,
+            tx.tx_hash
+        ),
+        serde_json::json!({"response": a.response, "block": tx.block_number, "tx": tx.tx_hash.to_string()}),
+    )
+}
+
+async fn validations(a: ValidationsArgs) -> Result<ExitCode> {
+    let hash = request_hash(&a.receipt)?;
+    let provider = connect_http(&a.rpc.rpc_url, None)?;
+    let reg = Registry::from_deployment(provider, read_deployment(&a.target.deployment)?);
+    let mut all = Vec::new();
+    let mut text = String::new();
+    for validator in &a.validator {
+        let status = reg.validation_status(a.agent_id, *validator, hash).await?;
+        match &status {
+            None => text.push_str(&format!("{validator}: not asked\n")),
+            Some(s) => match s.answers.last() {
+                None => text.push_str(&format!("{validator}: asked, no answer yet\n")),
+                Some(last) => text.push_str(&format!(
+                    "{validator}: {} ({}), {} answer(s), last in block {}\n",
+                    last.response,
+                    if last.tag.is_empty() {
+                        "no tag"
+                    } else {
+                        &last.tag
+                    },
+                    s.answers.len(),
+                    last.block_number
+                )),
+            },
+        }
+        all.push(serde_json::to_value(&status)?);
+    }
+    crate::registry_cmds::done(&a.rpc, text.trim_end(), serde_json::Value::Array(all))
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

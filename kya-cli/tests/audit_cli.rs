@@ -231,6 +231,73 @@ fn receipts_are_anchored_proven_and_audited() {
         String::from_utf8_lossy(&out.stdout)
     );
 
+    // A validator checks receipt 1 (ERC-8004 Validation Registry, requestHash = its digest):
+    // the agent's owner asks, the validator answers, an auditor reads the verdict.
+    ok(&["key", "generate", "--out", "agent.key"], &[]);
+    let owner = [("KYA_ETH_KEY", format!("{}", anvil.keys()[1].to_bytes()))];
+    let validator = [("KYA_ETH_KEY", format!("{}", anvil.keys()[2].to_bytes()))];
+    let validator_address = anvil.keys()[2].address().to_string();
+    ok(
+        &[
+            "registry",
+            "register",
+            "--rpc-url",
+            &rpc,
+            "--uri",
+            "ipfs://agent",
+            "--agent-key",
+            "agent.key",
+        ],
+        &owner,
+    );
+    let ask = [
+        "audit",
+        "request-validation",
+        "--rpc-url",
+        &rpc,
+        "--receipt",
+        "evidence.json",
+        "--agent-id",
+        "0",
+        "--validator",
+        &validator_address,
+    ];
+    // Only the agent's owner or operator may ask.
+    assert!(!kya(dir, &ask, &validator).status.success());
+    ok(&ask, &owner);
+    let verdicts = [
+        "audit",
+        "validations",
+        "--rpc-url",
+        &rpc,
+        "--receipt",
+        "evidence.json",
+        "--agent-id",
+        "0",
+        "--validator",
+        &validator_address,
+    ];
+    assert!(ok(&verdicts, &[]).contains("asked, no answer yet"));
+    ok(
+        &[
+            "audit",
+            "respond-validation",
+            "--rpc-url",
+            &rpc,
+            "--receipt",
+            "evidence.json",
+            "--agent-id",
+            "0",
+            "--response",
+            "95",
+            "--tag",
+            "re-execution",
+        ],
+        &validator,
+    );
+    let read = ok(&verdicts, &[]);
+    assert!(read.contains("95 (re-execution), 1 answer(s)"), "{read}");
+
     let story = ok(&["audit", "explain", "evidence.json"], &[]);
     assert!(
         story.contains("Receipt 1 of log shop.example/kya/receipts"),
