@@ -40,7 +40,9 @@ pub enum AuditError {
     #[error("the checkpoint does not verify with the merchant's log key: {0}")]
     Checkpoint(#[from] kya_log::NoteError),
     /// The receipt is not in the checkpointed log at the index it names.
-    #[error("the receipt is not in the log at index {index} of the checkpoint of size {size}: {detail}")]
+    #[error(
+        "the receipt is not in the log at index {index} of the checkpoint of size {size}: {detail}"
+    )]
     NotInLog {
         /// The index the receipt names.
         index: u64,
@@ -51,7 +53,9 @@ pub enum AuditError {
     },
     /// The checkpoint is not anchored, and no consistency proof leads from it to an
     /// anchored one.
-    #[error("the checkpoint of size {size} is not anchored on chain, nor shown consistent with an anchored one")]
+    #[error(
+        "the checkpoint of size {size} is not anchored on chain, nor shown consistent with an anchored one"
+    )]
     NotAnchored {
         /// The checkpoint's size.
         size: u64,

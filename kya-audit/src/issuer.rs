@@ -71,6 +71,49 @@ impl ReceiptIssuer {
         now: Timestamp,
     ) -> Result<SignedReceipt, JournalError> {
         let (agent, activity) = self.activity(request, outcome);
+        self.append(agent, activity, now)
+    }
+
+    /// Records a refusal its caller made itself, outside kya-verify (a gateway's own check,
+    /// such as an amount that is not the route's price): the status answered and the stable
+    /// code. The agent is not named: nothing the request claims was relied on.
+    pub fn record_refused(
+        &self,
+        request: &HttpRequest,
+        status: u16,
+        code: &str,
+        now: Timestamp,
+    ) -> Result<SignedReceipt, JournalError> {
+        let activity = Activity {
+            merchant: self.merchant.clone(),
+            principal: None,
+            chain: None,
+            request: request_record(request, None, None),
+            decision: DecisionRecord {
+                outcome: Outcome::Refused,
+                status,
+                reasons: vec![ReasonRecord {
+                    code: code.chars().take(64).collect(),
+                    link: None,
+                    grant: None,
+                }],
+            },
+            charges: Vec::new(),
+            log: LogPosition {
+                origin: self.origin.clone(),
+                index: 0,
+            },
+        };
+        self.append(None, activity, now)
+    }
+
+    /// Signs the receipt at the log's next index and returns once it is durable.
+    fn append(
+        &self,
+        agent: Option<DidKey>,
+        activity: Activity,
+        now: Timestamp,
+    ) -> Result<SignedReceipt, JournalError> {
         let (_, bytes) = self.journal.append_with(|index| {
             let receipt = Receipt {
                 issuer: self.issuer.clone(),
@@ -197,10 +240,12 @@ fn request_record(
             .flatten()
             .map(|d| cut(d, 128)),
         action: judged.map(|r| r.action.to_string()),
-        amount: judged.and_then(|r| r.amount.as_ref()).map(|m| AmountRecord {
-            value: m.value.to_string(),
-            asset: m.asset.to_string(),
-        }),
+        amount: judged
+            .and_then(|r| r.amount.as_ref())
+            .map(|m| AmountRecord {
+                value: m.value.to_string(),
+                asset: m.asset.to_string(),
+            }),
         nonce: checked.map(|c| c.nonce.clone()),
         signature_base_digest: checked.map(|c| hex::encode(Sha256::digest(c.signature_base()))),
     }

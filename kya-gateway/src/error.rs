@@ -31,6 +31,9 @@ pub enum GatewayError {
     /// The registry (deployment file, snapshot, sync) failed.
     #[error("registry: {0}")]
     Registry(#[from] kya_registry::RegistryError),
+    /// The receipt log cannot be opened.
+    #[error("receipts: {0}")]
+    Receipts(#[from] kya_audit::JournalError),
     /// A store the configuration names is not available in this build.
     #[error("stores: {0}")]
     Stores(String),

@@ -31,12 +31,13 @@ mod error;
 pub mod log;
 mod metrics;
 mod proxy;
+mod receipts;
 mod server;
 mod view;
 
 pub use config::{
-    AuthConfig, Config, FollowConfig, LimitsConfig, Mode, RegistryConfig, RouteConfig,
-    StoresConfig, WhenStale,
+    AuthConfig, Config, FollowConfig, LimitsConfig, Mode, ReceiptsConfig, RegistryConfig,
+    RouteConfig, StoresConfig, WhenStale,
 };
 pub use decide::{
     H_ACTION, H_AGENT, H_AMOUNT, H_BLOCK, H_CHAIN, H_GRANT, H_PRINCIPAL, IDENTITY_PREFIX, Identity,
