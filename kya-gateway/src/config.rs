@@ -388,3 +388,35 @@ impl Config {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "listen = \"127.0.0.1:0\"\nmode = \"auth\"\npolicy = \"p.json\"\n";
+
+    #[test]
+    fn receipts_default_to_required_and_anchoring_needs_a_registry() {
+        let c = Config::parse(&format!(
+            "{BASE}[receipts]\nlog_dir = \"r\"\nkey_file = \"k\"\norigin = \"shop.example/kya/receipts\"\n"
+        ))
+        .unwrap_or_else(|e| unreachable!("{e}"));
+        let r = c.receipts.unwrap_or_else(|| unreachable!());
+        assert!(r.required);
+        assert_eq!(r.anchor_every_seconds, 0);
+        assert_eq!(r.eth_key_env, "KYA_ETH_KEY");
+        let anchored = format!(
+            "{BASE}[receipts]\nlog_dir = \"r\"\nkey_file = \"k\"\norigin = \"o\"\nanchor_every_seconds = 60\n"
+        );
+        assert!(
+            matches!(Config::parse(&anchored), Err(GatewayError::Config(m)) if m.contains("[registry]"))
+        );
+        let spaced =
+            format!("{BASE}[receipts]\nlog_dir = \"r\"\nkey_file = \"k\"\norigin = \"a b\"\n");
+        assert!(Config::parse(&spaced).is_err());
+        let unknown = format!(
+            "{BASE}[receipts]\nlog_dir = \"r\"\nkey_file = \"k\"\norigin = \"o\"\nkey = \"x\"\n"
+        );
+        assert!(Config::parse(&unknown).is_err());
+    }
+}
