@@ -116,9 +116,9 @@ impl ReceiptIssuer {
     ) -> Result<SignedReceipt, JournalError> {
         let (_, bytes) = self.journal.append_with(|index| {
             let receipt = Receipt {
-                issuer: self.issuer.clone(),
+                issuer: self.issuer,
                 decided_at: now,
-                agent: agent.clone(),
+                agent,
                 activity: Activity {
                     log: LogPosition {
                         origin: self.origin.clone(),
@@ -141,7 +141,7 @@ impl ReceiptIssuer {
         let seen = request_record(request, None, None);
         let (agent, principal, chain, request, decision, charges) = match outcome {
             Ok(admitted) => (
-                Some(admitted.agent.agent().clone()),
+                Some(*admitted.agent.agent()),
                 Some(admitted.agent.principal().to_string()),
                 Some(admitted.agent.chain_digest().0),
                 request_record(
@@ -168,7 +168,7 @@ impl ReceiptIssuer {
                     .collect(),
             ),
             Err(Refusal::Denied { agent, decision }) => (
-                Some(agent.agent().clone()),
+                Some(*agent.agent()),
                 Some(agent.principal().to_string()),
                 Some(agent.chain_digest().0),
                 request_record(request, None, Some(decision.request())),

@@ -20,7 +20,7 @@ use crate::metrics::Metrics;
 /// What a receipt records: a decision of kya-verify, or a refusal of the gateway's own.
 pub(crate) enum Decided {
     /// Allowed, denied or not verified, as kya-verify decided.
-    Verifier(Result<Admitted, Refusal>),
+    Verifier(Box<Result<Admitted, Refusal>>),
     /// Refused by the gateway (status, stable code).
     Gateway(u16, &'static str),
 }

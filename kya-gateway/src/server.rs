@@ -428,8 +428,8 @@ async fn receipt(
         return Ok(None);
     };
     let decided = match (outcome, admitted) {
-        (Outcome::Allowed(_), Some(a)) => Decided::Verifier(Ok(a)),
-        (Outcome::Refused(r), _) => Decided::Verifier(Err(r.clone())),
+        (Outcome::Allowed(_), Some(a)) => Decided::Verifier(Box::new(Ok(a))),
+        (Outcome::Refused(r), _) => Decided::Verifier(Box::new(Err(r.clone()))),
         (Outcome::Problem(p), _) if p.status != 503 => Decided::Gateway(p.status, p.code),
         _ => return Ok(None),
     };
