@@ -207,6 +207,21 @@ fn eth_signer(r: &ReceiptsConfig) -> Result<PrivateKeySigner, GatewayError> {
     })
 }
 
+/// How long one anchoring call (a read, or a transaction until its receipt) may take before
+/// it is given up and retried on the next period.
+pub(crate) const ANCHOR_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// `call`, given up after [`ANCHOR_TIMEOUT`] (a node that never answers must not stall the job).
+async fn bounded<T>(
+    call: impl std::future::Future<Output = kya_registry::Result<T>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(ANCHOR_TIMEOUT, call).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer within {} s", ANCHOR_TIMEOUT.as_secs())),
+    }
+}
+
 /// Anchors the log's checkpoint every period when the log grew since the last anchor.
 /// Failures are logged and counted; the gateway goes on.
 async fn anchor_loop(
@@ -225,7 +240,8 @@ async fn anchor_loop(
             r = stop.changed() => if r.is_err() || *stop.borrow() { break },
         }
         if anchored.is_none() {
-            match a.registry.latest_checkpoint(a.anchorer, a.log_id).await {
+            let latest = bounded(a.registry.latest_checkpoint(a.anchorer, a.log_id)).await;
+            match latest {
                 Ok(l) => anchored = Some(l.map_or(0, |l| l.tree_size)),
                 Err(e) => {
                     metrics.anchor(false);
@@ -245,7 +261,7 @@ async fn anchor_loop(
             continue;
         }
         let root = B256::from(*checkpoint.root.as_bytes());
-        match a.registry.anchor_checkpoint(a.log_id, size, root).await {
+        match bounded(a.registry.anchor_checkpoint(a.log_id, size, root)).await {
             Ok(tx) => {
                 anchored = Some(size);
                 metrics.anchor(true);

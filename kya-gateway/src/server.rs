@@ -215,8 +215,14 @@ impl Gateway {
         if let Some(f) = follower {
             let _ = tokio::task::spawn_blocking(move || f.join()).await;
         }
-        if let Some(a) = anchor {
-            let _ = a.await;
+        if let Some(mut a) = anchor {
+            // An anchor in flight may finish; a node that does not answer does not hold the exit.
+            if tokio::time::timeout(Duration::from_secs(10), &mut a)
+                .await
+                .is_err()
+            {
+                a.abort();
+            }
         }
         Ok(())
     }
