@@ -71,6 +71,49 @@ impl ReceiptIssuer {
         now: Timestamp,
     ) -> Result<SignedReceipt, JournalError> {
         let (agent, activity) = self.activity(request, outcome);
+        self.append(agent, activity, now)
+    }
+
+    /// Records a refusal its caller made itself, outside kya-verify (a gateway's own check,
+    /// such as an amount that is not the route's price): the status answered and the stable
+    /// code. The agent is not named: nothing the request claims was relied on.
+    pub fn record_refused(
+        &self,
+        request: &HttpRequest,
+        status: u16,
+        code: &str,
+        now: Timestamp,
+    ) -> Result<SignedReceipt, JournalError> {
+        let activity = Activity {
+            merchant: self.merchant.clone(),
+            principal: None,
+            chain: None,
+            request: request_record(request, None, None),
+            decision: DecisionRecord {
+                outcome: Outcome::Refused,
+                status,
+                reasons: vec![ReasonRecord {
+                    code: code.chars().take(64).collect(),
+                    link: None,
+                    grant: None,
+                }],
+            },
+            charges: Vec::new(),
+            log: LogPosition {
+                origin: self.origin.clone(),
+                index: 0,
+            },
+        };
+        self.append(None, activity, now)
+    }
+
+    /// Signs the receipt at the log's next index and returns once it is durable.
+    fn append(
+        &self,
+        agent: Option<DidKey>,
+        activity: Activity,
+        now: Timestamp,
+    ) -> Result<SignedReceipt, JournalError> {
         let (_, receipt) = self.journal.append_with(|index| {
             let receipt = Receipt {
                 issuer: self.issuer,
@@ -205,5 +248,40 @@ fn request_record(
             }),
         nonce: checked.map(|c| c.nonce.clone()),
         signature_base_digest: checked.map(|c| hex::encode(Sha256::digest(c.signature_base()))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_callers_own_refusal_is_signed_and_logged_in_order() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| unreachable!("{e}"));
+        let key = SecretKey::from_seed(&[7; 32]);
+        let issuer = ReceiptIssuer::open(key, "shop.example/r", "did:web:shop.example", dir.path())
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        let request = HttpRequest::new("POST", "Shop.Example", "/coffee?size=l");
+        let now = Timestamp::now();
+        for index in 0..2 {
+            let r = issuer
+                .record_refused(&request, 403, "amount_not_price", now)
+                .unwrap_or_else(|e| unreachable!("{e}"));
+            let again =
+                SignedReceipt::from_slice(r.as_bytes()).unwrap_or_else(|e| unreachable!("{e}"));
+            let a = &again.receipt().activity;
+            assert_eq!(a.decision.outcome, Outcome::Refused);
+            assert_eq!(a.decision.status, 403);
+            assert_eq!(a.decision.reasons[0].code, "amount_not_price");
+            assert_eq!(a.log.index, index);
+            assert_eq!(a.request.query.as_deref(), Some("size=l"));
+            assert!(again.receipt().agent.is_none() && a.principal.is_none());
+            let entry = issuer
+                .journal()
+                .with_log(|l| l.entry(index))
+                .unwrap_or_else(|e| unreachable!("{e}"));
+            assert_eq!(entry, r.as_bytes());
+        }
+        assert_eq!(issuer.journal().size().0, 2);
     }
 }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use gateway_support::{Killed, Served, Shop, Upstream, send};
+use kya_audit::receipt::Outcome;
 
 /// The nginx binary, or `None` (a failure under CI: the install step must provide it).
 fn nginx() -> Option<PathBuf> {
@@ -52,6 +53,7 @@ http {{
         location / {{
             auth_request /_kya_auth;
             include {d}/kya-identity.conf;
+            include {d}/kya-receipt.conf;
             proxy_pass http://{upstream};
         }}
     }}
@@ -70,11 +72,15 @@ struct Nginx {
 impl Nginx {
     fn start(bin: &Path, dir: &Path, gateway: &str, upstream: &str) -> Self {
         std::fs::create_dir_all(dir.join("tmp")).unwrap();
-        std::fs::copy(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/nginx/kya-identity.conf"),
-            dir.join("kya-identity.conf"),
-        )
-        .unwrap();
+        for snippet in ["kya-identity.conf", "kya-receipt.conf"] {
+            std::fs::copy(
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../docs/nginx")
+                    .join(snippet),
+                dir.join(snippet),
+            )
+            .unwrap();
+        }
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -111,15 +117,31 @@ impl Nginx {
     }
 }
 
+/// The verified receipt of a reply: its outcome, the status it records, its log index.
+fn receipt(r: &gateway_support::Reply) -> (Outcome, u16, u64) {
+    use base64::Engine as _;
+    let header = r
+        .headers
+        .get("kya-receipt")
+        .unwrap_or_else(|| panic!("no KYA-Receipt: {:?}", r.headers));
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .unwrap();
+    let receipt = kya_audit::SignedReceipt::from_slice(&bytes).unwrap();
+    let a = &receipt.receipt().activity;
+    (a.decision.outcome, a.decision.status, a.log.index)
+}
+
 #[test]
 fn nginx_auth_request_admits_verified_agents_and_enforces_revocations_live() {
     let Some(bin) = nginx() else { return };
     let shop = Shop::new();
     let upstream = Upstream::start();
     let config = format!(
-        "listen = \"127.0.0.1:0\"\nmode = \"auth\"\npolicy = \"policy.json\"\nauthorities = [\"shop.example\"]\n[[route]]\nmethod = \"POST\"\npath = \"/pay\"\naction = \"payments/send\"\n{}",
+        "listen = \"127.0.0.1:0\"\nmode = \"auth\"\npolicy = \"policy.json\"\nauthorities = [\"shop.example\"]\n[[route]]\nmethod = \"POST\"\npath = \"/pay\"\naction = \"payments/send\"\n{}\n[receipts]\nlog_dir = \"receipts\"\nkey_file = \"receipt.key\"\norigin = \"shop.example/kya/receipts\"\n",
         shop.registry_toml()
     );
+    shop.kya(&["key", "generate", "--out", "receipt.key"]);
     let gw = Served::start(shop.dir.path(), &config);
     gw.wait_for("a synced registry view", |m| {
         m.lines()
@@ -133,6 +155,7 @@ fn nginx_auth_request_admits_verified_agents_and_enforces_revocations_live() {
     let r = send(&web.addr, "POST", "/pay", &forged, b"");
     assert_eq!(r.status, 403, "{}", r.body);
     assert_eq!(upstream.hits(), 0);
+    assert_eq!(receipt(&r), (Outcome::Refused, 403, 0));
 
     // Over the ceiling: 403.
     let r = send(
@@ -144,6 +167,7 @@ fn nginx_auth_request_admits_verified_agents_and_enforces_revocations_live() {
     );
     assert_eq!(r.status, 403, "{}", r.body);
     assert_eq!(upstream.hits(), 0);
+    assert_eq!(receipt(&r), (Outcome::Denied, 403, 1));
 
     // Allowed: the upstream sees who the agent is, set by nginx from the auth answer.
     let ok = shop.sign("POST", "/pay", Some("12.50 USD"));
@@ -155,11 +179,14 @@ fn nginx_auth_request_admits_verified_agents_and_enforces_revocations_live() {
     assert_eq!(seen["kya-verified-amount"], "12.50 USD");
     assert_eq!(seen["kya-verified-action"], "payments/send");
     assert_eq!(upstream.hits(), 1);
+    // The agent holds the receipt of what was decided, passed on by nginx.
+    assert_eq!(receipt(&r), (Outcome::Allowed, 200, 2));
 
     // Replayed: 401.
     let r = send(&web.addr, "POST", "/pay", &ok, b"");
     assert_eq!(r.status, 401, "{}", r.body);
     assert_eq!(upstream.hits(), 1);
+    assert_eq!(receipt(&r), (Outcome::Refused, 401, 3));
 
     // Revoked on-chain while nginx, the gateway and anvil run: refused once the view has
     // the revocation's block.

@@ -52,6 +52,9 @@ pub struct Config {
     /// Bounds on connections and bodies.
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// Signed receipts for every decision, in a tamper-evident log (none when absent).
+    #[serde(default)]
+    pub receipts: Option<ReceiptsConfig>,
     /// The least level logged (`error`, `warn`, `info`, `debug`; default `info`).
     #[serde(default = "default_log_level")]
     pub log_level: String,
@@ -191,6 +194,35 @@ pub struct StoresConfig {
     pub ledger_capacity: Option<usize>,
 }
 
+/// Receipts: each decision signed by the merchant's receipt key and appended to its log
+/// before the answer goes out.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptsConfig {
+    /// The receipt log's directory (created when absent).
+    pub log_dir: PathBuf,
+    /// The merchant's receipt key: a Multikey file as `kya key generate` writes it.
+    pub key_file: PathBuf,
+    /// The log's name, first line of its checkpoints (`shop.example/kya/receipts`).
+    pub origin: String,
+    /// Seconds between anchors of the log's checkpoint on chain (0 or absent: none). Needs
+    /// `[registry]` (its deployment file and first `rpc` url) and an Ethereum key.
+    #[serde(default)]
+    pub anchor_every_seconds: u64,
+    /// A file holding the anchoring Ethereum key (0x + 64 hex digits), as `kya registry`'s
+    /// `--eth-key-file`.
+    #[serde(default)]
+    pub eth_key_file: Option<PathBuf>,
+    /// Else the environment variable holding it, as `kya registry`'s `--eth-key-env`
+    /// (default `KYA_ETH_KEY`).
+    #[serde(default = "default_eth_key_env")]
+    pub eth_key_env: String,
+    /// Whether a decision that cannot be logged is answered 503 (default true) rather than
+    /// answered without a receipt.
+    #[serde(default = "default_true")]
+    pub required: bool,
+}
+
 /// Bounds.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -218,6 +250,12 @@ impl Default for LimitsConfig {
 
 fn default_scheme() -> String {
     "https".to_owned()
+}
+fn default_eth_key_env() -> String {
+    "KYA_ETH_KEY".to_owned()
+}
+fn default_true() -> bool {
+    true
 }
 fn default_log_level() -> String {
     "info".to_owned()
@@ -302,6 +340,17 @@ impl Config {
                 return bad("`confirmations` goes with follow = \"latest\"".into());
             }
         }
+        if let Some(r) = &self.receipts {
+            if r.origin.is_empty() || r.origin.chars().any(|c| c.is_whitespace() || c == '+') {
+                return bad(format!(
+                    "[receipts] origin `{}` must be non-empty, without spaces or `+`",
+                    r.origin
+                ));
+            }
+            if r.anchor_every_seconds > 0 && self.registry.is_none() {
+                return bad("[receipts] anchor_every_seconds needs a [registry] section".into());
+            }
+        }
         if self.limits.max_connections == 0 || self.limits.max_body_bytes == 0 {
             return bad("limits must be above zero".into());
         }
@@ -330,5 +379,44 @@ impl Config {
             at(&mut r.deployment);
             at(&mut r.snapshot);
         }
+        if let Some(r) = self.receipts.as_mut() {
+            at(&mut r.log_dir);
+            at(&mut r.key_file);
+            if let Some(k) = r.eth_key_file.as_mut() {
+                at(k);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "listen = \"127.0.0.1:0\"\nmode = \"auth\"\npolicy = \"p.json\"\n";
+
+    #[test]
+    fn receipts_default_to_required_and_anchoring_needs_a_registry() {
+        let c = Config::parse(&format!(
+            "{BASE}[receipts]\nlog_dir = \"r\"\nkey_file = \"k\"\norigin = \"shop.example/kya/receipts\"\n"
+        ))
+        .unwrap_or_else(|e| unreachable!("{e}"));
+        let r = c.receipts.unwrap_or_else(|| unreachable!());
+        assert!(r.required);
+        assert_eq!(r.anchor_every_seconds, 0);
+        assert_eq!(r.eth_key_env, "KYA_ETH_KEY");
+        let anchored = format!(
+            "{BASE}[receipts]\nlog_dir = \"r\"\nkey_file = \"k\"\norigin = \"o\"\nanchor_every_seconds = 60\n"
+        );
+        assert!(
+            matches!(Config::parse(&anchored), Err(GatewayError::Config(m)) if m.contains("[registry]"))
+        );
+        let spaced =
+            format!("{BASE}[receipts]\nlog_dir = \"r\"\nkey_file = \"k\"\norigin = \"a b\"\n");
+        assert!(Config::parse(&spaced).is_err());
+        let unknown = format!(
+            "{BASE}[receipts]\nlog_dir = \"r\"\nkey_file = \"k\"\norigin = \"o\"\nkey = \"x\"\n"
+        );
+        assert!(Config::parse(&unknown).is_err());
     }
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use kya_core::grant::Money;
 use kya_verify::http::{
-    ChainStore, HttpError, HttpPolicy, HttpRequest, KyaGate, ProblemReason, Refusal, Route,
-    RouteMap,
+    Admitted, ChainStore, HttpError, HttpPolicy, HttpRequest, KyaGate, ProblemReason, Refusal,
+    Route, RouteMap,
 };
 use kya_verify::{Ledger, NonceStore, Policy, StatusLists, Verifier};
 use serde_json::{Value, json};
@@ -286,38 +286,44 @@ impl Freshness {
     }
 }
 
-/// Decides on one request.
-pub(crate) fn decide(gate: &Gate, fresh: Option<&Freshness>, request: &HttpRequest) -> Outcome {
+/// Decides on one request; an allowed one also gives what kya-verify admitted (for its
+/// receipt).
+pub(crate) fn decide(
+    gate: &Gate,
+    fresh: Option<&Freshness>,
+    request: &HttpRequest,
+) -> (Outcome, Option<Admitted>) {
+    let outcome = |o| (o, None);
     if let Some(p) = fresh.and_then(Freshness::refusal) {
-        return Outcome::Problem(p);
+        return outcome(Outcome::Problem(p));
     }
     let (agent, checked, mut grant_request) = match gate.kya.verify(request) {
         Ok(v) => v,
-        Err(e) => return Outcome::Refused(Refusal::NotVerified(e)),
+        Err(e) => return outcome(Outcome::Refused(Refusal::NotVerified(e))),
     };
     if let Some(price) = gate.price(&request.method, request.path_component()) {
         match &checked.amount {
             Some(signed) if signed != price => {
-                return Outcome::Problem(Problem {
+                return outcome(Outcome::Problem(Problem {
                     status: 403,
                     code: "amount_not_price",
                     message: format!(
                         "the signed amount {signed} is not this route's price {price}"
                     ),
-                });
+                }));
             }
             _ => grant_request.amount = Some(price.clone()),
         }
     }
     let decision = match gate.kya.verifier().decide(&agent, &grant_request) {
         Ok(d) => d,
-        Err(e) => return Outcome::Refused(Refusal::NotVerified(HttpError::Chain(e))),
+        Err(e) => return outcome(Outcome::Refused(Refusal::NotVerified(HttpError::Chain(e)))),
     };
     if !decision.is_allowed() {
-        return Outcome::Refused(Refusal::Denied {
+        return outcome(Outcome::Refused(Refusal::Denied {
             agent: Box::new(agent),
             decision: Box::new(decision),
-        });
+        }));
     }
     let leaf = decision.links().last();
     let mut headers = vec![
@@ -340,7 +346,12 @@ pub(crate) fn decide(gate: &Gate, fresh: Option<&Freshness>, request: &HttpReque
     if let Some(f) = fresh {
         headers.push((H_BLOCK, f.view.block().to_string()));
     }
-    Outcome::Allowed(Identity { headers })
+    let admitted = Admitted {
+        agent,
+        signature: checked,
+        decision,
+    };
+    (Outcome::Allowed(Identity { headers }), Some(admitted))
 }
 
 /// The reasons of an outcome, for the decision's log line.

@@ -30,8 +30,23 @@ pub enum GatewayError {
     StatusLists(#[from] kya_verify::StatusListsError),
     /// The registry (deployment file, snapshot, sync) failed.
     #[error("registry: {0}")]
-    Registry(#[from] kya_registry::RegistryError),
+    Registry(#[source] Box<kya_registry::RegistryError>),
+    /// The receipt log cannot be opened.
+    #[error("receipts: {0}")]
+    Receipts(#[source] Box<kya_audit::JournalError>),
     /// A store the configuration names is not available in this build.
     #[error("stores: {0}")]
     Stores(String),
+}
+
+impl From<kya_audit::JournalError> for GatewayError {
+    fn from(e: kya_audit::JournalError) -> Self {
+        Self::Receipts(Box::new(e))
+    }
+}
+
+impl From<kya_registry::RegistryError> for GatewayError {
+    fn from(e: kya_registry::RegistryError) -> Self {
+        Self::Registry(Box::new(e))
+    }
 }

@@ -13,6 +13,10 @@
 //! - a **live registry view** follows the chain with kya-registry's sync and is swapped
 //!   whole after each sync; a view older than its bound is refused (or, if configured,
 //!   degraded);
+//! - **receipts** (`[receipts]`): every decision signed by the merchant's receipt key and
+//!   made durable in a tamper-evident log before the answer goes out, returned to the agent in
+//!   `KYA-Receipt` (503 when it cannot be logged), the log's checkpoint anchored on chain on a
+//!   schedule;
 //! - `/healthz`, `/readyz`, `/metrics` (Prometheus), one JSON log line per decision, SIGHUP
 //!   reloads the policy and routes, SIGTERM/SIGINT drain and stop.
 //!
@@ -31,12 +35,13 @@ mod error;
 pub mod log;
 mod metrics;
 mod proxy;
+mod receipts;
 mod server;
 mod view;
 
 pub use config::{
-    AuthConfig, Config, FollowConfig, LimitsConfig, Mode, RegistryConfig, RouteConfig,
-    StoresConfig, WhenStale,
+    AuthConfig, Config, FollowConfig, LimitsConfig, Mode, ReceiptsConfig, RegistryConfig,
+    RouteConfig, StoresConfig, WhenStale,
 };
 pub use decide::{
     H_ACTION, H_AGENT, H_AMOUNT, H_BLOCK, H_CHAIN, H_GRANT, H_PRINCIPAL, IDENTITY_PREFIX, Identity,

@@ -25,6 +25,10 @@ pub struct Metrics {
     syncs: AtomicU64,
     reloads: AtomicU64,
     reload_errors: AtomicU64,
+    receipts: AtomicU64,
+    receipt_errors: AtomicU64,
+    anchors: AtomicU64,
+    anchor_errors: AtomicU64,
 }
 
 impl Metrics {
@@ -67,6 +71,26 @@ impl Metrics {
             &self.reloads
         } else {
             &self.reload_errors
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A receipt was logged (`ok`) or could not be.
+    pub fn receipt(&self, ok: bool) {
+        let c = if ok {
+            &self.receipts
+        } else {
+            &self.receipt_errors
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A checkpoint was anchored on chain (`ok`) or the attempt failed.
+    pub fn anchor(&self, ok: bool) {
+        let c = if ok {
+            &self.anchors
+        } else {
+            &self.anchor_errors
         };
         c.fetch_add(1, Ordering::Relaxed);
     }
@@ -128,6 +152,26 @@ impl Metrics {
                 "reload_errors_total",
                 "Configuration reloads refused (the previous one stays).",
                 &self.reload_errors,
+            ),
+            (
+                "receipts_total",
+                "Receipts signed and logged.",
+                &self.receipts,
+            ),
+            (
+                "receipt_errors_total",
+                "Decisions whose receipt could not be logged (503 when receipts are required).",
+                &self.receipt_errors,
+            ),
+            (
+                "anchors_total",
+                "Receipt log checkpoints anchored on chain.",
+                &self.anchors,
+            ),
+            (
+                "anchor_errors_total",
+                "Anchoring attempts that failed (retried on the next period).",
+                &self.anchor_errors,
             ),
         ];
         for (name, help, c) in counters {

@@ -17,7 +17,8 @@ use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use kya_verify::http::{ChainStore, MemoryChainStore, Refusal};
+use kya_audit::SignedReceipt;
+use kya_verify::http::{Admitted, ChainStore, HttpRequest, MemoryChainStore, Refusal};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
@@ -26,6 +27,7 @@ use crate::decide::{Freshness, Gate, Outcome, Stores, decide, problem_json};
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
 use crate::proxy;
+use crate::receipts::{AnchorJob, Decided, Receipts};
 use crate::view::{Follower, LiveView};
 
 type Body = BoxBody<Bytes, hyper::Error>;
@@ -37,6 +39,7 @@ const DRAIN: Duration = Duration::from_secs(30);
 pub struct Gateway {
     shared: Arc<Shared>,
     follower: Option<Follower>,
+    anchor: Option<AnchorJob>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -57,6 +60,7 @@ struct Shared {
     gate: RwLock<Arc<Gate>>,
     metrics: Arc<Metrics>,
     upstream: Option<(String, Client<HttpConnector, Full<Bytes>>)>,
+    receipts: Option<Receipts>,
 }
 
 impl Gateway {
@@ -101,6 +105,8 @@ impl Gateway {
             }
             _ => None,
         };
+        let mut receipts = Receipts::open(&config)?;
+        let anchor = receipts.as_mut().and_then(Receipts::take_anchor_job);
         let shared = Shared {
             config,
             config_path,
@@ -110,10 +116,12 @@ impl Gateway {
             gate: RwLock::new(Arc::new(gate)),
             metrics: Arc::new(Metrics::default()),
             upstream,
+            receipts,
         };
         Ok(Self {
             shared: Arc::new(shared),
             follower,
+            anchor,
         })
     }
 
@@ -152,10 +160,13 @@ impl Gateway {
             (Some(f), Some(fresh)) => Some(f.spawn(
                 Arc::clone(&fresh.view),
                 Arc::clone(&self.shared.metrics),
-                stop_rx,
+                stop_rx.clone(),
             )?),
             _ => None,
         };
+        let anchor = self
+            .anchor
+            .map(|job| job.spawn(Arc::clone(&self.shared.metrics), stop_rx.clone()));
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         let permits = Arc::new(Semaphore::new(self.shared.config.limits.max_connections));
         let header_timeout =
@@ -203,6 +214,15 @@ impl Gateway {
         }
         if let Some(f) = follower {
             let _ = tokio::task::spawn_blocking(move || f.join()).await;
+        }
+        if let Some(mut a) = anchor {
+            // An anchor in flight may finish; a node that does not answer does not hold the exit.
+            if tokio::time::timeout(Duration::from_secs(10), &mut a)
+                .await
+                .is_err()
+            {
+                a.abort();
+            }
         }
         Ok(())
     }
@@ -319,51 +339,69 @@ async fn handle(shared: &Shared, req: http::Request<Incoming>, peer: SocketAddr)
     let started = Instant::now();
     let (parts, body) = req.into_parts();
     let max = shared.config.limits.max_body_bytes;
-    let body = match kya_verify::middleware::read_body(body, max).await {
-        Ok(b) => b,
-        Err(error) => {
-            let outcome = Outcome::Refused(Refusal::NotVerified(error));
-            log_decision(
-                shared,
-                &outcome,
-                &parts.method,
-                parts.uri.path(),
-                peer,
-                started,
-            );
-            return refusal_response(&outcome);
+    let (body, view) = match kya_verify::middleware::read_body(body, max).await {
+        Ok(b) => {
+            let view = match shared.config.mode {
+                Mode::Auth => proxy::original_request(&parts, &b, &shared.config.auth.path_prefix),
+                _ => kya_verify::middleware::request_view(&parts, &b),
+            };
+            (b, view)
         }
-    };
-    let view = match shared.config.mode {
-        Mode::Auth => proxy::original_request(&parts, &body, &shared.config.auth.path_prefix),
-        _ => kya_verify::middleware::request_view(&parts, &body),
+        Err(error) => (Bytes::new(), Err(error)),
     };
     let gate = match shared.gate.read() {
         Ok(g) => Arc::clone(&g),
         Err(poisoned) => Arc::clone(&poisoned.into_inner()),
     };
-    let outcome = match &view {
+    let (mut outcome, admitted) = match &view {
         // Behind another proxy the gateway cannot remove what the client sent, so a request
         // that carries an identity header is refused rather than passed on beside ours.
-        Ok(_) if shared.upstream.is_none() && forges_identity(&parts.headers) => {
+        Ok(_) if shared.upstream.is_none() && forges_identity(&parts.headers) => (
             Outcome::Problem(crate::decide::Problem {
                 status: 403,
                 code: "header_invalid",
                 message:
                     "identity headers (kya-verified-*) are set by the gateway, never by a client"
                         .into(),
-            })
-        }
+            }),
+            None,
+        ),
         Ok(view) => decide(&gate, shared.fresh.as_ref(), view),
-        Err(e) => Outcome::Refused(Refusal::NotVerified(e.clone())),
+        Err(e) => (Outcome::Refused(Refusal::NotVerified(e.clone())), None),
     };
     let (method, path) = view.as_ref().map_or_else(
         |_| (parts.method.to_string(), parts.uri.path().to_owned()),
         |v| (v.method.clone(), v.path.clone()),
     );
-    log_decision(shared, &outcome, &method, &path, peer, started);
-    let Outcome::Allowed(identity) = &outcome else {
-        return refusal_response(&outcome);
+    let receipt = match receipt(shared, &parts, view, &outcome, admitted).await {
+        Ok(r) => r,
+        Err(unavailable) => {
+            outcome = Outcome::Problem(unavailable);
+            None
+        }
+    };
+    let index = receipt.as_ref().map(|r| r.receipt().activity.log.index);
+    log_decision(shared, &outcome, &method, &path, peer, started, index);
+    let mut response = answer(shared, parts, body, &outcome).await;
+    if let Some(r) = &receipt {
+        // base64url is always a valid header value.
+        if let Ok(v) = http::HeaderValue::from_str(&crate::receipts::header_value(r)) {
+            response.headers_mut().insert(kya_audit::RECEIPT_HEADER, v);
+        }
+    }
+    response
+}
+
+/// The answer to a decided request: the refusal, the auth mode's 200 with the identity
+/// headers, or the upstream's response.
+async fn answer(
+    shared: &Shared,
+    parts: http::request::Parts,
+    body: Bytes,
+    outcome: &Outcome,
+) -> Response<Body> {
+    let Outcome::Allowed(identity) = outcome else {
+        return refusal_response(outcome);
     };
     match &shared.upstream {
         None => {
@@ -379,6 +417,56 @@ async fn handle(shared: &Shared, req: http::Request<Incoming>, peer: SocketAddr)
             r
         }
         Some((base, client)) => forward(base, client, parts, body, identity).await,
+    }
+}
+
+/// Signs and logs the receipt of a decision, when receipts are configured. `Err` (only when
+/// receipts are required) is the 503 to answer instead: nothing goes on unrecorded. The
+/// gateway's own 503 for a stale registry view decides nothing and gets no receipt.
+async fn receipt(
+    shared: &Shared,
+    parts: &http::request::Parts,
+    view: Result<HttpRequest, kya_verify::http::HttpError>,
+    outcome: &Outcome,
+    admitted: Option<Admitted>,
+) -> Result<Option<SignedReceipt>, crate::decide::Problem> {
+    let Some(receipts) = &shared.receipts else {
+        return Ok(None);
+    };
+    let decided = match (outcome, admitted) {
+        (Outcome::Allowed(_), Some(a)) => Decided::Verifier(Box::new(Ok(a))),
+        (Outcome::Refused(r), _) => Decided::Verifier(Box::new(Err(r.clone()))),
+        (Outcome::Problem(p), _) if p.status != 503 => Decided::Gateway(p.status, p.code),
+        _ => return Ok(None),
+    };
+    // A request that could not be read is recorded as far as it was seen.
+    let request = view.unwrap_or_else(|_| {
+        let host = parts
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+            .unwrap_or("");
+        let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        HttpRequest::new(parts.method.as_str(), host, target)
+    });
+    match receipts.record(request, decided).await {
+        Ok(r) => {
+            shared.metrics.receipt(true);
+            Ok(Some(r))
+        }
+        Err(e) => {
+            shared.metrics.receipt(false);
+            tracing::error!(event = "receipt_failed", error = %e);
+            if !receipts.required() {
+                return Ok(None);
+            }
+            Err(crate::decide::Problem {
+                status: 503,
+                code: "receipt_unavailable",
+                message: "the decision cannot be recorded in the receipt log; retry later".into(),
+            })
+        }
     }
 }
 
@@ -427,6 +515,7 @@ fn log_decision(
     path: &str,
     peer: SocketAddr,
     started: Instant,
+    receipt: Option<u64>,
 ) {
     let took = started.elapsed();
     let codes = outcome.codes();
@@ -461,6 +550,7 @@ fn log_decision(
         method = %method,
         path = path.chars().take(200).collect::<String>(),
         peer = %peer,
+        receipt,
         micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
     );
 }
