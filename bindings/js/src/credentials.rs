@@ -87,7 +87,7 @@ extern "C" {
     #[wasm_bindgen(typescript_type = "string | GrantJson | Grant")]
     pub type GrantInput;
     /// A chain: its JSON (text, bytes, array of credential documents or `Credential`s).
-    #[wasm_bindgen(typescript_type = "string | Uint8Array | Array<Credential | object>")]
+    #[wasm_bindgen(typescript_type = "Chain | string | Uint8Array | Array<Credential | object>")]
     pub type ChainInput;
     /// A credential's JSON (text, bytes or object).
     #[wasm_bindgen(typescript_type = "string | Uint8Array | object")]

@@ -218,10 +218,14 @@ impl JsDid {
 /// A DID from a string, or from an object with a string `did` property (a `PublicKey`, a
 /// `SecretKey`).
 pub(crate) fn did_of(value: &JsValue) -> Result<Did, JsValue> {
+    let expected = || key_error("expected a DID string or an object with a string `did`");
     let text = match value.as_string() {
         Some(text) => text,
-        None => crate::js::string_field(value, "did")?
-            .ok_or_else(|| key_error("expected a DID string or an object with a `did`"))?,
+        None if value.is_object() => crate::js::string_field(value, "did")
+            .ok()
+            .flatten()
+            .ok_or_else(expected)?,
+        None => return Err(expected()),
     };
     text.parse::<Did>().map_err(key_error)
 }

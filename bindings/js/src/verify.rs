@@ -31,7 +31,8 @@ export interface Reason {
 export interface VerifierOptions {
   /** Fixes the clock (tests, audits at a past time). */
   now?: KyaTime;
-  /** Meter budgets and rates in memory. */
+  /** Meter budgets and rates in memory (default true; without a ledger a request with
+   * such obligations is denied with ledger_required). */
   ledger?: boolean;
   /** A registry snapshot (`kya registry sync`'s JSON). */
   snapshot?: string | Uint8Array | object;
@@ -325,8 +326,8 @@ pub struct JsVerifier(pub(crate) Arc<Verifier>);
 
 #[wasm_bindgen(js_class = Verifier)]
 impl JsVerifier {
-    /// A verifier for `policy`: `now` fixes the clock, `ledger` meters budgets and rates,
-    /// `snapshot` judges registry facts.
+    /// A verifier for `policy`: `now` fixes the clock, `ledger` (default `true`) meters
+    /// budgets and rates in memory, `snapshot` judges registry facts.
     #[wasm_bindgen(constructor)]
     pub fn new(policy: &JsPolicy, options: Option<VerifierOptions>) -> Result<JsVerifier, JsValue> {
         let options: JsValue = options.map_or(JsValue::UNDEFINED, Into::into);
@@ -337,7 +338,7 @@ impl JsVerifier {
         if let Some(s) = field(&options, "snapshot")? {
             verifier = verifier.with_registry(snapshot_of(&s)?);
         }
-        if bool_field(&options, "ledger")?.unwrap_or(false) {
+        if bool_field(&options, "ledger")?.unwrap_or(true) {
             verifier = verifier.with_ledger(Arc::new(MemoryLedger::default()));
         }
         Ok(Self(Arc::new(verifier)))
