@@ -12,7 +12,7 @@ use crate::errors::{Failure, key_error};
 
 /// An Ed25519 public key (a valid, non-weak curve point).
 #[wasm_bindgen(js_name = PublicKey)]
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct JsPublicKey(pub(crate) PublicKey);
 
 #[wasm_bindgen(js_class = PublicKey)]
