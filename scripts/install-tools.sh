@@ -180,3 +180,36 @@ if [[ -f "$PY_REQS" ]]; then
   fi
   echo "python: $PY_VENV/bin/python ($("$PY_VENV/bin/python" --version), maturin $("$PY_VENV/bin/maturin" --version | cut -d' ' -f2))"
 fi
+
+# JavaScript package (bindings/js): the wasm32-unknown-unknown target (rustup), the pinned
+# wasm-bindgen command (bindings/js/bindgen: wasm-bindgen-cli-support at the exact version of
+# the workspace's wasm-bindgen crate, built from crates.io by `cargo install --locked` with its
+# own lock file, cached under .tools/wasm-bindgen/<version>), and the test suite's npm tools
+# (typescript, exact versions in bindings/js/tests/package-lock.json, `npm ci`). Without the
+# wasm32 target the JS tests are skipped with a NOTICE (as CI's wasm32 check is).
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  if ! timeout 300 rustup target add wasm32-unknown-unknown >&2; then
+    echo "NOTICE: install-tools: the wasm32-unknown-unknown target cannot be installed here; the JS package cannot be built" >&2
+  fi
+fi
+WB_VERSION="$(sed -n 's/^version = "\(.*\)"$/\1/p' "$ROOT/bindings/js/bindgen/Cargo.toml" | head -n1)"
+WB_ROOT="$TOOLS/wasm-bindgen/$WB_VERSION"
+if [[ ! -x "$WB_ROOT/bin/wasm-bindgen" ]] || ! "$WB_ROOT/bin/wasm-bindgen" --version | grep -qx "wasm-bindgen $WB_VERSION"; then
+  echo "install-tools: building wasm-bindgen $WB_VERSION (cargo install --locked, bindings/js/bindgen)" >&2
+  WB_TARGET="$(mktemp -d)"
+  CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}" cargo install --locked --force --path "$ROOT/bindings/js/bindgen" \
+    --root "$WB_ROOT" --target-dir "$WB_TARGET" >&2
+  rm -rf "$WB_TARGET"
+fi
+echo "wasm-bindgen: $WB_ROOT/bin/wasm-bindgen ($("$WB_ROOT/bin/wasm-bindgen" --version))"
+JS_DEV="$ROOT/bindings/js/tests"
+if [[ -f "$JS_DEV/package-lock.json" ]]; then
+  JS_WANT="$(sha256sum "$JS_DEV/package-lock.json" | cut -d' ' -f1)"
+  JS_STAMP="$JS_DEV/node_modules/.kya-stamp"
+  if [[ ! -f "$JS_STAMP" || "$(cat "$JS_STAMP")" != "$JS_WANT" ]]; then
+    echo "install-tools: installing the JS test tools (npm ci, bindings/js/tests)" >&2
+    (cd "$JS_DEV" && npm ci --no-audit --no-fund --loglevel=error >&2)
+    echo "$JS_WANT" > "$JS_STAMP"
+  fi
+  echo "typescript: $JS_DEV/node_modules/typescript ($(node -p "require('$JS_DEV/node_modules/typescript/package.json').version"))"
+fi

@@ -12,6 +12,7 @@
 //! cargo xtask gateway-bench [--requests N]   the gateway's cost: through `kya serve` vs direct
 //! cargo xtask fuzz [--minutes N | --smoke]
 //! cargo xtask bench-python    the Python binding's overhead against native Rust (RATIO lines)
+//! cargo xtask bench-js        WebAssembly (the npm package under Node) against native Rust (RATIO lines)
 //! ```
 
 #![forbid(unsafe_code)]
@@ -41,9 +42,10 @@ fn main() -> Result<()> {
         Some("fleet") => fleet(&root, args.iter().any(|a| a == "--short")),
         Some("bench-python") => bench_python(&root),
         Some("audit-bench") => audit_bench(&root),
+        Some("bench-js") => bench_js(&root),
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo|test|ci|install|vectors [--check]|gas|bench|gateway-bench [--requests N]|fuzz [--minutes N|--smoke]|fleet [--short]|bench-python|audit-bench>"
+                "usage: cargo xtask <demo|test|ci|install|vectors [--check]|gas|bench|gateway-bench [--requests N]|fuzz [--minutes N|--smoke]|fleet [--short]|bench-python|bench-js|audit-bench>"
             );
             std::process::exit(2);
         }
@@ -107,6 +109,7 @@ fn test(root: &Path) -> Result<()> {
         .env("PATH", &path))?;
     vectors::run(root, true)?;
     python_tests(root)?;
+    js_tests(root)?;
     let solidity_tests = root.join("solidity/scripts/test.sh");
     if solidity_tests.exists() {
         run(Command::new("bash").arg(solidity_tests).env("PATH", &path))?;
@@ -144,6 +147,87 @@ fn python_tests(root: &Path) -> Result<()> {
             "bindings/python/tests",
         ])
         .env("KYA_BIN_DIR", root.join("target/debug")))
+}
+
+/// The npm package (bindings/js): `scripts/js-test.sh` builds and packs it, `npm install`s
+/// the tarball into a temporary project and runs its `node --test` suite there, which talks
+/// to the cargo-built `kya` binary and example merchant over loopback (built by
+/// `python_tests` just before). Skipped with a NOTICE without the wasm32 target.
+fn js_tests(root: &Path) -> Result<()> {
+    run(Command::new("bash")
+        .arg(root.join("scripts/js-test.sh"))
+        .env("KYA_BIN_DIR", root.join("target/debug")))
+}
+
+/// WebAssembly against native Rust, in one run: the native example (release) times the
+/// verifications, then the release package under Node times the same work, then the native
+/// example again; each ratio is the WebAssembly time over the mean of the two native runs.
+fn bench_js(root: &Path) -> Result<()> {
+    install(root)?;
+    let native = || -> Result<std::collections::BTreeMap<String, f64>> {
+        let out = cargo()
+            .args([
+                "run",
+                "--release",
+                "--locked",
+                "-q",
+                "-p",
+                "kya-js",
+                "--example",
+                "bench_native",
+            ])
+            .output()
+            .context("cannot run the native benchmark")?;
+        if !out.status.success() {
+            bail!(
+                "the native benchmark failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        times(&String::from_utf8_lossy(&out.stdout), "_native_us")
+    };
+    run(Command::new("bash").arg(root.join("scripts/js-package.sh")))?;
+    let before = native()?;
+    let out = Command::new("node")
+        .arg(root.join("bindings/js/bench/bench.mjs"))
+        .arg(root.join("target/js-package/kya/node.js"))
+        .output()
+        .context("cannot run node")?;
+    if !out.status.success() {
+        bail!(
+            "the wasm benchmark failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let wasm = times(&String::from_utf8_lossy(&out.stdout), "_wasm_us")?;
+    let after = native()?;
+    for (op, wasm_us) in &wasm {
+        let (Some(b), Some(a)) = (before.get(op), after.get(op)) else {
+            bail!("no native time for {op}");
+        };
+        let native_us = (a + b) / 2.0;
+        println!("TIME {op}_wasm_us {wasm_us:.2}");
+        println!("TIME {op}_native_us {native_us:.2} (before {b:.2}, after {a:.2})");
+        println!("RATIO wasm_{op}_vs_native_{op} {:.3}", wasm_us / native_us);
+    }
+    Ok(())
+}
+
+/// `TIME <op><suffix> <µs>` lines, by op.
+fn times(out: &str, suffix: &str) -> Result<std::collections::BTreeMap<String, f64>> {
+    let mut found = std::collections::BTreeMap::new();
+    for line in out.lines() {
+        let mut parts = line.split_whitespace();
+        if let (Some("TIME"), Some(name), Some(value)) = (parts.next(), parts.next(), parts.next())
+            && let Some(op) = name.strip_suffix(suffix)
+        {
+            found.insert(op.to_owned(), value.parse::<f64>().context("a TIME value")?);
+        }
+    }
+    if found.is_empty() {
+        bail!("no TIME lines in: {out}");
+    }
+    Ok(found)
 }
 
 /// The Python binding's cost: the same verifications timed from Python and, in the same
