@@ -311,3 +311,105 @@ fn an_oversized_body_is_refused_before_verification() {
     let r = send(&gw.addr, "POST", "/upload", &host, &[b'x'; 10]);
     assert_eq!(r.status, 401, "{}", r.body);
 }
+
+/// An upstream that holds each request for `delay` before answering 200.
+fn slow_upstream(delay: std::time::Duration) -> String {
+    use std::io::{BufRead as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut reader = std::io::BufReader::new(stream);
+                let mut line = String::new();
+                while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+                    line.clear();
+                }
+                std::thread::sleep(delay);
+                let _ = reader.get_mut().write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\nslow",
+                );
+            });
+        }
+    });
+    addr
+}
+
+/// `[limits] max_connections` bounds open connections: past it, a new client waits (in the
+/// listen backlog, unanswered) until one closes.
+#[test]
+fn connections_beyond_the_limit_wait_until_one_closes() {
+    use std::io::{Read as _, Write as _};
+    let shop = Shop::new();
+    let upstream = Upstream::start();
+    let limits = "\n[limits]\nmax_connections = 2\nheader_timeout_secs = 60\n";
+    let gw = Served::start(
+        shop.dir.path(),
+        &format!("{}{limits}", proxy_config(&shop, &upstream, PAY)),
+    );
+    assert_eq!(gw.get("/healthz").status, 200);
+    // Two idle connections hold both permits.
+    let held: Vec<std::net::TcpStream> = (0..2)
+        .map(|_| std::net::TcpStream::connect(&gw.addr).unwrap())
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let mut third = std::net::TcpStream::connect(&gw.addr).unwrap();
+    third
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: ops\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    third
+        .set_read_timeout(Some(std::time::Duration::from_millis(800)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    assert!(
+        third.read(&mut buf).is_err(),
+        "a third connection was served past max_connections = 2"
+    );
+    // One closes: the waiting client is served.
+    drop(held);
+    third
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut answer = String::new();
+    third.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+/// SIGTERM: the gateway stops accepting, lets the request in flight finish (its answer
+/// arrives whole), and exits 0.
+#[test]
+fn shutdown_drains_the_request_in_flight() {
+    let shop = Shop::new();
+    let upstream = Upstream::start();
+    let mut config = proxy_config(&shop, &upstream, PAY);
+    config = config.replace(
+        &format!("http://{}", upstream.addr),
+        &format!(
+            "http://{}",
+            slow_upstream(std::time::Duration::from_millis(1500))
+        ),
+    );
+    let mut gw = Served::start(shop.dir.path(), &config);
+    gw.wait_for("a synced registry view", gw_ready);
+    let signed = shop.sign("POST", "/pay", Some("1.00 USD"));
+    let addr = gw.addr.clone();
+    let in_flight = std::thread::spawn(move || send(&addr, "POST", "/pay", &signed, b""));
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let pid = gw.child.0.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let reply = in_flight.join().unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body, "slow");
+    let status = gw.child.0.wait().unwrap();
+    assert!(status.success(), "kya serve exited with {status}");
+    assert!(
+        std::net::TcpStream::connect(&gw.addr).is_err(),
+        "the gateway still accepts after shutdown"
+    );
+}
