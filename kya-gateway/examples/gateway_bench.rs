@@ -7,7 +7,8 @@
 //! cargo run --release -p kya-gateway --example gateway_bench -- [--requests N]
 //! ```
 //!
-//! Prints `RATIO gateway_vs_direct_throughput <x>` and `TIME gateway_added_p99_us <µs>`.
+//! Prints `RATIO gateway_vs_direct_throughput <x>` and `TIME gateway_added_p99_us <µs>` (16
+//! clients at a time), then `TIME gateway_added_p99_us_one_at_a_time <µs>` (one client).
 
 #![allow(
     clippy::print_stdout,
@@ -102,17 +103,18 @@ async fn upstream() -> String {
     addr
 }
 
-/// Sends every request (CONCURRENCY at a time) to `addr`; requests per second and the
+/// Sends every request (`concurrency` at a time) to `addr`; requests per second and the
 /// sorted latencies.
 async fn run(
     client: &HttpClient,
     addr: &str,
     requests: &Arc<Vec<Vec<(String, String)>>>,
+    concurrency: usize,
 ) -> (f64, Vec<Duration>) {
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..CONCURRENCY {
+    for _ in 0..concurrency {
         let (client, next, requests, addr) = (
             client.clone(),
             Arc::clone(&next),
@@ -195,12 +197,12 @@ async fn main() {
     let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
     // Warm-up: the chain is verified once and cached; connections are opened.
     let warm = Arc::new(signed(&agent, &chain, CONCURRENCY * 4));
-    run(&client, &gw, &warm).await;
-    run(&client, &upstream, &warm).await;
+    run(&client, &gw, &warm, CONCURRENCY).await;
+    run(&client, &upstream, &warm, CONCURRENCY).await;
 
     let requests = Arc::new(signed(&agent, &chain, n));
-    let (direct_rps, direct) = run(&client, &upstream, &requests).await;
-    let (gateway_rps, through) = run(&client, &gw, &requests).await;
+    let (direct_rps, direct) = run(&client, &upstream, &requests, CONCURRENCY).await;
+    let (gateway_rps, through) = run(&client, &gw, &requests, CONCURRENCY).await;
     let added = p99(&through).saturating_sub(p99(&direct));
     println!(
         "# {n} requests, {CONCURRENCY} at a time: direct {direct_rps:.0}/s (p99 {:?}), through the gateway {gateway_rps:.0}/s (p99 {:?})",
@@ -212,4 +214,23 @@ async fn main() {
         gateway_rps / direct_rps
     );
     println!("TIME gateway_added_p99_us {}", added.as_micros());
+
+    // The same, one request at a time: the gateway's own cost per request, without the
+    // queueing that 16 concurrent clients on two cores (shared with the upstream and the
+    // client) add to every percentile.
+    let single = Arc::new(signed(&agent, &chain, n / 5));
+    let (_, direct_one) = run(&client, &upstream, &single, 1).await;
+    let (_, through_one) = run(&client, &gw, &single, 1).await;
+    println!(
+        "# {} requests one at a time: direct p99 {:?}, through the gateway p99 {:?}",
+        n / 5,
+        p99(&direct_one),
+        p99(&through_one)
+    );
+    println!(
+        "TIME gateway_added_p99_us_one_at_a_time {}",
+        p99(&through_one)
+            .saturating_sub(p99(&direct_one))
+            .as_micros()
+    );
 }
