@@ -172,9 +172,9 @@ pub enum PaymentError {
     #[error("the signed request declares {declared}, the payment is {paid}")]
     DeclaredAmount {
         /// What the signed request declares.
-        declared: Money,
+        declared: Box<Money>,
         /// What the payment is.
-        paid: Money,
+        paid: Box<Money>,
     },
     /// The chain's grants do not allow the payment (ceiling, asset, budget, rate, …).
     #[error("the agent's grants do not allow this payment: {}", explain(.0))]
@@ -280,8 +280,8 @@ pub fn check_payment(
     if let Some(declared) = &request.amount {
         if declared.asset != paid.asset || declared.value != paid.value {
             return Err(PaymentError::DeclaredAmount {
-                declared: declared.clone(),
-                paid,
+                declared: Box::new(declared.clone()),
+                paid: Box::new(paid),
             });
         }
     }

@@ -14,7 +14,6 @@ use alloy::network::EthereumWallet;
 use alloy::primitives::{Address, B256, U256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
-use alloy::sol;
 
 use crate::check::{PaymentError, SETTLEMENT_MARGIN_SECONDS};
 use crate::eip3009::TokenDomain;
@@ -23,7 +22,9 @@ use crate::wire::{
     SettleResponse, Signature65, VerifyResponse, X402_VERSION, parse_address, parse_uint,
 };
 
-sol! {
+mod abi {
+    #![allow(missing_docs, unreachable_pub, clippy::too_many_arguments)]
+    alloy::sol! {
     /// The EIP-3009 surface the facilitator calls (the `v, r, s` form every EIP-3009 token,
     /// USDC v2 included, has).
     #[sol(rpc)]
@@ -32,7 +33,9 @@ sol! {
         function authorizationState(address authorizer, bytes32 nonce) external view returns (bool);
         function balanceOf(address account) external view returns (uint256);
     }
+    }
 }
+pub use abi::IEip3009Token;
 
 /// Why a facilitator refuses or fails a payment. Money moved only for [`Settled`].
 #[derive(Debug, thiserror::Error)]

@@ -33,7 +33,7 @@ pub enum PaidRefusal {
     /// The payment was refused; the requirements are repeated for the client.
     Payment {
         /// Why.
-        error: PaymentError,
+        error: Box<PaymentError>,
         /// The 402 answer to repeat.
         required: Box<PaymentRequired>,
     },
@@ -139,7 +139,7 @@ impl PaidGate {
         };
         let refuse = |error: PaymentError| match required(&error.to_string()) {
             Ok(r) => PaidRefusal::Payment {
-                error,
+                error: Box::new(error),
                 required: Box::new(r),
             },
             Err(e) => PaidRefusal::Terms(e),

@@ -474,7 +474,8 @@ mod tests {
 
     #[test]
     fn refuses_malformed_payloads() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+        type Mutation = Box<dyn Fn(&mut Value)>;
+        let cases: Vec<(&str, Mutation)> = vec![
             (
                 "unknown top-level field",
                 Box::new(|v| v["extra"] = 1.into()),
