@@ -3,6 +3,7 @@
 #   .tools/bin/{forge,anvil,cast}  Foundry binaries (npm @foundry-rs/*-linux-amd64)
 #   .tools/bin/solc                node shim around the npm `solc` library (solcjs)
 #   .tools/npm/node_modules/@openzeppelin/contracts
+#   kya-x402/interop/node_modules  the official x402 packages (@x402/core, @x402/evm), npm ci
 #   redis-server, redis-cli     Debian 12's Redis 7.0 (apt, as root, when missing)
 #   nginx                       Debian 12's nginx 1.22 (apt, as root, when missing)
 # Idempotent: a stamp file records the pinned set; a second run is a no-op.
@@ -128,6 +129,20 @@ process.exit(1);
 SHIM
   chmod +x "$BIN/solc"
   echo "$WANT" > "$STAMP"
+fi
+
+# The official x402 TypeScript packages for kya-x402's interoperability tests: exactly the
+# versions of kya-x402/interop/package-lock.json (npm ci), re-installed when the lock changes.
+X402_DIR="$ROOT/kya-x402/interop"
+if [[ -f "$X402_DIR/package-lock.json" ]]; then
+  X402_WANT="$(sha256sum "$X402_DIR/package-lock.json" | cut -d' ' -f1)"
+  X402_STAMP="$X402_DIR/node_modules/.kya-stamp"
+  if [[ ! -f "$X402_STAMP" || "$(cat "$X402_STAMP")" != "$X402_WANT" ]]; then
+    command -v npm >/dev/null || { echo "install-tools: npm is required" >&2; exit 1; }
+    echo "install-tools: installing the official x402 packages (kya-x402/interop, npm ci)" >&2
+    (cd "$X402_DIR" && npm ci --no-audit --no-fund --loglevel=error >&2)
+    echo "$X402_WANT" > "$X402_STAMP"
+  fi
 fi
 
 echo "forge: $BIN/forge ($("$BIN/forge" --version | head -n1))"

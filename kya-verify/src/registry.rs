@@ -355,6 +355,16 @@ impl MemoryRegistry {
         });
     }
 
+    /// Sets (or clears) a registered agent's verified `agentWallet` (ERC-8004), the wallet
+    /// an x402 payment from this agent may come from.
+    pub fn set_agent_wallet(&self, reg: &AgentRegistration, wallet: Option<[u8; 20]>) {
+        self.write(|s| {
+            if let Some(a) = s.agents.get_mut(&map_key(reg)) {
+                a.record.agent_wallet = wallet;
+            }
+        });
+    }
+
     /// Sets an agent's `active` flag.
     pub fn set_active(&self, reg: &AgentRegistration, active: bool) {
         self.write(|s| {

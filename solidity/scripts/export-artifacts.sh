@@ -4,6 +4,7 @@
 #   solidity/artifacts/KyaReputationRegistry.json
 #   solidity/artifacts/KyaLogAnchor.json
 #   solidity/artifacts/KyaValidationRegistry.json
+#   solidity/artifacts/KyaTestUSD.json
 # each { "abi": [...], "bytecode": "0x..." }, deterministic (stable key order and ABI order,
 # 2-space indent, trailing newline). With --check, writes nothing and exits 1 if the committed
 # files differ from a fresh build.
@@ -16,7 +17,7 @@ case "${1:-}" in
   *) echo "usage: $0 [--check]" >&2; exit 2 ;;
 esac
 
-CONTRACTS="KyaIdentityRegistry KyaReputationRegistry KyaLogAnchor KyaValidationRegistry"
+CONTRACTS="KyaIdentityRegistry KyaReputationRegistry KyaLogAnchor KyaValidationRegistry KyaTestUSD"
 SOL="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ROOT="$(cd "$SOL/.." && pwd)"
 "$ROOT/scripts/install-tools.sh" >/dev/null

@@ -27,6 +27,11 @@
 #                              and the validator's first request)
 #   validation_response        the validator's first answer (100, a 66-char ipfs:// responseURI,
 #                              a non-zero responseHash, tag "passed")
+#   transfer_with_authorization_first  an x402 `exact` settlement (KyaTestUSD, EIP-3009, the
+#                              65-byte signature overload) sent by a facilitator: 12.50 kUSD from
+#                              a payer to a merchant that holds no kUSD yet
+#   transfer_with_authorization        the same payer's next payment to that merchant (fresh
+#                              nonce; the merchant's balance slot is already non-zero)
 set -euo pipefail
 
 SOL="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -124,3 +129,23 @@ RECEIPT=0x$(printf 'a receipt' | sha256sum | cut -c1-64)
 RESP_HASH=0x$(printf 'a verdict' | sha256sum | cut -c1-64)
 send "$K_ALICE" "$VAL" 'validationRequest(address,uint256,string,bytes32)' "$VALIDATOR" 1 "$URI" "$RECEIPT"; gas validation_request
 send "$K_VALIDATOR" "$VAL" 'validationResponse(bytes32,uint8,string,bytes32,string)' "$RECEIPT" 100 "$FB_URI" "$RESP_HASH" passed; gas validation_response
+
+# x402 settlement: the facilitator (K_WARM) submits the payer's (K_BOB) EIP-3009 authorization.
+send "$K_DEPLOY" --create "$(bytecode KyaTestUSD)"
+USD="$(json_field "$WORK/r.json" contractAddress)"
+PAYER="$("$BIN/cast" wallet address --private-key "$K_BOB")"
+send "$K_DEPLOY" "$USD" 'mint(address,uint256)' "$PAYER" 100000000
+DOMAIN="$("$BIN/cast" call --rpc-url "$RPC" "$USD" 'DOMAIN_SEPARATOR()(bytes32)')"
+TYPEHASH="$("$BIN/cast" keccak 'TransferWithAuthorization(address from,address to,uint256 value,uint256 validAfter,uint256 validBefore,bytes32 nonce)')"
+NOW="$("$BIN/cast" block --rpc-url "$RPC" latest -f timestamp)"
+pay_once() { # pay_once <nonce>
+  local vb=$((NOW + 3600)) struct digest sig
+  struct="$("$BIN/cast" keccak "$("$BIN/cast" abi-encode 'f(bytes32,address,address,uint256,uint256,uint256,bytes32)' \
+    "$TYPEHASH" "$PAYER" "$VALIDATOR" 12500000 0 "$vb" "$1")")"
+  digest="$("$BIN/cast" keccak "0x1901${DOMAIN#0x}${struct#0x}")"
+  sig="$("$BIN/cast" wallet sign --no-hash --private-key "$K_BOB" "$digest")"
+  send "$K_WARM" "$USD" 'transferWithAuthorization(address,address,uint256,uint256,uint256,bytes32,bytes)' \
+    "$PAYER" "$VALIDATOR" 12500000 0 "$vb" "$1" "$sig"
+}
+pay_once "0x$(printf '01%.0s' {1..32})"; gas transfer_with_authorization_first
+pay_once "0x$(printf '02%.0s' {1..32})"; gas transfer_with_authorization

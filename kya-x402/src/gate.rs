@@ -1,0 +1,166 @@
+//! A priced route in front of kya's HTTP gate: an unpaid request gets 402 with the x402
+//! requirements; a paid one must pass the kya gate (signature, chain, nonce) and then
+//! [`check_payment`] before it can be settled.
+
+use std::sync::Arc;
+
+use kya_verify::VerifiedAgent;
+use kya_verify::http::{CheckedSignature, HttpError, HttpRequest, KyaGate};
+
+use crate::check::{CheckedPayment, PaymentError, check_payment};
+use crate::terms::{PaymentTerms, TermsError};
+use crate::wire::{PAYMENT_SIGNATURE, PaymentPayload, PaymentRequired, ResourceInfo};
+
+/// A paid request that passed the kya gate and the payment check: settle it next.
+#[derive(Debug, Clone)]
+pub struct PaidAdmission {
+    /// The verified agent.
+    pub agent: VerifiedAgent,
+    /// The kya signature's details.
+    pub signature: CheckedSignature,
+    /// The payment, checked, with the allowed decision.
+    pub payment: CheckedPayment,
+}
+
+/// Why a request on a priced route is not admitted. Nothing has moved.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum PaidRefusal {
+    /// No payment attached: answer 402 with this in `PAYMENT-REQUIRED`.
+    PaymentRequired(Box<PaymentRequired>),
+    /// The kya gate refused the request (signature, chain, revocation, nonce, …).
+    NotVerified(HttpError),
+    /// The payment was refused; the requirements are repeated for the client.
+    Payment {
+        /// Why.
+        error: Box<PaymentError>,
+        /// The 402 answer to repeat.
+        required: Box<PaymentRequired>,
+    },
+    /// The route's terms are misconfigured.
+    Terms(TermsError),
+}
+
+impl PaidRefusal {
+    /// The HTTP status to answer with.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::PaymentRequired(_) => 402,
+            Self::NotVerified(e) => e.status(),
+            Self::Payment { error, .. } => error.status(),
+            Self::Terms(_) => 500,
+        }
+    }
+
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::PaymentRequired(_) => "x402_payment_required",
+            Self::NotVerified(e) => e.code().as_str(),
+            Self::Payment { error, .. } => error.code(),
+            Self::Terms(_) => "x402_terms_invalid",
+        }
+    }
+
+    /// The `PAYMENT-REQUIRED` header value to send, when there is one.
+    pub fn payment_required_header(&self) -> Option<String> {
+        match self {
+            Self::PaymentRequired(r) | Self::Payment { required: r, .. } => Some(r.to_header()),
+            _ => None,
+        }
+    }
+}
+
+/// kya's gate with prices on some paths.
+#[derive(Debug, Clone)]
+pub struct PaidGate {
+    gate: Arc<KyaGate>,
+    scheme: String,
+    prices: Vec<(String, PaymentTerms)>,
+}
+
+impl PaidGate {
+    /// Prices on top of `gate`; resources are `scheme://authority/path` (`https`).
+    pub fn new(gate: Arc<KyaGate>) -> Self {
+        Self {
+            gate,
+            scheme: "https".to_owned(),
+            prices: Vec::new(),
+        }
+    }
+
+    /// Charges `terms` on requests to `path` (exact match of the path component).
+    #[must_use]
+    pub fn price(mut self, path: impl Into<String>, terms: PaymentTerms) -> Self {
+        self.prices.push((path.into(), terms));
+        self
+    }
+
+    /// The kya gate.
+    pub fn gate(&self) -> &KyaGate {
+        &self.gate
+    }
+
+    /// The terms for `request`'s path, if it is priced.
+    pub fn terms_for(&self, request: &HttpRequest) -> Option<&PaymentTerms> {
+        let path = request.path_component();
+        self.prices.iter().find(|(p, _)| p == path).map(|(_, t)| t)
+    }
+
+    /// The 402 answer for `request` under `terms`.
+    pub fn payment_required(
+        &self,
+        request: &HttpRequest,
+        terms: &PaymentTerms,
+        error: &str,
+    ) -> Result<PaymentRequired, TermsError> {
+        let resource = ResourceInfo {
+            url: request.resource(&self.scheme),
+            description: None,
+            mime_type: None,
+        };
+        terms.payment_required(resource, Some(error.to_owned()))
+    }
+
+    /// Admits a request to a priced route: 402 without a payment (no signature work), then
+    /// the kya gate, then the payment check. `Ok(None)` for an unpriced route (use the kya
+    /// gate alone).
+    pub fn admit(&self, request: &HttpRequest) -> Result<Option<PaidAdmission>, PaidRefusal> {
+        let Some(terms) = self.terms_for(request) else {
+            return Ok(None);
+        };
+        let required = |why: &str| self.payment_required(request, terms, why);
+        let header = request
+            .single_header(PAYMENT_SIGNATURE)
+            .map_err(PaidRefusal::NotVerified)?;
+        let Some(header) = header else {
+            let r = required("PAYMENT-SIGNATURE header is required").map_err(PaidRefusal::Terms)?;
+            return Err(PaidRefusal::PaymentRequired(Box::new(r)));
+        };
+        let refuse = |error: PaymentError| match required(&error.to_string()) {
+            Ok(r) => PaidRefusal::Payment {
+                error: Box::new(error),
+                required: Box::new(r),
+            },
+            Err(e) => PaidRefusal::Terms(e),
+        };
+        let payload = PaymentPayload::from_header(header).map_err(|e| refuse(e.into()))?;
+        let (agent, signature, grant_request) = self
+            .gate
+            .verify(request)
+            .map_err(PaidRefusal::NotVerified)?;
+        let payment = check_payment(
+            self.gate.verifier(),
+            &agent,
+            &grant_request,
+            terms,
+            &payload,
+        )
+        .map_err(refuse)?;
+        Ok(Some(PaidAdmission {
+            agent,
+            signature,
+            payment,
+        }))
+    }
+}
