@@ -387,3 +387,19 @@ fn the_chain_a_receipt_names_is_checked_as_of_the_receipts_time() {
         Err(AuditError::ChainMismatch { .. })
     ));
 }
+
+#[test]
+fn an_oversized_receipt_is_refused_before_parsing() {
+    let mut huge = b"{\"a\":\"".to_vec();
+    huge.extend(std::iter::repeat_n(
+        b'x',
+        kya_audit::receipt::MAX_RECEIPT_BYTES,
+    ));
+    huge.extend_from_slice(b"\"}");
+    assert!(matches!(
+        SignedReceipt::from_slice(&huge),
+        Err(kya_audit::ReceiptError::Json(
+            kya_core::json::JsonError::TooLarge { .. }
+        ))
+    ));
+}
