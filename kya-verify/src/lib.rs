@@ -21,6 +21,7 @@ pub mod registry;
 pub mod reputation;
 pub mod snapshot;
 pub mod status;
+pub mod validation;
 pub mod store;
 pub mod verifier;
 
@@ -37,7 +38,7 @@ pub use policy::{Limits, Policy, PolicyBuilder, PolicyError};
 pub use presentation::{PresentationOptions, check_window, present};
 pub use registry::{
     AgentRecord, Feedback, IssuerRevocation, MemoryRegistry, RegistryView, ReputationSummary,
-    Revocation,
+    Revocation, Validation, ValidationAnswer, BlockAt,
 };
 pub use status::{StatusListView, StatusLists, StatusListsError};
 pub use store::StoreUnavailable;
