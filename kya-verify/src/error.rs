@@ -352,7 +352,7 @@ pub enum VerifyError {
     },
     /// The leaf's registered agent lacks the validations the policy requires.
     #[error(
-        "{passing} passing validations of agent {agent_id} by trusted validators, the policy requires {min_count} with a response of at least {min_response}: {reason}"
+        "agent {agent_id} has {passing} passing validations by trusted validators, the policy requires {min_count} with a response of at least {min_response}: {reason}"
     )]
     ValidationInsufficient {
         /// The agent (its id, or `(unregistered)`).

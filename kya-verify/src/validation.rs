@@ -72,15 +72,14 @@ pub(crate) fn check(
     leaf: Option<&AgentRegistration>,
     view: Option<&dyn RegistryView>,
 ) -> Result<(), VerifyError> {
-    let refuse = |agent_id: String, passing: u64, reason: &str| {
-        VerifyError::ValidationInsufficient {
+    let refuse =
+        |agent_id: String, passing: u64, reason: &str| VerifyError::ValidationInsufficient {
             agent_id,
             passing,
             min_count: requirement.min_count,
             min_response: requirement.min_response,
             reason: reason.to_owned(),
-        }
-    };
+        };
     let Some(reg) = leaf else {
         return Err(refuse(
             "(unregistered)".into(),
