@@ -667,15 +667,13 @@ fn exit_code(outcome: &Outcome) -> ExitCode {
 pub(crate) fn verify(args: VerifyArgs) -> Result<ExitCode> {
     let outcome = run_verification(&args)?;
     let receipt = record_receipt(&args, &outcome)?;
-    if let Some(r) = &receipt {
-        if !args.json {
-            eprintln!(
-                "receipt {} of {} ({})",
-                r["index"],
-                r["origin"].as_str().unwrap_or(""),
-                r["digest"].as_str().unwrap_or("")
-            );
-        }
+    if let Some(r) = receipt.as_ref().filter(|_| !args.json) {
+        eprintln!(
+            "receipt {} of {} ({})",
+            r["index"],
+            r["origin"].as_str().unwrap_or(""),
+            r["digest"].as_str().unwrap_or("")
+        );
     }
     if args.json {
         let mut v = json!({

@@ -1259,7 +1259,7 @@ fn validations_from_json(
     over: Vec<AgentId>,
     has_registry: bool,
 ) -> Result<Validations, SnapshotError> {
-    if !has_registry && !(entries.is_empty() && over.is_empty()) {
+    if !has_registry && (!entries.is_empty() || !over.is_empty()) {
         return Err(err("validations without a validationRegistry"));
     }
     let over: Vec<AgentNum> = over.into_iter().map(AgentNum).collect();

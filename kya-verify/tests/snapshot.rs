@@ -545,6 +545,9 @@ fn snapshot_policy() -> kya_verify::Policy {
 
 // ---- validations ----------------------------------------------------------------------
 
+/// An edit of a snapshot file's JSON.
+type Edit = Box<dyn FnOnce(&mut serde_json::Value)>;
+
 const VALIDATIONS: [u8; 20] = [0x88; 20];
 const TRUSTED: [u8; 20] = [0xa1; 20];
 const UNTRUSTED: [u8; 20] = [0xb2; 20];
@@ -657,7 +660,7 @@ fn validation_files_round_trip_and_load_strictly() {
     // The resealing helper itself yields a loadable file.
     assert!(Snapshot::load(&resealed(&s, |_| {})).is_ok());
 
-    let bad: Vec<(&str, Box<dyn FnOnce(&mut serde_json::Value)>)> = vec![
+    let bad: Vec<(&str, Edit)> = vec![
         (
             "unsorted",
             Box::new(|v| v["validations"].as_array_mut().unwrap().swap(0, 1)),
