@@ -51,6 +51,26 @@ impl RegistryView for AsOf {
     ) -> Option<ReputationSummary> {
         self.inner.reputation(reg, raters)
     }
+    /// Requests made by then; an answer given later is not known as of then (the view keeps
+    /// only the latest), so such a request counts as unanswered: never a pass it did not have.
+    fn validations(
+        &self,
+        reg: &AgentRegistration,
+        validators: &[[u8; 20]],
+    ) -> Option<Vec<kya_verify::Validation>> {
+        let all = self.inner.validations(reg, validators)?;
+        Some(
+            all.into_iter()
+                .filter(|v| v.requested_at.time <= self.at)
+                .map(|mut v| {
+                    if v.latest.as_ref().is_some_and(|a| a.at.time > self.at) {
+                        v.latest = None;
+                    }
+                    v
+                })
+                .collect(),
+        )
+    }
     fn agent_over_bounds(&self, reg: &AgentRegistration) -> Option<String> {
         self.inner.agent_over_bounds(reg)
     }

@@ -502,6 +502,7 @@ async fn verify_snapshot(a: VerifySnapshotArgs) -> Result<ExitCode> {
     if snapshot.chain_id() != d.chain_id
         || snapshot.identity_registry() != d.identity.into_array()
         || snapshot.reputation_registry() != d.reputation.into_array()
+        || snapshot.validation_registry() != d.validation.map(|a| a.into_array())
     {
         bail!(
             "{} is a snapshot of other registries than the deployment's",

@@ -114,6 +114,13 @@ impl RegistryView for LiveView {
     ) -> Option<ReputationSummary> {
         self.snapshot().reputation(reg, raters)
     }
+    fn validations(
+        &self,
+        reg: &AgentRegistration,
+        validators: &[[u8; 20]],
+    ) -> Option<Vec<kya_verify::Validation>> {
+        self.snapshot().validations(reg, validators)
+    }
     fn agent_over_bounds(&self, reg: &AgentRegistration) -> Option<String> {
         self.snapshot().agent_over_bounds(reg)
     }

@@ -41,6 +41,7 @@ use crate::bindings::KyaIdentityRegistry::{
     AgentKeyBound, AgentKeyUnbound, CredentialRevoked, IssuerCredentialRevoked, PrincipalKeyBound,
     PrincipalKeyUnbound,
 };
+use crate::bindings::KyaValidationRegistry::{ValidationRequest, ValidationResponse};
 use crate::bindings::erc8004::IErc8004Identity::{MetadataSet, Registered, Transfer, URIUpdated};
 use crate::bindings::erc8004::IErc8004Reputation::{FeedbackRevoked, NewFeedback};
 use crate::client::{Deployment, agent_id_of};
@@ -241,16 +242,19 @@ struct Syncer<'a> {
     sources: &'a Sources,
     identity: Address,
     reputation: Address,
+    /// The validation registry, when the snapshot records one.
+    validation: Option<Address>,
     headers: BTreeMap<u64, Header>,
     report: SyncReport,
 }
 
 /// A fresh snapshot of a deployment.
 pub fn new_snapshot(deployment: &Deployment) -> Snapshot {
-    Snapshot::new(
+    Snapshot::with_validation(
         deployment.chain_id,
         deployment.identity.into_array(),
         deployment.reputation.into_array(),
+        deployment.validation.map(Address::into_array),
     )
 }
 
@@ -260,7 +264,12 @@ fn is_fresh(s: &Snapshot) -> bool {
 }
 
 fn blank(s: &Snapshot) -> Snapshot {
-    Snapshot::new(s.chain_id(), s.identity_registry(), s.reputation_registry())
+    Snapshot::with_validation(
+        s.chain_id(),
+        s.identity_registry(),
+        s.reputation_registry(),
+        s.validation_registry(),
+    )
 }
 
 /// Syncs `snapshot` with the chain through one endpoint (see the [module docs](self)).
@@ -284,6 +293,7 @@ pub async fn sync_sources(
         sources,
         identity: Address::from(snapshot.identity_registry()),
         reputation: Address::from(snapshot.reputation_registry()),
+        validation: snapshot.validation_registry().map(Address::from),
         headers: BTreeMap::new(),
         report: SyncReport {
             from_block: (!is_fresh(snapshot)).then(|| snapshot.block().number),
@@ -375,6 +385,20 @@ pub async fn sync_file_sources(
         return Err(RegistryError::SnapshotMismatch(format!(
             "{} is a snapshot of other registries than the deployment's",
             path.display()
+        )));
+    }
+    // Validation events before the snapshot's block would be missing: a snapshot taken
+    // without the deployment's validation registry is rebuilt, not resumed.
+    if snapshot.validation_registry() != deployment.validation.map(Address::into_array) {
+        return Err(RegistryError::SnapshotMismatch(format!(
+            "{} records validation registry {}, the deployment {}: sync into a new file",
+            path.display(),
+            snapshot
+                .validation_registry()
+                .map_or_else(|| "none".to_owned(), |a| Address::from(a).to_string()),
+            deployment
+                .validation
+                .map_or_else(|| "none".to_owned(), |a| a.to_string()),
         )));
     }
     if options.start_block == 0 {
@@ -670,8 +694,10 @@ impl Syncer<'_> {
     }
 
     fn filter(&self, from: u64, to: u64) -> Filter {
+        let mut addresses = vec![self.identity, self.reputation];
+        addresses.extend(self.validation);
         Filter::new()
-            .address(vec![self.identity, self.reputation])
+            .address(addresses)
             .event_signature(vec![
                 Registered::SIGNATURE_HASH,
                 Transfer::SIGNATURE_HASH,
@@ -685,6 +711,8 @@ impl Syncer<'_> {
                 IssuerCredentialRevoked::SIGNATURE_HASH,
                 NewFeedback::SIGNATURE_HASH,
                 FeedbackRevoked::SIGNATURE_HASH,
+                ValidationRequest::SIGNATURE_HASH,
+                ValidationResponse::SIGNATURE_HASH,
             ])
             .from_block(from)
             .to_block(to)
@@ -900,8 +928,46 @@ impl Syncer<'_> {
                 }
                 _ => {}
             }
+        } else if Some(l.address()) == self.validation {
+            apply_validation_log(s, l, topic0, at)?;
         }
         Ok(())
+    }
+}
+
+/// A validation registry event: a request, or a validator's answer.
+fn apply_validation_log(
+    s: &mut Snapshot,
+    l: &Log,
+    topic0: B256,
+    at: BlockTime,
+) -> Result<(), String> {
+    let se = |e: kya_verify::snapshot::SnapshotError| e.to_string();
+    let de = |e: alloy::sol_types::Error| format!("undecodable log: {e}");
+    match topic0 {
+        ValidationRequest::SIGNATURE_HASH => {
+            let e = ValidationRequest::decode_log(&l.inner).map_err(de)?.data;
+            s.apply_validation_request(
+                &agent_id_of(e.agentId),
+                e.validatorAddress.into_array(),
+                e.requestHash.0,
+                at,
+            )
+            .map_err(se)
+        }
+        ValidationResponse::SIGNATURE_HASH => {
+            let e = ValidationResponse::decode_log(&l.inner).map_err(de)?.data;
+            s.apply_validation_response(
+                &agent_id_of(e.agentId),
+                e.validatorAddress.into_array(),
+                e.requestHash.0,
+                e.response,
+                e.tag,
+                at,
+            )
+            .map_err(se)
+        }
+        _ => Ok(()),
     }
 }
 

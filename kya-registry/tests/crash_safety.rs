@@ -126,7 +126,7 @@ fn a_torn_snapshot_is_refused_by_load() {
     }
     // And so are flipped bytes that keep the JSON well formed but break an invariant.
     let text = String::from_utf8(new).unwrap();
-    let swapped = text.replacen("\"version\":3", "\"version\":4", 1);
+    let swapped = text.replacen("\"version\":4", "\"version\":5", 1);
     assert_ne!(swapped, text);
     assert!(Snapshot::load(swapped.as_bytes()).is_err());
 }

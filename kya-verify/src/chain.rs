@@ -593,6 +593,11 @@ pub(crate) fn verify_links(
         }
         None => vec![None; links.len()],
     };
+    check_min_validation(
+        policy,
+        links.last().and_then(|(l, ..)| l.registration()),
+        registry,
+    )?;
     check_cards(
         links.iter().map(|(l, ..)| l.registration()),
         &facts,
@@ -685,6 +690,11 @@ pub(crate) fn recheck_cached(
         now,
         views.status,
     )?;
+    check_min_validation(
+        policy,
+        agent.chain().last().and_then(|l| l.link().registration()),
+        registry,
+    )?;
     let Some(view) = registry else {
         return Ok(());
     };
@@ -701,6 +711,19 @@ pub(crate) fn recheck_cached(
         policy,
         views.cards,
     )
+}
+
+/// When the policy has `minValidation`: the leaf's registered agent has enough passing
+/// validations by trusted validators in the registry view (no view refuses).
+fn check_min_validation(
+    policy: &Policy,
+    leaf: Option<&AgentRegistration>,
+    registry: Option<&dyn RegistryView>,
+) -> Result<(), VerifyError> {
+    match policy.min_validation() {
+        Some(requirement) => crate::validation::check(requirement, leaf, registry),
+        None => Ok(()),
+    }
 }
 
 /// When the policy asks for agent cards: each registered link's agent has a card at the

@@ -118,6 +118,9 @@ codes! {
     AttestationRefused = "attestation_refused",
     /// The agent's combined reputation is below the policy's `minReputation`.
     ReputationInsufficient = "reputation_insufficient",
+    /// The leaf's registered agent has fewer passing validations by trusted validators than
+    /// the policy's `minValidation` (or none can be read: fail closed).
+    ValidationInsufficient = "validation_insufficient",
     /// The nonce was seen before.
     NonceReplayed = "nonce_replayed",
     /// The agent's share of the nonce store is full.

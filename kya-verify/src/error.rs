@@ -350,6 +350,22 @@ pub enum VerifyError {
         /// Why.
         reason: String,
     },
+    /// The leaf's registered agent lacks the validations the policy requires.
+    #[error(
+        "agent {agent_id} has {passing} passing validations by trusted validators, the policy requires {min_count} with a response of at least {min_response}: {reason}"
+    )]
+    ValidationInsufficient {
+        /// The agent (its id, or `(unregistered)`).
+        agent_id: String,
+        /// Validations that count.
+        passing: u64,
+        /// The policy's minimum count.
+        min_count: u64,
+        /// The policy's minimum response.
+        min_response: u8,
+        /// Why, in short.
+        reason: String,
+    },
     /// The combined reputation is below the policy's minimum.
     #[error(
         "reputation {average} over {count} ratings is below the policy's minimum of {min_average} over {min_count}"
@@ -532,6 +548,7 @@ impl VerifyError {
             Self::AgentCardMismatch { .. } => Code::AgentCardMismatch,
             Self::AttestationRefused { .. } => Code::AttestationRefused,
             Self::ReputationInsufficient { .. } => Code::ReputationInsufficient,
+            Self::ValidationInsufficient { .. } => Code::ValidationInsufficient,
         }
     }
 
@@ -581,7 +598,8 @@ impl VerifyError {
             | Self::RegistryStale { .. }
             | Self::StoreUnavailable(_)
             | Self::AttestationRefused { .. }
-            | Self::ReputationInsufficient { .. } => None,
+            | Self::ReputationInsufficient { .. }
+            | Self::ValidationInsufficient { .. } => None,
         }
     }
 }

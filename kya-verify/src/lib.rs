@@ -22,6 +22,7 @@ pub mod reputation;
 pub mod snapshot;
 pub mod status;
 pub mod store;
+pub mod validation;
 pub mod verifier;
 
 pub use agent::{ChainDigest, ChainLink, PresentationFacts, RegistrationFacts, VerifiedAgent};
@@ -36,8 +37,8 @@ pub use nonce::{MemoryNonceStore, NonceCounts, NonceKey, NonceQuotas, NonceStore
 pub use policy::{Limits, Policy, PolicyBuilder, PolicyError};
 pub use presentation::{PresentationOptions, check_window, present};
 pub use registry::{
-    AgentRecord, Feedback, IssuerRevocation, MemoryRegistry, RegistryView, ReputationSummary,
-    Revocation,
+    AgentRecord, BlockAt, Feedback, IssuerRevocation, MemoryRegistry, RegistryView,
+    ReputationSummary, Revocation, Validation, ValidationAnswer,
 };
 pub use status::{StatusListView, StatusLists, StatusListsError};
 pub use store::StoreUnavailable;

@@ -31,6 +31,7 @@ use kya_core::json::{JsonError, JsonLimits, parse_strict};
 use serde::{Deserialize, Serialize};
 
 use crate::reputation::ReputationRequirement;
+use crate::validation::ValidationRequirement;
 use sha2::{Digest as _, Sha256};
 
 /// Default clock skew: 60 s.
@@ -96,6 +97,7 @@ pub struct Policy {
     max_status_list_age_secs: u32,
     require_agent_cards: bool,
     min_reputation: Option<ReputationRequirement>,
+    min_validation: Option<ValidationRequirement>,
     accepted_contexts: AcceptedContexts,
     fingerprint: [u8; 32],
 }
@@ -128,6 +130,8 @@ struct PolicyJson {
     require_agent_cards: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     min_reputation: Option<ReputationRequirement>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    min_validation: Option<ValidationRequirement>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     accepted_contexts: Vec<String>,
 }
@@ -147,6 +151,7 @@ impl From<PolicyJson> for PolicyBuilder {
             max_status_list_age_secs: json.max_status_list_age_seconds,
             require_agent_cards: json.require_agent_cards,
             min_reputation: json.min_reputation,
+            min_validation: json.min_validation,
             accepted_contexts: json.accepted_contexts,
         }
     }
@@ -269,6 +274,7 @@ impl Policy {
             max_status_list_age_seconds: self.max_status_list_age_secs,
             require_agent_cards: self.require_agent_cards,
             min_reputation: self.min_reputation.clone(),
+            min_validation: self.min_validation.clone(),
             accepted_contexts: self.accepted_contexts.extra().to_vec(),
         }
     }
@@ -335,6 +341,11 @@ impl Policy {
         self.min_reputation.as_ref()
     }
 
+    /// The validations the policy requires of a registered agent, if any.
+    pub fn min_validation(&self) -> Option<&ValidationRequirement> {
+        self.min_validation.as_ref()
+    }
+
     /// Whether registered agents must have an active card naming their registration.
     pub fn requires_agent_cards(&self) -> bool {
         self.require_agent_cards
@@ -380,6 +391,7 @@ pub struct PolicyBuilder {
     max_status_list_age_secs: u32,
     require_agent_cards: bool,
     min_reputation: Option<ReputationRequirement>,
+    min_validation: Option<ValidationRequirement>,
     accepted_contexts: Vec<String>,
 }
 
@@ -398,6 +410,7 @@ impl Default for PolicyBuilder {
             max_status_list_age_secs: DEFAULT_MAX_STATUS_LIST_AGE_SECS,
             require_agent_cards: false,
             min_reputation: None,
+            min_validation: None,
             accepted_contexts: Vec::new(),
         }
     }
@@ -500,6 +513,14 @@ impl PolicyBuilder {
         self
     }
 
+    /// Requires validations of the leaf's registered agent by trusted validators (see
+    /// [`crate::validation`]).
+    #[must_use]
+    pub fn min_validation(mut self, requirement: ValidationRequirement) -> Self {
+        self.min_validation = Some(requirement);
+        self
+    }
+
     /// Sets the cache capacity (0 disables caching).
     #[must_use]
     pub fn cache_capacity(mut self, capacity: usize) -> Self {
@@ -541,6 +562,7 @@ impl PolicyBuilder {
             max_status_list_age_secs: self.max_status_list_age_secs,
             require_agent_cards: self.require_agent_cards,
             min_reputation: self.min_reputation,
+            min_validation: self.min_validation.map(ValidationRequirement::normalized),
             accepted_contexts,
             fingerprint: [0; 32],
         };

@@ -83,6 +83,47 @@ pub struct Feedback {
     pub revoked: bool,
 }
 
+/// A validation request (ERC-8004 validation registry) of an agent, addressed to one
+/// validator, with the validator's latest answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Validation {
+    /// The validator asked.
+    #[serde(serialize_with = "ser_address")]
+    pub validator: [u8; 20],
+    /// What was to be validated (kya: a receipt's digest).
+    #[serde(serialize_with = "ser_hash")]
+    pub request_hash: [u8; 32],
+    /// When the request was made (block and time).
+    pub requested_at: BlockAt,
+    /// The latest answer, if the validator answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latest: Option<ValidationAnswer>,
+    /// How many answers the validator gave (the latest counts; earlier ones are kept on chain).
+    pub responses: u32,
+}
+
+/// A block number and that block's time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct BlockAt {
+    /// Block number.
+    pub block: u64,
+    /// That block's time.
+    pub time: Timestamp,
+}
+
+/// A validator's answer to a validation request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ValidationAnswer {
+    /// 0 (failed) … 100 (passed).
+    pub response: u8,
+    /// The validator's tag (e.g. `hard_finality`).
+    pub tag: String,
+    /// When it answered.
+    pub at: BlockAt,
+}
+
 /// A reputation summary over the feedback of a chosen set of raters, computed as the
 /// registry's `getSummary` computes it (see [`ReputationSummary::of`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -218,6 +259,21 @@ pub trait RegistryView: Send + Sync {
     /// The agent's reputation among `raters`.
     fn reputation(&self, reg: &AgentRegistration, raters: &[[u8; 20]])
     -> Option<ReputationSummary>;
+
+    /// The agent's validation requests addressed to any of `validators`, each with its
+    /// latest answer (ERC-8004 validation registry). `None` when the view cannot answer: it
+    /// holds no validation records (the default; a snapshot of a deployment without a
+    /// validation registry), the registration is not the view's, or the agent's validations
+    /// exceeded the view's bounds. A policy requiring validations refuses on `None`: a
+    /// missing record never reads as a pass.
+    fn validations(
+        &self,
+        reg: &AgentRegistration,
+        validators: &[[u8; 20]],
+    ) -> Option<Vec<Validation>> {
+        let _ = (reg, validators);
+        None
+    }
 
     /// Why the view cannot answer faithfully for this agent (its on-chain record exceeds the
     /// view's bounds, e.g. an `agentURI` or key history longer than a snapshot keeps), if so.
@@ -588,4 +644,8 @@ pub(crate) fn ser_opt_address<S: serde::Serializer>(
 
 pub(crate) fn ser_i128<S: serde::Serializer>(v: &i128, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(v)
+}
+
+pub(crate) fn ser_hash<S: serde::Serializer>(h: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("0x{}", hex::encode(h)))
 }

@@ -18,12 +18,15 @@ use sha2::{Digest as _, Sha256};
 
 use crate::policy::{Address, truncate};
 use crate::registry::{
-    AgentRecord, Feedback, IssuerRevocation, RegistryView, ReputationSummary, Revocation,
-    bound_during,
+    AgentRecord, BlockAt, Feedback, IssuerRevocation, RegistryView, ReputationSummary, Revocation,
+    Validation, ValidationAnswer, bound_during,
 };
 
-/// The snapshot format version this crate reads and writes.
-pub const SNAPSHOT_VERSION: u64 = 3;
+/// The snapshot format version this crate writes (version 4 added the validation registry's
+/// records).
+pub const SNAPSHOT_VERSION: u64 = 4;
+/// The previous format version, still read (it has no validation records).
+pub const SNAPSHOT_VERSION_PREVIOUS: u64 = 3;
 /// Largest snapshot file accepted by [`Snapshot::load`] (256 MiB).
 pub const MAX_SNAPSHOT_BYTES: usize = 256 * 1024 * 1024;
 /// Most recent block hashes kept for reorg detection.
@@ -38,6 +41,10 @@ pub const MAX_PRINCIPALS: usize = 1_000_000;
 pub const MAX_REVOCATIONS: usize = 10_000_000;
 /// Most feedback entries.
 pub const MAX_FEEDBACK: usize = 10_000_000;
+/// Most validation requests (all agents together).
+pub const MAX_VALIDATIONS: usize = 1_000_000;
+/// Most validation requests per agent.
+pub const MAX_VALIDATIONS_PER_AGENT: usize = 1024;
 /// Longest `agentURI`, tag, in bytes.
 pub const MAX_STRING_BYTES: usize = 8192;
 
@@ -192,6 +199,23 @@ struct FeedbackEntry {
     revoked: bool,
 }
 
+/// A validation request (agent, validator, request hash) and its latest answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ValidationEntry {
+    requested_at: BlockTime,
+    latest: Option<AnswerEntry>,
+    responses: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct AnswerEntry {
+    response: u8,
+    tag: String,
+    at: BlockTime,
+}
+
+type ValidationKey = (AgentNum, [u8; 20], [u8; 32]);
+
 /// The registry's state at one block (see the module docs and `SNAPSHOT.md`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
@@ -209,6 +233,12 @@ pub struct Snapshot {
     /// (agent, rater) pairs with feedback dropped for its bounds: a summary over that rater
     /// is not answered for that agent.
     feedback_over_bounds: BTreeSet<(AgentNum, [u8; 20])>,
+    /// The validation registry, when the deployment has one.
+    validation_registry: Option<[u8; 20]>,
+    validations: BTreeMap<ValidationKey, ValidationEntry>,
+    /// Agents whose validation records exceeded the bounds: none of theirs is kept, and the
+    /// view answers nothing for them (a dropped answer must never leave a stale pass).
+    validations_over_bounds: BTreeSet<AgentNum>,
     state_id: [u8; 32],
 }
 
@@ -231,6 +261,34 @@ struct SnapshotJson {
     issuer_revocations: Vec<IssuerRevocationJson>,
     feedback: Vec<FeedbackJson>,
     feedback_over_bounds: Vec<FeedbackOverBoundsJson>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    validation_registry: Option<Address>,
+    #[serde(default)]
+    validations: Vec<ValidationJson>,
+    #[serde(default)]
+    validations_over_bounds: Vec<AgentId>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ValidationJson {
+    agent_id: AgentId,
+    validator: Address,
+    #[serde(with = "hash32")]
+    request_hash: [u8; 32],
+    requested_at: BlockTime,
+    responses: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    latest: Option<AnswerJson>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct AnswerJson {
+    response: u8,
+    tag: String,
+    block: u64,
+    time: Timestamp,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -380,6 +438,17 @@ impl Snapshot {
     /// An empty snapshot of the registries at `identity_registry` and `reputation_registry`
     /// on chain `chain_id`, before any block.
     pub fn new(chain_id: u64, identity_registry: [u8; 20], reputation_registry: [u8; 20]) -> Self {
+        Self::with_validation(chain_id, identity_registry, reputation_registry, None)
+    }
+
+    /// [`new`](Self::new), also recording the validation registry at `validation_registry`
+    /// (when the deployment has one).
+    pub fn with_validation(
+        chain_id: u64,
+        identity_registry: [u8; 20],
+        reputation_registry: [u8; 20],
+        validation_registry: Option<[u8; 20]>,
+    ) -> Self {
         let mut s = Self {
             chain_id,
             identity_registry,
@@ -398,12 +467,18 @@ impl Snapshot {
             issuer_revocations: BTreeMap::new(),
             feedback: BTreeMap::new(),
             feedback_over_bounds: BTreeSet::new(),
+            validation_registry,
+            validations: BTreeMap::new(),
+            validations_over_bounds: BTreeSet::new(),
             state_id: [0; 32],
         };
         s.bump(&format!(
             "new {chain_id} {}",
             hex::encode(identity_registry)
         ));
+        if let Some(v) = validation_registry {
+            s.bump(&format!("validation-registry {}", hex::encode(v)));
+        }
         s
     }
 
@@ -420,9 +495,10 @@ impl Snapshot {
             },
         )
         .map_err(|e| err(e.to_string()))?;
-        if value.get("version").and_then(serde_json::Value::as_u64) != Some(SNAPSHOT_VERSION) {
+        let version = value.get("version").and_then(serde_json::Value::as_u64);
+        if version != Some(SNAPSHOT_VERSION) && version != Some(SNAPSHOT_VERSION_PREVIOUS) {
             return Err(err(format!(
-                "unsupported version {} (this reader knows {SNAPSHOT_VERSION})",
+                "unsupported version {} (this reader knows {SNAPSHOT_VERSION_PREVIOUS} and {SNAPSHOT_VERSION})",
                 value
                     .get("version")
                     .map_or_else(|| "(none)".to_owned(), |v| truncate(&v.to_string(), 20))
@@ -448,12 +524,15 @@ impl Snapshot {
             )));
         }
         drop(body);
+        check_validation_members(&value, version == Some(SNAPSHOT_VERSION))?;
         let json: SnapshotJson = serde_json::from_value(value).map_err(|e| err(e.to_string()))?;
         if json.recent_blocks.len() > MAX_RECENT_BLOCKS
             || json.agents.len() > MAX_AGENTS
             || json.principals.len() > MAX_PRINCIPALS
             || json.revocations.len() + json.issuer_revocations.len() > MAX_REVOCATIONS
             || json.feedback.len() + json.feedback_over_bounds.len() > MAX_FEEDBACK
+            || json.validations.len() > MAX_VALIDATIONS
+            || json.validations_over_bounds.len() > MAX_AGENTS
         {
             return Err(err("too many entries"));
         }
@@ -587,6 +666,13 @@ impl Snapshot {
             feedback_over_bounds.insert(k);
         }
 
+        let validation_registry = json.validation_registry.map(|a| a.0);
+        let (validations, validations_over_bounds) = validations_from_json(
+            json.validations,
+            json.validations_over_bounds,
+            validation_registry.is_some(),
+        )?;
+
         Ok(Self {
             chain_id: json.chain_id,
             identity_registry: json.identity_registry.0,
@@ -600,6 +686,9 @@ impl Snapshot {
             issuer_revocations,
             feedback,
             feedback_over_bounds,
+            validation_registry,
+            validations,
+            validations_over_bounds,
             state_id: Sha256::digest(bytes).into(),
         })
     }
@@ -619,6 +708,9 @@ impl Snapshot {
             && self.issuer_revocations == other.issuer_revocations
             && self.feedback == other.feedback
             && self.feedback_over_bounds == other.feedback_over_bounds
+            && self.validation_registry == other.validation_registry
+            && self.validations == other.validations
+            && self.validations_over_bounds == other.validations_over_bounds
     }
 
     /// The time of the block the snapshot reflects; `None` before its first synced block.
@@ -700,6 +792,29 @@ impl Snapshot {
                     client: Address(*client),
                 })
                 .collect(),
+            validation_registry: self.validation_registry.map(Address),
+            validations: self
+                .validations
+                .iter()
+                .map(|((id, validator, hash), v)| ValidationJson {
+                    agent_id: id.0.clone(),
+                    validator: Address(*validator),
+                    request_hash: *hash,
+                    requested_at: v.requested_at,
+                    responses: v.responses,
+                    latest: v.latest.as_ref().map(|a| AnswerJson {
+                        response: a.response,
+                        tag: a.tag.clone(),
+                        block: a.at.block,
+                        time: a.at.time,
+                    }),
+                })
+                .collect(),
+            validations_over_bounds: self
+                .validations_over_bounds
+                .iter()
+                .map(|id| id.0.clone())
+                .collect(),
         };
         // The digest covers the canonical file without its own member, then is inserted:
         // JCS sorts it into place, so the file stays canonical.
@@ -726,6 +841,11 @@ impl Snapshot {
     /// The reputation registry address.
     pub fn reputation_registry(&self) -> [u8; 20] {
         self.reputation_registry
+    }
+
+    /// The validation registry address, when the snapshot records one.
+    pub fn validation_registry(&self) -> Option<[u8; 20]> {
+        self.validation_registry
     }
 
     /// The block the snapshot reflects.
@@ -1112,6 +1232,205 @@ impl Snapshot {
     }
 }
 
+/// Version 4 files carry `validations` and `validationsOverBounds` (empty without a validation
+/// registry); version 3 files carry none of the validation members.
+fn check_validation_members(value: &serde_json::Value, current: bool) -> Result<(), SnapshotError> {
+    let has = |k: &str| value.get(k).is_some();
+    if current && !(has("validations") && has("validationsOverBounds")) {
+        return Err(err(format!(
+            "version {SNAPSHOT_VERSION} needs validations and validationsOverBounds"
+        )));
+    }
+    if !current && (has("validations") || has("validationsOverBounds") || has("validationRegistry"))
+    {
+        return Err(err(format!(
+            "version {SNAPSHOT_VERSION_PREVIOUS} has no validation members"
+        )));
+    }
+    Ok(())
+}
+
+type Validations = (BTreeMap<ValidationKey, ValidationEntry>, BTreeSet<AgentNum>);
+
+/// The validation records of a file: sorted and unique, within bounds, none of an agent
+/// marked over bounds, none without a validation registry.
+fn validations_from_json(
+    entries: Vec<ValidationJson>,
+    over: Vec<AgentId>,
+    has_registry: bool,
+) -> Result<Validations, SnapshotError> {
+    if !has_registry && (!entries.is_empty() || !over.is_empty()) {
+        return Err(err("validations without a validationRegistry"));
+    }
+    let over: Vec<AgentNum> = over.into_iter().map(AgentNum).collect();
+    strictly_ascending(&over, "validationsOverBounds")?;
+    let over: BTreeSet<AgentNum> = over.into_iter().collect();
+    let mut out = BTreeMap::new();
+    let mut last: Option<ValidationKey> = None;
+    let mut per_agent = 0usize;
+    for v in entries {
+        let k = (AgentNum(v.agent_id), v.validator.0, v.request_hash);
+        let what = format!("validation {}/0x{}", k.0.0, hex::encode(k.1));
+        match &last {
+            Some(l) if *l >= k => {
+                return Err(err(
+                    "validations must be sorted by agentId, validator, requestHash, and unique",
+                ));
+            }
+            Some(l) if l.0 == k.0 => per_agent += 1,
+            _ => per_agent = 1,
+        }
+        if per_agent > MAX_VALIDATIONS_PER_AGENT || over.contains(&k.0) {
+            return Err(err(format!(
+                "{what}: over {MAX_VALIDATIONS_PER_AGENT} per agent, or its agent is over bounds"
+            )));
+        }
+        let latest = match v.latest {
+            Some(a) if a.response > 100 || v.responses == 0 || a.block < v.requested_at.block => {
+                return Err(err(format!("{what}: inconsistent answer")));
+            }
+            Some(a) => {
+                check_string("tag", &a.tag)?;
+                Some(AnswerEntry {
+                    response: a.response,
+                    tag: a.tag,
+                    at: BlockTime {
+                        block: a.block,
+                        time: a.time,
+                    },
+                })
+            }
+            None if v.responses != 0 => {
+                return Err(err(format!("{what}: answers counted, none recorded")));
+            }
+            None => None,
+        };
+        last = Some(k.clone());
+        out.insert(
+            k,
+            ValidationEntry {
+                requested_at: v.requested_at,
+                latest,
+                responses: v.responses,
+            },
+        );
+    }
+    Ok((out, over))
+}
+
+fn validation_range(
+    id: &AgentNum,
+    validator: Option<[u8; 20]>,
+) -> std::ops::RangeInclusive<ValidationKey> {
+    let (lo, hi) = validator.map_or(([0; 20], [0xff; 20]), |v| (v, v));
+    (id.clone(), lo, [0; 32])..=(id.clone(), hi, [0xff; 32])
+}
+
+impl Snapshot {
+    /// The agent's validations are no longer kept: all of them are dropped, and it is marked
+    /// (sticky), so the view answers nothing for it rather than a partial, possibly stale set.
+    fn validations_over(&mut self, id: &AgentNum) -> Result<(), SnapshotError> {
+        if !self.validations_over_bounds.contains(id)
+            && self.validations_over_bounds.len() >= MAX_AGENTS
+        {
+            return Err(err("too many agents with validations over bounds"));
+        }
+        let keys: Vec<ValidationKey> = self
+            .validations
+            .range(validation_range(id, None))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in keys {
+            self.validations.remove(&k);
+        }
+        self.validations_over_bounds.insert(id.clone());
+        Ok(())
+    }
+
+    /// The agent's owner or operator asked `validator` to validate `request_hash`
+    /// (ERC-8004 `ValidationRequest`). Anyone can ask for their own agents, so a request
+    /// beyond the bounds ([`MAX_VALIDATIONS_PER_AGENT`], [`MAX_VALIDATIONS`]) never stops the
+    /// sync: the requesting agent's validations are dropped and marked over bounds.
+    pub fn apply_validation_request(
+        &mut self,
+        agent_id: &AgentId,
+        validator: [u8; 20],
+        request_hash: [u8; 32],
+        at: BlockTime,
+    ) -> Result<(), SnapshotError> {
+        if self.validation_registry.is_none() {
+            return Err(err("a validation event without a validation registry"));
+        }
+        self.bump(&format!(
+            "validation-request {agent_id} {} {} {} {}",
+            hex::encode(validator),
+            hex::encode(request_hash),
+            at.block,
+            at.time
+        ));
+        let id = AgentNum(agent_id.clone());
+        let key = (id.clone(), validator, request_hash);
+        if self.validations_over_bounds.contains(&id) || self.validations.contains_key(&key) {
+            return Ok(()); // not kept, or asked before (the first request stands)
+        }
+        let of_agent = self.validations.range(validation_range(&id, None)).count();
+        if of_agent >= MAX_VALIDATIONS_PER_AGENT || self.validations.len() >= MAX_VALIDATIONS {
+            return self.validations_over(&id);
+        }
+        self.validations.insert(
+            key,
+            ValidationEntry {
+                requested_at: at,
+                latest: None,
+                responses: 0,
+            },
+        );
+        Ok(())
+    }
+
+    /// `validator` answered the request (ERC-8004 `ValidationResponse`); the latest answer
+    /// replaces the previous one. An answer the snapshot cannot hold (a response over 100, a
+    /// tag over [`MAX_STRING_BYTES`], no such request) marks the agent's validations over
+    /// bounds: keeping the earlier answer would show a verdict the validator withdrew.
+    #[allow(clippy::too_many_arguments)]
+    pub fn apply_validation_response(
+        &mut self,
+        agent_id: &AgentId,
+        validator: [u8; 20],
+        request_hash: [u8; 32],
+        response: u8,
+        tag: String,
+        at: BlockTime,
+    ) -> Result<(), SnapshotError> {
+        if self.validation_registry.is_none() {
+            return Err(err("a validation event without a validation registry"));
+        }
+        self.bump(&format!(
+            "validation-response {agent_id} {} {} {response} {tag:?} {} {}",
+            hex::encode(validator),
+            hex::encode(request_hash),
+            at.block,
+            at.time
+        ));
+        let id = AgentNum(agent_id.clone());
+        if self.validations_over_bounds.contains(&id) {
+            return Ok(());
+        }
+        let fits = response <= 100 && tag.len() <= MAX_STRING_BYTES;
+        match self
+            .validations
+            .get_mut(&(id.clone(), validator, request_hash))
+        {
+            Some(v) if fits => {
+                v.responses = v.responses.saturating_add(1);
+                v.latest = Some(AnswerEntry { response, tag, at });
+                Ok(())
+            }
+            _ => self.validations_over(&id),
+        }
+    }
+}
+
 fn push_key(
     keys: &mut Vec<KeyBinding>,
     over_bounds: &mut Vec<OverBound>,
@@ -1333,6 +1652,46 @@ impl RegistryView for Snapshot {
             })
             .collect();
         ReputationSummary::of(&entries, raters)
+    }
+
+    fn validations(
+        &self,
+        reg: &AgentRegistration,
+        validators: &[[u8; 20]],
+    ) -> Option<Vec<Validation>> {
+        if self.validation_registry.is_none() || !self.is_ours(reg) {
+            return None;
+        }
+        let id = AgentNum(reg.agent_id.clone());
+        if self.validations_over_bounds.contains(&id) {
+            return None;
+        }
+        let mut trusted = validators.to_vec();
+        trusted.sort_unstable();
+        trusted.dedup();
+        // Only the trusted validators' entries are visited (at most the per-agent bound).
+        let out = trusted
+            .iter()
+            .flat_map(|v| self.validations.range(validation_range(&id, Some(*v))))
+            .map(|((_, validator, hash), v)| Validation {
+                validator: *validator,
+                request_hash: *hash,
+                requested_at: BlockAt {
+                    block: v.requested_at.block,
+                    time: v.requested_at.time,
+                },
+                latest: v.latest.as_ref().map(|a| ValidationAnswer {
+                    response: a.response,
+                    tag: a.tag.clone(),
+                    at: BlockAt {
+                        block: a.at.block,
+                        time: a.at.time,
+                    },
+                }),
+                responses: v.responses,
+            })
+            .collect();
+        Some(out)
     }
 
     fn state_id(&self) -> Option<[u8; 32]> {

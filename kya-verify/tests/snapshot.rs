@@ -25,7 +25,12 @@ fn at(block: u64, time: &str) -> BlockTime {
 }
 
 fn built() -> Snapshot {
-    let mut s = Snapshot::new(31337, REGISTRY, [0x77; 20]);
+    built_on(None)
+}
+
+/// The test snapshot, with a validation registry when `validation` is given.
+fn built_on(validation: Option<[u8; 20]>) -> Snapshot {
+    let mut s = Snapshot::with_validation(31337, REGISTRY, [0x77; 20], validation);
     let one = AgentId::from(1);
     s.apply_block(1, [1; 32], t("2025-12-31T00:00:00Z"))
         .unwrap();
@@ -73,7 +78,7 @@ fn round_trips_deterministically() {
     assert_eq!(loaded.to_json_bytes(), bytes);
     assert_eq!(built().to_json_bytes(), bytes, "same events, same bytes");
     let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-    assert_eq!(v["version"], 3);
+    assert_eq!(v["version"], 4);
     assert_eq!(v["chainId"], 31337);
     assert_eq!(v["block"]["number"], 2);
     assert_eq!(v["block"]["stateRoot"], format!("0x{}", "03".repeat(32)));
@@ -171,7 +176,7 @@ fn answers_the_registry_questions() {
 fn load_refuses_bad_files() {
     let good = String::from_utf8(built().to_json_bytes()).unwrap();
     let bad = [
-        good.replace("\"version\":3", "\"version\":1"),
+        good.replace("\"version\":4", "\"version\":1"),
         good.replace("\"chainId\":31337", "\"chainId\":31337,\"extra\":1"),
         good.replace("\"chainId\":31337", "\"chainId\":31337,\"chainId\":1"),
         good.replace("\"agentId\":\"2\"", "\"agentId\":\"20\""),
@@ -255,8 +260,8 @@ fn load_refuses_a_non_canonical_file() {
     // Re-ordered members: `version` moved to the front.
     let text = String::from_utf8(bytes.clone()).unwrap();
     let reordered = format!(
-        "{{\"version\":3,{}}}",
-        text.trim_start_matches('{').replace(",\"version\":3}", "")
+        "{{\"version\":4,{}}}",
+        text.trim_start_matches('{').replace(",\"version\":4}", "")
     );
     assert_ne!(reordered.as_bytes(), &bytes[..]);
     assert_eq!(
@@ -536,4 +541,469 @@ fn snapshot_policy() -> kya_verify::Policy {
         .audience("did:web:shop.example")
         .max_registry_age_secs(SNAPSHOT_AGE)
         .build()
+}
+
+// ---- validations ----------------------------------------------------------------------
+
+/// An edit of a snapshot file's JSON.
+type Edit = Box<dyn FnOnce(&mut serde_json::Value)>;
+
+const VALIDATIONS: [u8; 20] = [0x88; 20];
+const TRUSTED: [u8; 20] = [0xa1; 20];
+const UNTRUSTED: [u8; 20] = [0xb2; 20];
+
+fn request(s: &mut Snapshot, id: u64, validator: [u8; 20], hash: u8) {
+    s.apply_validation_request(
+        &AgentId::from(id),
+        validator,
+        [hash; 32],
+        at(2, "2026-01-02T00:00:00Z"),
+    )
+    .unwrap();
+}
+
+fn answer(s: &mut Snapshot, id: u64, validator: [u8; 20], hash: u8, response: u8, tag: &str) {
+    s.apply_validation_response(
+        &AgentId::from(id),
+        validator,
+        [hash; 32],
+        response,
+        tag.into(),
+        at(2, "2026-01-02T00:00:00Z"),
+    )
+    .unwrap();
+}
+
+/// A rewritten file: `edit` applied to its JSON, the digest recomputed (so only the edit's
+/// own form is judged).
+fn resealed(s: &Snapshot, edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+    let mut v: serde_json::Value = serde_json::from_slice(&s.to_json_bytes()).unwrap();
+    v.as_object_mut().unwrap().remove("contentDigest");
+    edit(&mut v);
+    let body = canonicalize(&v).unwrap();
+    let digest = hex::encode(Sha256::digest(&body));
+    v.as_object_mut()
+        .unwrap()
+        .insert("contentDigest".into(), format!("0x{digest}").into());
+    canonicalize(&v).unwrap()
+}
+
+#[test]
+fn validations_are_recorded_per_request_with_the_latest_answer() {
+    let mut s = built_on(Some(VALIDATIONS));
+    let reg = registration(1);
+    assert_eq!(s.validations(&reg, &[TRUSTED]), Some(vec![]));
+    let before = s.state_id();
+    request(&mut s, 1, TRUSTED, 1);
+    assert_ne!(s.state_id(), before, "a request changes the state id");
+    request(&mut s, 1, TRUSTED, 2);
+    request(&mut s, 1, UNTRUSTED, 1);
+    answer(&mut s, 1, TRUSTED, 1, 90, "soft");
+    let before = s.state_id();
+    answer(&mut s, 1, TRUSTED, 1, 40, "hard");
+    assert_ne!(s.state_id(), before, "an answer changes the state id");
+    answer(&mut s, 1, UNTRUSTED, 1, 100, "");
+
+    let got = s.validations(&reg, &[TRUSTED]).unwrap();
+    assert_eq!(got.len(), 2, "only the trusted validator's requests");
+    assert!(got.iter().all(|v| v.validator == TRUSTED));
+    let first = got.iter().find(|v| v.request_hash == [1; 32]).unwrap();
+    let latest = first.latest.as_ref().unwrap();
+    assert_eq!(
+        (latest.response, latest.tag.as_str(), first.responses),
+        (40, "hard", 2)
+    );
+    let second = got.iter().find(|v| v.request_hash == [2; 32]).unwrap();
+    assert_eq!((second.latest.as_ref(), second.responses), (None, 0));
+    assert_eq!(s.validations(&reg, &[TRUSTED, UNTRUSTED]).unwrap().len(), 3);
+    assert_eq!(s.validations(&registration(2), &[TRUSTED]), Some(vec![]));
+
+    // Without a validation registry the view answers nothing, and refuses its events.
+    let mut plain = built();
+    assert_eq!(plain.validations(&reg, &[TRUSTED]), None);
+    assert!(
+        plain
+            .apply_validation_request(
+                &AgentId::from(1),
+                TRUSTED,
+                [1; 32],
+                at(2, "2026-01-02T00:00:00Z")
+            )
+            .is_err()
+    );
+    // Another registry's agent is not this snapshot's.
+    let other: kya_core::credential::AgentRegistration =
+        serde_json::from_value(serde_json::json!({
+            "agentRegistry": "eip155:1:0x5FbDB2315678afecb367f032d93F642f64180aa3",
+            "agentId": "1"
+        }))
+        .unwrap();
+    assert_eq!(s.validations(&other, &[TRUSTED]), None);
+}
+
+#[test]
+fn validation_files_round_trip_and_load_strictly() {
+    let mut s = built_on(Some(VALIDATIONS));
+    request(&mut s, 1, TRUSTED, 1);
+    request(&mut s, 1, TRUSTED, 2);
+    request(&mut s, 2, UNTRUSTED, 3);
+    answer(&mut s, 1, TRUSTED, 1, 95, "hard");
+    let bytes = s.to_json_bytes();
+    let loaded = Snapshot::load(&bytes).unwrap();
+    assert!(loaded.same_state(&s));
+    assert_eq!(loaded.to_json_bytes(), bytes);
+    assert_eq!(loaded.validation_registry(), Some(VALIDATIONS));
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(v["validations"].as_array().unwrap().len(), 3);
+    assert_eq!(v["validations"][0]["latest"]["response"], 95);
+    assert_eq!(v["validationRegistry"], format!("0x{}", "88".repeat(20)));
+    // The resealing helper itself yields a loadable file.
+    assert!(Snapshot::load(&resealed(&s, |_| {})).is_ok());
+
+    let bad: Vec<(&str, Edit)> = vec![
+        (
+            "unsorted",
+            Box::new(|v| v["validations"].as_array_mut().unwrap().swap(0, 1)),
+        ),
+        (
+            "duplicate",
+            Box::new(|v| {
+                let first = v["validations"][0].clone();
+                v["validations"].as_array_mut().unwrap().insert(0, first);
+            }),
+        ),
+        (
+            "unknown member",
+            Box::new(|v| {
+                v["validations"][0]["extra"] = 1.into();
+            }),
+        ),
+        (
+            "response over 100",
+            Box::new(|v| {
+                v["validations"][0]["latest"]["response"] = 101.into();
+            }),
+        ),
+        (
+            "answers without an answer",
+            Box::new(|v| {
+                v["validations"][1]["responses"] = 1.into();
+            }),
+        ),
+        (
+            "over bounds yet listed",
+            Box::new(|v| {
+                v["validationsOverBounds"] = serde_json::json!(["1"]);
+            }),
+        ),
+        (
+            "no validation registry",
+            Box::new(|v| {
+                v.as_object_mut().unwrap().remove("validationRegistry");
+            }),
+        ),
+        (
+            "version 4 without validations",
+            Box::new(|v| {
+                v.as_object_mut().unwrap().remove("validations");
+            }),
+        ),
+        (
+            "version 3 with validations",
+            Box::new(|v| {
+                v["version"] = 3.into();
+            }),
+        ),
+    ];
+    for (what, edit) in bad {
+        assert!(Snapshot::load(&resealed(&s, edit)).is_err(), "{what}");
+    }
+
+    // A version 3 file (before validations) still loads, and is written as version 4.
+    let v3 = resealed(&built(), |v| {
+        let o = v.as_object_mut().unwrap();
+        o.remove("validations");
+        o.remove("validationsOverBounds");
+        o.insert("version".into(), 3.into());
+    });
+    let old = Snapshot::load(&v3).unwrap();
+    assert!(old.same_state(&built()));
+    assert_eq!(old.validation_registry(), None);
+    let rewritten: serde_json::Value = serde_json::from_slice(&old.to_json_bytes()).unwrap();
+    assert_eq!(rewritten["version"], 4);
+    assert_eq!(rewritten["validations"], serde_json::json!([]));
+    assert!(rewritten.get("validationRegistry").is_none());
+}
+
+#[test]
+fn validations_beyond_bounds_degrade_only_their_agent() {
+    use kya_verify::snapshot::MAX_VALIDATIONS_PER_AGENT;
+    let mut s = built_on(Some(VALIDATIONS));
+    request(&mut s, 1, TRUSTED, 1);
+    answer(&mut s, 1, TRUSTED, 1, 100, "");
+    // Agent 2's owner floods requests: one more than a snapshot keeps per agent.
+    for i in 0..=MAX_VALIDATIONS_PER_AGENT {
+        let mut hash = [0u8; 32];
+        hash[..8].copy_from_slice(&(i as u64).to_le_bytes());
+        s.apply_validation_request(
+            &AgentId::from(2),
+            TRUSTED,
+            hash,
+            at(2, "2026-01-02T00:00:00Z"),
+        )
+        .unwrap();
+    }
+    assert_eq!(
+        s.validations(&registration(2), &[TRUSTED]),
+        None,
+        "over bounds: no answer"
+    );
+    // Later events of the degraded agent are ignored, never an error.
+    answer(&mut s, 2, TRUSTED, 0, 100, "");
+    request(&mut s, 2, TRUSTED, 7);
+    assert_eq!(s.validations(&registration(2), &[TRUSTED]), None);
+    // The other agent is untouched.
+    assert_eq!(
+        s.validations(&registration(1), &[TRUSTED]).unwrap().len(),
+        1
+    );
+    let bytes = s.to_json_bytes();
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(v["validationsOverBounds"], serde_json::json!(["2"]));
+    assert_eq!(v["validations"].as_array().unwrap().len(), 1);
+    assert!(Snapshot::load(&bytes).unwrap().same_state(&s));
+
+    // An answer the snapshot cannot hold (another deployment's: a response over 100, an
+    // over-long tag) must not leave the earlier pass standing.
+    let mut t1 = s.clone();
+    answer(&mut t1, 1, TRUSTED, 1, 101, "");
+    assert_eq!(t1.validations(&registration(1), &[TRUSTED]), None);
+    let mut t2 = s.clone();
+    answer(&mut t2, 1, TRUSTED, 1, 0, &"x".repeat(MAX_STRING_BYTES + 1));
+    assert_eq!(t2.validations(&registration(1), &[TRUSTED]), None);
+    // So does an answer to a request the snapshot never saw.
+    let mut t3 = s.clone();
+    answer(&mut t3, 1, TRUSTED, 9, 100, "");
+    assert_eq!(t3.validations(&registration(1), &[TRUSTED]), None);
+}
+
+fn validation_policy(
+    requirement: kya_verify::validation::ValidationRequirement,
+) -> kya_verify::Policy {
+    kya_verify::Policy::builder()
+        .trust_root(kya_core::Did::Key(did(&principal())))
+        .audience("did:web:shop.example")
+        .max_registry_age_secs(SNAPSHOT_AGE)
+        .min_validation(requirement)
+        .build()
+}
+
+#[test]
+fn min_validation_admits_only_passing_answers_of_trusted_validators() {
+    use kya_verify::validation::ValidationRequirement;
+    let requirement = ValidationRequirement::new(&[TRUSTED], 80, 1);
+    let policy = validation_policy(requirement.clone());
+    let registered = bytes(&docs(&chain_with(1, true)));
+    let check = |s: &Snapshot, policy: &kya_verify::Policy, chain: &[u8]| {
+        common::verify_chain(
+            chain,
+            policy,
+            &clock(),
+            Some(std::sync::Arc::new(s.clone())),
+        )
+    };
+    let mut s = built_on(Some(VALIDATIONS));
+    request(&mut s, 1, TRUSTED, 1);
+    request(&mut s, 1, UNTRUSTED, 1);
+    // Asked, not answered.
+    assert_err(
+        check(&s, &policy, &registered),
+        "validation_insufficient",
+        None,
+    );
+    // A pass by an untrusted validator does not count.
+    answer(&mut s, 1, UNTRUSTED, 1, 100, "");
+    assert_err(
+        check(&s, &policy, &registered),
+        "validation_insufficient",
+        None,
+    );
+    // Below minResponse does not count.
+    answer(&mut s, 1, TRUSTED, 1, 79, "");
+    assert_err(
+        check(&s, &policy, &registered),
+        "validation_insufficient",
+        None,
+    );
+    // A passing answer by the trusted validator admits.
+    answer(&mut s, 1, TRUSTED, 1, 80, "hard");
+    check(&s, &policy, &registered).unwrap();
+    // Two required: one is not enough.
+    let two = validation_policy(ValidationRequirement::new(&[TRUSTED], 80, 2));
+    let e = assert_err(
+        check(&s, &two, &registered),
+        "validation_insufficient",
+        None,
+    );
+    assert!(e.to_string().contains("has 1 passing"), "{e}");
+    // A tag requirement counts only answers with that tag.
+    let tagged = validation_policy(requirement.clone().with_tag("soft"));
+    assert_err(
+        check(&s, &tagged, &registered),
+        "validation_insufficient",
+        None,
+    );
+    let tagged = validation_policy(requirement.clone().with_tag("hard"));
+    check(&s, &tagged, &registered).unwrap();
+    // The validator withdraws its pass: refused again.
+    answer(&mut s, 1, TRUSTED, 1, 0, "hard");
+    assert_err(
+        check(&s, &policy, &registered),
+        "validation_insufficient",
+        None,
+    );
+
+    // Fail closed: no registry view, a view without validation records, an unregistered leaf.
+    assert_err(
+        common::verify_chain(&registered, &policy, &clock(), None),
+        "validation_insufficient",
+        None,
+    );
+    assert_err(
+        check(&built(), &policy, &registered),
+        "validation_insufficient",
+        None,
+    );
+    let unregistered = bytes(&docs(&chain_with(1, false)));
+    assert_err(
+        check(&s, &policy, &unregistered),
+        "validation_insufficient",
+        None,
+    );
+}
+
+#[test]
+fn min_validation_reads_from_policy_json_and_holds_on_the_cached_path() {
+    let json = serde_json::json!({
+        "trustedRoots": [kya_core::Did::Key(did(&principal())).to_string()],
+        "audience": "did:web:shop.example",
+        "maxRegistryAgeSeconds": SNAPSHOT_AGE,
+        "minValidation": {
+            "trustedValidators": [format!("0x{}", hex::encode(TRUSTED))],
+            "minResponse": 80,
+            "minCount": 1,
+            "tag": "hard"
+        }
+    });
+    let policy = kya_verify::Policy::from_json(json.to_string().as_bytes()).unwrap();
+    let r = policy.min_validation().unwrap();
+    assert_eq!(
+        (r.validators(), r.min_response, r.min_count),
+        (vec![TRUSTED], 80, 1)
+    );
+    assert_eq!(r.tag.as_deref(), Some("hard"));
+    let mut bad = json.clone();
+    bad["minValidation"]["extra"] = true.into();
+    assert!(
+        kya_verify::Policy::from_json(bad.to_string().as_bytes()).is_err(),
+        "unknown member"
+    );
+
+    // One verifier, its cache on, over a view whose validation answer changes while its
+    // state id stays (the worst case for a cache): the cached path reads validations again.
+    let registered = bytes(&docs(&chain_with(1, true)));
+    let mut s = built_on(Some(VALIDATIONS));
+    request(&mut s, 1, TRUSTED, 1);
+    answer(&mut s, 1, TRUSTED, 1, 90, "hard");
+    let view = std::sync::Arc::new(Withdrawable {
+        inner: s,
+        withdrawn: std::sync::atomic::AtomicBool::new(false),
+    });
+    let verifier = kya_verify::Verifier::new(policy)
+        .with_clock(std::sync::Arc::new(clock()))
+        .with_registry(view.clone());
+    let agent = verifier.verify_chain(&registered).unwrap();
+    assert!(
+        verifier.cached(&agent.chain_digest()).is_some(),
+        "cached, and still passing"
+    );
+    view.withdrawn
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        verifier.cached(&agent.chain_digest()).is_none(),
+        "the cached path refuses"
+    );
+    assert_err(
+        verifier.verify_chain(&registered),
+        "validation_insufficient",
+        None,
+    );
+}
+
+/// A snapshot whose validations can be withdrawn without changing its state id.
+struct Withdrawable {
+    inner: Snapshot,
+    withdrawn: std::sync::atomic::AtomicBool,
+}
+
+impl RegistryView for Withdrawable {
+    fn agent(
+        &self,
+        reg: &kya_core::credential::AgentRegistration,
+    ) -> Option<kya_verify::AgentRecord> {
+        self.inner.agent(reg)
+    }
+    fn agent_key_bound(
+        &self,
+        reg: &kya_core::credential::AgentRegistration,
+        key: &kya_core::PublicKey,
+        at: kya_core::Timestamp,
+    ) -> bool {
+        self.inner.agent_key_bound(reg, key, at)
+    }
+    fn principal_key_bound(
+        &self,
+        p: &DidPkh,
+        key: &kya_core::PublicKey,
+        at: kya_core::Timestamp,
+    ) -> bool {
+        self.inner.principal_key_bound(p, key, at)
+    }
+    fn revoked(
+        &self,
+        reg: &kya_core::credential::AgentRegistration,
+        d: &kya_core::CredentialDigest,
+    ) -> Option<kya_verify::Revocation> {
+        self.inner.revoked(reg, d)
+    }
+    fn revoked_by_issuer(
+        &self,
+        i: &DidPkh,
+        d: &kya_core::CredentialDigest,
+    ) -> Option<kya_verify::IssuerRevocation> {
+        self.inner.revoked_by_issuer(i, d)
+    }
+    fn reputation(
+        &self,
+        reg: &kya_core::credential::AgentRegistration,
+        raters: &[[u8; 20]],
+    ) -> Option<kya_verify::ReputationSummary> {
+        self.inner.reputation(reg, raters)
+    }
+    fn validations(
+        &self,
+        reg: &kya_core::credential::AgentRegistration,
+        validators: &[[u8; 20]],
+    ) -> Option<Vec<kya_verify::Validation>> {
+        if self.withdrawn.load(std::sync::atomic::Ordering::SeqCst) {
+            return Some(Vec::new());
+        }
+        self.inner.validations(reg, validators)
+    }
+    fn as_of(&self) -> Option<kya_core::Timestamp> {
+        RegistryView::as_of(&self.inner)
+    }
+    fn state_id(&self) -> Option<[u8; 32]> {
+        self.inner.state_id()
+    }
 }

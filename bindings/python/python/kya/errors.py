@@ -314,6 +314,12 @@ class ReputationInsufficient(ChainRefused):
     code = "reputation_insufficient"
 
 
+class ValidationInsufficient(ChainRefused):
+    """`validation_insufficient`: The leaf's registered agent has fewer passing validations by trusted validators than the policy's `minValidation` (or none can be read: fail closed)."""
+
+    code = "validation_insufficient"
+
+
 class NonceReplayed(ChainRefused):
     """`nonce_replayed`: The nonce was seen before."""
 
