@@ -35,6 +35,7 @@ export type KyaCode =
   | "agent_card_mismatch"
   | "attestation_refused"
   | "reputation_insufficient"
+  | "validation_insufficient"
   | "nonce_replayed"
   | "nonce_quota_exceeded"
   | "window_too_long"
@@ -185,6 +186,8 @@ export declare class AgentCardMismatch extends ChainRefused { static readonly co
 export declare class AttestationRefused extends ChainRefused { static readonly code: "attestation_refused"; readonly code: "attestation_refused"; }
 /** `reputation_insufficient`: The agent's combined reputation is below the policy's `minReputation`. */
 export declare class ReputationInsufficient extends ChainRefused { static readonly code: "reputation_insufficient"; readonly code: "reputation_insufficient"; }
+/** `validation_insufficient`: The leaf's registered agent has fewer passing validations by trusted validators than the policy's `minValidation` (or none can be read: fail closed). */
+export declare class ValidationInsufficient extends ChainRefused { static readonly code: "validation_insufficient"; readonly code: "validation_insufficient"; }
 /** `nonce_replayed`: The nonce was seen before. */
 export declare class NonceReplayed extends ChainRefused { static readonly code: "nonce_replayed"; readonly code: "nonce_replayed"; }
 /** `nonce_quota_exceeded`: The agent's share of the nonce store is full. */

@@ -172,6 +172,9 @@ AttestationRefused.code = "attestation_refused";
 /** `reputation_insufficient`: The agent's combined reputation is below the policy's `minReputation`. */
 export class ReputationInsufficient extends ChainRefused {}
 ReputationInsufficient.code = "reputation_insufficient";
+/** `validation_insufficient`: The leaf's registered agent has fewer passing validations by trusted validators than the policy's `minValidation` (or none can be read: fail closed). */
+export class ValidationInsufficient extends ChainRefused {}
+ValidationInsufficient.code = "validation_insufficient";
 /** `nonce_replayed`: The nonce was seen before. */
 export class NonceReplayed extends ChainRefused {}
 NonceReplayed.code = "nonce_replayed";
@@ -363,6 +366,7 @@ export const BY_CODE = Object.freeze(Object.fromEntries([
   AgentCardMismatch,
   AttestationRefused,
   ReputationInsufficient,
+  ValidationInsufficient,
   NonceReplayed,
   NonceQuotaExceeded,
   WindowTooLong,
