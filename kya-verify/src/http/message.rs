@@ -9,7 +9,6 @@ use sha2::{Digest as _, Sha256};
 use web_bot_auth::components::{
     CoveredComponent, DerivedComponent, HTTPField, HTTPFieldParameters,
 };
-use web_bot_auth::keyring::Thumbprintable;
 use web_bot_auth::message_signatures::SignedMessage;
 
 use super::HttpError;
@@ -274,11 +273,17 @@ fn parse_sha256_dictionary(value: &str) -> Option<[u8; 32]> {
 /// The RFC 7638 JWK thumbprint (base64url SHA-256) of an Ed25519 key written as an OKP JWK
 /// (`{"crv":"Ed25519","kty":"OKP","x":…}`): the `keyid` of Web Bot Auth.
 pub fn jwk_thumbprint(key: &PublicKey) -> String {
-    Thumbprintable::OKP {
-        crv: "Ed25519".to_owned(),
-        x: URL_SAFE_NO_PAD.encode(key.to_bytes()),
-    }
-    .b64_thumbprint()
+    // RFC 7638 §3: SHA-256 of the required members in lexicographic order, no whitespace:
+    // {"crv":"Ed25519","kty":"OKP","x":"<base64url of the 32 key bytes>"} (RFC 8037 §2).
+    let mut x = [0u8; 43];
+    let written = URL_SAFE_NO_PAD
+        .encode_slice(key.to_bytes(), &mut x)
+        .unwrap_or_default();
+    let mut h = Sha256::new();
+    h.update(br#"{"crv":"Ed25519","kty":"OKP","x":""#);
+    h.update(&x[..written]);
+    h.update(br#""}"#);
+    URL_SAFE_NO_PAD.encode(h.finalize())
 }
 
 /// Reads `KYA-Amount`: `<decimal> <asset>`, exactly one space, e.g. `12.50 USD`.
@@ -351,6 +356,19 @@ mod tests {
         assert_eq!(format_amount_header(&money), "12.50 USD");
         assert!(parse_amount_header("12.50").is_err());
         assert!(parse_amount_header("12.5.0 USD").is_err());
+    }
+
+    #[test]
+    fn thumbprints_are_the_ones_web_bot_auth_computes() {
+        for seed in 0..32u8 {
+            let key = kya_core::SecretKey::from_seed(&[seed; 32]).public_key();
+            let theirs = web_bot_auth::keyring::Thumbprintable::OKP {
+                crv: "Ed25519".to_owned(),
+                x: URL_SAFE_NO_PAD.encode(key.to_bytes()),
+            }
+            .b64_thumbprint();
+            assert_eq!(jwk_thumbprint(&key), theirs);
+        }
     }
 
     #[test]
