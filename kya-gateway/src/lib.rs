@@ -34,6 +34,7 @@ mod decide;
 mod error;
 pub mod log;
 mod metrics;
+mod pay;
 mod proxy;
 mod receipts;
 mod server;
@@ -41,11 +42,11 @@ mod view;
 
 pub use config::{
     AuthConfig, Config, FollowConfig, LimitsConfig, Mode, ReceiptsConfig, RegistryConfig,
-    RouteConfig, StoresConfig, WhenStale,
+    RouteConfig, RouteX402, StoresConfig, WhenStale, X402Config,
 };
 pub use decide::{
-    H_ACTION, H_AGENT, H_AMOUNT, H_BLOCK, H_CHAIN, H_GRANT, H_PRINCIPAL, IDENTITY_PREFIX, Identity,
-    Outcome, Problem, Stores,
+    H_ACTION, H_AGENT, H_AMOUNT, H_BLOCK, H_CHAIN, H_GRANT, H_PAYMENT, H_PRINCIPAL,
+    IDENTITY_PREFIX, Identity, Outcome, Problem, Stores,
 };
 pub use error::GatewayError;
 pub use metrics::Metrics;
