@@ -27,6 +27,10 @@ use kya_verify::{
 };
 use serde_json::{Map, Value, json};
 
+use kya_x402::{
+    KnownToken, PAYMENT_SIGNATURE, PaymentRequired, choose_requirements, create_payment,
+};
+
 use crate::io::{self, read_input, read_json, write_json};
 
 /// `kya present`.
@@ -113,6 +117,23 @@ pub(crate) struct SignRequestArgs {
     /// headers and use another client).
     #[arg(long)]
     send: bool,
+    /// Pay with x402: a file holding the `PAYMENT-REQUIRED` header of the merchant's 402.
+    /// The first requirements the chain leaf's grants allow (for --action, default
+    /// `payments/send`, at `did:web:<host>`) are signed as an EIP-3009 authorization with the
+    /// wallet key (--eth-key-file, else the environment variable) and sent in
+    /// `PAYMENT-SIGNATURE` beside the kya signature.
+    #[arg(long, value_name = "FILE", help_heading = "x402 payment")]
+    payment_required: Option<PathBuf>,
+    /// The decimals of the token the requirements name (x402 requirements carry none).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 6,
+        help_heading = "x402 payment"
+    )]
+    token_decimals: u8,
+    #[command(flatten, next_help_heading = "x402 payment")]
+    wallet: crate::registry_cmds::EthKey,
 }
 
 /// `kya verify` and `kya explain`.
@@ -279,8 +300,12 @@ pub(crate) fn sign_request(args: SignRequestArgs) -> Result<ExitCode> {
         request.body = read_input(Some(body))?;
     }
     let created = args.created.unwrap_or_else(Timestamp::now);
+    let payment = match &args.payment_required {
+        Some(file) => Some(x402_payment(&args, file, &chain, created)?),
+        None => None,
+    };
     let nonce = args.nonce.unwrap_or_else(RequestSigner::random_nonce);
-    let signed = signer.sign(
+    let mut signed = signer.sign(
         &mut request,
         &SignOptions {
             action: args.action.as_ref(),
@@ -290,6 +315,12 @@ pub(crate) fn sign_request(args: SignRequestArgs) -> Result<ExitCode> {
             nonce: &nonce,
         },
     )?;
+    if let Some(p) = payment {
+        request
+            .headers
+            .push((PAYMENT_SIGNATURE.to_owned(), p.clone()));
+        signed.headers.push((PAYMENT_SIGNATURE.to_owned(), p));
+    }
     if !signed.chain_inline && !matches!(args.chain_transport, Transport::Body) {
         eprintln!(
             "kya: the chain goes by digest ({}): the merchant must already have it",
@@ -313,6 +344,64 @@ pub(crate) fn sign_request(args: SignRequestArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The x402 payment for the 402 in `file`: the first requirements the leaf's grants allow,
+/// signed with the wallet key; the `PAYMENT-SIGNATURE` value.
+fn x402_payment(
+    args: &SignRequestArgs,
+    file: &std::path::Path,
+    chain: &Value,
+    now: Timestamp,
+) -> Result<String> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("reading the PAYMENT-REQUIRED header {}", file.display()))?;
+    let required = PaymentRequired::from_header(text.trim())
+        .with_context(|| format!("{} is not a PAYMENT-REQUIRED header", file.display()))?;
+    let leaf = chain
+        .as_array()
+        .and_then(|c| c.last())
+        .context("the chain is empty")?;
+    let grants: Vec<kya_core::grant::Grant> =
+        serde_json::from_value(leaf["credentialSubject"]["grants"].clone())
+            .context("the chain leaf's grants")?;
+    let action = match &args.action {
+        Some(a) => a.clone(),
+        None => Action::parse("payments/send")?,
+    };
+    let (_, url) = HttpRequest::from_url("GET", &args.url)?;
+    // did:web encodes a port's colon.
+    let audience = format!("did:web:{}", url.authority.replace(':', "%3A"));
+    // Every requirement's token is valued with the given decimals; the grants must still
+    // name it by its CAIP-19 id for it to be chosen.
+    let tokens: Vec<KnownToken> = required
+        .accepts
+        .iter()
+        .filter_map(|r| {
+            let chain_id = r.evm_chain_id().ok()?;
+            let asset = kya_x402::caip19_erc20(chain_id, r.asset.parse().ok()?).ok()?;
+            Some(KnownToken {
+                asset,
+                decimals: args.token_decimals,
+            })
+        })
+        .collect();
+    let (chosen, money) =
+        choose_requirements(&required, &grants, &action, Some(&audience), &tokens, now)
+            .with_context(|| {
+                format!(
+                    "the chain's grants allow none of the {} payment requirements for {action} at {audience}",
+                    required.accepts.len()
+                )
+            })?;
+    let wallet = crate::registry_cmds::eth_signer(&args.wallet)?;
+    let payment = create_payment(&wallet, &required, chosen, now)?;
+    eprintln!(
+        "kya: paying {money} to {} from {}",
+        chosen.pay_to,
+        wallet.address()
+    );
+    Ok(payment.to_header())
 }
 
 /// The JSON form of a signed request: `{method, url, headers: {name: value}, body}` (or

@@ -280,4 +280,103 @@ fn pays_within_the_grant_once_and_refuses_replays_and_overspends_without_moving_
     assert_eq!(upstream.hits(), 1);
     assert_eq!(balance(&shop, token, merchant), after.0);
     assert_eq!(balance(&shop, token, wallet.address()), after.1);
+
+    // The CLI's agent side: `kya sign-request --payment-required` reads the 402, chooses what
+    // the grants allow, signs with the wallet key from the environment and adds
+    // PAYMENT-SIGNATURE beside the kya signature.
+    let r = send(
+        &gw.addr,
+        "POST",
+        "/checkout",
+        &shop.sign("POST", "/checkout", None),
+        b"",
+    );
+    required_of(&r);
+    std::fs::write(
+        shop.path("402.txt"),
+        r.headers.get("payment-required").unwrap(),
+    )
+    .unwrap();
+    let r = send(
+        &gw.addr,
+        "POST",
+        "/checkout",
+        &cli_paid(&shop, "/checkout", &wallet),
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(upstream.hits(), 2);
+    assert!(
+        SettleResponse::from_header(r.headers.get("payment-response").unwrap())
+            .unwrap()
+            .success
+    );
+    assert_eq!(
+        balance(&shop, token, merchant) - after.0,
+        U256::from(12_500_000u64)
+    );
+
+    // Over the grant, the CLI refuses to pay at all.
+    let r = send(
+        &gw.addr,
+        "POST",
+        "/big",
+        &shop.sign("POST", "/big", None),
+        b"",
+    );
+    std::fs::write(
+        shop.path("402.txt"),
+        r.headers.get("payment-required").unwrap(),
+    )
+    .unwrap();
+    let out = cli(&shop, "/big", &wallet);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("allow none of the 1 payment requirements"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn cli(shop: &Shop, path: &str, wallet: &PrivateKeySigner) -> std::process::Output {
+    let url = format!("https://shop.example{path}");
+    std::process::Command::new(env!("CARGO_BIN_EXE_kya"))
+        .args([
+            "sign-request",
+            "--key",
+            "agent.key",
+            "--chain",
+            "authorization.json",
+            "--method",
+            "POST",
+            "--url",
+            &url,
+            "--payment-required",
+            "402.txt",
+            "--json",
+        ])
+        .current_dir(shop.dir.path())
+        .env("KYA_ETH_KEY", format!("{}", wallet.to_bytes()))
+        .output()
+        .unwrap()
+}
+
+/// The headers of a request `kya sign-request --payment-required` signed and paid.
+fn cli_paid(shop: &Shop, path: &str, wallet: &PrivateKeySigner) -> Vec<(String, String)> {
+    let out = cli(shop, path, wallet);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let signed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let headers = signed["headers"].as_object().unwrap();
+    assert!(headers.contains_key("PAYMENT-SIGNATURE"));
+    let mut h = vec![("Host".to_owned(), "shop.example".to_owned())];
+    for (n, v) in headers {
+        if !n.eq_ignore_ascii_case("host") {
+            h.push((n.clone(), v.as_str().unwrap().to_owned()));
+        }
+    }
+    h
 }
