@@ -14,22 +14,24 @@ use kya_audit::SignedReceipt;
 use kya_x402::token::KyaTestUSD;
 use kya_x402::{Address, PaymentRequired, PrivateKeySigner, SettleResponse, U256};
 
-/// The token deployed and 100.00 minted to `payer`; its address.
-fn deploy_token(shop: &Shop, payer: Address) -> Address {
+/// The token deployed and 100.00 minted to each of `payers`; its address.
+fn deploy_token(shop: &Shop, payers: &[Address]) -> Address {
     let rt = runtime();
     let provider =
         kya_registry::connect_http(shop.anvil.endpoint(), Some(shop.anvil.keys()[0].clone()))
             .unwrap();
     rt.block_on(async {
         let token = KyaTestUSD::deploy(&provider).await.unwrap();
-        token
-            .mint(payer, U256::from(100_000_000u64))
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
+        for payer in payers {
+            token
+                .mint(*payer, U256::from(100_000_000u64))
+                .send()
+                .await
+                .unwrap()
+                .get_receipt()
+                .await
+                .unwrap();
+        }
         *token.address()
     })
 }
@@ -147,7 +149,9 @@ fn pays_within_the_grant_once_and_refuses_replays_and_overspends_without_moving_
     // The agent's registered wallet (ERC-8004: the owner's, by default) pays.
     let wallet = shop.anvil.keys()[1].clone();
     let merchant = shop.anvil.keys()[4].address();
-    let token = deploy_token(&shop, wallet.address());
+    // Funded, but tied to neither the agent nor its principal.
+    let stranger = shop.anvil.keys()[5].clone();
+    let token = deploy_token(&shop, &[wallet.address(), stranger.address()]);
     authorize_in_token(&shop, token);
     std::fs::write(
         shop.path("facilitator.key"),
@@ -281,6 +285,46 @@ fn pays_within_the_grant_once_and_refuses_replays_and_overspends_without_moving_
     assert_eq!(balance(&shop, token, merchant), after.0);
     assert_eq!(balance(&shop, token, wallet.address()), after.1);
 
+    // A payer that is neither the agent's registered wallet nor its principal's: refused
+    // before settlement, nothing moves.
+    let r = send(
+        &gw.addr,
+        "POST",
+        "/checkout",
+        &shop.sign("POST", "/checkout", None),
+        b"",
+    );
+    let required = required_of(&r);
+    let r = send(
+        &gw.addr,
+        "POST",
+        "/checkout",
+        &paid(&shop, "/checkout", &pay(&stranger, &required)),
+        b"",
+    );
+    // A refused payment is a 402 whose requirements say why (x402); the stable code is in
+    // the receipt.
+    let again = required_of(&r);
+    assert!(
+        again
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("neither the agent's registered wallet")),
+        "{:?}",
+        again.error
+    );
+    let refused = receipt_of(&r);
+    assert_eq!(
+        refused.receipt().activity.decision.reasons[0].code,
+        "x402_payer_not_agent"
+    );
+    assert_eq!(upstream.hits(), 1);
+    assert_eq!(balance(&shop, token, merchant), after.0);
+    assert_eq!(
+        balance(&shop, token, stranger.address()),
+        U256::from(100_000_000u64)
+    );
+
     // The CLI's agent side: `kya sign-request --payment-required` reads the 402, chooses what
     // the grants allow, signs with the wallet key from the environment and adds
     // PAYMENT-SIGNATURE beside the kya signature.
@@ -336,6 +380,43 @@ fn pays_within_the_grant_once_and_refuses_replays_and_overspends_without_moving_
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+
+    // After the principal revokes the authorisation on chain, the same kind of paid request
+    // is refused before any money moves.
+    let paid_so_far = balance(&shop, token, merchant);
+    let r = send(
+        &gw.addr,
+        "POST",
+        "/checkout",
+        &shop.sign("POST", "/checkout", None),
+        b"",
+    );
+    let required = required_of(&r);
+    let payment = pay(&wallet, &required);
+    shop.revoke_authorization();
+    let revoked_at = shop.block_number();
+    gw.wait_for("the revocation's block", |m| {
+        m.lines()
+            .find_map(|l| l.strip_prefix("kya_gateway_registry_block "))
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|b| b >= revoked_at)
+    });
+    let r = send(
+        &gw.addr,
+        "POST",
+        "/checkout",
+        &paid(&shop, "/checkout", &payment),
+        b"",
+    );
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(
+        r.codes().iter().any(|c| c.starts_with("revoked")),
+        "{}",
+        r.body
+    );
+    assert!(!r.headers.contains_key("payment-response"));
+    assert_eq!(upstream.hits(), 2);
+    assert_eq!(balance(&shop, token, merchant), paid_so_far);
 }
 
 fn cli(shop: &Shop, path: &str, wallet: &PrivateKeySigner) -> std::process::Output {
