@@ -510,4 +510,70 @@ mod tests {
         );
         assert!(Config::parse(&unknown).is_err());
     }
+
+    const PROXY: &str = "listen = \"127.0.0.1:0\"\nmode = \"proxy\"\nupstream = \"http://127.0.0.1:9\"\npolicy = \"p.json\"\n";
+    const X402: &str = "[x402]\nrpc = \"http://127.0.0.1:8545\"\nchain_id = 31337\ntoken = \"0x5FbDB2315678afecb367f032d93F642f64180aa3\"\npay_to = \"0x90F79bf6EB2c4f870365E785982E1f101E93b906\"\n";
+
+    fn paid_route(extra: &str) -> String {
+        format!(
+            "[[route]]\npath = \"/checkout\"\naction = \"payments/send\"\n{extra}[route.x402]\nprice = \"12.50\"\n"
+        )
+    }
+
+    #[test]
+    fn x402_routes_need_the_section_proxy_mode_and_no_other_price() {
+        let ok = Config::parse(&format!("{PROXY}{}{X402}", paid_route("")))
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        let x = ok.x402.as_ref().unwrap_or_else(|| unreachable!());
+        assert_eq!((x.decimals, x.max_timeout_seconds), (6, 120));
+        assert_eq!(x.eth_key_env, "KYA_ETH_KEY");
+        let terms = crate::pay::route_terms(ok.x402.as_ref(), &ok.routes[0])
+            .unwrap_or_else(|e| unreachable!("{e}"))
+            .unwrap_or_else(|| unreachable!());
+        assert_eq!(
+            terms.requirements().map(|r| r.amount).ok(),
+            Some("12500000".to_owned())
+        );
+
+        let refused = |text: String, needle: &str| {
+            assert!(
+                matches!(Config::parse(&text), Err(GatewayError::Config(m)) if m.contains(needle)),
+                "{needle}"
+            );
+        };
+        refused(
+            format!("{PROXY}{}", paid_route("")),
+            "needs an [x402] section",
+        );
+        refused(
+            format!("{PROXY}{}{X402}", paid_route("price = \"12.50 USD\"\n")),
+            "exclude each other",
+        );
+        refused(format!("{BASE}{}{X402}", paid_route("")), "proxy mode");
+        refused(
+            format!("{PROXY}{}{X402}unknown = 1\n", paid_route("")),
+            "unknown",
+        );
+    }
+
+    #[test]
+    fn x402_terms_that_cannot_be_offered_are_configuration_errors() {
+        let terms = |route: &str, x402: &str| {
+            let c = Config::parse(&format!("{PROXY}{route}{x402}"))
+                .unwrap_or_else(|e| unreachable!("{e}"));
+            crate::pay::route_terms(c.x402.as_ref(), &c.routes[0])
+        };
+        let precise = "[[route]]\npath = \"/c\"\naction = \"payments/send\"\n[route.x402]\nprice = \"0.0000001\"\n";
+        assert!(
+            terms(precise, X402).is_err(),
+            "more decimals than the token"
+        );
+        let long = "[[route]]\npath = \"/c\"\naction = \"payments/send\"\n[route.x402]\nprice = \"1\"\nmax_timeout_seconds = 3601\n";
+        assert!(terms(long, X402).is_err(), "a window over an hour");
+        let bad_token = X402.replace("0x5FbDB2315678afecb367f032d93F642f64180aa3", "0x5fbdb");
+        assert!(
+            terms(&paid_route(""), &bad_token).is_err(),
+            "not an address"
+        );
+    }
 }

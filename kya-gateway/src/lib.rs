@@ -17,6 +17,11 @@
 //!   made durable in a tamper-evident log before the answer goes out, returned to the agent in
 //!   `KYA-Receipt` (503 when it cannot be logged), the log's checkpoint anchored on chain on a
 //!   schedule;
+//! - **x402 payments** (`[route.x402]`, `[x402]`): an unpaid request to a priced route gets
+//!   402 with `PAYMENT-REQUIRED`; a paid one passes kya-x402's `PaidGate` (kya signature,
+//!   chain, grants in the token's CAIP-19 asset, the agent's wallet, the payment's terms), is
+//!   settled on chain by the gateway's own facilitator and only then forwarded, answered with
+//!   `PAYMENT-RESPONSE`; its receipt records the settlement transaction;
 //! - `/healthz`, `/readyz`, `/metrics` (Prometheus), one JSON log line per decision, SIGHUP
 //!   reloads the policy and routes, SIGTERM/SIGINT drain and stop.
 //!
