@@ -381,6 +381,77 @@ fn pays_within_the_grant_once_and_refuses_replays_and_overspends_without_moving_
         String::from_utf8_lossy(&out.stderr)
     );
 
+    // `kya sign-request --send --pay`: sends, reads the 402, pays, sends again. A second
+    // gateway instance that also answers for its own address (the CLI speaks plain http to
+    // the URL's host), without receipts.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let second = config(&shop, &upstream, token, merchant)
+        .replace(
+            "listen = \"127.0.0.1:0\"",
+            &format!("listen = \"127.0.0.1:{port}\""),
+        )
+        .replace(
+            "authorities = [\"shop.example\"]",
+            &format!("authorities = [\"shop.example\", \"127.0.0.1:{port}\"]"),
+        )
+        .replace("snapshot.json", "snapshot-2.json");
+    let second = &second[..second.find("[receipts]").unwrap()];
+    std::fs::create_dir(shop.path("second")).unwrap();
+    for f in ["policy.json", "registry.json", "facilitator.key"] {
+        std::fs::copy(shop.path(f), shop.path("second").join(f)).unwrap();
+    }
+    let gw2 = Served::start(&shop.path("second"), second);
+    gw2.wait_for("a synced registry view", |m| {
+        m.lines()
+            .find_map(|l| l.strip_prefix("kya_gateway_registry_syncs_total "))
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|n| n > 0)
+    });
+    let before = balance(&shop, token, merchant);
+    let url = format!("http://127.0.0.1:{port}/checkout");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kya"))
+        .args([
+            "sign-request",
+            "--key",
+            "agent.key",
+            "--chain",
+            "authorization.json",
+            "--method",
+            "POST",
+            "--url",
+            &url,
+            "--send",
+            "--pay",
+            "--pay-audience",
+            "did:web:shop.example",
+        ])
+        .current_dir(shop.dir.path())
+        .env("KYA_ETH_KEY", format!("{}", wallet.to_bytes()))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.starts_with("HTTP/1.1 200"), "{stdout}");
+    let response = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("PAYMENT-RESPONSE: "))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(SettleResponse::from_header(response).unwrap().success);
+    assert_eq!(
+        balance(&shop, token, merchant) - before,
+        U256::from(12_500_000u64)
+    );
+    assert_eq!(upstream.hits(), 3);
+    drop(gw2);
+
     // After the principal revokes the authorisation on chain, the same kind of paid request
     // is refused before any money moves.
     let paid_so_far = balance(&shop, token, merchant);
@@ -415,7 +486,7 @@ fn pays_within_the_grant_once_and_refuses_replays_and_overspends_without_moving_
         r.body
     );
     assert!(!r.headers.contains_key("payment-response"));
-    assert_eq!(upstream.hits(), 2);
+    assert_eq!(upstream.hits(), 3);
     assert_eq!(balance(&shop, token, merchant), paid_so_far);
 }
 
