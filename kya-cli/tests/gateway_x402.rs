@@ -260,6 +260,16 @@ fn pays_within_the_grant_once_and_refuses_replays_and_overspends_without_moving_
     assert_eq!(upstream.hits(), 1);
     assert_eq!(balance(&shop, token, merchant), after.0);
 
+    let metrics = gw.get("/metrics").body;
+    assert!(
+        metrics.contains("kya_gateway_settlements_total 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("kya_gateway_settlement_errors_total 1\n"),
+        "{metrics}"
+    );
+
     // 30.00, over the grant's 25.00: refused before settlement, no transfer, not forwarded.
     let r = send(
         &gw.addr,

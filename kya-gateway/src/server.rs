@@ -517,6 +517,7 @@ async fn settle(
     };
     match settler.settle(&checked).await {
         Ok(response) => {
+            shared.metrics.settlement(true);
             identity.paid(response.transaction.clone());
             pay.response = Some(response.to_header());
             tracing::info!(event = "settled", transaction = %response.transaction, network = %response.network);
@@ -528,6 +529,7 @@ async fn settle(
             (admitted, Some(record))
         }
         Err((e, response)) => {
+            shared.metrics.settlement(false);
             tracing::warn!(event = "settlement_failed", error = %e);
             pay.response = Some(response.to_header());
             *outcome = Outcome::Problem(crate::decide::Problem {
