@@ -11,7 +11,7 @@ use sha2::{Digest as _, Sha256};
 use crate::journal::{Journal, JournalError};
 use crate::receipt::{
     Activity, AmountRecord, ChargeRecord, DecisionRecord, LogPosition, Outcome, ReasonRecord,
-    Receipt, RequestRecord, SignedReceipt,
+    Receipt, RequestRecord, SettlementRecord, SignedReceipt,
 };
 
 /// The response header that carries a receipt to the agent: base64url (no padding) of the
@@ -74,6 +74,20 @@ impl ReceiptIssuer {
         self.append(agent, activity, now)
     }
 
+    /// Records an allowed request whose payment was settled: as [`record`](Self::record),
+    /// with the settlement transaction in the activity's `settlement`.
+    pub fn record_paid(
+        &self,
+        request: &HttpRequest,
+        admitted: Admitted,
+        settlement: SettlementRecord,
+        now: Timestamp,
+    ) -> Result<SignedReceipt, JournalError> {
+        let (agent, mut activity) = self.activity(request, &Ok(admitted));
+        activity.settlement = Some(settlement);
+        self.append(agent, activity, now)
+    }
+
     /// Records a refusal its caller made itself, outside kya-verify (a gateway's own check,
     /// such as an amount that is not the route's price): the status answered and the stable
     /// code. The agent is not named: nothing the request claims was relied on.
@@ -99,6 +113,7 @@ impl ReceiptIssuer {
                 }],
             },
             charges: Vec::new(),
+            settlement: None,
             log: LogPosition {
                 origin: self.origin.clone(),
                 index: 0,
@@ -211,6 +226,7 @@ impl ReceiptIssuer {
             request,
             decision,
             charges,
+            settlement: None,
             log: LogPosition {
                 origin: self.origin.clone(),
                 index: 0,

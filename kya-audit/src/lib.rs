@@ -13,4 +13,4 @@ pub use explain::explain;
 pub use history::chain_at;
 pub use issuer::{RECEIPT_HEADER, ReceiptIssuer};
 pub use journal::{Journal, JournalError};
-pub use receipt::{Activity, Outcome, Receipt, ReceiptError, SignedReceipt};
+pub use receipt::{Activity, Outcome, Receipt, ReceiptError, SettlementRecord, SignedReceipt};

@@ -177,8 +177,23 @@ pub struct Activity {
     /// What an allowed request was charged.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub charges: Vec<ChargeRecord>,
+    /// The payment an allowed request settled (x402), when there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settlement: Option<SettlementRecord>,
     /// Where the receipt sits in the log.
     pub log: LogPosition,
+}
+
+/// A payment settled on chain before the request went on (x402 `PAYMENT-RESPONSE`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettlementRecord {
+    /// The CAIP-2 network (`eip155:31337`).
+    pub network: String,
+    /// The settlement transaction's hash (`0x` + 64 hex).
+    pub transaction: String,
+    /// The payer's address.
+    pub payer: String,
 }
 
 /// A receipt's content, before or after signing.

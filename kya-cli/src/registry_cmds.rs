@@ -72,10 +72,10 @@ pub(crate) struct Rpc {
 pub(crate) struct EthKey {
     /// A file holding the Ethereum private key (0x + 64 hex digits).
     #[arg(long, value_name = "FILE")]
-    eth_key_file: Option<PathBuf>,
+    pub(crate) eth_key_file: Option<PathBuf>,
     /// The environment variable holding the Ethereum private key.
     #[arg(long, value_name = "NAME", default_value = "KYA_ETH_KEY")]
-    eth_key_env: String,
+    pub(crate) eth_key_env: String,
 }
 
 #[derive(Args, Debug)]

@@ -27,6 +27,11 @@ use kya_verify::{
 };
 use serde_json::{Map, Value, json};
 
+use kya_x402::{
+    KnownToken, PAYMENT_REQUIRED, PAYMENT_RESPONSE, PAYMENT_SIGNATURE, PaymentRequired,
+    choose_requirements, create_payment,
+};
+
 use crate::io::{self, read_input, read_json, write_json};
 
 /// `kya present`.
@@ -113,6 +118,30 @@ pub(crate) struct SignRequestArgs {
     /// headers and use another client).
     #[arg(long)]
     send: bool,
+    /// Pay with x402: a file holding the `PAYMENT-REQUIRED` header of the merchant's 402.
+    /// The first requirements the chain leaf's grants allow (for --action, default
+    /// `payments/send`, at `did:web:<host>`) are signed as an EIP-3009 authorization with the
+    /// wallet key (--eth-key-file, else the environment variable) and sent in
+    /// `PAYMENT-SIGNATURE` beside the kya signature.
+    #[arg(long, value_name = "FILE", help_heading = "x402 payment")]
+    payment_required: Option<PathBuf>,
+    /// With --send: when the merchant answers 402 with `PAYMENT-REQUIRED`, pay it (as
+    /// --payment-required does) and send the request again, freshly signed.
+    #[arg(long, requires = "send", help_heading = "x402 payment")]
+    pay: bool,
+    /// The merchant's DID the grants' audience must allow (default `did:web:<host>` of --url).
+    #[arg(long, value_name = "DID", help_heading = "x402 payment")]
+    pay_audience: Option<String>,
+    /// The decimals of the token the requirements name (x402 requirements carry none).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 6,
+        help_heading = "x402 payment"
+    )]
+    token_decimals: u8,
+    #[command(flatten, next_help_heading = "x402 payment")]
+    wallet: crate::registry_cmds::EthKey,
 }
 
 /// `kya verify` and `kya explain`.
@@ -274,45 +303,139 @@ pub(crate) fn sign_request(args: SignRequestArgs) -> Result<ExitCode> {
     if let Some(url) = &args.signature_agent {
         signer = signer.signature_agent(url)?;
     }
-    let (scheme, mut request) = HttpRequest::from_url(&args.method, &args.url)?;
+    let (scheme, mut base) = HttpRequest::from_url(&args.method, &args.url)?;
     if let Some(body) = &args.body {
-        request.body = read_input(Some(body))?;
+        base.body = read_input(Some(body))?;
     }
     let created = args.created.unwrap_or_else(Timestamp::now);
-    let nonce = args.nonce.unwrap_or_else(RequestSigner::random_nonce);
-    let signed = signer.sign(
-        &mut request,
-        &SignOptions {
-            action: args.action.as_ref(),
-            amount: args.amount.as_ref(),
-            created,
-            expires: created.add_seconds(args.expires_in),
-            nonce: &nonce,
-        },
-    )?;
-    if !signed.chain_inline && !matches!(args.chain_transport, Transport::Body) {
-        eprintln!(
-            "kya: the chain goes by digest ({}): the merchant must already have it",
-            signer.chain_digest_header()
-        );
-    }
+    // Signs a copy of the request (with `nonce`), carrying `payment` in PAYMENT-SIGNATURE.
+    let sign =
+        |nonce: &str, payment: Option<String>| -> Result<(HttpRequest, Vec<(String, String)>)> {
+            let mut request = base.clone();
+            let mut signed = signer.sign(
+                &mut request,
+                &SignOptions {
+                    action: args.action.as_ref(),
+                    amount: args.amount.as_ref(),
+                    created,
+                    expires: created.add_seconds(args.expires_in),
+                    nonce,
+                },
+            )?;
+            if let Some(p) = payment {
+                request
+                    .headers
+                    .push((PAYMENT_SIGNATURE.to_owned(), p.clone()));
+                signed.headers.push((PAYMENT_SIGNATURE.to_owned(), p));
+            }
+            if !signed.chain_inline && !matches!(args.chain_transport, Transport::Body) {
+                eprintln!(
+                    "kya: the chain goes by digest ({}): the merchant must already have it",
+                    signer.chain_digest_header()
+                );
+            }
+            Ok((request, signed.headers))
+        };
+    let payment = match &args.payment_required {
+        Some(file) => {
+            let text = std::fs::read_to_string(file).with_context(|| {
+                format!("reading the PAYMENT-REQUIRED header {}", file.display())
+            })?;
+            Some(x402_payment(&args, &text, &chain, created)?)
+        }
+        None => None,
+    };
+    let nonce = args
+        .nonce
+        .clone()
+        .unwrap_or_else(RequestSigner::random_nonce);
+    let (request, headers) = sign(&nonce, payment)?;
     if args.send {
         if scheme != "http" {
             bail!(
                 "--send speaks plain http only; for https, print the headers (without --send) and use another client"
             );
         }
-        return send(&args.url, &request);
+        let mut reply = exchange(&args.url, &request)?;
+        if let (true, 402, Some(required)) = (
+            args.pay,
+            reply.0.as_u16(),
+            header(&reply.1, PAYMENT_REQUIRED),
+        ) {
+            let payment = x402_payment(&args, &required, &chain, Timestamp::now())?;
+            let (paid, _) = sign(&RequestSigner::random_nonce(), Some(payment))?;
+            reply = exchange(&args.url, &paid)?;
+        }
+        return print_reply(&reply);
     }
     if args.json {
         write_json(&signed_request_json(&args.url, &request))?;
     } else {
         let mut out = std::io::stdout().lock();
-        for (name, value) in &signed.headers {
+        for (name, value) in &headers {
             writeln!(out, "{name}: {value}")?;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The x402 payment for the 402's `PAYMENT-REQUIRED` `header`: the first requirements the leaf's grants allow,
+/// signed with the wallet key; the `PAYMENT-SIGNATURE` value.
+fn x402_payment(
+    args: &SignRequestArgs,
+    header: &str,
+    chain: &Value,
+    now: Timestamp,
+) -> Result<String> {
+    let required = PaymentRequired::from_header(header.trim())
+        .context("the merchant's PAYMENT-REQUIRED header cannot be read")?;
+    let leaf = chain
+        .as_array()
+        .and_then(|c| c.last())
+        .context("the chain is empty")?;
+    let grants: Vec<kya_core::grant::Grant> =
+        serde_json::from_value(leaf["credentialSubject"]["grants"].clone())
+            .context("the chain leaf's grants")?;
+    let action = match &args.action {
+        Some(a) => a.clone(),
+        None => Action::parse("payments/send")?,
+    };
+    let (_, url) = HttpRequest::from_url("GET", &args.url)?;
+    // did:web encodes a port's colon.
+    let audience = args
+        .pay_audience
+        .clone()
+        .unwrap_or_else(|| format!("did:web:{}", url.authority.replace(':', "%3A")));
+    // Every requirement's token is valued with the given decimals; the grants must still
+    // name it by its CAIP-19 id for it to be chosen.
+    let tokens: Vec<KnownToken> = required
+        .accepts
+        .iter()
+        .filter_map(|r| {
+            let chain_id = r.evm_chain_id().ok()?;
+            let asset = kya_x402::caip19_erc20(chain_id, r.asset.parse().ok()?).ok()?;
+            Some(KnownToken {
+                asset,
+                decimals: args.token_decimals,
+            })
+        })
+        .collect();
+    let (chosen, money) =
+        choose_requirements(&required, &grants, &action, Some(&audience), &tokens, now)
+            .with_context(|| {
+                format!(
+                    "the chain's grants allow none of the {} payment requirements for {action} at {audience}",
+                    required.accepts.len()
+                )
+            })?;
+    let wallet = crate::registry_cmds::eth_signer(&args.wallet)?;
+    let payment = create_payment(&wallet, &required, chosen, now)?;
+    eprintln!(
+        "kya: paying {money} to {} from {}",
+        chosen.pay_to,
+        wallet.address()
+    );
+    Ok(payment.to_header())
 }
 
 /// The JSON form of a signed request: `{method, url, headers: {name: value}, body}` (or
@@ -361,12 +484,20 @@ const MAX_RESPONSE_BYTES: usize = 16 << 20;
 
 /// Sends a signed request with the HTTP client already in the dependency tree (reqwest,
 /// through the registry client) and prints the status line and body.
-fn send(url: &str, request: &HttpRequest) -> Result<ExitCode> {
+/// A response: status, headers, body.
+type Reply = (reqwest::StatusCode, reqwest::header::HeaderMap, Vec<u8>);
+
+/// One header's value as text, when present and readable.
+fn header(headers: &reqwest::header::HeaderMap, name: &str) -> Option<String> {
+    headers.get(name)?.to_str().ok().map(str::to_owned)
+}
+
+fn exchange(url: &str, request: &HttpRequest) -> Result<Reply> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the http client")?;
-    let (status, body) = runtime.block_on(async {
+    runtime.block_on(async {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
@@ -383,6 +514,7 @@ fn send(url: &str, request: &HttpRequest) -> Result<ExitCode> {
             .await
             .with_context(|| format!("cannot send to {url}"))?;
         let status = response.status();
+        let headers = response.headers().clone();
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.context("reading the response")? {
             if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
@@ -390,11 +522,24 @@ fn send(url: &str, request: &HttpRequest) -> Result<ExitCode> {
             }
             body.extend_from_slice(&chunk);
         }
-        anyhow::Ok((status, body))
-    })?;
+        anyhow::Ok((status, headers, body))
+    })
+}
+
+/// Prints the status, the x402 headers and the body; succeeds on 2xx.
+fn print_reply((status, headers, body): &Reply) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "HTTP/1.1 {status}")?;
-    out.write_all(&body)?;
+    for name in [
+        PAYMENT_REQUIRED,
+        PAYMENT_RESPONSE,
+        kya_audit::RECEIPT_HEADER,
+    ] {
+        if let Some(v) = header(headers, name) {
+            writeln!(out, "{name}: {v}")?;
+        }
+    }
+    out.write_all(body)?;
     if !body.ends_with(b"\n") {
         writeln!(out)?;
     }

@@ -55,6 +55,10 @@ pub struct Config {
     /// Signed receipts for every decision, in a tamper-evident log (none when absent).
     #[serde(default)]
     pub receipts: Option<ReceiptsConfig>,
+    /// x402 payments: the token, the merchant's address and the facilitator that settles
+    /// (needed by any route with `[route.x402]`).
+    #[serde(default)]
+    pub x402: Option<X402Config>,
     /// The least level logged (`error`, `warn`, `info`, `debug`; default `info`).
     #[serde(default = "default_log_level")]
     pub log_level: String,
@@ -86,6 +90,58 @@ pub struct RouteConfig {
     /// The price of one request (`"2.50 USD"`): the amount decided on and charged.
     #[serde(default)]
     pub price: Option<String>,
+    /// An x402 price: unpaid requests get 402, paid ones are settled before they go on.
+    #[serde(default)]
+    pub x402: Option<RouteX402>,
+}
+
+/// A route's x402 price.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteX402 {
+    /// The price in whole tokens of `[x402]`'s token (`"12.50"`).
+    pub price: String,
+    /// Another receiving address than `[x402]`'s `pay_to`.
+    #[serde(default)]
+    pub pay_to: Option<String>,
+    /// Another payment window than `[x402]`'s `max_timeout_seconds`.
+    #[serde(default)]
+    pub max_timeout_seconds: Option<u64>,
+}
+
+/// x402 payments (`[x402]`): the `exact` scheme on one EVM chain, in one EIP-3009 token,
+/// settled by the gateway itself as a local facilitator.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct X402Config {
+    /// The node settlements are sent to (`http://127.0.0.1:8545`).
+    pub rpc: String,
+    /// The chain id (the x402 network is `eip155:<chain_id>`); the node must be on it.
+    pub chain_id: u64,
+    /// The EIP-3009 token's address.
+    pub token: String,
+    /// The token's decimals (default 6).
+    #[serde(default = "default_decimals")]
+    pub decimals: u8,
+    /// The token's EIP-712 domain name (default `KYA Test USD`, the demo token; `USD Coin`
+    /// for USDC).
+    #[serde(default = "default_token_name")]
+    pub token_name: String,
+    /// The token's EIP-712 domain version (default `1`; `2` for USDC).
+    #[serde(default = "default_token_version")]
+    pub token_version: String,
+    /// The merchant's receiving address.
+    pub pay_to: String,
+    /// How long a payment authorization may stay valid (default 120 s).
+    #[serde(default = "default_x402_timeout")]
+    pub max_timeout_seconds: u64,
+    /// A file holding the facilitator's Ethereum key (it sends the settlements and pays
+    /// their gas), as `kya registry`'s `--eth-key-file`.
+    #[serde(default)]
+    pub eth_key_file: Option<PathBuf>,
+    /// Else the environment variable holding it (default `KYA_ETH_KEY`).
+    #[serde(default = "default_eth_key_env")]
+    pub eth_key_env: String,
 }
 
 impl RouteConfig {
@@ -254,6 +310,18 @@ fn default_scheme() -> String {
 fn default_eth_key_env() -> String {
     "KYA_ETH_KEY".to_owned()
 }
+fn default_decimals() -> u8 {
+    6
+}
+fn default_token_name() -> String {
+    "KYA Test USD".to_owned()
+}
+fn default_token_version() -> String {
+    "1".to_owned()
+}
+fn default_x402_timeout() -> u64 {
+    120
+}
 fn default_true() -> bool {
     true
 }
@@ -357,6 +425,26 @@ impl Config {
         for route in &self.routes {
             route.action()?;
             route.price()?;
+            if route.x402.is_some() {
+                if self.x402.is_none() {
+                    return bad(format!(
+                        "route {}: [route.x402] needs an [x402] section",
+                        route.path
+                    ));
+                }
+                if route.price.is_some() {
+                    return bad(format!(
+                        "route {}: `price` and [route.x402] exclude each other: the x402 price is charged",
+                        route.path
+                    ));
+                }
+                if self.mode != Mode::Proxy {
+                    return bad(format!(
+                        "route {}: x402 payments need proxy mode (the gateway settles before forwarding)",
+                        route.path
+                    ));
+                }
+            }
             if !route.path.starts_with('/') {
                 return bad(format!("route path `{}` must start with /", route.path));
             }
@@ -385,6 +473,9 @@ impl Config {
             if let Some(k) = r.eth_key_file.as_mut() {
                 at(k);
             }
+        }
+        if let Some(k) = self.x402.as_mut().and_then(|x| x.eth_key_file.as_mut()) {
+            at(k);
         }
     }
 }
@@ -418,5 +509,71 @@ mod tests {
             "{BASE}[receipts]\nlog_dir = \"r\"\nkey_file = \"k\"\norigin = \"o\"\nkey = \"x\"\n"
         );
         assert!(Config::parse(&unknown).is_err());
+    }
+
+    const PROXY: &str = "listen = \"127.0.0.1:0\"\nmode = \"proxy\"\nupstream = \"http://127.0.0.1:9\"\npolicy = \"p.json\"\n";
+    const X402: &str = "[x402]\nrpc = \"http://127.0.0.1:8545\"\nchain_id = 31337\ntoken = \"0x5FbDB2315678afecb367f032d93F642f64180aa3\"\npay_to = \"0x90F79bf6EB2c4f870365E785982E1f101E93b906\"\n";
+
+    fn paid_route(extra: &str) -> String {
+        format!(
+            "[[route]]\npath = \"/checkout\"\naction = \"payments/send\"\n{extra}[route.x402]\nprice = \"12.50\"\n"
+        )
+    }
+
+    #[test]
+    fn x402_routes_need_the_section_proxy_mode_and_no_other_price() {
+        let ok = Config::parse(&format!("{PROXY}{}{X402}", paid_route("")))
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        let x = ok.x402.as_ref().unwrap_or_else(|| unreachable!());
+        assert_eq!((x.decimals, x.max_timeout_seconds), (6, 120));
+        assert_eq!(x.eth_key_env, "KYA_ETH_KEY");
+        let terms = crate::pay::route_terms(ok.x402.as_ref(), &ok.routes[0])
+            .unwrap_or_else(|e| unreachable!("{e}"))
+            .unwrap_or_else(|| unreachable!());
+        assert_eq!(
+            terms.requirements().map(|r| r.amount).ok(),
+            Some("12500000".to_owned())
+        );
+
+        let refused = |text: String, needle: &str| {
+            assert!(
+                matches!(Config::parse(&text), Err(GatewayError::Config(m)) if m.contains(needle)),
+                "{needle}"
+            );
+        };
+        refused(
+            format!("{PROXY}{}", paid_route("")),
+            "needs an [x402] section",
+        );
+        refused(
+            format!("{PROXY}{}{X402}", paid_route("price = \"12.50 USD\"\n")),
+            "exclude each other",
+        );
+        refused(format!("{BASE}{}{X402}", paid_route("")), "proxy mode");
+        refused(
+            format!("{PROXY}{}{X402}unknown = 1\n", paid_route("")),
+            "unknown",
+        );
+    }
+
+    #[test]
+    fn x402_terms_that_cannot_be_offered_are_configuration_errors() {
+        let terms = |route: &str, x402: &str| {
+            let c = Config::parse(&format!("{PROXY}{route}{x402}"))
+                .unwrap_or_else(|e| unreachable!("{e}"));
+            crate::pay::route_terms(c.x402.as_ref(), &c.routes[0])
+        };
+        let precise = "[[route]]\npath = \"/c\"\naction = \"payments/send\"\n[route.x402]\nprice = \"0.0000001\"\n";
+        assert!(
+            terms(precise, X402).is_err(),
+            "more decimals than the token"
+        );
+        let long = "[[route]]\npath = \"/c\"\naction = \"payments/send\"\n[route.x402]\nprice = \"1\"\nmax_timeout_seconds = 3601\n";
+        assert!(terms(long, X402).is_err(), "a window over an hour");
+        let bad_token = X402.replace("0x5FbDB2315678afecb367f032d93F642f64180aa3", "0x5fbdb");
+        assert!(
+            terms(&paid_route(""), &bad_token).is_err(),
+            "not an address"
+        );
     }
 }

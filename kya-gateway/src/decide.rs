@@ -6,11 +6,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kya_core::grant::Money;
+use kya_verify::http::CheckedSignature;
 use kya_verify::http::{
     Admitted, ChainStore, HttpError, HttpPolicy, HttpRequest, KyaGate, ProblemReason, Refusal,
     Route, RouteMap,
 };
-use kya_verify::{Ledger, NonceStore, Policy, StatusLists, Verifier};
+use kya_verify::{Decision, Ledger, NonceStore, Policy, StatusLists, VerifiedAgent, Verifier};
+use kya_x402::PaymentTerms;
+
+use crate::pay::PayState;
 use serde_json::{Value, json};
 
 use crate::config::{Config, StoresConfig, WhenStale};
@@ -34,6 +38,8 @@ pub const H_GRANT: &str = "kya-verified-grant";
 pub const H_AMOUNT: &str = "kya-verified-amount";
 /// The registry block the decision was judged at, when there is a registry view.
 pub const H_BLOCK: &str = "kya-verified-registry-block";
+/// The x402 settlement transaction of a paid request (`0x` + 64 hex).
+pub const H_PAYMENT: &str = "kya-verified-payment-transaction";
 
 /// Where nonces and budget counters live. Both are kya-verify's traits, so a shared backend
 /// (one that several gateway instances use, e.g. on Redis) plugs in through [`Stores::new`].
@@ -102,10 +108,19 @@ const DEFAULT_REDIS_LEDGER_COUNTERS: usize = 100_000;
 /// The part of the configuration that SIGHUP reloads: policy, routes, prices, authorities,
 /// status lists.
 pub(crate) struct Gate {
-    kya: KyaGate,
+    kya: Arc<KyaGate>,
+    scheme: String,
     /// Per route: a one-route map (to match exactly as kya-verify routes), its prefix length,
     /// its price.
-    prices: Vec<(RouteMap, usize, Option<Money>)>,
+    prices: Vec<RoutePrice>,
+}
+
+/// What one route charges.
+struct RoutePrice {
+    one: RouteMap,
+    len: usize,
+    price: Option<Money>,
+    x402: Option<PaymentTerms>,
 }
 
 impl Gate {
@@ -148,20 +163,38 @@ impl Gate {
             let one = RouteMap {
                 routes: vec![route.clone()],
             };
-            prices.push((one, r.path.trim_end_matches('/').len(), r.price()?));
+            prices.push(RoutePrice {
+                one,
+                len: r.path.trim_end_matches('/').len(),
+                price: r.price()?,
+                x402: crate::pay::route_terms(config.x402.as_ref(), r)?,
+            });
             http = http.route(route);
         }
         let kya = KyaGate::new(Arc::new(verifier), http).chain_store(Arc::clone(chains));
-        Ok(Self { kya, prices })
+        Ok(Self {
+            kya: Arc::new(kya),
+            scheme: config.scheme.clone(),
+            prices,
+        })
     }
 
-    /// The price of the longest route matching, as kya-verify picks it.
-    fn price(&self, method: &str, path: &str) -> Option<&Money> {
+    /// The longest route matching, as kya-verify picks it.
+    fn route(&self, method: &str, path: &str) -> Option<&RoutePrice> {
         self.prices
             .iter()
-            .filter(|(one, _, _)| one.action_for(method, path).is_some())
-            .max_by_key(|(_, len, _)| *len)
-            .and_then(|(_, _, price)| price.as_ref())
+            .filter(|r| r.one.action_for(method, path).is_some())
+            .max_by_key(|r| r.len)
+    }
+
+    /// The price of the longest route matching.
+    fn price(&self, method: &str, path: &str) -> Option<&Money> {
+        self.route(method, path).and_then(|r| r.price.as_ref())
+    }
+
+    /// The x402 terms of the longest route matching.
+    fn x402(&self, method: &str, path: &str) -> Option<&PaymentTerms> {
+        self.route(method, path).and_then(|r| r.x402.as_ref())
     }
 }
 
@@ -175,6 +208,11 @@ impl Identity {
     /// The identity headers, names lowercase.
     pub fn headers(&self) -> &[(&'static str, String)] {
         &self.headers
+    }
+
+    /// Adds the settlement transaction of a paid request.
+    pub(crate) fn paid(&mut self, transaction: String) {
+        self.headers.push((H_PAYMENT, transaction));
     }
 }
 
@@ -242,6 +280,7 @@ impl Outcome {
 /// A problem body in the shape of kya-verify's refusals.
 pub(crate) fn problem_json(status: u16, code: &str, message: &str) -> Value {
     let (slug, title) = match status {
+        402 => ("payment-required", "The request needs a payment"),
         403 => ("agent-not-allowed", "The agent may not do this"),
         502 => ("upstream-unavailable", "The upstream did not answer"),
         503 => ("verifier-unavailable", "The verifier cannot answer"),
@@ -287,16 +326,47 @@ impl Freshness {
 }
 
 /// Decides on one request; an allowed one also gives what kya-verify admitted (for its
-/// receipt).
+/// receipt), and a request on an x402 route its payment state.
 pub(crate) fn decide(
     gate: &Gate,
     fresh: Option<&Freshness>,
     request: &HttpRequest,
-) -> (Outcome, Option<Admitted>) {
-    let outcome = |o| (o, None);
+) -> (Outcome, Option<Admitted>, PayState) {
     if let Some(p) = fresh.and_then(Freshness::refusal) {
-        return outcome(Outcome::Problem(p));
+        return (Outcome::Problem(p), None, PayState::default());
     }
+    if let Some(terms) = gate.x402(&request.method, request.path_component()) {
+        return match crate::pay::admit(&gate.kya, &gate.scheme, terms, request) {
+            Ok(paid) => {
+                let (outcome, admitted) = allowed(
+                    paid.agent,
+                    paid.signature,
+                    paid.payment.decision.clone(),
+                    fresh,
+                );
+                let state = PayState {
+                    checked: Some(paid.payment),
+                    ..PayState::default()
+                };
+                (outcome, admitted, state)
+            }
+            Err(refusal) => {
+                let (problem, state) = crate::pay::refusal(&refusal);
+                (Outcome::Problem(problem), None, state)
+            }
+        };
+    }
+    let (o, a) = match decide_unpaid(gate, request) {
+        Ok(a) => allowed(a.agent, a.signature, a.decision, fresh),
+        Err(o) => (o, None),
+    };
+    (o, a, PayState::default())
+}
+
+/// The kya decision alone (the route's price, if any, decided on): what was admitted, or
+/// the refusal.
+fn decide_unpaid(gate: &Gate, request: &HttpRequest) -> Result<Admitted, Outcome> {
+    let outcome = Err;
     let (agent, checked, mut grant_request) = match gate.kya.verify(request) {
         Ok(v) => v,
         Err(e) => return outcome(Outcome::Refused(Refusal::NotVerified(e))),
@@ -325,6 +395,21 @@ pub(crate) fn decide(
             decision: Box::new(decision),
         }));
     }
+    Ok(Admitted {
+        agent,
+        signature: checked,
+        decision,
+    })
+}
+
+/// An allowed request: its identity headers and what was admitted.
+fn allowed(
+    agent: VerifiedAgent,
+    checked: CheckedSignature,
+    decision: Decision,
+    fresh: Option<&Freshness>,
+) -> (Outcome, Option<Admitted>) {
+    let grant_request = decision.request();
     let leaf = decision.links().last();
     let mut headers = vec![
         (H_AGENT, agent.agent().to_string()),

@@ -17,6 +17,11 @@
 //!   made durable in a tamper-evident log before the answer goes out, returned to the agent in
 //!   `KYA-Receipt` (503 when it cannot be logged), the log's checkpoint anchored on chain on a
 //!   schedule;
+//! - **x402 payments** (`[route.x402]`, `[x402]`): an unpaid request to a priced route gets
+//!   402 with `PAYMENT-REQUIRED`; a paid one passes kya-x402's `PaidGate` (kya signature,
+//!   chain, grants in the token's CAIP-19 asset, the agent's wallet, the payment's terms), is
+//!   settled on chain by the gateway's own facilitator and only then forwarded, answered with
+//!   `PAYMENT-RESPONSE`; its receipt records the settlement transaction;
 //! - `/healthz`, `/readyz`, `/metrics` (Prometheus), one JSON log line per decision, SIGHUP
 //!   reloads the policy and routes, SIGTERM/SIGINT drain and stop.
 //!
@@ -34,6 +39,7 @@ mod decide;
 mod error;
 pub mod log;
 mod metrics;
+mod pay;
 mod proxy;
 mod receipts;
 mod server;
@@ -41,11 +47,11 @@ mod view;
 
 pub use config::{
     AuthConfig, Config, FollowConfig, LimitsConfig, Mode, ReceiptsConfig, RegistryConfig,
-    RouteConfig, StoresConfig, WhenStale,
+    RouteConfig, RouteX402, StoresConfig, WhenStale, X402Config,
 };
 pub use decide::{
-    H_ACTION, H_AGENT, H_AMOUNT, H_BLOCK, H_CHAIN, H_GRANT, H_PRINCIPAL, IDENTITY_PREFIX, Identity,
-    Outcome, Problem, Stores,
+    H_ACTION, H_AGENT, H_AMOUNT, H_BLOCK, H_CHAIN, H_GRANT, H_PAYMENT, H_PRINCIPAL,
+    IDENTITY_PREFIX, Identity, Outcome, Problem, Stores,
 };
 pub use error::GatewayError;
 pub use metrics::Metrics;

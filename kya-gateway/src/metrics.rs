@@ -29,6 +29,8 @@ pub struct Metrics {
     receipt_errors: AtomicU64,
     anchors: AtomicU64,
     anchor_errors: AtomicU64,
+    settlements: AtomicU64,
+    settlement_errors: AtomicU64,
 }
 
 impl Metrics {
@@ -91,6 +93,16 @@ impl Metrics {
             &self.anchors
         } else {
             &self.anchor_errors
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An x402 payment was settled on chain (`ok`) or its settlement failed (nothing forwarded).
+    pub fn settlement(&self, ok: bool) {
+        let c = if ok {
+            &self.settlements
+        } else {
+            &self.settlement_errors
         };
         c.fetch_add(1, Ordering::Relaxed);
     }
@@ -167,6 +179,16 @@ impl Metrics {
                 "anchors_total",
                 "Receipt log checkpoints anchored on chain.",
                 &self.anchors,
+            ),
+            (
+                "settlements_total",
+                "x402 payments settled on chain before forwarding.",
+                &self.settlements,
+            ),
+            (
+                "settlement_errors_total",
+                "x402 payments whose settlement failed (answered 402, not forwarded).",
+                &self.settlement_errors,
             ),
             (
                 "anchor_errors_total",

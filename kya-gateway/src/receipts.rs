@@ -23,6 +23,8 @@ pub(crate) enum Decided {
     Verifier(Box<Result<Admitted, Refusal>>),
     /// Refused by the gateway (status, stable code).
     Gateway(u16, &'static str),
+    /// Allowed and paid: the settlement transaction is recorded with the decision.
+    Paid(Box<Admitted>, kya_audit::SettlementRecord),
 }
 
 /// The receipt issuer and how strictly it is needed.
@@ -83,6 +85,9 @@ impl Receipts {
         let task = tokio::task::spawn_blocking(move || match decided {
             Decided::Verifier(outcome) => issuer.record(&request, &outcome, now),
             Decided::Gateway(status, code) => issuer.record_refused(&request, status, code, now),
+            Decided::Paid(admitted, settlement) => {
+                issuer.record_paid(&request, *admitted, settlement, now)
+            }
         });
         task.await
             .map_err(|e| JournalError::Entry(format!("the receipt task failed: {e}")))?
@@ -162,7 +167,11 @@ fn anchoring(
     rpc: &[String],
     every: u64,
 ) -> Result<Anchoring, GatewayError> {
-    let signer = eth_signer(r)?;
+    let signer = eth_signer(
+        r.eth_key_file.as_deref(),
+        &r.eth_key_env,
+        "[receipts] anchoring",
+    )?;
     let anchorer = signer.address();
     let url = rpc
         .first()
@@ -179,9 +188,14 @@ fn anchoring(
     })
 }
 
-/// The Ethereum key: from `eth_key_file`, else from the environment variable `eth_key_env`.
-fn eth_signer(r: &ReceiptsConfig) -> Result<PrivateKeySigner, GatewayError> {
-    let (secret, origin) = match &r.eth_key_file {
+/// The Ethereum key: from `file`, else from the environment variable `env`; `what` names
+/// the section needing it.
+pub(crate) fn eth_signer(
+    file: Option<&Path>,
+    env: &str,
+    what: &str,
+) -> Result<PrivateKeySigner, GatewayError> {
+    let (secret, origin) = match file {
         Some(path) => (
             std::fs::read_to_string(path).map_err(|source| GatewayError::Io {
                 context: format!("reading the Ethereum key file {}", path.display()),
@@ -189,12 +203,11 @@ fn eth_signer(r: &ReceiptsConfig) -> Result<PrivateKeySigner, GatewayError> {
             })?,
             path.display().to_string(),
         ),
-        None => match std::env::var(&r.eth_key_env) {
-            Ok(v) => (v, format!("${}", r.eth_key_env)),
+        None => match std::env::var(env) {
+            Ok(v) => (v, format!("${env}")),
             Err(_) => {
                 return Err(GatewayError::Config(format!(
-                    "[receipts] anchoring needs eth_key_file, or the environment variable {}",
-                    r.eth_key_env
+                    "{what} needs eth_key_file, or the environment variable {env}"
                 )));
             }
         },

@@ -17,7 +17,7 @@ use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use kya_audit::SignedReceipt;
+use kya_audit::{SettlementRecord, SignedReceipt};
 use kya_verify::http::{Admitted, ChainStore, HttpRequest, MemoryChainStore, Refusal};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
@@ -26,6 +26,7 @@ use crate::config::{Config, Mode};
 use crate::decide::{Freshness, Gate, Outcome, Stores, decide, problem_json};
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
+use crate::pay::PayState;
 use crate::proxy;
 use crate::receipts::{AnchorJob, Decided, Receipts};
 use crate::view::{Follower, LiveView};
@@ -61,6 +62,7 @@ struct Shared {
     metrics: Arc<Metrics>,
     upstream: Option<(String, Client<HttpConnector, Full<Bytes>>)>,
     receipts: Option<Receipts>,
+    settler: Option<crate::pay::Settler>,
 }
 
 impl Gateway {
@@ -107,6 +109,11 @@ impl Gateway {
         };
         let mut receipts = Receipts::open(&config)?;
         let anchor = receipts.as_mut().and_then(Receipts::take_anchor_job);
+        let settler = config
+            .x402
+            .as_ref()
+            .map(crate::pay::Settler::from_config)
+            .transpose()?;
         let shared = Shared {
             config,
             config_path,
@@ -117,6 +124,7 @@ impl Gateway {
             metrics: Arc::new(Metrics::default()),
             upstream,
             receipts,
+            settler,
         };
         Ok(Self {
             shared: Arc::new(shared),
@@ -353,7 +361,7 @@ async fn handle(shared: &Shared, req: http::Request<Incoming>, peer: SocketAddr)
         Ok(g) => Arc::clone(&g),
         Err(poisoned) => Arc::clone(&poisoned.into_inner()),
     };
-    let (mut outcome, admitted) = match &view {
+    let (mut outcome, admitted, mut pay) = match &view {
         // Behind another proxy the gateway cannot remove what the client sent, so a request
         // that carries an identity header is refused rather than passed on beside ours.
         Ok(_) if shared.upstream.is_none() && forges_identity(&parts.headers) => (
@@ -365,15 +373,21 @@ async fn handle(shared: &Shared, req: http::Request<Incoming>, peer: SocketAddr)
                         .into(),
             }),
             None,
+            PayState::default(),
         ),
         Ok(view) => decide(&gate, shared.fresh.as_ref(), view),
-        Err(e) => (Outcome::Refused(Refusal::NotVerified(e.clone())), None),
+        Err(e) => (
+            Outcome::Refused(Refusal::NotVerified(e.clone())),
+            None,
+            PayState::default(),
+        ),
     };
+    let (admitted, settlement) = settle(shared, &mut outcome, admitted, &mut pay).await;
     let (method, path) = view.as_ref().map_or_else(
         |_| (parts.method.to_string(), parts.uri.path().to_owned()),
         |v| (v.method.clone(), v.path.clone()),
     );
-    let receipt = match receipt(shared, &parts, view, &outcome, admitted).await {
+    let receipt = match receipt(shared, &parts, view, &outcome, admitted, settlement).await {
         Ok(r) => r,
         Err(unavailable) => {
             outcome = Outcome::Problem(unavailable);
@@ -382,7 +396,8 @@ async fn handle(shared: &Shared, req: http::Request<Incoming>, peer: SocketAddr)
     };
     let index = receipt.as_ref().map(|r| r.receipt().activity.log.index);
     log_decision(shared, &outcome, &method, &path, peer, started, index);
-    let mut response = answer(shared, parts, body, &outcome).await;
+    let mut response = answer(shared, parts, body, &outcome, &pay).await;
+    payment_headers(response.headers_mut(), &pay);
     if let Some(r) = &receipt {
         // base64url is always a valid header value.
         if let Ok(v) = http::HeaderValue::from_str(&crate::receipts::header_value(r)) {
@@ -399,8 +414,13 @@ async fn answer(
     parts: http::request::Parts,
     body: Bytes,
     outcome: &Outcome,
+    pay: &PayState,
 ) -> Response<Body> {
     let Outcome::Allowed(identity) = outcome else {
+        if let (402, Some(json)) = (outcome.status(), &pay.required_json) {
+            // x402: the requirements, as in `PAYMENT-REQUIRED`, are the 402's body.
+            return full(402, "application/json", json.clone());
+        }
         return refusal_response(outcome);
     };
     match &shared.upstream {
@@ -429,14 +449,16 @@ async fn receipt(
     view: Result<HttpRequest, kya_verify::http::HttpError>,
     outcome: &Outcome,
     admitted: Option<Admitted>,
+    settlement: Option<SettlementRecord>,
 ) -> Result<Option<SignedReceipt>, crate::decide::Problem> {
     let Some(receipts) = &shared.receipts else {
         return Ok(None);
     };
-    let decided = match (outcome, admitted) {
-        (Outcome::Allowed(_), Some(a)) => Decided::Verifier(Box::new(Ok(a))),
-        (Outcome::Refused(r), _) => Decided::Verifier(Box::new(Err(r.clone()))),
-        (Outcome::Problem(p), _) if p.status != 503 => Decided::Gateway(p.status, p.code),
+    let decided = match (outcome, admitted, settlement) {
+        (Outcome::Allowed(_), Some(a), Some(s)) => Decided::Paid(Box::new(a), s),
+        (Outcome::Allowed(_), Some(a), None) => Decided::Verifier(Box::new(Ok(a))),
+        (Outcome::Refused(r), _, _) => Decided::Verifier(Box::new(Err(r.clone()))),
+        (Outcome::Problem(p), _, _) if p.status != 503 => Decided::Gateway(p.status, p.code),
         _ => return Ok(None),
     };
     // A request that could not be read is recorded as far as it was seen.
@@ -466,6 +488,73 @@ async fn receipt(
                 code: "receipt_unavailable",
                 message: "the decision cannot be recorded in the receipt log; retry later".into(),
             })
+        }
+    }
+}
+
+/// Settles the payment of an allowed request on an x402 route, before anything goes on. A
+/// failed settlement turns the outcome into a 402 refusal (nothing is forwarded); a settled
+/// one adds its transaction to the identity headers and the receipt.
+async fn settle(
+    shared: &Shared,
+    outcome: &mut Outcome,
+    admitted: Option<Admitted>,
+    pay: &mut PayState,
+) -> (Option<Admitted>, Option<SettlementRecord>) {
+    let Some(checked) = pay.checked.take() else {
+        return (admitted, None);
+    };
+    let Outcome::Allowed(identity) = outcome else {
+        return (admitted, None);
+    };
+    let Some(settler) = &shared.settler else {
+        *outcome = Outcome::Problem(crate::decide::Problem {
+            status: 500,
+            code: "x402_not_configured",
+            message: "the route takes x402 payments but no [x402] facilitator is configured".into(),
+        });
+        return (None, None);
+    };
+    match settler.settle(&checked).await {
+        Ok(response) => {
+            shared.metrics.settlement(true);
+            identity.paid(response.transaction.clone());
+            pay.response = Some(response.to_header());
+            tracing::info!(event = "settled", transaction = %response.transaction, network = %response.network);
+            let record = SettlementRecord {
+                network: response.network,
+                transaction: response.transaction,
+                payer: response.payer.unwrap_or_default(),
+            };
+            (admitted, Some(record))
+        }
+        Err((e, response)) => {
+            shared.metrics.settlement(false);
+            tracing::warn!(event = "settlement_failed", error = %e);
+            pay.response = Some(response.to_header());
+            *outcome = Outcome::Problem(crate::decide::Problem {
+                status: 402,
+                code: "x402_settlement_failed",
+                message: format!("the payment was not settled: {e}"),
+            });
+            (None, None)
+        }
+    }
+}
+
+/// `PAYMENT-REQUIRED` and `PAYMENT-RESPONSE`, when the request's route takes payments.
+fn payment_headers(headers: &mut http::HeaderMap, pay: &PayState) {
+    let pairs = [
+        (kya_x402::PAYMENT_REQUIRED, &pay.required),
+        (kya_x402::PAYMENT_RESPONSE, &pay.response),
+    ];
+    for (name, value) in pairs {
+        // base64 is always a valid header value.
+        if let Some(v) = value
+            .as_deref()
+            .and_then(|v| http::HeaderValue::from_str(v).ok())
+        {
+            headers.insert(name, v);
         }
     }
 }

@@ -89,6 +89,13 @@ impl PaidGate {
         }
     }
 
+    /// The scheme of resource URLs (`https` by default; the kya gate's scheme).
+    #[must_use]
+    pub fn scheme(mut self, scheme: impl Into<String>) -> Self {
+        self.scheme = scheme.into();
+        self
+    }
+
     /// Charges `terms` on requests to `path` (exact match of the path component).
     #[must_use]
     pub fn price(mut self, path: impl Into<String>, terms: PaymentTerms) -> Self {
