@@ -49,12 +49,7 @@ pub struct Journal {
 impl Journal {
     /// Opens the log at `dir`, creating it when absent.
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, JournalError> {
-        let dir = dir.as_ref();
-        let log = if dir.join("FORMAT").exists() {
-            FileLog::open(dir)?
-        } else {
-            FileLog::create(dir)?
-        };
+        let log = FileLog::open_or_create(dir)?;
         let size = log.size().0;
         Ok(Self {
             state: Mutex::new(State {

@@ -34,6 +34,8 @@ pub const MAX_ENTRY_BYTES: usize = 65_535;
 pub const MAX_BATCH: usize = 65_536;
 const HEADER: u64 = 4 + 32;
 const FORMAT: &[u8] = b"kya-log v1\n";
+/// The file that holds [`FORMAT`], written last when a log is created.
+const FORMAT_FILE: &str = "FORMAT";
 
 /// Why a log operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -193,7 +195,7 @@ impl FileLog {
                 .map_err(io_err("sync", &path))?;
         }
         // FORMAT last: a directory without it was never a complete log.
-        let format = dir.join("FORMAT");
+        let format = dir.join(FORMAT_FILE);
         let f = open_rw(&format, true)?;
         f.write_all_at(FORMAT, 0)
             .and_then(|()| f.sync_all())
@@ -205,12 +207,24 @@ impl FileLog {
         Self::open_locked(dir.to_owned(), lock)
     }
 
+    /// Opens the log in `dir`, or creates it when `dir` holds no log yet (missing or
+    /// empty): [`open`](Self::open) when its `FORMAT` file is there, else
+    /// [`create`](Self::create).
+    pub fn open_or_create(dir: impl AsRef<Path>) -> Result<Self, LogError> {
+        let dir = dir.as_ref();
+        if dir.join(FORMAT_FILE).exists() {
+            Self::open(dir)
+        } else {
+            Self::create(dir)
+        }
+    }
+
     /// Opens an existing log for appending and proving, taking the writer lock; recovers
     /// from a crash (see the module docs).
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, LogError> {
         let dir = dir.as_ref().to_owned();
         let format =
-            fs::read(dir.join("FORMAT")).map_err(|_| LogError::NotALog { path: dir.clone() })?;
+            fs::read(dir.join(FORMAT_FILE)).map_err(|_| LogError::NotALog { path: dir.clone() })?;
         if format != FORMAT {
             return Err(LogError::NotALog { path: dir });
         }
