@@ -9,11 +9,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::{Args, Subcommand};
 use kya_audit::audit::{ConsistencyEvidence, InclusionEvidence, hex_path};
 use kya_audit::{Anchor, Evidence, SignedReceipt, audit, explain};
-use kya_core::SecretKey;
 use kya_log::{FileLog, NoteVerifier, TreeSize};
 use kya_registry::{Address, B256, LogId, Registry, connect_http};
 
-use crate::io::read_key_file;
+use crate::io::read_secret_key;
 use crate::registry_cmds::{EthKey, Rpc, Target, eth_signer, read_deployment};
 
 #[derive(Subcommand, Debug)]
@@ -211,35 +210,23 @@ pub(crate) struct ListArgs {
 pub(crate) fn run(cmd: AuditCommand) -> Result<ExitCode> {
     match cmd {
         AuditCommand::LogKey(a) => {
-            let key = secret(&a.key)?;
+            let key = read_secret_key(&a.key)?;
             println!("{}", NoteVerifier::new(&a.origin, key.public_key())?);
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Prove(a) => prove(a),
-        AuditCommand::Anchor(a) => runtime()?.block_on(anchor(a)),
-        AuditCommand::Anchors(a) => runtime()?.block_on(anchors(a)),
+        AuditCommand::Anchor(a) => crate::io::runtime()?.block_on(anchor(a)),
+        AuditCommand::Anchors(a) => crate::io::runtime()?.block_on(anchors(a)),
         AuditCommand::Verify(a) => verify(a),
         AuditCommand::Explain(a) => {
             print!("{}", explain(read_receipt(&a.file)?.receipt()));
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::List(a) => list(a),
-        AuditCommand::RequestValidation(a) => runtime()?.block_on(request_validation(a)),
-        AuditCommand::RespondValidation(a) => runtime()?.block_on(respond_validation(a)),
-        AuditCommand::Validations(a) => runtime()?.block_on(validations(a)),
+        AuditCommand::RequestValidation(a) => crate::io::runtime()?.block_on(request_validation(a)),
+        AuditCommand::RespondValidation(a) => crate::io::runtime()?.block_on(respond_validation(a)),
+        AuditCommand::Validations(a) => crate::io::runtime()?.block_on(validations(a)),
     }
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?)
-}
-
-fn secret(path: &Path) -> Result<SecretKey> {
-    read_key_file(path)?
-        .secret_key()
-        .with_context(|| format!("key file {}", path.display()))
 }
 
 fn read_anchors(path: &Path) -> Result<Vec<Anchor>> {
@@ -249,7 +236,7 @@ fn read_anchors(path: &Path) -> Result<Vec<Anchor>> {
 
 fn prove(a: ProveArgs) -> Result<ExitCode> {
     let log = FileLog::open(&a.log).with_context(|| format!("opening {}", a.log.display()))?;
-    let key = secret(&a.key)?;
+    let key = read_secret_key(&a.key)?;
     let entry = log.entry(a.index)?;
     let receipt = SignedReceipt::from_slice(&entry)?;
     let origin = receipt.receipt().activity.log.origin.clone();
@@ -489,14 +476,14 @@ async fn request_validation(a: RequestValidationArgs) -> Result<ExitCode> {
     crate::registry_cmds::done(
         &a.rpc,
         &format!(
-            "asked {} to validate receipt 0x{} of agent {} (block {}, tx {})",
+            "asked {} to validate receipt {} of agent {} (block {}, tx {})",
             a.validator,
-            hex_of(&hash.0),
+            hash.to_b256(),
             a.agent_id,
             tx.block_number,
             tx.tx_hash
         ),
-        serde_json::json!({"requestHash": format!("0x{}", hex_of(&hash.0)), "block": tx.block_number, "tx": tx.tx_hash.to_string()}),
+        serde_json::json!({"requestHash": hash.to_b256().to_string(), "block": tx.block_number, "tx": tx.tx_hash.to_string()}),
     )
 }
 
@@ -510,9 +497,9 @@ async fn respond_validation(a: RespondValidationArgs) -> Result<ExitCode> {
     crate::registry_cmds::done(
         &a.rpc,
         &format!(
-            "answered {} for receipt 0x{} (block {}, tx {})",
+            "answered {} for receipt {} (block {}, tx {})",
             a.response,
-            hex_of(&hash.0),
+            hash.to_b256(),
             tx.block_number,
             tx.tx_hash
         ),
@@ -548,8 +535,4 @@ async fn validations(a: ValidationsArgs) -> Result<ExitCode> {
         all.push(serde_json::to_value(&status)?);
     }
     crate::registry_cmds::done(&a.rpc, text.trim_end(), serde_json::Value::Array(all))
-}
-
-fn hex_of(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

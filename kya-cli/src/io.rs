@@ -138,6 +138,14 @@ pub(crate) fn read_secret_key(path: &Path) -> Result<SecretKey> {
         .with_context(|| format!("key file {}", path.display()))
 }
 
+/// A single-threaded async runtime for one command's network calls.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
 /// Parses `90s`, `30m`, `12h`, `30d` (or plain seconds) into seconds.
 pub(crate) fn parse_duration(s: &str) -> Result<i64, String> {
     let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));

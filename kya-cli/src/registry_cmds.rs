@@ -286,10 +286,7 @@ pub(crate) struct ShowArgs {
 
 /// Runs a `kya registry` command.
 pub(crate) fn run(cmd: RegistryCommand) -> Result<ExitCode> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let rt = crate::io::runtime()?;
     rt.block_on(run_async(cmd))
 }
 

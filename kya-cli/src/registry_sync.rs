@@ -514,10 +514,7 @@ pub(crate) fn explain_evidence(
     }
     let timeout = Duration::from_secs(p.sources.request_timeout.max(1));
     let sources = Sources::connect(&p.sources.rpcs, p.sources.quorum, timeout)?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let rt = crate::io::runtime()?;
     let report = rt.block_on(async {
         let block = match snapshot
             .map(kya_registry::read_snapshot)

@@ -493,10 +493,7 @@ fn header(headers: &reqwest::header::HeaderMap, name: &str) -> Option<String> {
 }
 
 fn exchange(url: &str, request: &HttpRequest) -> Result<Reply> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the http client")?;
+    let runtime = crate::io::runtime()?;
     runtime.block_on(async {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
@@ -785,9 +782,7 @@ fn record_receipt(args: &VerifyArgs, outcome: &Outcome) -> Result<Option<Value>>
                 .context("--receipt-origin is needed without a did:web audience")?
         ),
     };
-    let key = crate::io::read_key_file(key_file)?
-        .secret_key()
-        .with_context(|| format!("key file {}", key_file.display()))?;
+    let key = crate::io::read_secret_key(key_file)?;
     let issuer = kya_audit::ReceiptIssuer::open(key, &origin, merchant, dir)
         .with_context(|| format!("receipt log {}", dir.display()))?;
     let receipt = issuer.record(request, &decided, outcome.at)?;
