@@ -75,6 +75,37 @@ pub(crate) fn parse_chain_bytes(bytes: &[u8], policy: &Policy) -> Result<Vec<Val
     }
 }
 
+/// Why base64url chain text (a `KYA-Chain` header) was refused.
+#[derive(Debug)]
+pub(crate) enum ChainTextError {
+    /// It decodes (or would decode) to more than the bound.
+    TooLarge {
+        /// The decoded length, or a lower bound of it.
+        len: usize,
+    },
+    /// It is not base64url without padding.
+    NotBase64(base64::DecodeError),
+}
+
+/// Decodes base64url text (no padding) of at most `max` bytes, refusing oversized text
+/// before decoding anything: the one reading of `KYA-Chain` text.
+pub(crate) fn decode_chain_text(text: &str, max: usize) -> Result<Vec<u8>, ChainTextError> {
+    use base64::Engine as _;
+    // base64url inflates by 4/3.
+    if text.len() / 4 * 3 > max {
+        return Err(ChainTextError::TooLarge {
+            len: text.len() / 4 * 3,
+        });
+    }
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .map_err(ChainTextError::NotBase64)?;
+    if bytes.len() > max {
+        return Err(ChainTextError::TooLarge { len: bytes.len() });
+    }
+    Ok(bytes)
+}
+
 /// Strict JSON parse under the policy's byte limit.
 pub(crate) fn parse_input(bytes: &[u8], policy: &Policy) -> Result<Value, VerifyError> {
     let max = policy.limits().max_input_bytes;

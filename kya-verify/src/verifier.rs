@@ -26,7 +26,8 @@ use crate::agent::{ChainDigest, VerifiedAgent};
 use crate::cache::{ChainCache, InputForm, context_tag, input_key};
 use crate::cards::AgentCardView;
 use crate::chain::{
-    Views, holder_signature, parse_chain_bytes, recheck_cached, verify_links, verify_single,
+    ChainTextError, Views, decode_chain_text, holder_signature, parse_chain_bytes, recheck_cached,
+    verify_links, verify_single,
 };
 use crate::clock::{Clock, SystemClock};
 use crate::decision::Decision;
@@ -437,18 +438,13 @@ impl Verifier {
     }
 }
 
-/// Decodes base64url text (no padding) of at most `max` bytes, refusing oversized text
-/// before decoding anything.
+/// The chain's bytes from its `KYA-Chain` text, under the policy's input bound.
 fn decode_base64url(text: &str, max: usize) -> Result<Vec<u8>, VerifyError> {
-    use base64::Engine as _;
-    let too_large = |len: usize| VerifyError::InputTooLarge { len, max };
-    if text.len() / 4 * 3 > max {
-        return Err(too_large(text.len() / 4 * 3));
-    }
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(text)
-        .map_err(|e| VerifyError::Malformed {
+    decode_chain_text(text, max).map_err(|e| match e {
+        ChainTextError::TooLarge { len } => VerifyError::InputTooLarge { len, max },
+        ChainTextError::NotBase64(e) => VerifyError::Malformed {
             link: None,
             reason: format!("the chain is not base64url without padding: {e}"),
-        })
+        },
+    })
 }

@@ -218,19 +218,16 @@ impl ChainRef {
 
     /// Reads `KYA-Chain` (at most `max_bytes` once decoded).
     pub fn parse_inline(value: &str, max_bytes: usize) -> Result<Self, HttpError> {
-        // base64url inflates by 4/3: refuse before decoding anything oversized.
-        if value.len() / 4 * 3 > max_bytes {
-            return Err(HttpError::ChainTooLarge { max_bytes });
-        }
-        let bytes = URL_SAFE_NO_PAD
-            .decode(value.trim_end_matches('='))
-            .map_err(|_| HttpError::ChainMalformed {
-                detail: "KYA-Chain is not base64url".to_owned(),
-            })?;
-        if bytes.len() > max_bytes {
-            return Err(HttpError::ChainTooLarge { max_bytes });
-        }
-        Ok(Self::Inline(bytes))
+        crate::chain::decode_chain_text(value.trim_end_matches('='), max_bytes)
+            .map(Self::Inline)
+            .map_err(|e| match e {
+                crate::chain::ChainTextError::TooLarge { .. } => {
+                    HttpError::ChainTooLarge { max_bytes }
+                }
+                crate::chain::ChainTextError::NotBase64(_) => HttpError::ChainMalformed {
+                    detail: "KYA-Chain is not base64url".to_owned(),
+                },
+            })
     }
 
     /// Reads `KYA-Chain-Digest`.
