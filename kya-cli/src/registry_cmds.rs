@@ -35,6 +35,9 @@ pub(crate) enum RegistryCommand {
     BindKey(BindKeyArgs),
     /// Replace an agent's Ed25519 key (the old one is retired for good).
     RotateKey(RotateKeyArgs),
+    /// Set (or clear) an agent's ERC-8004 wallet: the account its payments come from. The
+    /// new wallet consents by signing with its own key (--wallet-key-file).
+    SetWallet(SetWalletArgs),
     /// Bind an Ed25519 issuing key to the Ethereum key's own address (a did:pkh principal).
     BindPrincipalKey(BindPrincipalKeyArgs),
     /// Revoke a credential of an agent (by digest or file), or unbind one of its keys.
@@ -148,6 +151,27 @@ pub(crate) struct RotateKeyArgs {
     /// The key to bind instead (Multikey file or did:key).
     #[arg(long, value_name = "KEYFILE|DID")]
     new_key: String,
+}
+
+#[derive(Args, Debug)]
+#[command(group = clap::ArgGroup::new("wallet").required(true).args(["wallet_key_file", "unset"]))]
+pub(crate) struct SetWalletArgs {
+    #[command(flatten)]
+    rpc: Rpc,
+    #[command(flatten)]
+    key: EthKey,
+    #[command(flatten)]
+    target: Target,
+    /// The agent id.
+    #[arg(long, value_name = "ID")]
+    agent_id: U256,
+    /// A file holding the new wallet's Ethereum private key (0x + 64 hex digits); it signs
+    /// its consent only, and sends nothing.
+    #[arg(long, value_name = "FILE")]
+    wallet_key_file: Option<PathBuf>,
+    /// Clear the agent's wallet instead.
+    #[arg(long)]
+    unset: bool,
 }
 
 #[derive(Args, Debug)]
@@ -324,6 +348,7 @@ async fn run_async(cmd: RegistryCommand) -> Result<ExitCode> {
                 json!({"agentId": a.agent_id.to_string(), "oldKey": old.to_multibase(), "newKey": new.to_multibase(), "tx": tx}),
             )
         }
+        RegistryCommand::SetWallet(a) => set_wallet(a).await,
         RegistryCommand::BindPrincipalKey(a) => {
             let signer = eth_signer(&a.key)?;
             let principal = signer.address();
@@ -703,6 +728,28 @@ pub(crate) fn done(rpc: &Rpc, text: &str, value: Value) -> Result<ExitCode> {
         println!("{text}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn set_wallet(a: SetWalletArgs) -> Result<ExitCode> {
+    let reg = writer(&a.rpc, &a.key, &a.target)?;
+    let Some(path) = &a.wallet_key_file else {
+        let tx = reg.unset_agent_wallet(a.agent_id).await?;
+        return done(
+            &a.rpc,
+            &format!("agent {}: wallet cleared", a.agent_id),
+            json!({"agentId": a.agent_id.to_string(), "agentWallet": null, "tx": tx}),
+        );
+    };
+    let wallet = eth_signer(&EthKey {
+        eth_key_file: Some(path.clone()),
+        eth_key_env: String::new(),
+    })?;
+    let tx = reg.set_agent_wallet(a.agent_id, &wallet).await?;
+    done(
+        &a.rpc,
+        &format!("agent {}: wallet {}", a.agent_id, wallet.address()),
+        json!({"agentId": a.agent_id.to_string(), "agentWallet": wallet.address(), "tx": tx}),
+    )
 }
 
 /// The Ethereum signer: from --eth-key-file, else from the environment variable.

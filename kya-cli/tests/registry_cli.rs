@@ -400,3 +400,86 @@ fn unreachable_node_is_an_rpc_error() {
     );
     assert!(!err.contains("refused:"), "{err}");
 }
+
+/// An agent's ERC-8004 wallet is set by its owner with the wallet's own consent, and reaches
+/// the offline snapshot; a stranger cannot point someone else's agent at its wallet.
+#[test]
+fn agent_wallet_is_set_with_the_wallets_consent_and_synced() {
+    let env = Env::new();
+    let owner = ["--eth-key-file", "eth1.key"];
+    env.ok(
+        &["registry", "deploy", "--out", "registry.json"],
+        &[("KYA_ETH_KEY", env.env_key(0))],
+    );
+    env.keygen("agent.key");
+    let r = env.json(
+        &[
+            &["registry", "register", "--agent-key", "agent.key"][..],
+            &owner[..],
+        ]
+        .concat(),
+        &[],
+    );
+    let registration: AgentRegistration =
+        serde_json::from_value(r["registration"].clone()).unwrap();
+    let wallet = env.anvil.keys()[5].address();
+    std::fs::write(env.path().join("wallet.key"), env.env_key(5)).unwrap();
+    let wallet_of =
+        || env.json(&["registry", "show", "--agent-id", "0"], &[])["agentWallet"].clone();
+    // ERC-8004: the owner's address until set.
+    assert_eq!(wallet_of(), format!("{:#x}", env.anvil.keys()[1].address()));
+
+    // A stranger cannot set its own wallet on someone else's agent.
+    std::fs::write(env.path().join("stranger.key"), env.env_key(3)).unwrap();
+    let attempt = env.kya(
+        &[
+            "registry",
+            "set-wallet",
+            "--agent-id",
+            "0",
+            "--wallet-key-file",
+            "stranger.key",
+        ],
+        &[("KYA_ETH_KEY", env.env_key(3))],
+    );
+    assert!(!attempt.status.success());
+    assert_eq!(wallet_of(), format!("{:#x}", env.anvil.keys()[1].address()));
+
+    let set = env.json(
+        &[
+            &[
+                "registry",
+                "set-wallet",
+                "--agent-id",
+                "0",
+                "--wallet-key-file",
+                "wallet.key",
+            ][..],
+            &owner[..],
+        ]
+        .concat(),
+        &[],
+    );
+    assert_eq!(set["agentWallet"], format!("{wallet:#x}"));
+    assert_eq!(wallet_of(), format!("{wallet:#x}"));
+    env.mine(2);
+    env.ok(&["registry", "sync", "--out", "snapshot.json", "-q"], &[]);
+    let snap = Snapshot::load(&std::fs::read(env.path().join("snapshot.json")).unwrap()).unwrap();
+    let record = snap.agent(&registration).unwrap();
+    assert_eq!(record.agent_wallet, Some(wallet.0.0));
+
+    // Cleared: no wallet pays for the agent any more, online or offline.
+    env.ok(
+        &[
+            &["registry", "set-wallet", "--agent-id", "0", "--unset"][..],
+            &owner[..],
+        ]
+        .concat(),
+        &[],
+    );
+    assert_eq!(wallet_of(), Value::Null);
+    env.mine(2);
+    env.ok(&["registry", "sync", "--out", "snapshot.json", "-q"], &[]);
+    let snap = Snapshot::load(&std::fs::read(env.path().join("snapshot.json")).unwrap()).unwrap();
+    assert_eq!(snap.agent(&registration).unwrap().agent_wallet, None);
+}

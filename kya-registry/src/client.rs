@@ -7,8 +7,9 @@ use alloy::network::EthereumWallet;
 use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::rpc::types::{Filter, Log, TransactionReceipt};
+use alloy::signers::SignerSync as _;
 use alloy::signers::local::PrivateKeySigner;
-use alloy::sol_types::SolEvent;
+use alloy::sol_types::{SolEvent, SolStruct as _};
 use kya_core::credential::{AgentId, AgentRegistration, RegistryAddress};
 use kya_core::{CredentialDigest, PublicKey};
 use kya_verify::ReputationSummary;
@@ -22,6 +23,22 @@ use crate::bindings::KyaLogAnchor::{self, KyaLogAnchorInstance};
 use crate::bindings::KyaReputationRegistry::{self, KyaReputationRegistryInstance, NewFeedback};
 use crate::bindings::KyaValidationRegistry::{self, KyaValidationRegistryInstance};
 use crate::erc8004::{Erc8004Agent, Erc8004Registry};
+
+alloy::sol! {
+    /// ERC-8004's consent of a new agent wallet (EIP-712, domain `ERC8004IdentityRegistry`).
+    struct AgentWalletSet {
+        uint256 agentId;
+        address newWallet;
+        address owner;
+        uint256 deadline;
+    }
+}
+
+/// The identity registry's EIP-712 domain name and version (as the ERC-8004 reference's).
+const WALLET_DOMAIN_NAME: &str = "ERC8004IdentityRegistry";
+const WALLET_DOMAIN_VERSION: &str = "1";
+/// How long a wallet's consent stays valid, in chain seconds (the contract allows 5 minutes).
+const WALLET_CONSENT_SECONDS: u64 = 120;
 use crate::error::{RegistryError, Result};
 
 /// Connects to a JSON-RPC node over HTTP. With a `signer`, the provider signs and sends
@@ -416,6 +433,58 @@ impl Registry {
             self.identity
                 .setMetadata(agent_id, key.to_owned(), Bytes::copy_from_slice(value));
         send(call.send().await?).await
+    }
+
+    /// Makes `wallet` the agent's ERC-8004 `agentWallet` (owner or operator only): the new
+    /// wallet proves it consents by signing the registry's EIP-712 `AgentWalletSet` (agent,
+    /// wallet, current owner, deadline), valid for two minutes of chain time.
+    pub async fn set_agent_wallet(
+        &self,
+        agent_id: U256,
+        wallet: &PrivateKeySigner,
+    ) -> Result<TxInfo> {
+        let owner = self.identity.ownerOf(agent_id).call().await?;
+        let latest = self
+            .provider
+            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+            .await?
+            .ok_or_else(|| RegistryError::Unexpected("the node has no latest block".into()))?;
+        let deadline = U256::from(
+            latest
+                .header
+                .timestamp
+                .saturating_add(WALLET_CONSENT_SECONDS),
+        );
+        let consent = AgentWalletSet {
+            agentId: agent_id,
+            newWallet: wallet.address(),
+            owner,
+            deadline,
+        };
+        let domain = alloy::sol_types::Eip712Domain::new(
+            Some(WALLET_DOMAIN_NAME.into()),
+            Some(WALLET_DOMAIN_VERSION.into()),
+            Some(U256::from(self.deployment.chain_id)),
+            Some(self.deployment.identity),
+            None,
+        );
+        let signature = wallet
+            .sign_hash_sync(&consent.eip712_signing_hash(&domain))
+            .map_err(|e| {
+                RegistryError::Unexpected(format!("cannot sign the wallet consent: {e}"))
+            })?;
+        let call = self.identity.setAgentWallet(
+            agent_id,
+            wallet.address(),
+            deadline,
+            Bytes::copy_from_slice(&signature.as_bytes()),
+        );
+        send(call.send().await?).await
+    }
+
+    /// Clears the agent's `agentWallet` (owner or operator only): no wallet pays for it.
+    pub async fn unset_agent_wallet(&self, agent_id: U256) -> Result<TxInfo> {
+        send(self.identity.unsetAgentWallet(agent_id).send().await?).await
     }
 
     /// Binds an Ed25519 key to the agent (owner or operator only).

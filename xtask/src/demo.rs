@@ -16,14 +16,24 @@ use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
 use crate::cargo;
+use crate::shop::{Cast, Gateway, start_shop_service, whole_tokens};
 
 /// Anvil's first two well-known development accounts (public test keys, never real funds).
 const DEPLOYER_KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 const COMPANY_WALLET_KEY: &str =
     "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
 const COMPANY_WALLET: &str = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
-/// The merchant anchors its receipt log from anvil's first account (the deployer's).
+/// The merchant anchors its receipt log and settles payments from anvil's first account (the
+/// deployer's).
 const MERCHANT_WALLET: &str = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+/// Anvil's third account: the sub-agent's own wallet, holding its spending money.
+const SUBAGENT_WALLET_KEY: &str =
+    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";
+const SUBAGENT_WALLET: &str = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC";
+/// Where the shop's takings go (anvil's fifth account).
+const SHOP_PAYEE: &str = "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65";
+/// The checkout's price, in kUSD.
+const PRICE: &str = "12.50";
 /// The merchant's receipt log.
 const RECEIPT_LOG: &str = "shop.example/kya/receipts";
 
@@ -182,6 +192,79 @@ fn shell(args: &[&str]) -> String {
         .join(" ")
 }
 
+/// `kya sign-request` for a paid checkout at `url`, paying the terms in
+/// `payment-required.txt` from the sub-agent's wallet; without its last six arguments, the
+/// unpaid request.
+fn paid_checkout_request(url: &str) -> Vec<&str> {
+    vec![
+        "sign-request",
+        "--key",
+        "subagent.key",
+        "--chain",
+        "chain.json",
+        "--method",
+        "POST",
+        "--url",
+        url,
+        "--action",
+        "payments/send",
+        "--send",
+        "--payment-required",
+        "payment-required.txt",
+        "--pay-audience",
+        "did:web:shop.example",
+        "--eth-key-file",
+        "subagent-wallet.key",
+    ]
+}
+
+/// The shop's gateway: proxies to the shop's service, checks every request's kya signature
+/// and chain against the policy and a registry view it keeps synced, and charges the checkout
+/// in kUSD with x402, settling from the merchant's account.
+fn start_gateway(story: &Story, token: &str) -> Result<Gateway> {
+    let service = start_shop_service()?;
+    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    std::fs::write(
+        story.dir.join("facilitator.key"),
+        format!("{DEPLOYER_KEY}\n"),
+    )?;
+    let config = format!(
+        r#"listen = "127.0.0.1:{port}"
+mode = "proxy"
+upstream = "http://{service}"
+policy = "policy.json"
+# The gateway stands in for shop.example on a local port.
+authorities = ["shop.example", "127.0.0.1:{port}"]
+
+[[route]]
+method = "POST"
+path = "/api/checkout"
+action = "payments/send"
+[route.x402]
+price = "{PRICE}"
+
+[registry]
+deployment = "registry.json"
+rpc = ["{rpc}"]
+follow = "latest"
+poll_interval_ms = 200
+snapshot = "gateway-snapshot.json"
+max_age_secs = 60
+
+[x402]
+rpc = "{rpc}"
+chain_id = 31337
+token = "{token}"
+pay_to = "{SHOP_PAYEE}"
+eth_key_file = "facilitator.key"
+"#,
+        rpc = story.rpc_url,
+    );
+    std::fs::write(story.dir.join("gateway.toml"), &config)?;
+    println!("gateway.toml:\n{config}");
+    Gateway::start(&story.kya, &story.dir)
+}
+
 /// `eip155:<chain>:<registry>#<agent id>` from `kya registry register --json`.
 fn registration_of(registered: &Value) -> Result<String> {
     let r = &registered["registration"];
@@ -218,6 +301,14 @@ pub(crate) fn run(root: &Path) -> Result<()> {
         &["registry", "deploy", "--out", "registry.json"],
         Some(DEPLOYER_KEY),
     )?;
+    story.say(
+        "   and a USDC-like test stablecoin (kUSD, EIP-3009): the sub-agent's wallet gets 100.00",
+    );
+    let cast = Cast::new(root, &anvil.url);
+    let token = cast.deploy_token(root, DEPLOYER_KEY)?;
+    cast.mint(&token, DEPLOYER_KEY, SUBAGENT_WALLET, 100)?;
+    // Grants name the token by its CAIP-19 id, so a grant's ceiling is a ceiling on payments.
+    let kusd = format!("eip155:31337/erc20:{}", token.to_lowercase());
 
     story.say("2. keys: the company's Ed25519 issuing key, its shopping agent, a sub-agent");
     for who in ["company-issuing", "agent", "subagent"] {
@@ -270,9 +361,29 @@ pub(crate) fn run(root: &Path) -> Result<()> {
         .rsplit_once('#')
         .map(|(_, id)| id.to_owned())
         .context("agent id")?;
+    let subagent_id = subagent_reg
+        .rsplit_once('#')
+        .map(|(_, id)| id.to_owned())
+        .context("sub-agent id")?;
+    story.say("   the sub-agent's ERC-8004 wallet: its own, which consents by signature");
+    std::fs::write(
+        story.dir.join("subagent-wallet.key"),
+        format!("{SUBAGENT_WALLET_KEY}\n"),
+    )?;
+    story.kya(
+        &[
+            "registry",
+            "set-wallet",
+            "--agent-id",
+            &subagent_id,
+            "--wallet-key-file",
+            "subagent-wallet.key",
+        ],
+        wallet,
+    )?;
 
     story.say(
-        "4. the company authorises its agent: payments up to 100.00 USD at two shops, 30 days",
+        "4. the company authorises its agent: payments up to 100.00 kUSD at two shops, 30 days",
     );
     story.kya_to(
         "authorization.json",
@@ -293,7 +404,7 @@ pub(crate) fn run(root: &Path) -> Result<()> {
             "--max-amount",
             "100.00",
             "--asset",
-            "USD",
+            &kusd,
             "--audience",
             "did:web:shop.example",
             "--audience",
@@ -302,7 +413,7 @@ pub(crate) fn run(root: &Path) -> Result<()> {
     )?;
 
     story.say(
-        "5. the agent delegates a narrower share to its sub-agent: 25.00 USD, one shop, 7 days",
+        "5. the agent delegates a narrower share to its sub-agent: 25.00 kUSD, one shop, 7 days",
     );
     story.kya_to(
         "delegation.json",
@@ -323,7 +434,7 @@ pub(crate) fn run(root: &Path) -> Result<()> {
             "--max-amount",
             "25.00",
             "--asset",
-            "USD",
+            &kusd,
             "--audience",
             "did:web:shop.example",
         ],
@@ -349,7 +460,7 @@ pub(crate) fn run(root: &Path) -> Result<()> {
             "--max-amount",
             "500.00",
             "--asset",
-            "USD",
+            &kusd,
             "--audience",
             "did:web:shop.example",
         ],
@@ -382,6 +493,7 @@ pub(crate) fn run(root: &Path) -> Result<()> {
             "audience": "did:web:shop.example"
         }),
     )?;
+    let amount = format!("{PRICE} {kusd}");
     let sign_request = [
         "sign-request",
         "--key",
@@ -395,7 +507,7 @@ pub(crate) fn run(root: &Path) -> Result<()> {
         "--action",
         "payments/send",
         "--amount",
-        "12.50 USD",
+        &amount,
         "--json",
     ];
     story.kya_to("request.json", &sign_request)?;
@@ -428,6 +540,35 @@ pub(crate) fn run(root: &Path) -> Result<()> {
     ];
     story.kya(&anchor, Some(DEPLOYER_KEY))?;
 
+    story.say(
+        "7b. the shop's gateway (kya serve) charges 12.50 kUSD per checkout with x402; the sub-agent pays from its registered wallet",
+    );
+    let gateway = start_gateway(&story, &token)?;
+    let checkout = format!("http://{}/api/checkout", gateway.addr);
+    let paid_checkout = paid_checkout_request(&checkout);
+    let shop_before = cast.balance(&token, SHOP_PAYEE)?;
+    let unpaid = story.show(&paid_checkout[..paid_checkout.len() - 6], None)?;
+    let terms = String::from_utf8_lossy(&unpaid.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("PAYMENT-REQUIRED: "))
+        .map(str::to_owned)
+        .context("the unpaid checkout got no 402 with PAYMENT-REQUIRED")?;
+    std::fs::write(story.dir.join("payment-required.txt"), terms)?;
+    println!("   (the terms saved to payment-required.txt; the agent pays them)");
+    story.kya(&paid_checkout, None)?;
+    let shop_after = cast.balance(&token, SHOP_PAYEE)?;
+    cast.balance(&token, SUBAGENT_WALLET)?;
+    if shop_after.checked_sub(shop_before) != Some(12_500_000) {
+        bail!(
+            "the shop received {} kUSD instead of {PRICE}",
+            whole_tokens(shop_after.saturating_sub(shop_before))
+        );
+    }
+    println!(
+        "the shop received exactly {} kUSD",
+        whole_tokens(shop_after - shop_before)
+    );
+
     // Block times have one-second resolution, and an auditor counts a revocation mined in
     // the same second as a decision against it: let the revocation come a second later.
     std::thread::sleep(Duration::from_millis(1100));
@@ -456,6 +597,20 @@ pub(crate) fn run(root: &Path) -> Result<()> {
     if !out.contains("revoked") {
         bail!("the denial does not name the revocation");
     }
+
+    story.say("9b. the same paid checkout at the gateway is refused before any money moves");
+    gateway.wait_for_block(cast.block_number()?)?;
+    let refused = story.show(&paid_checkout, None)?;
+    let said = String::from_utf8_lossy(&refused.stdout);
+    if refused.status.success() || !said.contains("revoked") {
+        bail!("a paid checkout through a revoked delegation was not refused as revoked");
+    }
+    if cast.balance(&token, SHOP_PAYEE)? != shop_after
+        || cast.balance(&token, SUBAGENT_WALLET)? != 100_000_000 - 12_500_000
+    {
+        bail!("money moved for a refused checkout");
+    }
+    drop(gateway);
 
     story.say(
         "10. re-serialised with one more @context entry, the revoked delegation is still refused",

@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 mod demo;
+mod shop;
 mod vectors;
 
 use std::path::{Path, PathBuf};
