@@ -6,6 +6,8 @@ mod eip3009;
 #[cfg(feature = "facilitator")]
 mod facilitator;
 mod gate;
+#[cfg(feature = "tower")]
+pub mod middleware;
 mod pay;
 mod terms;
 pub mod wire;

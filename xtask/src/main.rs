@@ -108,6 +108,18 @@ fn test(root: &Path) -> Result<()> {
     run(cargo()
         .args(["test", "--workspace", "--locked", "--doc"])
         .env("PATH", &path))?;
+    // Tests behind features no workspace member enables (the x402 tower middleware).
+    run(cargo()
+        .args([
+            "test",
+            "--locked",
+            "-p",
+            "kya-x402",
+            "--all-features",
+            "--test",
+            "middleware",
+        ])
+        .env("PATH", &path))?;
     vectors::run(root, true)?;
     python_tests(root)?;
     js_tests(root)?;

@@ -1,0 +1,208 @@
+//! The tower middleware (`PaidLayer`) on a real anvil: an unpaid request gets 402 and never
+//! reaches the service; a paid one is settled first (the merchant's balance rises by exactly
+//! the price) and reaches it with the payment in its extensions; a replayed payment, one over
+//! the grant and one on a revoked chain move nothing and reach nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use common::{CHECKOUT, Shop};
+use http_body_util::Full;
+use kya_core::Timestamp;
+use kya_core::grant::Action;
+use kya_verify::http::HttpRequest;
+use kya_x402::middleware::{KyaPaid, PaidLayer};
+use kya_x402::{
+    Facilitator, KnownToken, PaymentRequired, SettleResponse, U256, choose_requirements,
+    create_payment,
+};
+use tower_layer::Layer as _;
+use tower_service::Service as _;
+
+/// The merchant's own service: records the payments it was handed, answers 200.
+#[derive(Clone, Default)]
+struct Checkout {
+    seen: Arc<Mutex<Vec<Option<String>>>>,
+}
+
+impl tower_service::Service<http::Request<Full<Bytes>>> for Checkout {
+    type Response = http::Response<String>;
+    type Error = std::convert::Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<Full<Bytes>>) -> Self::Future {
+        let paid = request
+            .extensions()
+            .get::<KyaPaid>()
+            .map(|p| p.settlement.transaction.clone());
+        self.seen.lock().unwrap().push(paid);
+        Box::pin(async { Ok(http::Response::new("order placed".to_owned())) })
+    }
+}
+
+/// The kya request as the HTTP request a server would hand the layer.
+fn http_request(request: &HttpRequest) -> http::Request<Full<Bytes>> {
+    let mut builder = http::Request::builder()
+        .method(request.method.as_str())
+        .uri(&request.path)
+        .header("host", &request.authority);
+    for (name, value) in &request.headers {
+        builder = builder.header(name, value);
+    }
+    builder
+        .body(Full::new(Bytes::from(request.body.clone())))
+        .unwrap()
+}
+
+async fn send(
+    service: &mut kya_x402::middleware::PaidService<Checkout>,
+    request: &HttpRequest,
+) -> http::Response<String> {
+    std::future::poll_fn(|cx| service.poll_ready(cx))
+        .await
+        .unwrap();
+    service.call(http_request(request)).await.unwrap()
+}
+
+fn header<'r>(r: &'r http::Response<String>, name: &str) -> Option<&'r str> {
+    r.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+fn code(r: &http::Response<String>) -> String {
+    let body: serde_json::Value = serde_json::from_str(r.body()).unwrap();
+    body["reasons"][0]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The agent pays the 402's requirements its grants allow.
+fn pay(shop: &Shop, required: &str) -> String {
+    let required = PaymentRequired::from_header(required).unwrap();
+    let grants: Vec<kya_core::grant::Grant> =
+        serde_json::from_value(shop.chain[1]["credentialSubject"]["grants"].clone()).unwrap();
+    let tokens = [KnownToken {
+        asset: kya_x402::caip19_erc20(31_337, shop.token).unwrap(),
+        decimals: 6,
+    }];
+    let (chosen, _) = choose_requirements(
+        &required,
+        &grants,
+        &Action::parse("payments/send").unwrap(),
+        Some("did:web:shop.example"),
+        &tokens,
+        Timestamp::now(),
+    )
+    .expect("the grants allow the price");
+    create_payment(&shop.agent_wallet, &required, chosen, Timestamp::now())
+        .unwrap()
+        .to_header()
+}
+
+async fn layer(
+    shop: &Shop,
+    price: &str,
+    checkout: &Checkout,
+) -> kya_x402::middleware::PaidService<Checkout> {
+    let facilitator = Facilitator::connect(shop.anvil.endpoint(), shop.anvil.keys()[6].clone())
+        .await
+        .unwrap();
+    PaidLayer::new(shop.gate(price), Arc::new(facilitator)).layer(checkout.clone())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settles_before_the_service_and_never_twice() {
+    let shop = Shop::open("25.00", None).await;
+    let checkout = Checkout::default();
+    let mut service = layer(&shop, "12.50", &checkout).await;
+    let start = shop.balance(shop.merchant).await;
+
+    // Unpaid: 402, the requirements in the header and as the body; the service not called.
+    let r = send(&mut service, &shop.request(CHECKOUT, None, None)).await;
+    assert_eq!(r.status(), 402);
+    let required = header(&r, "payment-required").unwrap().to_owned();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(r.body()).unwrap(),
+        serde_json::to_value(PaymentRequired::from_header(&required).unwrap()).unwrap()
+    );
+    assert!(checkout.seen.lock().unwrap().is_empty());
+
+    // Paid within the grant: settled, then handed to the service with the transaction.
+    let payment = pay(&shop, &required);
+    let r = send(&mut service, &shop.request(CHECKOUT, None, Some(&payment))).await;
+    assert_eq!(r.status(), 200, "{}", r.body());
+    let settled = SettleResponse::from_header(header(&r, "payment-response").unwrap()).unwrap();
+    assert!(settled.success);
+    assert_eq!(
+        *checkout.seen.lock().unwrap(),
+        vec![Some(settled.transaction.clone())]
+    );
+    let paid = shop.balance(shop.merchant).await;
+    assert_eq!(paid - start, U256::from(12_500_000u64));
+
+    // The same payment under a fresh kya signature: not settled again, not served.
+    let r = send(&mut service, &shop.request(CHECKOUT, None, Some(&payment))).await;
+    assert_eq!(r.status(), 402, "{}", r.body());
+    assert_eq!(code(&r), "x402_settlement_failed");
+    let failed = SettleResponse::from_header(header(&r, "payment-response").unwrap()).unwrap();
+    assert!(!failed.success);
+    assert_eq!(checkout.seen.lock().unwrap().len(), 1);
+    assert_eq!(shop.balance(shop.merchant).await, paid);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_move_nothing_and_reach_nothing() {
+    let shop = Shop::open("25.00", None).await;
+    let checkout = Checkout::default();
+    let start = (
+        shop.balance(shop.merchant).await,
+        shop.balance(shop.agent_wallet.address()).await,
+    );
+
+    // A price over the grant (30.00 > 25.00), paid by an agent that ignores its grants.
+    let mut over = layer(&shop, "30.00", &checkout).await;
+    let r = send(&mut over, &shop.request(CHECKOUT, None, None)).await;
+    let required = PaymentRequired::from_header(header(&r, "payment-required").unwrap()).unwrap();
+    let payment = create_payment(
+        &shop.agent_wallet,
+        &required,
+        &required.accepts[0],
+        Timestamp::now(),
+    )
+    .unwrap()
+    .to_header();
+    let r = send(&mut over, &shop.request(CHECKOUT, None, Some(&payment))).await;
+    assert_eq!(r.status(), 403, "{}", r.body());
+    assert_eq!(code(&r), "x402_grants_deny");
+    assert!(header(&r, "payment-required").is_some());
+
+    // Within the grant, but the chain is revoked: the kya gate refuses first.
+    let mut service = layer(&shop, "12.50", &checkout).await;
+    let r = send(&mut service, &shop.request(CHECKOUT, None, None)).await;
+    let payment = pay(&shop, header(&r, "payment-required").unwrap());
+    shop.registry
+        .revoke(&shop.registration, shop.leaf_digest, 9, Timestamp::now());
+    let r = send(&mut service, &shop.request(CHECKOUT, None, Some(&payment))).await;
+    assert_eq!(r.status(), 401, "{}", r.body());
+    assert_eq!(code(&r), "revoked");
+    assert!(header(&r, "payment-response").is_none());
+
+    assert!(checkout.seen.lock().unwrap().is_empty());
+    assert_eq!(
+        (
+            shop.balance(shop.merchant).await,
+            shop.balance(shop.agent_wallet.address()).await
+        ),
+        start
+    );
+}
