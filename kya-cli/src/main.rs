@@ -234,10 +234,26 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("kya: error: {e:#}");
+            eprintln!("kya: error: {}", error_chain(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes, `: `-separated; a cause whose text the error before it already
+/// carries (errors that display their source) is not repeated.
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+    }
+    out
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
@@ -484,4 +500,34 @@ fn inspect(args: InspectArgs) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_chain;
+
+    /// An error that displays its source and also exposes it (as many do).
+    #[derive(Debug)]
+    struct ShowsItsSource(std::io::Error);
+
+    impl std::fmt::Display for ShowsItsSource {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "outer: {}", self.0)
+        }
+    }
+
+    impl std::error::Error for ShowsItsSource {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn a_cause_is_printed_once() {
+        let io = std::io::Error::other("disk full");
+        let e = anyhow::Error::new(ShowsItsSource(io)).context("writing out.json");
+        assert_eq!(error_chain(&e), "writing out.json: outer: disk full");
+        let plain = anyhow::anyhow!("inner").context("middle").context("top");
+        assert_eq!(error_chain(&plain), "top: middle: inner");
+    }
 }
