@@ -458,7 +458,7 @@ pub fn hash_canonical_parts(
 
 /// The `proofValue` of a signature: `z` + base58btc of its 64 bytes.
 pub fn proof_value(signature: &Signature) -> String {
-    multibase::encode(multibase::Base::Base58Btc, signature.to_bytes())
+    crate::key::base58btc_multibase(&signature.to_bytes())
 }
 
 fn str_property<'a>(
