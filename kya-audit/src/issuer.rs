@@ -8,6 +8,7 @@ use kya_core::{DidKey, SecretKey, Timestamp};
 use kya_verify::http::{Admitted, CheckedSignature, HttpRequest, Refusal};
 use sha2::{Digest as _, Sha256};
 
+use crate::jcs::SignerNames;
 use crate::journal::{Journal, JournalError};
 use crate::receipt::{
     Activity, AmountRecord, ChargeRecord, DecisionRecord, LogPosition, Outcome, ReasonRecord,
@@ -22,7 +23,7 @@ pub const RECEIPT_HEADER: &str = "KYA-Receipt";
 #[derive(Debug)]
 pub struct ReceiptIssuer {
     key: SecretKey,
-    issuer: DidKey,
+    names: SignerNames,
     origin: String,
     merchant: String,
     journal: Journal,
@@ -39,7 +40,7 @@ impl ReceiptIssuer {
         dir: impl AsRef<Path>,
     ) -> Result<Self, JournalError> {
         Ok(Self {
-            issuer: DidKey::from_public_key(key.public_key()),
+            names: SignerNames::new(DidKey::from_public_key(key.public_key())),
             key,
             origin: origin.into(),
             merchant: merchant.into(),
@@ -130,19 +131,15 @@ impl ReceiptIssuer {
         now: Timestamp,
     ) -> Result<SignedReceipt, JournalError> {
         let (_, receipt) = self.journal.append_with(|index| {
+            let mut activity = activity;
+            activity.log.index = index;
             let receipt = Receipt {
-                issuer: self.issuer,
+                issuer: self.names.did,
                 decided_at: now,
                 agent,
-                activity: Activity {
-                    log: LogPosition {
-                        origin: self.origin.clone(),
-                        index,
-                    },
-                    ..activity.clone()
-                },
+                activity,
             };
-            receipt.sign(&self.key)
+            receipt.sign_named(&self.key, &self.names)
         })?;
         Ok(receipt)
     }
@@ -153,7 +150,6 @@ impl ReceiptIssuer {
         request: &HttpRequest,
         outcome: &Result<Admitted, Refusal>,
     ) -> (Option<DidKey>, Activity) {
-        let seen = request_record(request, None, None);
         let (agent, principal, chain, request, decision, charges) = match outcome {
             Ok(admitted) => (
                 Some(*admitted.agent.agent()),
@@ -206,7 +202,7 @@ impl ReceiptIssuer {
                 None,
                 None,
                 None,
-                seen,
+                request_record(request, None, None),
                 DecisionRecord {
                     outcome: Outcome::Refused,
                     status: e.status(),
@@ -244,7 +240,10 @@ fn request_record(
     judged: Option<&Request>,
 ) -> RequestRecord {
     // Bounded: the gate refuses longer values, but a refused request may carry anything.
-    let cut = |s: &str, n: usize| s.chars().take(n).collect::<String>();
+    let cut = |s: &str, n: usize| match s.char_indices().nth(n) {
+        Some((end, _)) => s[..end].to_owned(),
+        None => s.to_owned(),
+    };
     RequestRecord {
         method: cut(&request.method, 16),
         authority: cut(&request.authority, 256),

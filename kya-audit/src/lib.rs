@@ -5,6 +5,7 @@ pub mod audit;
 pub mod explain;
 pub mod history;
 pub mod issuer;
+mod jcs;
 pub mod journal;
 pub mod receipt;
 

@@ -8,10 +8,12 @@
 
 use kya_core::credential::{KYA_V1_CONTEXT, VC_V2_CONTEXT};
 use kya_core::json::{JsonLimits, canonicalize, parse_strict};
-use kya_core::proof::{self, ProofOptions};
+use kya_core::proof;
 use kya_core::{CredentialDigest, DidKey, Ed25519Signer, PublicKey, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+
+use crate::jcs::{self, SignerNames};
 
 /// The credential type of a receipt.
 pub const RECEIPT_TYPE: &str = "AgentReceipt";
@@ -210,7 +212,8 @@ pub struct Receipt {
 }
 
 impl Receipt {
-    /// The unsigned credential document.
+    /// The unsigned credential document ([`sign`](Self::sign) writes its JCS form directly,
+    /// byte for byte the same).
     pub fn to_document(&self) -> Result<Value, ReceiptError> {
         let activity =
             serde_json::to_value(&self.activity).map_err(|e| ReceiptError::Form(e.to_string()))?;
@@ -230,16 +233,27 @@ impl Receipt {
 
     /// Signs the receipt with the issuer's key: its JCS bytes, ready for the log.
     pub fn sign(&self, signer: &dyn Ed25519Signer) -> Result<SignedReceipt, ReceiptError> {
-        if DidKey::from_public_key(signer.public_key()) != self.issuer {
+        let did = DidKey::from_public_key(signer.public_key());
+        if did != self.issuer {
             return Err(ReceiptError::SignerMismatch);
         }
-        let options = ProofOptions::assertion(signer.public_key()).created(self.decided_at);
-        let secured = proof::sign(&self.to_document()?, &options, signer)?;
-        let bytes = canonicalize(&secured)?;
+        self.clone().sign_named(signer, &SignerNames::new(did))
+    }
+
+    /// As [`sign`](Self::sign), with the signer's names worked out once by the caller.
+    pub(crate) fn sign_named(
+        self,
+        signer: &dyn Ed25519Signer,
+        names: &SignerNames,
+    ) -> Result<SignedReceipt, ReceiptError> {
+        if names.did != self.issuer || names.did.public_key() != signer.public_key() {
+            return Err(ReceiptError::SignerMismatch);
+        }
+        let bytes = jcs::signed_bytes(&self, names, signer)?;
         Ok(SignedReceipt {
             digest: CredentialDigest::of_canonical(&bytes),
             bytes,
-            receipt: self.clone(),
+            receipt: self,
         })
     }
 }

@@ -165,6 +165,92 @@ fn write_canonical(value: &Value, out: &mut Vec<u8>) -> Result<(), JsonError> {
     Ok(())
 }
 
+/// JCS (RFC 8785) output written straight from typed data, for documents whose shape is
+/// fixed (a receipt): the same string and number rules as [`canonicalize`], without first
+/// building a `Value`. The caller gives each object's members in JCS order (UTF-16 code
+/// units; byte order for the ASCII names such documents use), checked in debug builds.
+#[derive(Debug)]
+pub struct JcsObject<'a> {
+    out: &'a mut Vec<u8>,
+    previous: Option<&'static str>,
+}
+
+impl<'a> JcsObject<'a> {
+    /// Opens an object at the end of `out`.
+    pub fn open(out: &'a mut Vec<u8>) -> Self {
+        out.push(b'{');
+        Self {
+            out,
+            previous: None,
+        }
+    }
+
+    /// Writes the member name `key` (and the comma before it); the caller writes the value
+    /// into the returned buffer next.
+    pub fn member(&mut self, key: &'static str) -> Result<&mut Vec<u8>, JsonError> {
+        debug_assert!(
+            self.previous
+                .is_none_or(|p| p.encode_utf16().cmp(key.encode_utf16()).is_lt()),
+            "jcs member `{key}` after `{:?}`",
+            self.previous
+        );
+        if self.previous.is_some() {
+            self.out.push(b',');
+        }
+        self.previous = Some(key);
+        write_string(key, self.out)?;
+        self.out.push(b':');
+        Ok(self.out)
+    }
+
+    /// A string member.
+    pub fn string(&mut self, key: &'static str, value: &str) -> Result<(), JsonError> {
+        let out = self.member(key)?;
+        write_string(value, out)
+    }
+
+    /// A string member when `value` is some (absent members are left out).
+    pub fn optional_string(
+        &mut self,
+        key: &'static str,
+        value: Option<&str>,
+    ) -> Result<(), JsonError> {
+        value.map_or(Ok(()), |v| self.string(key, v))
+    }
+
+    /// An unsigned integer member.
+    pub fn unsigned(&mut self, key: &'static str, value: u64) -> Result<(), JsonError> {
+        let out = self.member(key)?;
+        write_jcs_unsigned(value, out)
+    }
+
+    /// How many bytes the buffer holds so far (where the next comma or `}` goes).
+    pub fn position(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Closes the object.
+    pub fn close(self) {
+        self.out.push(b'}');
+    }
+}
+
+/// Writes `s` as a JCS string (what [`canonicalize`] writes for it).
+pub fn write_jcs_string(s: &str, out: &mut Vec<u8>) -> Result<(), JsonError> {
+    write_string(s, out)
+}
+
+/// Writes `n` as a JCS number (what [`canonicalize`] writes for it: its digits up to 2^53,
+/// the nearest double's ECMAScript form beyond).
+pub fn write_jcs_unsigned(n: u64, out: &mut Vec<u8>) -> Result<(), JsonError> {
+    write_number(&serde_json::Number::from(n), out)
+}
+
+/// Writes `value` in JCS form (what [`canonicalize`] returns for it).
+pub fn write_jcs_value(value: &Value, out: &mut Vec<u8>) -> Result<(), JsonError> {
+    write_canonical(value, out)
+}
+
 /// Writes one JSON value in JCS form.
 type WriteValue<'a> = dyn FnMut(&Value, &mut Vec<u8>) -> Result<(), JsonError> + 'a;
 

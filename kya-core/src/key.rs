@@ -111,10 +111,10 @@ impl PublicKey {
 
     /// The `z6Mk…` Multikey `publicKeyMultibase`.
     pub fn to_multibase(&self) -> String {
-        let mut bytes = Vec::with_capacity(34);
-        bytes.extend_from_slice(&ED25519_PUB_PREFIX);
-        bytes.extend_from_slice(self.0.as_bytes());
-        multibase::encode(multibase::Base::Base58Btc, bytes)
+        let mut bytes = [0u8; 34];
+        bytes[..2].copy_from_slice(&ED25519_PUB_PREFIX);
+        bytes[2..].copy_from_slice(self.0.as_bytes());
+        base58btc_multibase(&bytes)
     }
 
     /// Checks a signature under kya's Ed25519 rule ([`crate::ed25519::verify`]): canonical
@@ -332,6 +332,51 @@ impl MultikeyFile {
     }
 }
 
+/// `z` + base58btc of `bytes`: exactly what `multibase::encode(Base58Btc, bytes)` writes (a
+/// test compares them), without its digit-by-digit long division. The number is held in
+/// limbs of base 58^5, fed four bytes at a time, then each limb gives five digits.
+pub(crate) fn base58btc_multibase(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 58] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+    const LIMB: u64 = 58u64.pow(5);
+    let zeros = bytes.iter().take_while(|&&b| b == 0).count();
+    let rest = &bytes[zeros..];
+    // Little-endian limbs, each below 58^5 < 2^30, so limb * 2^32 + carry fits in a u64.
+    let mut limbs: Vec<u64> = Vec::with_capacity(rest.len() * 8 / 29 + 2);
+    let head = rest.len() % 4;
+    let chunks = std::iter::once(&rest[..head])
+        .filter(|c| !c.is_empty())
+        .chain(rest[head..].chunks(4));
+    for chunk in chunks {
+        let shift = 1u64 << (8 * chunk.len());
+        let mut carry = chunk.iter().fold(0u64, |n, &b| (n << 8) | u64::from(b));
+        for limb in &mut limbs {
+            let x = *limb * shift + carry;
+            *limb = x % LIMB;
+            carry = x / LIMB;
+        }
+        while carry > 0 {
+            limbs.push(carry % LIMB);
+            carry /= LIMB;
+        }
+    }
+    let mut digits = Vec::with_capacity(limbs.len() * 5);
+    for mut limb in limbs.iter().copied() {
+        for _ in 0..5 {
+            digits.push(ALPHABET[(limb % 58) as usize]);
+            limb /= 58;
+        }
+    }
+    // The top limb's leading zero digits are not digits of the number.
+    while digits.last() == Some(&ALPHABET[0]) {
+        digits.pop();
+    }
+    let mut out = String::with_capacity(1 + zeros + digits.len());
+    out.push('z');
+    out.extend(std::iter::repeat_n('1', zeros));
+    out.extend(digits.iter().rev().map(|&d| char::from(d)));
+    out
+}
+
 fn decode_base58btc(s: &str, shown: impl Fn() -> String) -> Result<Vec<u8>, KeyError> {
     // Multibase allows many bases; Multikey requires base58btc, so insist on `z` first.
     if !s.starts_with('z') {
@@ -360,6 +405,31 @@ fn strip_prefix<'a>(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// The fast base58btc writer is multibase's, byte for byte: any bytes, leading zeros,
+    /// all zeros, every length a key, a signature or a digest has.
+    #[test]
+    fn base58btc_matches_multibase() {
+        use proptest::prelude::*;
+        let reference = |b: &[u8]| multibase::encode(multibase::Base::Base58Btc, b);
+        for len in 0..=80 {
+            for fill in [0u8, 1, 0x7f, 0xff] {
+                let mut b = vec![fill; len];
+                assert_eq!(super::base58btc_multibase(&b), reference(&b), "{b:?}");
+                if let Some(last) = b.last_mut() {
+                    *last ^= 0x5a;
+                }
+                assert_eq!(super::base58btc_multibase(&b), reference(&b), "{b:?}");
+            }
+        }
+        proptest!(ProptestConfig::with_cases(4000), |(
+            zeros in 0usize..4,
+            b in proptest::collection::vec(any::<u8>(), 0..100),
+        )| {
+            let b = [vec![0; zeros], b].concat();
+            prop_assert_eq!(super::base58btc_multibase(&b), reference(&b));
+        });
+    }
 
     const W3C_PUBLIC: &str = "z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2";
     const W3C_SECRET: &str = "z3u2en7t5LR2WtQH5PfFqMqwVHBeXouLzo6haApm8XHqvjxq";

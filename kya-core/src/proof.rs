@@ -250,10 +250,7 @@ pub fn sign(
         Value::Object(p) => p,
         _ => return Err(ProofError::NotAnObject),
     };
-    proof.insert(
-        "proofValue".into(),
-        multibase::encode(multibase::Base::Base58Btc, signature.to_bytes()).into(),
-    );
+    proof.insert("proofValue".into(), proof_value(&signature).into());
     let mut secured = object.clone();
     secured.insert("proof".into(), Value::Object(proof));
     Ok(Value::Object(secured))
@@ -437,11 +434,31 @@ fn proof_object(secured: &Value) -> Result<(&Object, &Object), ProofError> {
 /// `hashData`: SHA-256 of the canonical proof configuration, then of the canonical
 /// unsecured document, each given as two slices hashed in turn.
 fn hash_data(config: [&[u8]; 2], unsecured: [&[u8]; 2]) -> [u8; 64] {
-    let hash = |[a, b]: [&[u8]; 2]| Sha256::new().chain_update(a).chain_update(b).finalize();
+    hash_canonical_parts(&config, &unsecured)
+}
+
+/// `hashData` (the signed message) from canonical forms a signer wrote itself: SHA-256 of
+/// JCS(proof config), then of JCS(document without proof), each given as the byte slices
+/// that make it up, in order.
+pub fn hash_canonical_parts(
+    canonical_proof_config: &[&[u8]],
+    canonical_document: &[&[u8]],
+) -> [u8; 64] {
+    let hash = |parts: &[&[u8]]| {
+        parts
+            .iter()
+            .fold(Sha256::new(), |h, part| h.chain_update(part))
+            .finalize()
+    };
     let mut message = [0u8; 64];
-    message[..32].copy_from_slice(&hash(config));
-    message[32..].copy_from_slice(&hash(unsecured));
+    message[..32].copy_from_slice(&hash(canonical_proof_config));
+    message[32..].copy_from_slice(&hash(canonical_document));
     message
+}
+
+/// The `proofValue` of a signature: `z` + base58btc of its 64 bytes.
+pub fn proof_value(signature: &Signature) -> String {
+    crate::key::base58btc_multibase(&signature.to_bytes())
 }
 
 fn str_property<'a>(
