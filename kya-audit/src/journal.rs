@@ -83,6 +83,15 @@ impl Journal {
             }
             let index = state.next;
             let entry = make(index).map_err(|e| JournalError::Entry(e.to_string()))?;
+            // Refused here, the entry costs its own request only: in a batch, the log would
+            // refuse the write and stop for everyone.
+            let len = entry.as_ref().len();
+            if len > kya_log::MAX_ENTRY_BYTES {
+                return Err(JournalError::Entry(format!(
+                    "the entry of {len} bytes is larger than the log's {} bytes",
+                    kya_log::MAX_ENTRY_BYTES
+                )));
+            }
             state.pending.push(entry.as_ref().to_vec());
             state.next += 1;
             (index, entry)
@@ -125,6 +134,11 @@ impl Journal {
         }
     }
 
+    /// Whether a failed write stopped the log: it takes nothing more until reopened.
+    pub fn is_stopped(&self) -> bool {
+        lock(&self.state).stopped
+    }
+
     /// The log's size (durable entries).
     pub fn size(&self) -> TreeSize {
         lock(&self.log).size()
@@ -153,5 +167,30 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     match m.lock() {
         Ok(g) => g,
         Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::{Journal, JournalError};
+
+    #[test]
+    fn an_entry_too_large_for_the_log_costs_only_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(dir.path()).unwrap();
+        let big = vec![b'x'; kya_log::MAX_ENTRY_BYTES + 1];
+        let refused = journal.append_with(|_| Ok::<_, JournalError>(big));
+        assert!(
+            matches!(refused, Err(JournalError::Entry(_))),
+            "{refused:?}"
+        );
+        assert!(!journal.is_stopped());
+        // The next entry gets the index the refused one did not use.
+        let (index, _) = journal
+            .append_with(|_| Ok::<_, JournalError>(b"a receipt".to_vec()))
+            .unwrap();
+        assert_eq!(index, 0);
+        assert_eq!(journal.size().0, 1);
     }
 }

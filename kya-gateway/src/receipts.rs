@@ -73,6 +73,11 @@ impl Receipts {
         self.required
     }
 
+    /// Whether a failed write stopped the receipt log (until the gateway is restarted).
+    pub(crate) fn stopped(&self) -> bool {
+        self.issuer.journal().is_stopped()
+    }
+
     /// Signs and logs the receipt of `decided` (on a blocking thread: the log waits for
     /// its fsync).
     pub(crate) async fn record(

@@ -294,9 +294,21 @@ fn operations(shared: &Shared, method: &Method, path: &str) -> Option<Response<B
     match path {
         "/healthz" => Some(full(200, "text/plain", "ok\n")),
         "/readyz" => {
-            let ready = view.is_none_or(|f| f.view.is_fresh(f.max_age));
+            let fresh = view.is_none_or(|f| f.view.is_fresh(f.max_age));
             let block = view.map(|f| f.view.block());
-            let body = serde_json::json!({"ready": ready, "registryBlock": block}).to_string();
+            // A stopped receipt log refuses every decision when receipts are required.
+            let receipts = shared
+                .receipts
+                .as_ref()
+                .map(|r| (r.stopped(), r.required()));
+            let logging = receipts.is_none_or(|(stopped, required)| !(stopped && required));
+            let ready = fresh && logging;
+            let body = serde_json::json!({
+                "ready": ready,
+                "registryBlock": block,
+                "receiptLogStopped": receipts.map(|(stopped, _)| stopped),
+            })
+            .to_string();
             Some(full(
                 if ready { 200 } else { 503 },
                 "application/json",
