@@ -31,12 +31,6 @@ pub enum RedisStoreError {
         /// What it holds.
         value: String,
     },
-    /// The counters of a charge kept changing under it (other instances charging them).
-    #[error("the ledger counters changed under {attempts} attempts in a row")]
-    Contention {
-        /// Attempts made.
-        attempts: u32,
-    },
     /// A script answered something it never answers.
     #[error("unexpected script reply `{0}`")]
     Reply(String),
@@ -211,8 +205,11 @@ impl Pool {
         })
     }
 
-    pub(crate) fn namespace(&self) -> &str {
-        &self.config.namespace
+    /// The merchant's hash tag, which every key of the stores starts with: one cluster
+    /// slot, so that one script can record a nonce and charge a budget. (`l`: the ledger
+    /// had the tag first; its counters keep their names.)
+    pub(crate) fn tag(&self) -> String {
+        format!("kya:{{{}:l}}", self.config.namespace)
     }
 
     fn connect(&self) -> Result<Conn, RedisError> {
