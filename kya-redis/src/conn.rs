@@ -271,7 +271,7 @@ impl Pool {
                     continue;
                 }
             };
-            match invocation.invoke::<T>(conn.like()) {
+            match off_the_executor(|| invocation.invoke::<T>(conn.like())) {
                 Ok(v) => {
                     self.give_back(conn);
                     return Ok(v);
@@ -286,6 +286,17 @@ impl Pool {
         Err(last
             .map(RedisStoreError::from)
             .unwrap_or_else(|| RedisStoreError::Reply("no attempt made".into())))
+    }
+}
+
+/// Runs a blocking round trip. On a worker of a multi-thread tokio runtime (a server that
+/// calls the sync store traits from async code), the worker's queued tasks move to another
+/// thread first, so no request waits behind this one's round trip.
+fn off_the_executor<T>(f: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
     }
 }
 
