@@ -47,21 +47,26 @@ end
 /// kind (`b` budget, `r` rate, `x` cannot fit), window, window end, seconds to keep it
 /// (server time), then for a budget the charge's mantissa and scale and the limit's
 /// mantissa and scale, for a rate the limit count. Answers whether every charge fits, the
-/// live count, every counter's value before and (if they fit) after. `apply` writes them.
+/// live count, every counter's value before and (if they fit) after, and which counters the
+/// live set must (re)place. `apply` writes them.
+///
+/// The live set forgets closed windows only when the count with them would refuse (fewer
+/// calls per charge): a count that fits with them fits without them, and a refusal is
+/// judged on the exact count.
 const LEDGER_LUA: &str = r"
 local function judge(kb, ab, now, capacity)
-  redis.call('ZREMRANGEBYSCORE', KEYS[kb], '-inf', now)
   local live = redis.call('ZCARD', KEYS[kb])
   local n = #KEYS - kb
   local old = {}
   for i = 1, n do old[i] = redis.call('GET', KEYS[kb + i]) or '' end
-  local new, fits, fresh = {}, true, 0
+  local new, place, fits, fresh = {}, {}, true, 0
   for i = 1, n do
     local o = ab + 8 * (i - 1)
     local kind, window, w_end = ARGV[o + 1], ARGV[o + 2], ARGV[o + 3]
     local k, w, e, x = string.match(old[i], '^([br]) (%-?%d+) (%-?%d+) ([%d.]+)$')
     if old[i] ~= '' and not k then fits = false; break end
     if old[i] == '' or tonumber(e) <= tonumber(now) then fresh = fresh + 1 end
+    place[i] = old[i] == '' or e ~= w_end
     if kind == 'b' then
       local spent, s = '0', 0
       if k == 'b' and w == window then spent, s = parse_amount(x) end
@@ -85,14 +90,18 @@ local function judge(kb, ab, now, capacity)
       fits = false; break
     end
   end
-  if fits and live + fresh > tonumber(capacity) then fits = false end
-  return fits, live, old, new
+  if fits and live + fresh > tonumber(capacity) then
+    redis.call('ZREMRANGEBYSCORE', KEYS[kb], '-inf', now)
+    live = redis.call('ZCARD', KEYS[kb])
+    if live + fresh > tonumber(capacity) then fits = false end
+  end
+  return fits, live, old, new, place
 end
-local function apply(kb, ab, new)
+local function apply(kb, ab, new, place)
   for i = 1, #new do
     local o = ab + 8 * (i - 1)
     redis.call('SET', KEYS[kb + i], new[i], 'EX', ARGV[o + 4])
-    redis.call('ZADD', KEYS[kb], ARGV[o + 3], KEYS[kb + i])
+    if place[i] then redis.call('ZADD', KEYS[kb], ARGV[o + 3], KEYS[kb + i]) end
   end
 end
 local function answer(head, old, new)
@@ -112,9 +121,9 @@ pub(crate) static CHARGE: LazyLock<Script> = LazyLock::new(|| {
         "{DECIMAL_LUA}{LEDGER_LUA}{}",
         r"
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'done'} end
-local fits, live, old, new = judge(2, 3, ARGV[1], ARGV[2])
+local fits, live, old, new, place = judge(2, 3, ARGV[1], ARGV[2])
 if not fits then return answer({'refused', tostring(live)}, old) end
-apply(2, 3, new)
+apply(2, 3, new, place)
 redis.call('SET', KEYS[1], '1', 'EX', ARGV[3])
 return answer({'ok', tostring(live)}, old, new)
 "
@@ -129,12 +138,14 @@ return answer({'ok', tostring(live)}, old, new)
 /// the server's clock: a verifier clock that differs from the server's never shortens what
 /// is remembered), agent share, principal share, capacity, then the counters' arguments.
 ///
-/// Forgets the agent's and the principal's expired nonces, then answers `R` (the agent used
-/// the nonce: nothing recorded or charged), `Q <agent count> <principal count>` (a share is
+/// Answers `R` (the agent used the nonce and it is still remembered: nothing recorded or
+/// charged), `Q <agent count> <principal count>` (a share is
 /// full: nothing recorded or charged), or records the nonce and answers `ok <agent count>
 /// <principal count> [<live> <before>… <after>…]` (charged) or `refused <agent count>
 /// <principal count> <live> <before>…` (nothing charged, the nonce recorded all the same).
-/// The counts are those held before. A repeat of a token that recorded answers `done`
+/// The counts are those held before, expired nonces included unless a share looked full
+/// (then they are forgotten and counted again: a refusal is judged on the exact count, and a
+/// count that fits with them fits without them). A repeat of a token that recorded answers `done`
 /// after `ok`, and the counters judged again after `refused`.
 pub(crate) static ADMIT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
@@ -149,26 +160,30 @@ if prior then
   return answer({'refused', a, p, tostring(live)}, old)
 end
 local now = ARGV[4]
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. now)
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. now)
-if redis.call('ZSCORE', KEYS[2], ARGV[1]) then return {'R'} end
+local seen = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if seen and tonumber(seen) >= tonumber(now) then return {'R'} end
 local a = redis.call('ZCARD', KEYS[2])
 local p = redis.call('ZCARD', KEYS[3])
-if a >= tonumber(ARGV[7]) or p >= tonumber(ARGV[8]) then
-  return {'Q', tostring(a), tostring(p)}
+local full = function() return a >= tonumber(ARGV[7]) or p >= tonumber(ARGV[8]) end
+if full() then
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. now)
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. now)
+  a = redis.call('ZCARD', KEYS[2])
+  p = redis.call('ZCARD', KEYS[3])
+  if full() then return {'Q', tostring(a), tostring(p)} end
 end
 local head, old, new = {'ok', tostring(a), tostring(p)}, {}, nil
 if charging then
-  local fits, live, before, after = judge(4, 9, now, ARGV[9])
+  local fits, live, before, after, place = judge(4, 9, now, ARGV[9])
   head[4], old = tostring(live), before
-  if fits then apply(4, 9, after); new = after else head[1] = 'refused' end
+  if fits then apply(4, 9, after, place); new = after else head[1] = 'refused' end
 end
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[2])
-local keep = tonumber(ARGV[6])
-for i = 2, 3 do
-  if redis.call('TTL', KEYS[i]) < keep then redis.call('EXPIRE', KEYS[i], keep) end
-end
+-- A new set gets its expiry; an older one only a later one (GT).
+local keep = ARGV[6]
+if a == 0 then redis.call('EXPIRE', KEYS[2], keep) else redis.call('EXPIRE', KEYS[2], keep, 'GT') end
+if p == 0 then redis.call('EXPIRE', KEYS[3], keep) else redis.call('EXPIRE', KEYS[3], keep, 'GT') end
 redis.call('SET', KEYS[1], head[1] .. ' ' .. head[2] .. ' ' .. head[3], 'EX', ARGV[5])
 return answer(head, old, new)
 "
