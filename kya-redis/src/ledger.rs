@@ -27,8 +27,9 @@ use crate::{SLACK_SECONDS, TOKEN_SECONDS};
 /// Layout: every counter of the merchant is under the merchant's hash tag
 /// `{<namespace>:l}` (one cluster slot), with its nonces. The `Ledger` trait names a counter
 /// by its credential alone, and a parent's budget is charged by the chains of all its
-/// sub-agents: the one tag every such charge agrees on is the merchant's. A counter expires when its window closes (plus
-/// [`SLACK_SECONDS`](crate::SLACK_SECONDS)), counted on the server's clock.
+/// sub-agents: the one tag every such charge agrees on is the merchant's. A counter expires
+/// when its window closes (plus [`SLACK_SECONDS`](crate::SLACK_SECONDS)), counted on the
+/// server's clock.
 #[derive(Debug, Clone)]
 pub struct RedisLedger {
     pool: Arc<Pool>,

@@ -182,8 +182,13 @@ redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[2])
 -- A new set gets its expiry; an older one only a later one (GT).
 local keep = ARGV[6]
-if a == 0 then redis.call('EXPIRE', KEYS[2], keep) else redis.call('EXPIRE', KEYS[2], keep, 'GT') end
-if p == 0 then redis.call('EXPIRE', KEYS[3], keep) else redis.call('EXPIRE', KEYS[3], keep, 'GT') end
+for i, held in ipairs({a, p}) do
+  if held == 0 then
+    redis.call('EXPIRE', KEYS[i + 1], keep)
+  else
+    redis.call('EXPIRE', KEYS[i + 1], keep, 'GT')
+  end
+end
 redis.call('SET', KEYS[1], head[1] .. ' ' .. head[2] .. ' ' .. head[3], 'EX', ARGV[5])
 return answer(head, old, new)
 "
