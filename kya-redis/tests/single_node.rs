@@ -353,3 +353,53 @@ fn charges_at_the_edges_of_an_amount_match_memory() {
         }
     }
 }
+
+/// The one-step path through a crash (`kill -9`, `appendfsync always`): a request admitted
+/// before is a replay after, and its charge is still spent; one refused before is too.
+#[test]
+fn one_step_admissions_survive_a_crash() {
+    if !available_or_skip("one_step_admissions_survive_a_crash") {
+        return;
+    }
+    let mut redis = RedisServer::spawn().unwrap();
+    let stores =
+        RedisStores::new(config(&redis.url(), "crash"), NonceQuotas::default(), 1000).unwrap();
+    let (p, a, now) = (principal(100), pk(1), base());
+    let key = |nonce| NonceKey {
+        principal: &p,
+        agent: &a,
+        nonce,
+    };
+    let until = now.add_seconds(300);
+    let pay = |amount| [budget(6, 0, amount, "10", 86_400)];
+    assert_eq!(
+        stores.admit(key("a"), until, &pay("6"), now).unwrap(),
+        Admission::Admitted
+    );
+    assert!(matches!(
+        stores.admit(key("b"), until, &pay("6"), now).unwrap(),
+        Admission::Refused(_)
+    ));
+    redis.kill();
+    assert!(stores.admit(key("c"), until, &pay("1"), now).is_err());
+    redis.start().unwrap();
+    for nonce in ["a", "b"] {
+        assert_eq!(
+            stores.admit(key(nonce), until, &pay("1"), now).unwrap(),
+            Admission::Nonce(NonceVerdict::Replayed),
+            "{nonce}"
+        );
+    }
+    assert_eq!(
+        stores
+            .ledger()
+            .spent(&pay("1")[0].key, 86_400, now)
+            .unwrap(),
+        Some(Amount::parse("6").unwrap())
+    );
+    assert_eq!(
+        stores.admit(key("c"), until, &pay("4"), now).unwrap(),
+        Admission::Admitted,
+        "nothing was recorded while Redis was down"
+    );
+}
