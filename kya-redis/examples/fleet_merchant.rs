@@ -11,7 +11,7 @@
 //! instance the load balancer picks) and uses the same namespace in Redis. Without
 //! `--redis`, the instance keeps nonces and budgets in memory (one instance only).
 //!
-//! The store calls block the thread for a round trip to Redis (at most the connect +
+//! The store call blocks the thread for a round trip to Redis (at most the connect +
 //! response timeouts, 250 ms each): the server runs on tokio's multi-thread runtime with
 //! more workers than cores, so requests waiting on Redis hold a worker each, not the process.
 
@@ -20,7 +20,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use kya_redis::RedisConfig;
+use kya_redis::{RedisConfig, RedisStores};
 use kya_verify::http::KyaGate;
 use kya_verify::policy::Policy;
 use kya_verify::{MemoryLedger, MemoryNonceStore, NonceQuotas, Verifier};
@@ -44,10 +44,10 @@ pub fn gate(
     let verifier = match redis {
         Some((url, namespace)) => {
             let config = RedisConfig::from_url(url, namespace).map_err(|e| e.to_string())?;
-            let (nonces, ledger) =
-                kya_redis::stores(config, NonceQuotas::default(), LEDGER_CAPACITY)
-                    .map_err(|e| e.to_string())?;
-            verifier.with_nonce_store(nonces).with_ledger(ledger)
+            // One store for nonces and budgets: a request's nonce and charges in one step.
+            let stores = RedisStores::new(config, NonceQuotas::default(), LEDGER_CAPACITY)
+                .map_err(|e| e.to_string())?;
+            verifier.with_stores(Arc::new(stores))
         }
         None => verifier
             .with_nonce_store(Arc::new(MemoryNonceStore::default()))

@@ -31,12 +31,6 @@ pub enum RedisStoreError {
         /// What it holds.
         value: String,
     },
-    /// The counters of a charge kept changing under it (other instances charging them).
-    #[error("the ledger counters changed under {attempts} attempts in a row")]
-    Contention {
-        /// Attempts made.
-        attempts: u32,
-    },
     /// A script answered something it never answers.
     #[error("unexpected script reply `{0}`")]
     Reply(String),
@@ -211,8 +205,11 @@ impl Pool {
         })
     }
 
-    pub(crate) fn namespace(&self) -> &str {
-        &self.config.namespace
+    /// The merchant's hash tag, which every key of the stores starts with: one cluster
+    /// slot, so that one script can record a nonce and charge a budget. (`l`: the ledger
+    /// had the tag first; its counters keep their names.)
+    pub(crate) fn tag(&self) -> String {
+        format!("kya:{{{}:l}}", self.config.namespace)
     }
 
     fn connect(&self) -> Result<Conn, RedisError> {
@@ -274,7 +271,7 @@ impl Pool {
                     continue;
                 }
             };
-            match invocation.invoke::<T>(conn.like()) {
+            match off_the_executor(|| invocation.invoke::<T>(conn.like())) {
                 Ok(v) => {
                     self.give_back(conn);
                     return Ok(v);
@@ -289,6 +286,17 @@ impl Pool {
         Err(last
             .map(RedisStoreError::from)
             .unwrap_or_else(|| RedisStoreError::Reply("no attempt made".into())))
+    }
+}
+
+/// Runs a blocking round trip. On a worker of a multi-thread tokio runtime (a server that
+/// calls the sync store traits from async code), the worker's queued tasks move to another
+/// thread first, so no request waits behind this one's round trip.
+fn off_the_executor<T>(f: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
     }
 }
 

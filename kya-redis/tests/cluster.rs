@@ -1,5 +1,5 @@
 //! The Redis stores against a real local 3-master Redis Cluster: every script touches one
-//! slot (no CROSSSLOT), principals spread over the masters, and the answers, the
+//! slot (no CROSSSLOT), merchants spread over the masters, and the answers, the
 //! concurrency guarantees and a master's restart hold as on one node.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -33,9 +33,16 @@ fn cluster_keeps_the_guarantees_of_one_node() {
     let url = cluster.url();
     same_answers_as_memory(&url, "diff", 300);
 
-    // Many principals: their nonces land on every master.
+    same_admissions_as_memory(&url, "admit", 200);
+
+    // A merchant's keys share one slot (one script records a nonce and charges a budget);
+    // many merchants land on every master.
     let store = RedisNonceStore::new(config(&url, "spread"), NonceQuotas::default()).unwrap();
     let now = base();
+    let grew = |before: &[u64], after: &[u64]| -> Vec<bool> {
+        before.iter().zip(after).map(|(b, a)| a > b).collect()
+    };
+    let before = keys_on(&cluster);
     let principals: Vec<_> = (0..48).map(principal).collect();
     let agent = pk(1);
     for p in &principals {
@@ -51,10 +58,28 @@ fn cluster_keeps_the_guarantees_of_one_node() {
             NonceVerdict::Fresh
         );
     }
+    let one = keys_on(&cluster);
+    assert_eq!(
+        grew(&before, &one).iter().filter(|&&g| g).count(),
+        1,
+        "one merchant, one master: {before:?} → {one:?}"
+    );
+    for m in 0..24 {
+        let merchant =
+            RedisNonceStore::new(config(&url, &format!("m{m}")), NonceQuotas::default()).unwrap();
+        let key = NonceKey {
+            principal: &principals[0],
+            agent: &agent,
+            nonce: "x",
+        };
+        merchant
+            .check_and_store(key, now.add_seconds(60), now)
+            .unwrap();
+    }
     let spread = keys_on(&cluster);
     assert!(
-        spread.iter().all(|&n| n > 0),
-        "keys on every master: {spread:?}"
+        grew(&one, &spread).iter().all(|&g| g),
+        "merchants on every master: {one:?} → {spread:?}"
     );
 
     // Concurrency across three instances on the cluster.

@@ -9,9 +9,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use kya_core::grant::Amount;
-use kya_redis::{RedisLedger, RedisNonceStore};
+use kya_redis::{RedisLedger, RedisNonceStore, RedisStores};
 use kya_testkit::redis::{RedisServer, available_or_skip};
-use kya_verify::{ChargeError, Ledger, NonceKey, NonceQuotas, NonceStore, NonceVerdict};
+use kya_verify::{
+    Admission, AdmissionStore, ChargeError, Code, Ledger, MemoryLedger, NonceKey, NonceQuotas,
+    NonceStore, NonceVerdict,
+};
 use support::*;
 
 #[test]
@@ -220,4 +223,183 @@ fn a_restart_keeps_nonces_and_spent_budgets() {
         ledger.try_charge_all(&charge, now),
         Err(ChargeError::Refused(_))
     ));
+}
+
+#[test]
+fn single_node_admits_as_two_memory_stores_do() {
+    if !available_or_skip("single_node_admits_as_two_memory_stores_do") {
+        return;
+    }
+    let redis = RedisServer::spawn().unwrap();
+    same_admissions_as_memory(&redis.url(), "admit", 400);
+}
+
+/// The one-step path, as an attacker would try it: a replay never charges, a refused
+/// request cannot be replayed later, a full share records and charges nothing.
+#[test]
+fn one_step_admission_never_charges_a_replay_and_keeps_a_refused_nonce() {
+    if !available_or_skip("one_step_admission_never_charges_a_replay_and_keeps_a_refused_nonce") {
+        return;
+    }
+    let redis = RedisServer::spawn().unwrap();
+    let stores =
+        RedisStores::new(config(&redis.url(), "once"), NonceQuotas::default(), 1000).unwrap();
+    let (p, a, now) = (principal(100), pk(1), base());
+    let key = |nonce| NonceKey {
+        principal: &p,
+        agent: &a,
+        nonce,
+    };
+    let until = now.add_seconds(300);
+    let pay = |amount| [budget(5, 0, amount, "10", 3600)];
+    let spent = || stores.ledger().spent(&pay("1")[0].key, 3600, now).unwrap();
+
+    assert_eq!(
+        stores.admit(key("n1"), until, &pay("4"), now).unwrap(),
+        Admission::Admitted
+    );
+    assert_eq!(
+        stores.admit(key("n1"), until, &pay("4"), now).unwrap(),
+        Admission::Nonce(NonceVerdict::Replayed),
+        "a replay is refused"
+    );
+    assert_eq!(
+        spent(),
+        Some(Amount::parse("4").unwrap()),
+        "and charges nothing"
+    );
+    // The nonce store alone sees the same nonces.
+    let alone = RedisNonceStore::new(config(&redis.url(), "once"), NonceQuotas::default()).unwrap();
+    assert_eq!(
+        alone.check_and_store(key("n1"), until, now).unwrap(),
+        NonceVerdict::Replayed
+    );
+
+    let refused = stores.admit(key("n2"), until, &pay("7"), now).unwrap();
+    assert!(
+        matches!(&refused, Admission::Refused(r) if r.len() == 1 && r[0].code == Code::BudgetExhausted),
+        "{refused:?}"
+    );
+    assert_eq!(spent(), Some(Amount::parse("4").unwrap()));
+    // The refused request's nonce is spent: replayed once the budget would allow it, it is
+    // still refused (the agent's one request had its one answer).
+    assert_eq!(
+        stores.admit(key("n2"), until, &pay("1"), now).unwrap(),
+        Admission::Nonce(NonceVerdict::Replayed)
+    );
+
+    // A full share: nothing recorded, nothing charged.
+    let small = RedisStores::new(
+        config(&redis.url(), "once"),
+        NonceQuotas::default().per_agent(2),
+        1000,
+    )
+    .unwrap();
+    assert_eq!(
+        small.admit(key("n3"), until, &pay("1"), now).unwrap(),
+        Admission::Nonce(NonceVerdict::QuotaExceeded)
+    );
+    assert_eq!(spent(), Some(Amount::parse("4").unwrap()));
+    assert_eq!(
+        stores.admit(key("n3"), until, &pay("1"), now).unwrap(),
+        Admission::Admitted,
+        "the refused nonce was not recorded"
+    );
+    assert_eq!(spent(), Some(Amount::parse("5").unwrap()));
+}
+
+/// The server's decimal arithmetic at the edges of `Amount`: 38 digits, scale 38.
+#[test]
+fn charges_at_the_edges_of_an_amount_match_memory() {
+    if !available_or_skip("charges_at_the_edges_of_an_amount_match_memory") {
+        return;
+    }
+    let redis = RedisServer::spawn().unwrap();
+    let ledger = RedisLedger::new(config(&redis.url(), "edges"), 1000).unwrap();
+    let memory = MemoryLedger::new(1000);
+    let now = base();
+    let nines = "9".repeat(38);
+    let tiny = format!("0.{}1", "0".repeat(37));
+    let cases = [
+        (1, "60000000000000000000000000000000000000", nines.as_str()),
+        (2, "0.1", "0.3"),
+        (3, tiny.as_str(), "0.00000000000000000000000000000000000003"),
+        (4, "1.005", "3.015"),
+        (
+            5,
+            "12345678901234567890.123456789012345678",
+            "99999999999999999999",
+        ),
+    ];
+    for (credential, charge, limit) in cases {
+        for round in 0..4 {
+            let c = [budget(credential, 0, charge, limit, 86_400)];
+            let (expected, got) = (
+                memory.try_charge_all(&c, now),
+                ledger.try_charge_all(&c, now),
+            );
+            match (&expected, &got) {
+                (Ok(()), Ok(())) => {}
+                (Err(ChargeError::Refused(e)), Err(ChargeError::Refused(g))) => assert_eq!(g, e),
+                _ => {
+                    panic!("{charge} of {limit}, round {round}: memory {expected:?}, redis {got:?}")
+                }
+            }
+            assert_eq!(
+                ledger.spent(&c[0].key, 86_400, now).unwrap(),
+                memory.spent(&c[0].key, 86_400, now),
+                "{charge} of {limit}, round {round}"
+            );
+        }
+    }
+}
+
+/// The one-step path through a crash (`kill -9`, `appendfsync always`): a request admitted
+/// before is a replay after, and its charge is still spent; one refused before is too.
+#[test]
+fn one_step_admissions_survive_a_crash() {
+    if !available_or_skip("one_step_admissions_survive_a_crash") {
+        return;
+    }
+    let mut redis = RedisServer::spawn().unwrap();
+    let stores =
+        RedisStores::new(config(&redis.url(), "crash"), NonceQuotas::default(), 1000).unwrap();
+    let (p, a, now) = (principal(100), pk(1), base());
+    let key = |nonce| NonceKey {
+        principal: &p,
+        agent: &a,
+        nonce,
+    };
+    let until = now.add_seconds(300);
+    let pay = |amount| [budget(6, 0, amount, "10", 86_400)];
+    assert_eq!(
+        stores.admit(key("a"), until, &pay("6"), now).unwrap(),
+        Admission::Admitted
+    );
+    assert!(matches!(
+        stores.admit(key("b"), until, &pay("6"), now).unwrap(),
+        Admission::Refused(_)
+    ));
+    redis.kill();
+    assert!(stores.admit(key("c"), until, &pay("1"), now).is_err());
+    redis.start().unwrap();
+    for nonce in ["a", "b"] {
+        assert_eq!(
+            stores.admit(key(nonce), until, &pay("1"), now).unwrap(),
+            Admission::Nonce(NonceVerdict::Replayed),
+            "{nonce}"
+        );
+    }
+    assert_eq!(
+        stores
+            .ledger()
+            .spent(&pay("1")[0].key, 86_400, now)
+            .unwrap(),
+        Some(Amount::parse("6").unwrap())
+    );
+    assert_eq!(
+        stores.admit(key("c"), until, &pay("4"), now).unwrap(),
+        Admission::Admitted,
+        "nothing was recorded while Redis was down"
+    );
 }

@@ -13,9 +13,11 @@ use kya_core::grant::{Request, Violation};
 use kya_core::{Did, DidKey, Timestamp};
 use serde::Serialize;
 
+use crate::admission::{Admission, AdmissionStore};
 use crate::agent::{ChainDigest, VerifiedAgent};
 use crate::code::Code;
 use crate::ledger::{Charge, ChargeError, Ledger, LedgerKey};
+use crate::nonce::{NonceKey, NonceVerdict};
 use crate::store::StoreUnavailable;
 
 /// One reason a request is denied.
@@ -349,5 +351,34 @@ impl VerifiedAgent {
             Err(ChargeError::Unavailable(e)) => return Err(e),
         }
         Ok(decision)
+    }
+
+    /// Decides as [`decide_with_ledger`](Self::decide_with_ledger) does, with the request's
+    /// nonce (`key`) recorded by `stores` in the same step as the charges. `Err(verdict)`:
+    /// the nonce was not recorded, nothing was charged.
+    pub fn decide_admitting(
+        &self,
+        request: &Request,
+        now: Timestamp,
+        stores: &dyn AdmissionStore,
+        key: NonceKey<'_>,
+        remember_until: Timestamp,
+    ) -> Result<Result<Decision, NonceVerdict>, StoreUnavailable> {
+        let mut decision = self.evaluate(request, now);
+        let charges = if decision.allow {
+            &decision.obligations[..]
+        } else {
+            &[]
+        };
+        match stores.admit(key, remember_until, charges, now)? {
+            Admission::Admitted => {}
+            Admission::Nonce(verdict) => return Ok(Err(verdict)),
+            Admission::Refused(reasons) => {
+                decision.allow = false;
+                decision.reasons = reasons;
+                decision.obligations.clear();
+            }
+        }
+        Ok(Ok(decision))
     }
 }

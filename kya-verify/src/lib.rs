@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+pub mod admission;
 pub mod agent;
 pub mod cache;
 pub mod cards;
@@ -25,6 +26,7 @@ pub mod store;
 pub mod validation;
 pub mod verifier;
 
+pub use admission::{Admission, AdmissionStore};
 pub use agent::{ChainDigest, ChainLink, PresentationFacts, RegistrationFacts, VerifiedAgent};
 pub use cache::ChainCache;
 pub use cards::{AgentCardView, AgentCards};

@@ -22,6 +22,7 @@ use kya_core::grant::Request;
 use kya_core::{DidKey, PublicKey, Timestamp};
 use serde_json::Value;
 
+use crate::admission::AdmissionStore;
 use crate::agent::{ChainDigest, VerifiedAgent};
 use crate::cache::{ChainCache, InputForm, context_tag, input_key};
 use crate::cards::AgentCardView;
@@ -40,6 +41,7 @@ use crate::policy::{Policy, truncate};
 use crate::presentation::{ParsedPresentation, check_window};
 use crate::registry::RegistryView;
 use crate::status::StatusListView;
+use crate::store::StoreUnavailable;
 
 /// Where a chain comes from.
 #[derive(Debug, Clone)]
@@ -109,6 +111,8 @@ pub struct Verifier {
     cards: Option<Arc<dyn AgentCardView>>,
     nonces: Arc<dyn NonceStore>,
     ledger: Option<Arc<dyn Ledger>>,
+    /// Set only with [`Verifier::with_stores`]: the same store as `nonces` and `ledger`.
+    stores: Option<Arc<dyn AdmissionStore>>,
     cache: ChainCache,
 }
 
@@ -136,6 +140,7 @@ impl Verifier {
             cards: None,
             nonces: Arc::new(MemoryNonceStore::default()),
             ledger: None,
+            stores: None,
             cache,
         }
     }
@@ -174,6 +179,7 @@ impl Verifier {
     #[must_use]
     pub fn with_nonce_store(mut self, nonces: Arc<dyn NonceStore>) -> Self {
         self.nonces = nonces;
+        self.stores = None;
         self
     }
 
@@ -181,6 +187,17 @@ impl Verifier {
     #[must_use]
     pub fn with_ledger(mut self, ledger: Arc<dyn Ledger>) -> Self {
         self.ledger = Some(ledger);
+        self.stores = None;
+        self
+    }
+
+    /// Uses `stores` as the nonce store and the ledger, and records a request's nonce and
+    /// applies its charges in one step through it ([`accept_and_decide`](Self::accept_and_decide)).
+    #[must_use]
+    pub fn with_stores<S: AdmissionStore + 'static>(mut self, stores: Arc<S>) -> Self {
+        self.nonces = stores.clone();
+        self.ledger = Some(stores.clone());
+        self.stores = Some(stores);
         self
     }
 
@@ -350,30 +367,58 @@ impl Verifier {
         nonce: &str,
         expires: Timestamp,
     ) -> Result<(), VerifyError> {
+        let agent_key = agent.agent().public_key();
+        let key = self.nonce_key(agent, &agent_key, nonce)?;
+        let remember_until = expires.add_seconds(self.policy.clock_skew_secs());
+        let verdict = self
+            .nonces
+            .check_and_store(key, remember_until, self.now())?;
+        nonce_verdict(verdict, nonce)
+    }
+
+    fn nonce_key<'a>(
+        &self,
+        agent: &'a VerifiedAgent,
+        agent_key: &'a PublicKey,
+        nonce: &'a str,
+    ) -> Result<NonceKey<'a>, VerifyError> {
         if !storable(nonce) {
             return Err(VerifyError::Malformed {
                 link: None,
                 reason: format!("a nonce must be 1 to {MAX_NONCE_BYTES} bytes"),
             });
         }
-        let key = NonceKey {
+        Ok(NonceKey {
             principal: agent.principal(),
-            agent: &agent.agent().public_key(),
+            agent: agent_key,
             nonce,
+        })
+    }
+
+    /// [`accept_nonce`](Self::accept_nonce), then [`decide`](Self::decide): the same
+    /// answers. With [`with_stores`](Self::with_stores), both in one step of the store (the
+    /// nonce of a request the ledger refuses stays recorded, as it does in two steps).
+    pub fn accept_and_decide(
+        &self,
+        agent: &VerifiedAgent,
+        nonce: &str,
+        expires: Timestamp,
+        request: &Request,
+    ) -> Result<Decision, VerifyError> {
+        let Some(stores) = &self.stores else {
+            self.accept_nonce(agent, nonce, expires)?;
+            return self.decide(agent, request);
         };
+        let agent_key = agent.agent().public_key();
+        let key = self.nonce_key(agent, &agent_key, nonce)?;
         let remember_until = expires.add_seconds(self.policy.clock_skew_secs());
-        match self
-            .nonces
-            .check_and_store(key, remember_until, self.now())?
-        {
-            NonceVerdict::Fresh => Ok(()),
-            NonceVerdict::Replayed => Err(VerifyError::NonceReplayed {
-                nonce: truncate(nonce, 64),
-            }),
-            _ => Err(VerifyError::NonceQuotaExceeded {
-                nonce: truncate(nonce, 64),
-            }),
-        }
+        let admitted =
+            agent.decide_admitting(request, self.now(), stores.as_ref(), key, remember_until)?;
+        admitted.or_else(|verdict| {
+            nonce_verdict(verdict, nonce)?;
+            // "Fresh" without "admitted" would leave the charges unapplied: not an answer.
+            Err(StoreUnavailable::new("ledger", "a fresh nonce, not admitted").into())
+        })
     }
 
     /// Decides `request` for `agent` now, charging budgets and rates through the ledger
@@ -447,4 +492,17 @@ fn decode_base64url(text: &str, max: usize) -> Result<Vec<u8>, VerifyError> {
             reason: format!("the chain is not base64url without padding: {e}"),
         },
     })
+}
+
+/// A nonce store's verdict as the verifier answers it.
+fn nonce_verdict(verdict: NonceVerdict, nonce: &str) -> Result<(), VerifyError> {
+    match verdict {
+        NonceVerdict::Fresh => Ok(()),
+        NonceVerdict::Replayed => Err(VerifyError::NonceReplayed {
+            nonce: truncate(nonce, 64),
+        }),
+        _ => Err(VerifyError::NonceQuotaExceeded {
+            nonce: truncate(nonce, 64),
+        }),
+    }
 }

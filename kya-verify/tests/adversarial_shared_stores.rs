@@ -6,6 +6,7 @@
 mod common;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::*;
 use kya_core::credential::AgentDelegation;
@@ -16,8 +17,9 @@ use kya_verify::http::{
     Route, SignOptions,
 };
 use kya_verify::{
-    Charge, ChargeError, Code, Ledger, MemoryLedger, MemoryNonceStore, NonceKey, NonceQuotas,
-    NonceStore, NonceVerdict, PresentationOptions, StoreUnavailable, Verifier, present,
+    Admission, AdmissionStore, Charge, ChargeError, Code, Ledger, MemoryLedger, MemoryNonceStore,
+    NonceKey, NonceQuotas, NonceStore, NonceVerdict, PresentationOptions, StoreUnavailable,
+    Verifier, present,
 };
 use serde_json::Value;
 
@@ -326,4 +328,93 @@ fn chain_registration_needs_the_leafs_signature_and_fits_its_share() {
 
 fn chain_of_root() -> kya_core::credential::VerifiedCredential {
     chain(1).remove(0)
+}
+
+/// A nonce store and a ledger in one, counting how the verifier called it.
+#[derive(Default)]
+struct OneStore {
+    nonces: MemoryNonceStore,
+    ledger: MemoryLedger,
+    one_step: AtomicUsize,
+    separate: AtomicUsize,
+}
+
+impl NonceStore for OneStore {
+    fn check_and_store(
+        &self,
+        key: NonceKey<'_>,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<NonceVerdict, StoreUnavailable> {
+        self.separate.fetch_add(1, Ordering::Relaxed);
+        self.nonces.check_and_store(key, until, now)
+    }
+}
+
+impl Ledger for OneStore {
+    fn try_charge_all(&self, charges: &[Charge], now: Timestamp) -> Result<(), ChargeError> {
+        self.separate.fetch_add(1, Ordering::Relaxed);
+        self.ledger.try_charge_all(charges, now)
+    }
+}
+
+impl AdmissionStore for OneStore {
+    fn admit(
+        &self,
+        key: NonceKey<'_>,
+        until: Timestamp,
+        charges: &[Charge],
+        now: Timestamp,
+    ) -> Result<Admission, StoreUnavailable> {
+        self.one_step.fetch_add(1, Ordering::Relaxed);
+        Ok(match self.nonces.check_and_store(key, until, now)? {
+            NonceVerdict::Fresh => match self.ledger.try_charge_all(charges, now) {
+                Ok(()) => Admission::Admitted,
+                Err(ChargeError::Refused(reasons)) => Admission::Refused(reasons),
+                Err(ChargeError::Unavailable(e)) => return Err(e),
+                Err(e) => return Err(StoreUnavailable::new("ledger", e.to_string())),
+            },
+            other => Admission::Nonce(other),
+        })
+    }
+}
+
+#[test]
+fn one_step_stores_answer_as_two_and_never_charge_a_replay() {
+    let chain = budget_chain();
+    let store = Arc::new(OneStore::default());
+    let g = gate(verifier_with(Arc::new(MemoryNonceStore::default())).with_stores(store.clone()));
+    let pay = |nonce: &str| signed_pay(&chain, ChainTransport::Inline, nonce);
+    // The budget (30) admits 10 + 10 + 10; every replay in between is refused.
+    for i in 0..3 {
+        g.admit(&pay(&format!("m-{i}"))).unwrap();
+        let replay = g.admit(&pay(&format!("m-{i}"))).unwrap_err();
+        assert_eq!(replay.reasons()[0].code, Code::NonceReplayed);
+    }
+    let refusal = g.admit(&pay("m-3")).unwrap_err();
+    assert!(matches!(refusal, Refusal::Denied { .. }));
+    assert_eq!(refusal.reasons()[0].code, Code::BudgetExhausted);
+    // A refused request's nonce is spent, as in two steps.
+    let replay = g.admit(&pay("m-3")).unwrap_err();
+    assert_eq!(replay.reasons()[0].code, Code::NonceReplayed);
+    assert_eq!(store.one_step.load(Ordering::Relaxed), 8);
+    assert_eq!(
+        store.separate.load(Ordering::Relaxed),
+        0,
+        "one step, never two"
+    );
+    // A nonce store or ledger set afterwards replaces the one-step store.
+    let two = Arc::new(OneStore::default());
+    let g = gate(
+        verifier_with(Arc::new(MemoryNonceStore::default()))
+            .with_stores(two.clone())
+            .with_ledger(Arc::new(MemoryLedger::default())),
+    );
+    g.admit(&pay("t-1")).unwrap();
+    assert_eq!(two.one_step.load(Ordering::Relaxed), 0);
+    assert_eq!(
+        two.separate.load(Ordering::Relaxed),
+        1,
+        "the nonce, in its own step"
+    );
 }

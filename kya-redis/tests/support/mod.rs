@@ -9,10 +9,10 @@
 
 use kya_core::grant::{Amount, Asset, Money, Obligation};
 use kya_core::{CredentialDigest, Did, DidKey, PublicKey, SecretKey, Timestamp};
-use kya_redis::{RedisConfig, RedisLedger, RedisNonceStore};
+use kya_redis::{RedisConfig, RedisLedger, RedisNonceStore, RedisStores};
 use kya_verify::{
-    Charge, ChargeError, Ledger, LedgerKey, MemoryLedger, MemoryNonceStore, NonceKey, NonceQuotas,
-    NonceStore,
+    Admission, AdmissionStore, Charge, ChargeError, Ledger, LedgerKey, MemoryLedger,
+    MemoryNonceStore, NonceKey, NonceQuotas, NonceStore, NonceVerdict,
 };
 
 pub fn pk(n: u8) -> PublicKey {
@@ -123,11 +123,13 @@ pub fn same_answers_as_memory(url: &str, name: &str, steps: usize) {
             let period = [30, 45, 60, 90][usize::from(c % 4)];
             budget(c, link, amount, ["10", "9"][usize::from(c % 2)], period)
         };
-        let charges = match rng.below(4) {
+        let charges = match rng.below(5) {
             0 => vec![rate(c, 0, 3, 30)],
             1 => vec![b(c, 0, "2.50"), rate(c + 1, 1, 4, 20)],
             2 => vec![b(c, 0, "4"), b(c + 2, 1, "4")],
-            _ => vec![b(c, 0, &format!("{}.1", rng.below(5)))],
+            3 => vec![b(c, 0, &format!("{}.1", rng.below(5)))],
+            // Scales the server's arithmetic must get exactly right.
+            _ => vec![b(c, 0, &format!("{}.{:03}", rng.below(3), rng.below(1000)))],
         };
         let expected = memory_ledger.try_charge_all(&charges, now);
         let got = redis_ledger.try_charge_all(&charges, now);
@@ -147,6 +149,77 @@ pub fn same_answers_as_memory(url: &str, name: &str, steps: usize) {
                 assert_eq!(g, e, "ledger step {step}")
             }
             _ => panic!("ledger step {step}: memory {expected:?}, redis {got:?}"),
+        }
+    }
+}
+
+/// What two separate in-memory stores answer for a request: the nonce, then (if fresh) the
+/// charges; a refused charge keeps the nonce.
+pub fn two_steps(
+    nonces: &MemoryNonceStore,
+    ledger: &MemoryLedger,
+    key: NonceKey<'_>,
+    until: Timestamp,
+    charges: &[Charge],
+    now: Timestamp,
+) -> Admission {
+    match nonces.check_and_store(key, until, now).unwrap() {
+        NonceVerdict::Fresh => match ledger.try_charge_all(charges, now) {
+            Ok(()) => Admission::Admitted,
+            Err(ChargeError::Refused(r)) => Admission::Refused(r),
+            Err(e) => panic!("{e}"),
+        },
+        other => Admission::Nonce(other),
+    }
+}
+
+/// [`RedisStores::admit`] (nonce and charges in one script) against the in-memory stores in
+/// two steps: the same answer at every step, the same amounts recorded. Small shares and a
+/// small ledger, so that every refusal happens.
+pub fn same_admissions_as_memory(url: &str, name: &str, steps: usize) {
+    let quotas = NonceQuotas::default()
+        .total(usize::MAX)
+        .per_principal(5)
+        .per_agent(3);
+    let memory_nonces = MemoryNonceStore::new(quotas);
+    let memory_ledger = MemoryLedger::new(6);
+    let stores = RedisStores::new(config(url, name), quotas, 6).unwrap();
+    let principals = [principal(100), principal(101)];
+    let agents = [pk(1), pk(2), pk(3)];
+    let mut rng = Lcg(11);
+    let mut now = base();
+    for step in 0..steps {
+        now = now.add_seconds(i64::try_from(rng.below(4)).unwrap());
+        let i = usize::try_from(rng.below(3)).unwrap();
+        let nonce = format!("n{}", rng.below(6));
+        let key = NonceKey {
+            principal: &principals[i % 2],
+            agent: &agents[i],
+            nonce: &nonce,
+        };
+        let until = now.add_seconds(i64::try_from(rng.below(20)).unwrap() - 2);
+        let c = u8::try_from(rng.below(9)).unwrap();
+        let b = |c: u8, link, amount: &str| {
+            let period = [30, 45, 60, 90][usize::from(c % 4)];
+            budget(c, link, amount, ["10", "9"][usize::from(c % 2)], period)
+        };
+        let charges = match rng.below(4) {
+            0 => vec![],
+            1 => vec![b(c, 0, "2.50"), rate(c + 1, 1, 4, 20)],
+            2 => vec![b(c, 0, "4"), b(c + 2, 1, "4")],
+            _ => vec![b(c, 0, &format!("{}.{:02}", rng.below(5), rng.below(100)))],
+        };
+        let expected = two_steps(&memory_nonces, &memory_ledger, key, until, &charges, now);
+        let got = stores.admit(key, until, &charges, now).unwrap();
+        assert_eq!(got, expected, "step {step}: {nonce} at {now}, {charges:?}");
+        for c in &charges {
+            if let Obligation::Budget { period_seconds, .. } = c.obligation {
+                assert_eq!(
+                    stores.ledger().spent(&c.key, period_seconds, now).unwrap(),
+                    memory_ledger.spent(&c.key, period_seconds, now),
+                    "step {step}: what each recorded"
+                );
+            }
         }
     }
 }

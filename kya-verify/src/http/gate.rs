@@ -210,13 +210,26 @@ impl KyaGate {
         Ok((agent, digest))
     }
 
-    /// Verifies a signed request and decides on it.
+    /// Verifies a signed request and decides on it: the nonce and the charges in one step
+    /// of the stores ([`Verifier::accept_and_decide`]).
     pub fn admit(&self, request: &HttpRequest) -> Result<Admitted, Refusal> {
-        let (agent, checked, grant_request) = self.verify(request).map_err(Refusal::NotVerified)?;
+        let now = self.now();
+        let checked = self
+            .http
+            .check_request(request, self.policy(), now, ChainFrom::Headers)
+            .map_err(Refusal::NotVerified)?;
+        let grant_request = self
+            .http
+            .grant_request(request, &checked, self.policy(), now)
+            .map_err(Refusal::NotVerified)?;
+        let agent = self.signed(&checked).map_err(Refusal::NotVerified)?;
         let decision = self
             .verifier
-            .decide(&agent, &grant_request)
+            .accept_and_decide(&agent, &checked.nonce, checked.expires_at(), &grant_request)
             .map_err(|e| Refusal::NotVerified(HttpError::Chain(e)))?;
+        if checked.chain_inline {
+            let _ = self.store_chain(&agent, &checked, now);
+        }
         if decision.is_allowed() {
             Ok(Admitted {
                 agent,
@@ -258,6 +271,14 @@ impl KyaGate {
     /// The chain with the request's signature (one batch, or the signature alone on a cache
     /// hit), then the nonce: what every signed request, a registration too, must pass.
     fn held(&self, checked: &CheckedSignature) -> Result<VerifiedAgent, HttpError> {
+        let agent = self.signed(checked)?;
+        self.verifier
+            .accept_nonce(&agent, &checked.nonce, checked.expires_at())?;
+        Ok(agent)
+    }
+
+    /// The chain with the request's signature, the nonce not yet recorded.
+    fn signed(&self, checked: &CheckedSignature) -> Result<VerifiedAgent, HttpError> {
         let agent = self
             .verifier
             .verify_held(checked.chain.input(), &checked.holder_proof())?;
@@ -269,8 +290,6 @@ impl KyaGate {
                 }));
             }
         }
-        self.verifier
-            .accept_nonce(&agent, &checked.nonce, checked.expires_at())?;
         Ok(agent)
     }
 
