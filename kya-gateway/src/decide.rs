@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kya_core::grant::Money;
-use kya_verify::http::CheckedSignature;
+use kya_core::grant::Request;
+use kya_verify::http::{AdmitError, CheckedSignature};
 use kya_verify::http::{
-    Admitted, ChainStore, HttpError, HttpPolicy, HttpRequest, KyaGate, ProblemReason, Refusal,
-    Route, RouteMap,
+    Admitted, ChainStore, HttpPolicy, HttpRequest, KyaGate, ProblemReason, Refusal, Route, RouteMap,
 };
 use kya_verify::{Decision, Ledger, NonceStore, Policy, StatusLists, VerifiedAgent, Verifier};
 use kya_x402::PaymentTerms;
@@ -47,6 +47,9 @@ pub const H_PAYMENT: &str = "kya-verified-payment-transaction";
 pub struct Stores {
     nonces: Arc<dyn NonceStore>,
     ledger: Arc<dyn Ledger>,
+    /// On Redis: the same store as both, recording a request's nonce and charges in one
+    /// round trip.
+    shared: Option<Arc<kya_redis::RedisStores>>,
 }
 
 impl std::fmt::Debug for Stores {
@@ -58,7 +61,11 @@ impl std::fmt::Debug for Stores {
 impl Stores {
     /// Stores of the caller's choosing.
     pub fn new(nonces: Arc<dyn NonceStore>, ledger: Arc<dyn Ledger>) -> Self {
-        Self { nonces, ledger }
+        Self {
+            nonces,
+            ledger,
+            shared: None,
+        }
     }
 
     /// In-memory stores (one gateway instance).
@@ -95,10 +102,15 @@ impl Stores {
         let capacity = config
             .ledger_capacity
             .unwrap_or(DEFAULT_REDIS_LEDGER_COUNTERS);
-        let (nonces, ledger) =
-            kya_redis::stores(redis, kya_verify::NonceQuotas::default(), capacity)
-                .map_err(|e| GatewayError::Stores(e.to_string()))?;
-        Ok(Self::new(nonces, ledger))
+        let shared = Arc::new(
+            kya_redis::RedisStores::new(redis, kya_verify::NonceQuotas::default(), capacity)
+                .map_err(|e| GatewayError::Stores(e.to_string()))?,
+        );
+        Ok(Self {
+            nonces: Arc::clone(&shared) as Arc<dyn NonceStore>,
+            ledger: Arc::clone(&shared) as Arc<dyn Ledger>,
+            shared: Some(shared),
+        })
     }
 }
 
@@ -139,9 +151,12 @@ impl Gate {
             path: config.policy.display().to_string(),
             source,
         })?;
-        let mut verifier = Verifier::new(policy)
-            .with_nonce_store(Arc::clone(&stores.nonces))
-            .with_ledger(Arc::clone(&stores.ledger));
+        let mut verifier = match &stores.shared {
+            Some(shared) => Verifier::new(policy).with_stores(Arc::clone(shared)),
+            None => Verifier::new(policy)
+                .with_nonce_store(Arc::clone(&stores.nonces))
+                .with_ledger(Arc::clone(&stores.ledger)),
+        };
         if let Some(view) = view {
             verifier = verifier.with_registry(Arc::clone(view) as Arc<_>);
         }
@@ -366,40 +381,29 @@ pub(crate) fn decide(
 /// The kya decision alone (the route's price, if any, decided on): what was admitted, or
 /// the refusal.
 fn decide_unpaid(gate: &Gate, request: &HttpRequest) -> Result<Admitted, Outcome> {
-    let outcome = Err;
-    let (agent, checked, mut grant_request) = match gate.kya.verify(request) {
-        Ok(v) => v,
-        Err(e) => return outcome(Outcome::Refused(Refusal::NotVerified(e))),
-    };
-    if let Some(price) = gate.price(&request.method, request.path_component()) {
+    let price = gate.price(&request.method, request.path_component());
+    // The route's price is what is decided on; a different signed amount is refused before
+    // the nonce is recorded or anything charged.
+    let complete = |checked: &CheckedSignature, grant_request: &mut Request| {
+        let Some(price) = price else { return Ok(()) };
         match &checked.amount {
-            Some(signed) if signed != price => {
-                return outcome(Outcome::Problem(Problem {
-                    status: 403,
-                    code: "amount_not_price",
-                    message: format!(
-                        "the signed amount {signed} is not this route's price {price}"
-                    ),
-                }));
+            Some(signed) if signed != price => Err(Problem {
+                status: 403,
+                code: "amount_not_price",
+                message: format!("the signed amount {signed} is not this route's price {price}"),
+            }),
+            _ => {
+                grant_request.amount = Some(price.clone());
+                Ok(())
             }
-            _ => grant_request.amount = Some(price.clone()),
         }
-    }
-    let decision = match gate.kya.verifier().decide(&agent, &grant_request) {
-        Ok(d) => d,
-        Err(e) => return outcome(Outcome::Refused(Refusal::NotVerified(HttpError::Chain(e)))),
     };
-    if !decision.is_allowed() {
-        return outcome(Outcome::Refused(Refusal::Denied {
-            agent: Box::new(agent),
-            decision: Box::new(decision),
-        }));
-    }
-    Ok(Admitted {
-        agent,
-        signature: checked,
-        decision,
-    })
+    gate.kya
+        .admit_completing(request, complete)
+        .map_err(|e| match e {
+            AdmitError::Completing(problem) => Outcome::Problem(problem),
+            AdmitError::Refused(refusal) => Outcome::Refused(refusal),
+        })
 }
 
 /// An allowed request: its identity headers and what was admitted.

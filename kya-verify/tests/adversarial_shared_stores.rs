@@ -13,8 +13,8 @@ use kya_core::credential::AgentDelegation;
 use kya_core::grant::{Action, Amount, Asset, Money};
 use kya_core::{SecretKey, Timestamp};
 use kya_verify::http::{
-    ChainTransport, HttpPolicy, HttpRequest, KyaGate, MemoryChainStore, Refusal, RequestSigner,
-    Route, SignOptions,
+    AdmitError, ChainTransport, HttpPolicy, HttpRequest, KyaGate, MemoryChainStore, Refusal,
+    RequestSigner, Route, SignOptions,
 };
 use kya_verify::{
     Admission, AdmissionStore, Charge, ChargeError, Code, Ledger, MemoryLedger, MemoryNonceStore,
@@ -417,4 +417,47 @@ fn one_step_stores_answer_as_two_and_never_charge_a_replay() {
         1,
         "the nonce, in its own step"
     );
+}
+
+/// A completion (the gateway's price check) that refuses a request leaves no trace: no nonce
+/// recorded, nothing charged; one that completes the grant request is decided on it.
+#[test]
+fn a_request_refused_by_its_completion_records_nothing() {
+    let chain = budget_chain();
+    let ledger = Arc::new(MemoryLedger::default());
+    let g = gate(verifier_with(Arc::new(MemoryNonceStore::default())).with_ledger(ledger.clone()));
+    let request = signed_pay(&chain, ChainTransport::Inline, "c-1");
+    let refused = g
+        .admit_completing(&request, |_, _| Err("not this price"))
+        .unwrap_err();
+    assert!(matches!(refused, AdmitError::Completing("not this price")));
+    // The same request is still fresh: its nonce was not recorded, and the first charge of
+    // the 30.00 budget is its own.
+    let raised = |_: &_, r: &mut kya_core::grant::Request| {
+        r.amount = Some(Money::new(
+            Amount::parse("25.00").unwrap(),
+            Asset::parse("USD").unwrap(),
+        ));
+        Ok::<(), ()>(())
+    };
+    let admitted = g.admit_completing(&request, raised).unwrap();
+    assert_eq!(
+        admitted
+            .decision
+            .request()
+            .amount
+            .as_ref()
+            .map(|m| m.value.to_string()),
+        Some("25.00".to_owned())
+    );
+    // Decided on the completed amount: 25.00 of 30.00 spent, so 10.00 more is refused.
+    let refusal = g
+        .admit(&signed_pay(&chain, ChainTransport::Inline, "c-2"))
+        .unwrap_err();
+    assert_eq!(refusal.reasons()[0].code, Code::BudgetExhausted);
+    // And the request itself is now a replay.
+    assert!(matches!(
+        g.admit_completing(&request, |_, _| Ok::<(), ()>(())),
+        Err(AdmitError::Refused(_))
+    ));
 }

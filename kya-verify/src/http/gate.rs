@@ -67,6 +67,16 @@ pub struct Admitted {
     pub decision: Decision,
 }
 
+/// Why [`KyaGate::admit_completing`] did not admit a request: kya refused it, or the
+/// caller's completion did (two cases for good: kya's own reasons grow inside [`Refusal`]).
+#[derive(Debug, Clone)]
+pub enum AdmitError<E> {
+    /// Refused by kya (see [`Refusal`]).
+    Refused(Refusal),
+    /// Refused by the completion (nothing recorded, nothing charged).
+    Completing(E),
+}
+
 /// Why a signed request was not admitted.
 #[derive(Debug, Clone)]
 pub enum Refusal {
@@ -213,20 +223,38 @@ impl KyaGate {
     /// Verifies a signed request and decides on it: the nonce and the charges in one step
     /// of the stores ([`Verifier::accept_and_decide`]).
     pub fn admit(&self, request: &HttpRequest) -> Result<Admitted, Refusal> {
+        self.admit_completing(request, |_, _| Ok::<(), std::convert::Infallible>(()))
+            .map_err(|e| match e {
+                AdmitError::Refused(r) => r,
+                AdmitError::Completing(never) => match never {},
+            })
+    }
+
+    /// As [`admit`](Self::admit), with `complete` run once the signature and the chain
+    /// verified and before the nonce is recorded: it may refuse the request (its error) or
+    /// complete the grant request to decide on (a price the route charges, say). Nothing is
+    /// recorded or charged for a request it refuses.
+    pub fn admit_completing<E>(
+        &self,
+        request: &HttpRequest,
+        complete: impl FnOnce(&CheckedSignature, &mut Request) -> Result<(), E>,
+    ) -> Result<Admitted, AdmitError<E>> {
+        let refused = |e: HttpError| AdmitError::Refused(Refusal::NotVerified(e));
         let now = self.now();
         let checked = self
             .http
             .check_request(request, self.policy(), now, ChainFrom::Headers)
-            .map_err(Refusal::NotVerified)?;
-        let grant_request = self
+            .map_err(refused)?;
+        let mut grant_request = self
             .http
             .grant_request(request, &checked, self.policy(), now)
-            .map_err(Refusal::NotVerified)?;
-        let agent = self.signed(&checked).map_err(Refusal::NotVerified)?;
+            .map_err(refused)?;
+        let agent = self.signed(&checked).map_err(refused)?;
+        complete(&checked, &mut grant_request).map_err(AdmitError::Completing)?;
         let decision = self
             .verifier
             .accept_and_decide(&agent, &checked.nonce, checked.expires_at(), &grant_request)
-            .map_err(|e| Refusal::NotVerified(HttpError::Chain(e)))?;
+            .map_err(|e| refused(HttpError::Chain(e)))?;
         if checked.chain_inline {
             let _ = self.store_chain(&agent, &checked, now);
         }
@@ -237,10 +265,10 @@ impl KyaGate {
                 decision,
             })
         } else {
-            Err(Refusal::Denied {
+            Err(AdmitError::Refused(Refusal::Denied {
                 agent: Box::new(agent),
                 decision: Box::new(decision),
-            })
+            }))
         }
     }
 
