@@ -5,6 +5,8 @@
 //! not.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+mod common;
+
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -118,13 +120,7 @@ fn kya(dir: &Path, args: &[&str]) -> Output {
 }
 
 fn kya_ok(dir: &Path, args: &[&str]) -> String {
-    let out = kya(dir, args);
-    assert!(
-        out.status.success(),
-        "kya {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    common::succeeded(args, kya(dir, args))
 }
 
 /// A principal's authorisation of the agent for payments up to `ceiling` of the token at

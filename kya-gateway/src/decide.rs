@@ -293,22 +293,7 @@ impl Outcome {
 }
 
 /// A problem body in the shape of kya-verify's refusals.
-pub(crate) fn problem_json(status: u16, code: &str, message: &str) -> Value {
-    let (slug, title) = match status {
-        402 => ("payment-required", "The request needs a payment"),
-        403 => ("agent-not-allowed", "The agent may not do this"),
-        502 => ("upstream-unavailable", "The upstream did not answer"),
-        503 => ("verifier-unavailable", "The verifier cannot answer"),
-        _ => ("bad-agent-request", "The agent request cannot be read"),
-    };
-    json!({
-        "type": format!("https://w3id.org/kya/problems/{slug}"),
-        "title": title,
-        "status": status,
-        "detail": message,
-        "reasons": [{"code": code, "link": null, "message": message}],
-    })
-}
+pub(crate) use kya_verify::http::one_reason_problem as problem_json;
 
 /// The registry view's freshness bound.
 #[derive(Debug, Clone)]

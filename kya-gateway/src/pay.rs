@@ -85,13 +85,6 @@ pub(crate) fn refusal(r: &PaidRefusal) -> (Problem, PayState) {
         PaidRefusal::PaymentRequired(p) | PaidRefusal::Payment { required: p, .. } => Some(p),
         _ => None,
     };
-    let message = match r {
-        PaidRefusal::PaymentRequired(_) => "this route takes an x402 payment".to_owned(),
-        PaidRefusal::NotVerified(e) => e.to_string(),
-        PaidRefusal::Payment { error, .. } => error.to_string(),
-        PaidRefusal::Terms(e) => e.to_string(),
-        _ => "the payment is refused".to_owned(),
-    };
     let state = PayState {
         required: r.payment_required_header(),
         required_json: required.and_then(|p| serde_json::to_string(p).ok()),
@@ -100,7 +93,7 @@ pub(crate) fn refusal(r: &PaidRefusal) -> (Problem, PayState) {
     let problem = Problem {
         status: r.status(),
         code: r.code(),
-        message,
+        message: r.message(),
     };
     (problem, state)
 }
@@ -156,13 +149,7 @@ impl Settler {
         checked: &CheckedPayment,
     ) -> Result<SettleResponse, (FacilitatorError, SettleResponse)> {
         let failed = |e: FacilitatorError| {
-            let response = SettleResponse {
-                success: false,
-                error_reason: Some(e.x402_reason().to_owned()),
-                transaction: String::new(),
-                network: checked.requirements.network.clone(),
-                payer: Some(checked.payer.to_checksum(None)),
-            };
+            let response = e.settle_response(checked);
             (e, response)
         };
         let f = self.facilitator().await.map_err(failed)?;

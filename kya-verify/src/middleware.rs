@@ -128,28 +128,49 @@ where
         let gate = Arc::clone(&self.gate);
         let max = self.max_body_bytes;
         Box::pin(async move {
-            let (mut parts, body) = request.into_parts();
-            let body = match read_body(body, max).await {
-                Ok(body) => body,
-                Err(error) => return Ok(problem(&Refusal::NotVerified(error))),
-            };
-            let view = match request_view(&parts, &body) {
-                Ok(view) => view,
-                Err(e) => return Ok(problem(&Refusal::NotVerified(e))),
+            let (parts, body, view) = match buffered(request, max).await {
+                Ok(buffered) => buffered,
+                Err(answer) => return Ok(answer),
             };
             match gate.admit(&view) {
-                Ok(admitted) => {
-                    let admitted = KyaAdmitted(Arc::new(admitted));
-                    parts.extensions.insert(admitted.agent().clone());
-                    parts.extensions.insert(admitted);
-                    inner
-                        .call(http::Request::from_parts(parts, B::from(body)))
-                        .await
-                }
+                Ok(admitted) => inner.call(admitted_request(parts, body, admitted)).await,
                 Err(refusal) => Ok(problem(&refusal)),
             }
         })
     }
+}
+
+/// Buffers a request's body (at most `max` bytes) and builds its view: `(parts, body, view)`,
+/// or the problem answer when the body is too large or cannot be read, or the request has no
+/// usable view.
+pub async fn buffered<B, ResBody>(
+    request: http::Request<B>,
+    max: usize,
+) -> Result<(http::request::Parts, Bytes, HttpRequest), http::Response<ResBody>>
+where
+    B: http_body::Body,
+    B::Error: Into<BoxError>,
+    ResBody: From<String>,
+{
+    let (parts, body) = request.into_parts();
+    let body = read_body(body, max)
+        .await
+        .map_err(|e| problem(&Refusal::NotVerified(e)))?;
+    let view = request_view(&parts, &body).map_err(|e| problem(&Refusal::NotVerified(e)))?;
+    Ok((parts, body, view))
+}
+
+/// The request to pass on once admitted: its body put back, [`KyaAdmitted`] and the
+/// [`VerifiedAgent`] in its extensions.
+pub fn admitted_request<B: From<Bytes>>(
+    mut parts: http::request::Parts,
+    body: Bytes,
+    admitted: Admitted,
+) -> http::Request<B> {
+    let admitted = KyaAdmitted(Arc::new(admitted));
+    parts.extensions.insert(admitted.agent().clone());
+    parts.extensions.insert(admitted);
+    http::Request::from_parts(parts, B::from(body))
 }
 
 /// Reads a whole body of at most `max` bytes: `BodyTooLarge` past it, `BadRequest` when it

@@ -106,6 +106,17 @@ impl FacilitatorError {
             Self::Rpc(_) => "unexpected_settle_error",
         }
     }
+
+    /// The `PAYMENT-RESPONSE` of `checked` failing to settle with this error.
+    pub fn settle_response(&self, checked: &crate::check::CheckedPayment) -> SettleResponse {
+        SettleResponse {
+            success: false,
+            error_reason: Some(self.x402_reason().to_owned()),
+            transaction: String::new(),
+            network: checked.requirements.network.clone(),
+            payer: Some(checked.payer.to_checksum(None)),
+        }
+    }
 }
 
 fn rpc(e: impl std::fmt::Display) -> FacilitatorError {

@@ -62,6 +62,16 @@ impl PaidRefusal {
         }
     }
 
+    /// The sentence a problem body gives for it.
+    pub fn message(&self) -> String {
+        match self {
+            Self::PaymentRequired(_) => "this route takes an x402 payment".to_owned(),
+            Self::NotVerified(e) => e.to_string(),
+            Self::Payment { error, .. } => error.to_string(),
+            Self::Terms(e) => e.to_string(),
+        }
+    }
+
     /// The `PAYMENT-REQUIRED` header value to send, when there is one.
     pub fn payment_required_header(&self) -> Option<String> {
         match self {

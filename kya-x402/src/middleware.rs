@@ -37,10 +37,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use kya_verify::http::Refusal;
-use kya_verify::middleware::{
-    DEFAULT_MAX_BODY_BYTES, KyaAdmitted, problem, read_body, request_view,
-};
+use kya_verify::http::{Refusal, one_reason_problem};
+use kya_verify::middleware::{DEFAULT_MAX_BODY_BYTES, admitted_request, buffered, problem};
 
 use crate::facilitator::Facilitator;
 use crate::gate::{PaidAdmission, PaidGate, PaidRefusal};
@@ -128,28 +126,16 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let layer = self.layer.clone();
         Box::pin(async move {
-            let (mut parts, body) = request.into_parts();
-            let body = match read_body(body, layer.max_body_bytes).await {
-                Ok(body) => body,
-                Err(error) => return Ok(problem(&Refusal::NotVerified(error))),
-            };
-            let view = match request_view(&parts, &body) {
-                Ok(view) => view,
-                Err(e) => return Ok(problem(&Refusal::NotVerified(e))),
+            let (mut parts, body, view) = match buffered(request, layer.max_body_bytes).await {
+                Ok(buffered) => buffered,
+                Err(answer) => return Ok(answer),
             };
             let paid = match layer.gate.admit(&view) {
                 Ok(Some(admission)) => admission,
+                // An unpriced path: kya's gate alone.
                 Ok(None) => {
-                    // An unpriced path: kya's gate alone.
                     return match layer.gate.gate().admit(&view) {
-                        Ok(admitted) => {
-                            let admitted = KyaAdmitted(Arc::new(admitted));
-                            parts.extensions.insert(admitted.agent().clone());
-                            parts.extensions.insert(admitted);
-                            inner
-                                .call(http::Request::from_parts(parts, B::from(body)))
-                                .await
-                        }
+                        Ok(admitted) => inner.call(admitted_request(parts, body, admitted)).await,
                         Err(refusal) => Ok(problem(&refusal)),
                     };
                 }
@@ -162,19 +148,13 @@ where
             {
                 Ok(s) => s.response(),
                 Err(e) => {
-                    let failed = SettleResponse {
-                        success: false,
-                        error_reason: Some(e.x402_reason().to_owned()),
-                        transaction: String::new(),
-                        network: paid.payment.requirements.network.clone(),
-                        payer: Some(paid.payment.payer.to_checksum(None)),
-                    };
-                    let body = problem_json(
+                    let failed = e.settle_response(&paid.payment);
+                    let body = one_reason_problem(
                         402,
                         "x402_settlement_failed",
                         &format!("the payment was not settled: {e}"),
                     );
-                    let mut r = response(402, "application/problem+json", body);
+                    let mut r = response(402, "application/problem+json", body.to_string());
                     set_header(&mut r, PAYMENT_RESPONSE, &failed.to_header());
                     return Ok(r);
                 }
@@ -207,39 +187,14 @@ pub fn refused<ResBody: From<String>>(refusal: &PaidRefusal) -> http::Response<R
             response(402, "application/json", body)
         }
         other => {
-            let message = match other {
-                PaidRefusal::Payment { error, .. } => error.to_string(),
-                PaidRefusal::Terms(e) => e.to_string(),
-                _ => "the payment is refused".to_owned(),
-            };
-            let body = problem_json(other.status(), other.code(), &message);
-            response(other.status(), "application/problem+json", body)
+            let body = one_reason_problem(other.status(), other.code(), &other.message());
+            response(other.status(), "application/problem+json", body.to_string())
         }
     };
     if let Some(required) = refusal.payment_required_header() {
         set_header(&mut r, PAYMENT_REQUIRED, &required);
     }
     r
-}
-
-/// An RFC 9457 problem-details body with one reason, as kya's gate and gateway answer.
-fn problem_json(status: u16, code: &str, message: &str) -> String {
-    let (slug, title) = match status {
-        402 => ("payment-required", "The request needs a payment"),
-        403 => ("agent-not-allowed", "The agent may not do this"),
-        _ => (
-            "payment-terms-invalid",
-            "The merchant's payment terms are invalid",
-        ),
-    };
-    serde_json::json!({
-        "type": format!("https://w3id.org/kya/problems/{slug}"),
-        "title": title,
-        "status": status,
-        "detail": message,
-        "reasons": [{"code": code, "link": null, "message": message}],
-    })
-    .to_string()
 }
 
 fn response<ResBody: From<String>>(

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{CHECKOUT, Shop};
+use common::{CHECKOUT, Shop, grants_of, pay};
 use kya_core::Timestamp;
 use kya_core::grant::Action;
 use kya_x402::{
@@ -14,38 +14,6 @@ use kya_x402::{
 };
 
 const PRICE_ATOMIC: u64 = 12_500_000;
-
-/// The agent's side: read the 402, choose what its grants allow, sign with its wallet.
-fn pay(shop: &Shop, wallet: &PrivateKeySigner, header: &str) -> String {
-    let required = PaymentRequired::from_header(header).unwrap();
-    let grants = grants_of(&shop.chain[1]);
-    let tokens = [KnownToken {
-        asset: kya_x402::caip19_erc20(31_337, shop.token).unwrap(),
-        decimals: 6,
-    }];
-    let (chosen, money) = choose_requirements(
-        &required,
-        &grants,
-        &Action::parse("payments/send").unwrap(),
-        Some("did:web:shop.example"),
-        &tokens,
-        Timestamp::now(),
-    )
-    .expect("the grants allow the price");
-    assert_eq!(money.value.to_string(), "12.500000");
-    create_payment(wallet, &required, chosen, Timestamp::now())
-        .unwrap()
-        .to_header()
-}
-
-fn grants_of(credential: &serde_json::Value) -> Vec<kya_core::grant::Grant> {
-    credential["credentialSubject"]["grants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| serde_json::from_value(g.clone()).unwrap())
-        .collect()
-}
 
 /// The 402 for an unpaid checkout, as the client reads it.
 fn payment_required(shop: &Shop, gate: &kya_x402::PaidGate) -> String {

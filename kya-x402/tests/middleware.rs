@@ -12,16 +12,12 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use common::{CHECKOUT, Shop};
+use common::{CHECKOUT, Shop, pay};
 use http_body_util::Full;
 use kya_core::Timestamp;
-use kya_core::grant::Action;
 use kya_verify::http::HttpRequest;
 use kya_x402::middleware::{KyaPaid, PaidLayer};
-use kya_x402::{
-    Facilitator, KnownToken, PaymentRequired, SettleResponse, U256, choose_requirements,
-    create_payment,
-};
+use kya_x402::{Facilitator, PaymentRequired, SettleResponse, U256, create_payment};
 use tower_layer::Layer as _;
 use tower_service::Service as _;
 
@@ -86,29 +82,6 @@ fn code(r: &http::Response<String>) -> String {
         .to_owned()
 }
 
-/// The agent pays the 402's requirements its grants allow.
-fn pay(shop: &Shop, required: &str) -> String {
-    let required = PaymentRequired::from_header(required).unwrap();
-    let grants: Vec<kya_core::grant::Grant> =
-        serde_json::from_value(shop.chain[1]["credentialSubject"]["grants"].clone()).unwrap();
-    let tokens = [KnownToken {
-        asset: kya_x402::caip19_erc20(31_337, shop.token).unwrap(),
-        decimals: 6,
-    }];
-    let (chosen, _) = choose_requirements(
-        &required,
-        &grants,
-        &Action::parse("payments/send").unwrap(),
-        Some("did:web:shop.example"),
-        &tokens,
-        Timestamp::now(),
-    )
-    .expect("the grants allow the price");
-    create_payment(&shop.agent_wallet, &required, chosen, Timestamp::now())
-        .unwrap()
-        .to_header()
-}
-
 async fn layer(
     shop: &Shop,
     price: &str,
@@ -138,7 +111,7 @@ async fn settles_before_the_service_and_never_twice() {
     assert!(checkout.seen.lock().unwrap().is_empty());
 
     // Paid within the grant: settled, then handed to the service with the transaction.
-    let payment = pay(&shop, &required);
+    let payment = pay(&shop, &shop.agent_wallet, &required);
     let r = send(&mut service, &shop.request(CHECKOUT, None, Some(&payment))).await;
     assert_eq!(r.status(), 200, "{}", r.body());
     let settled = SettleResponse::from_header(header(&r, "payment-response").unwrap()).unwrap();
@@ -189,7 +162,11 @@ async fn refusals_move_nothing_and_reach_nothing() {
     // Within the grant, but the chain is revoked: the kya gate refuses first.
     let mut service = layer(&shop, "12.50", &checkout).await;
     let r = send(&mut service, &shop.request(CHECKOUT, None, None)).await;
-    let payment = pay(&shop, header(&r, "payment-required").unwrap());
+    let payment = pay(
+        &shop,
+        &shop.agent_wallet,
+        header(&r, "payment-required").unwrap(),
+    );
     shop.registry
         .revoke(&shop.registration, shop.leaf_digest, 9, Timestamp::now());
     let r = send(&mut service, &shop.request(CHECKOUT, None, Some(&payment))).await;

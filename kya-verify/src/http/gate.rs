@@ -67,6 +67,26 @@ pub struct Admitted {
     pub decision: Decision,
 }
 
+/// An RFC 9457 problem-details body with one reason, for a refusal that is not one of
+/// kya-verify's own (a gateway's or a payment's): `type`, `title`, `status`, `detail`, and
+/// `reasons: [{code, link: null, message}]`.
+pub fn one_reason_problem(status: u16, code: &str, message: &str) -> Value {
+    let (slug, title) = match status {
+        402 => ("payment-required", "The request needs a payment"),
+        403 => ("agent-not-allowed", "The agent may not do this"),
+        502 => ("upstream-unavailable", "The upstream did not answer"),
+        503 => ("verifier-unavailable", "The verifier cannot answer"),
+        _ => ("bad-agent-request", "The agent request cannot be read"),
+    };
+    serde_json::json!({
+        "type": format!("https://w3id.org/kya/problems/{slug}"),
+        "title": title,
+        "status": status,
+        "detail": message,
+        "reasons": [{"code": code, "link": null, "message": message}],
+    })
+}
+
 /// Why [`KyaGate::admit_completing`] did not admit a request: kya refused it, or the
 /// caller's completion did (two cases for good: kya's own reasons grow inside [`Refusal`]).
 #[derive(Debug, Clone)]

@@ -71,7 +71,7 @@ mod verify;
 
 pub use chains::{ChainStore, MemoryChainStore};
 pub use error::HttpError;
-pub use gate::{AdmitError, Admitted, KyaGate, ProblemReason, Refusal};
+pub use gate::{AdmitError, Admitted, KyaGate, ProblemReason, Refusal, one_reason_problem};
 pub use message::{
     ChainRef, HttpRequest, content_digest, format_amount_header, jwk_thumbprint,
     parse_amount_header, verify_content_digest,

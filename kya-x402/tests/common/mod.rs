@@ -22,7 +22,8 @@ use kya_verify::http::{HttpPolicy, HttpRequest, KyaGate, RequestSigner, Route, S
 use kya_verify::{MemoryLedger, MemoryRegistry, Policy, Verifier};
 use kya_x402::token::{self, KyaTestUSD};
 use kya_x402::{
-    Address, Facilitator, PAYMENT_SIGNATURE, PaidGate, PaymentTerms, PrivateKeySigner, U256,
+    Address, Facilitator, KnownToken, PAYMENT_SIGNATURE, PaidGate, PaymentRequired, PaymentTerms,
+    PrivateKeySigner, U256, choose_requirements, create_payment,
 };
 use serde_json::Value;
 
@@ -240,4 +241,36 @@ pub fn kya_registry_like_provider(
         .wallet(alloy::network::EthereumWallet::from(signer))
         .connect_http(rpc.parse().unwrap())
         .erased()
+}
+
+/// The agent's side: read the 402, choose what its grants allow, sign with its wallet.
+pub fn pay(shop: &Shop, wallet: &PrivateKeySigner, header: &str) -> String {
+    let required = PaymentRequired::from_header(header).unwrap();
+    let grants = grants_of(&shop.chain[1]);
+    let tokens = [KnownToken {
+        asset: kya_x402::caip19_erc20(31_337, shop.token).unwrap(),
+        decimals: 6,
+    }];
+    let (chosen, money) = choose_requirements(
+        &required,
+        &grants,
+        &Action::parse("payments/send").unwrap(),
+        Some("did:web:shop.example"),
+        &tokens,
+        Timestamp::now(),
+    )
+    .expect("the grants allow the price");
+    assert_eq!(money.value.to_string(), "12.500000");
+    create_payment(wallet, &required, chosen, Timestamp::now())
+        .unwrap()
+        .to_header()
+}
+
+pub fn grants_of(credential: &serde_json::Value) -> Vec<kya_core::grant::Grant> {
+    credential["credentialSubject"]["grants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| serde_json::from_value(g.clone()).unwrap())
+        .collect()
 }
