@@ -1,9 +1,11 @@
 //! A bounded cache of verified chains, so a repeat visitor costs one signature check.
 //!
-//! Entries are keyed by SHA-256 over the policy's fingerprint, the registry state and the
-//! chain's input (its raw bytes, or its JSON value inside a presentation), and indexed by
-//! [`ChainDigest`] so that a signed request may reference a cached chain instead of
-//! carrying it.
+//! Entries are keyed by exactly the chain's input (its raw bytes, or its JSON value inside a
+//! presentation) with the form it came in and a tag of the policy's fingerprint, the registry
+//! state and the status lists, and indexed by [`ChainDigest`] so that a signed request may
+//! reference a cached chain instead of carrying it. A hit compares every byte of the input:
+//! a fast, seeded hash only picks the bucket, so no input is served another's result
+//! however the hash behaves, and a repeat visitor pays no cryptographic hash of its chain.
 //!
 //! **Registry results are never served across registry updates**: the key includes the
 //! view's [`RegistryView::state_id`], and a view without one
@@ -12,7 +14,7 @@
 //! least recently used.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use kya_core::Timestamp;
 use sha2::{Digest as _, Sha256};
@@ -61,14 +63,20 @@ pub(crate) enum InputForm {
     Base64Url = 1,
 }
 
-/// SHA-256 of a chain's input (exactly the bytes received, in the form received) under a
+/// A cache key: the context tag, the input's form and exactly the bytes received, in that
+/// order (the tag and the form have fixed lengths, so two keys are equal only if all three
+/// are).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct InputKey(Box<[u8]>);
+
+/// The key of a chain's input (exactly the bytes received, in the form received) under a
 /// context tag.
-pub(crate) fn input_key(context: &[u8; 32], form: InputForm, input: &[u8]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(context);
-    h.update([form as u8]);
-    h.update(input);
-    h.finalize().into()
+pub(crate) fn input_key(context: &[u8; 32], form: InputForm, input: &[u8]) -> InputKey {
+    let mut key = Vec::with_capacity(33 + input.len());
+    key.extend_from_slice(context);
+    key.push(form as u8);
+    key.extend_from_slice(input);
+    InputKey(key.into_boxed_slice())
 }
 
 #[derive(Debug)]
@@ -78,10 +86,13 @@ struct Entry {
     last_used: u64,
 }
 
+/// Buckets are picked by foldhash with a per-process random seed; equality is on all bytes.
+type Keyed<V> = HashMap<Arc<[u8]>, V, foldhash::fast::RandomState>;
+
 #[derive(Debug, Default)]
 struct Inner {
-    by_key: HashMap<[u8; 32], Entry>,
-    by_digest: HashMap<(ChainDigest, [u8; 32]), [u8; 32]>,
+    by_key: Keyed<Entry>,
+    by_digest: HashMap<(ChainDigest, [u8; 32]), Arc<[u8]>>,
     tick: u64,
 }
 
@@ -130,7 +141,11 @@ impl ChainCache {
     }
 
     /// The cached result for `key`, if present and still valid at `now`.
-    pub(crate) fn get(&self, key: &[u8; 32], now: Timestamp) -> Option<VerifiedAgent> {
+    pub(crate) fn get(&self, key: &InputKey, now: Timestamp) -> Option<VerifiedAgent> {
+        self.get_bytes(&key.0, now)
+    }
+
+    fn get_bytes(&self, key: &[u8], now: Timestamp) -> Option<VerifiedAgent> {
         let mut inner = self.lock();
         inner.tick += 1;
         let tick = inner.tick;
@@ -153,14 +168,14 @@ impl ChainCache {
         context: &[u8; 32],
         now: Timestamp,
     ) -> Option<VerifiedAgent> {
-        let key = *self.lock().by_digest.get(&(*digest, *context))?;
-        self.get(&key, now)
+        let key = Arc::clone(self.lock().by_digest.get(&(*digest, *context))?);
+        self.get_bytes(&key, now)
     }
 
     /// Caches `agent` (without any presentation facts) under `key`.
     pub(crate) fn insert(
         &self,
-        key: [u8; 32],
+        key: InputKey,
         context: [u8; 32],
         agent: &VerifiedAgent,
         now: Timestamp,
@@ -175,6 +190,7 @@ impl ChainCache {
         let mut inner = self.lock();
         inner.tick += 1;
         let tick = inner.tick;
+        let key: Arc<[u8]> = Arc::from(key.0);
         if !inner.by_key.contains_key(&key) && inner.by_key.len() >= self.capacity {
             let Inner {
                 by_key, by_digest, ..
@@ -190,7 +206,7 @@ impl ChainCache {
                 if let Some(oldest) = by_key
                     .iter()
                     .min_by_key(|(_, e)| e.last_used)
-                    .map(|(k, _)| *k)
+                    .map(|(k, _)| Arc::clone(k))
                 {
                     if let Some(e) = by_key.remove(&oldest) {
                         by_digest.remove(&(e.agent.chain_digest(), e.context));
@@ -198,7 +214,9 @@ impl ChainCache {
                 }
             }
         }
-        inner.by_digest.insert((agent.chain_digest(), context), key);
+        inner
+            .by_digest
+            .insert((agent.chain_digest(), context), Arc::clone(&key));
         inner.by_key.insert(
             key,
             Entry {

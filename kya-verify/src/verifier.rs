@@ -272,14 +272,14 @@ impl Verifier {
             }
             ChainInput::Bytes(bytes) => {
                 let key = context.map(|ctx| input_key(&ctx, InputForm::Json, bytes));
-                if let Some(agent) = key.and_then(|k| self.cache.get(&k, now)) {
+                if let Some(agent) = key.as_ref().and_then(|k| self.cache.get(k, now)) {
                     return self.finish_cached(agent, proof, now);
                 }
                 (parse_chain_bytes(bytes, &self.policy)?, key)
             }
             ChainInput::Base64Url(text) => {
                 let key = context.map(|ctx| input_key(&ctx, InputForm::Base64Url, text.as_bytes()));
-                if let Some(agent) = key.and_then(|k| self.cache.get(&k, now)) {
+                if let Some(agent) = key.as_ref().and_then(|k| self.cache.get(k, now)) {
                     return self.finish_cached(agent, proof, now);
                 }
                 let bytes = decode_base64url(text, self.policy.limits().max_input_bytes)?;
@@ -297,7 +297,7 @@ impl Verifier {
                     }
                     None => None,
                 };
-                if let Some(agent) = key.and_then(|k| self.cache.get(&k, now)) {
+                if let Some(agent) = key.as_ref().and_then(|k| self.cache.get(k, now)) {
                     return self.finish_cached(agent, proof, now);
                 }
                 (links, key)

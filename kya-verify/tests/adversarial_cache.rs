@@ -128,3 +128,34 @@ fn a_cached_chain_does_not_outlive_a_scheduled_key_unbinding() {
         "the cache served a chain whose agent key is no longer bound"
     );
 }
+
+/// A cache hit needs every byte of the input: after a chain is cached, any one-character
+/// edit of it anywhere (a letter or digit swapped for another, so the JSON stays
+/// well-formed) is verified on its own and refused, never served the cached result. A
+/// cache keyed by a hash of part of the input, or a fast hash without the comparison, would
+/// admit some of these.
+#[test]
+fn a_cached_chain_serves_only_its_exact_bytes() {
+    let v = Verifier::new(policy()).with_clock(Arc::new(clock()));
+    let original = bytes(&docs(&chain(2)));
+    v.verify_chain(&original).unwrap();
+    assert_eq!(v.cache().len(), 1);
+    let mut edits = 0;
+    for at in 0..original.len() {
+        let swapped = match original[at] {
+            b'0'..=b'8' | b'a'..=b'y' | b'A'..=b'Y' => original[at] + 1,
+            b'9' | b'z' | b'Z' => original[at] - 1,
+            _ => continue,
+        };
+        let mut edited = original.clone();
+        edited[at] = swapped;
+        edits += 1;
+        if let Ok(agent) = v.verify_chain(&edited) {
+            panic!("an edit at byte {at} verified: {agent:?}");
+        }
+        // The original still comes from the cache.
+        assert!(v.verify_chain(&original).is_ok());
+    }
+    assert!(edits > 1000, "{edits}");
+    assert_eq!(v.cache().len(), 1);
+}
