@@ -8,7 +8,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use kya_core::{Did, PublicKey, Timestamp};
 
@@ -64,12 +64,12 @@ impl<N: NonceStore + ?Sized> NonceStore for std::sync::Arc<N> {
     }
 }
 
-type Scoped = ([u8; 32], String);
+type Scoped = ([u8; 32], Arc<str>);
 
 #[derive(Debug, Default)]
 struct Inner {
     seen: HashMap<Scoped, (i64, Did)>,
-    by_expiry: BinaryHeap<Reverse<(i64, [u8; 32], String)>>,
+    by_expiry: BinaryHeap<Reverse<(i64, [u8; 32], Arc<str>)>>,
     per_agent: HashMap<[u8; 32], usize>,
     per_principal: HashMap<Did, usize>,
 }
@@ -252,22 +252,39 @@ impl NonceStore for MemoryNonceStore {
         let agent = key.agent.to_bytes();
         let mut inner = self.lock();
         inner.forget_expired(now);
-        let scoped = (agent, key.nonce.to_owned());
-        if inner.seen.contains_key(&scoped) {
+        let total = inner.seen.len();
+        let Inner {
+            seen,
+            by_expiry,
+            per_agent,
+            per_principal,
+        } = &mut *inner;
+        // One hash per map and one copy of the nonce, shared by the map and the heap.
+        let nonce: Arc<str> = Arc::from(key.nonce);
+        let std::collections::hash_map::Entry::Vacant(slot) = seen.entry((agent, nonce)) else {
             return Ok(NonceVerdict::Replayed);
-        }
+        };
+        let agent_count = per_agent.entry(agent).or_default();
+        let principal_count = per_principal.entry(*key.principal).or_default();
         let held = NonceCounts {
-            total: Some(inner.seen.len()),
-            principal: inner.per_principal.get(key.principal).copied().unwrap_or(0),
-            agent: inner.per_agent.get(&agent).copied().unwrap_or(0),
+            total: Some(total),
+            principal: *principal_count,
+            agent: *agent_count,
         };
         if self.quotas.judge(held) != NonceVerdict::Fresh {
+            // Counts of zero were only just made: leave no empty entry behind.
+            if *agent_count == 0 {
+                per_agent.remove(&agent);
+            }
+            if per_principal.get(key.principal) == Some(&0) {
+                per_principal.remove(key.principal);
+            }
             return Ok(NonceVerdict::QuotaExceeded);
         }
-        inner.seen.insert(scoped.clone(), (exp, *key.principal));
-        inner.by_expiry.push(Reverse((exp, scoped.0, scoped.1)));
-        *inner.per_agent.entry(agent).or_default() += 1;
-        *inner.per_principal.entry(*key.principal).or_default() += 1;
+        *agent_count += 1;
+        *principal_count += 1;
+        by_expiry.push(Reverse((exp, agent, Arc::clone(&slot.key().1))));
+        slot.insert((exp, *key.principal));
         Ok(NonceVerdict::Fresh)
     }
 }
