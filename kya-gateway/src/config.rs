@@ -245,7 +245,9 @@ pub struct StoresConfig {
     /// merchants can share one server.
     #[serde(default)]
     pub redis_namespace: Option<String>,
-    /// Most budget/rate counters the in-memory ledger keeps (default kya-verify's).
+    /// Most budget/rate counters the in-memory ledger keeps (default kya-verify's); with
+    /// `redis_url`, most live counters per root principal (default 100 000; the Redis
+    /// server's `maxmemory` bounds the total).
     #[serde(default)]
     pub ledger_capacity: Option<usize>,
 }

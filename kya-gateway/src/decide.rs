@@ -114,7 +114,8 @@ impl Stores {
     }
 }
 
-/// Counters a shared ledger holds when the configuration does not say.
+/// Live counters a shared ledger holds per root principal when the configuration does not
+/// say.
 const DEFAULT_REDIS_LEDGER_COUNTERS: usize = 100_000;
 
 /// The part of the configuration that SIGHUP reloads: policy, routes, prices, authorities,

@@ -1,8 +1,9 @@
 //! The fleet run (`cargo xtask fleet [--short]`): three merchant instances share one Redis;
-//! a driver sends many signed requests concurrently across them — the same request to every
-//! instance at once, many small charges against one shared budget — stops and restarts
-//! Redis in the middle, then does the same against a 3-master Redis Cluster. It prints, from
-//! what it observed:
+//! a driver sends many signed requests concurrently across them — from several principals'
+//! agents, the same request to every instance at once, many small charges against one
+//! shared budget — stops and restarts Redis in the middle, then does the same against a
+//! 3-master Redis Cluster (where the principals' keys spread over the masters: the run fails
+//! if one master holds them all). It prints, from what it observed:
 //!
 //! ```text
 //! FLEET requests <n>
@@ -43,6 +44,7 @@ use kya_testkit::redis::{Fsync, RedisCluster, RedisServer};
 use kya_verify::LedgerKey;
 use kya_verify::http::HttpRequest;
 use serde_json::Value;
+use support::PRINCIPALS;
 
 const INSTANCES: usize = 3;
 const SUB_AGENTS: u8 = 8;
@@ -111,6 +113,7 @@ impl Drop for Fleet {
 struct Job {
     request: HttpRequest,
     nonce: String,
+    /// The sub-agent that signed it (of principal 0 in the shared-budget phase).
     sub: u8,
     targets: Vec<usize>,
 }
@@ -227,17 +230,27 @@ where
     out
 }
 
+/// Each principal's chains (`chains[k][sub]`), and principal 0's root and leaf digests.
 struct Chains {
-    chains: Vec<Value>,
+    chains: Vec<Vec<Value>>,
     root: CredentialDigest,
     leaves: Vec<CredentialDigest>,
 }
 
-fn chains(budget: &str) -> Result<Chains> {
-    let (chains, root, leaves) = support::chains(SUB_AGENTS, budget).map_err(anyhow::Error::msg)?;
+/// The chains of principals `0..principals`, each with `SUB_AGENTS` sub-agents.
+fn chains(principals: u8, budget: &str) -> Result<Chains> {
+    let mut all = Vec::new();
+    let (mut root, mut leaves) = (None, Vec::new());
+    for k in 0..principals {
+        let (chains, r, l) = support::chains(k, SUB_AGENTS, budget).map_err(anyhow::Error::msg)?;
+        all.push(chains);
+        if k == 0 {
+            (root, leaves) = (Some(r), l);
+        }
+    }
     Ok(Chains {
-        chains,
-        root,
+        chains: all,
+        root: root.context("at least one principal")?,
         leaves,
     })
 }
@@ -249,13 +262,16 @@ fn jobs(
     amount: &str,
     targets: impl Fn(usize) -> Vec<usize>,
 ) -> Result<Vec<Job>> {
+    let principals = chains.chains.len();
     (0..n)
         .map(|i| {
+            // Sub-agent by sub-agent, principal by principal.
             let sub = u8::try_from(i % usize::from(SUB_AGENTS))?;
+            let k = (i / usize::from(SUB_AGENTS)) % principals;
             let nonce = format!("{tag}-{i}");
-            let request =
-                support::signed_pay(sub, &chains.chains[usize::from(sub)], amount, &nonce)
-                    .map_err(anyhow::Error::msg)?;
+            let chain = &chains.chains[k][usize::from(sub)];
+            let request = support::signed_pay(u8::try_from(k)?, sub, chain, amount, &nonce)
+                .map_err(anyhow::Error::msg)?;
             Ok(Job {
                 request,
                 nonce,
@@ -302,6 +318,19 @@ impl Redis {
         Ok(())
     }
 
+    /// The keys each master holds (one node: one figure).
+    fn keys_per_master(&self) -> Vec<u64> {
+        let dbsize = |n: &RedisServer| {
+            n.query("DBSIZE")
+                .and_then(|r| r.trim().trim_start_matches(':').parse().ok())
+                .unwrap_or(0)
+        };
+        match self {
+            Self::Node(n) => vec![dbsize(n)],
+            Self::Cluster(c) => c.nodes().iter().map(dbsize).collect(),
+        }
+    }
+
     fn start(&mut self) -> Result<()> {
         match self {
             Self::Node(n) => n.start()?,
@@ -325,6 +354,7 @@ struct Outcome {
     memory_rps: f64,
     redis_p99: u64,
     memory_p99: u64,
+    keys_per_master: Vec<u64>,
 }
 
 async fn run_backend(
@@ -343,8 +373,9 @@ async fn run_backend(
     });
     let round_robin = |i: usize| vec![i % INSTANCES];
 
-    // Throughput and latency: the same load against in-memory instances, then Redis ones.
-    let load_chains = chains("1000000")?;
+    // Throughput and latency: the same load against in-memory instances, then Redis ones,
+    // from every principal's sub-agents (on a cluster, each principal's keys are one slot).
+    let load_chains = chains(PRINCIPALS, "1000000")?;
     let memory_run = Arc::new(Run {
         client: support::client(),
         seen: Mutex::new(Seen::default()),
@@ -413,9 +444,10 @@ async fn run_backend(
     )?;
     drive(&run, &fleet.addrs, replay_jobs, false, CONCURRENCY).await?;
 
-    // Many small charges against one shared budget, Redis stopped and restarted meanwhile.
+    // Many small charges against one shared budget (principal 0's agent's, shared by its
+    // sub-agents), Redis stopped and restarted meanwhile.
     let budget = format!("{}.{:02}", size.budget_cents / 100, size.budget_cents % 100);
-    let budget_chains = chains(&budget)?;
+    let budget_chains = chains(1, &budget)?;
     let budget_jobs = jobs(
         &format!("{name}-budget"),
         &budget_chains,
@@ -447,9 +479,10 @@ async fn run_backend(
     let config = RedisConfig::from_url(&url, &namespace)?;
     let ledger = RedisLedger::new(config, 1)?;
     let now = kya_core::Timestamp::now();
+    let owner = support::principal_did(0);
     let cents = |key: LedgerKey| -> Result<usize> {
         let spent = ledger
-            .spent(&key, 86_400, now)?
+            .spent(&owner, &key, 86_400, now)?
             .unwrap_or_else(Amount::zero);
         let cents = spent
             .to_string()
@@ -489,6 +522,8 @@ async fn run_backend(
         "fleet {name}: {redis_rps:.0} req/s on Redis, {memory_rps:.0} req/s in memory; p99 {} µs vs {} µs",
         redis_p99, memory_p99
     );
+    let keys_per_master = redis.keys_per_master();
+    eprintln!("fleet {name}: keys per master {keys_per_master:?}");
     drop(redis);
     seen.latencies_us.clear();
     Ok(Outcome {
@@ -499,6 +534,7 @@ async fn run_backend(
         memory_rps,
         redis_p99,
         memory_p99,
+        keys_per_master,
     })
 }
 
@@ -600,6 +636,12 @@ async fn main() -> Result<()> {
     println!("TIME  redis_added_p99_us {added}");
     if replays > 0 || overspend > 0 || lost > 0 || unavailable == 0 {
         bail!("the fleet broke a guarantee (or never saw the outage)");
+    }
+    if cluster.keys_per_master.iter().filter(|&&n| n > 0).count() < 2 {
+        bail!(
+            "one master held every key of the merchant: {:?}",
+            cluster.keys_per_master
+        );
     }
     Ok(())
 }

@@ -3,7 +3,9 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
+use kya_core::Did;
 use redis::{ConnectionLike, FromRedisValue, RedisError, Script};
+use sha2::{Digest as _, Sha256};
 
 /// Why a store could not be set up or could not answer.
 #[derive(Debug, thiserror::Error)]
@@ -205,11 +207,21 @@ impl Pool {
         })
     }
 
-    /// The merchant's hash tag, which every key of the stores starts with: one cluster
-    /// slot, so that one script can record a nonce and charge a budget. (`l`: the ledger
-    /// had the tag first; its counters keep their names.)
-    pub(crate) fn tag(&self) -> String {
-        format!("kya:{{{}:l}}", self.config.namespace)
+    /// The hash tag of the merchant's keys for chains rooted at `principal`,
+    /// `kya:{<namespace>:<principal hash>}`, which every key one script touches starts with:
+    /// one cluster slot per (merchant, root principal), so that one script can record a
+    /// request's nonce and charge its chain's budgets, and a Cluster spreads one merchant's
+    /// principals over its masters. Sound because everything a request's script touches
+    /// derives from its chain's root principal: the agent's and the principal's nonces, and
+    /// every counter the chain charges (a credential names its parent by digest, so a
+    /// counter's credential fixes its root principal, and a counter always gets the same
+    /// name).
+    pub(crate) fn tag(&self, principal: &Did) -> String {
+        format!(
+            "kya:{{{}:{}}}",
+            self.config.namespace,
+            principal_hash(principal)
+        )
     }
 
     fn connect(&self) -> Result<Conn, RedisError> {
@@ -313,4 +325,11 @@ pub(crate) fn token() -> Result<String, RedisStoreError> {
         .try_fill_bytes(&mut bytes)
         .map_err(|e| RedisStoreError::Random(e.to_string()))?;
     Ok(hex::encode(bytes))
+}
+
+/// A principal's part of a hash tag: hex of the first 12 bytes of SHA-256 of its DID (fixed
+/// length, and free of `{`, `}` and the DID's own characters).
+pub(crate) fn principal_hash(principal: &Did) -> String {
+    let digest = Sha256::digest(principal.to_string().as_bytes());
+    hex::encode(&digest[..12])
 }

@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use kya_core::Timestamp;
 use kya_core::grant::{Amount, Obligation};
+use kya_core::{Did, Timestamp};
 use kya_verify::ledger::{fits_capacity, ledger_full, plan_charges};
 use kya_verify::{Charge, ChargeError, Ledger, LedgerKey, Reason, StoreUnavailable, Usage};
 
@@ -15,21 +15,33 @@ use crate::{SLACK_SECONDS, TOKEN_SECONDS};
 
 /// A [`Ledger`] shared by every instance of a merchant, on Redis (one node or a Cluster).
 ///
-/// Same answers as [`MemoryLedger`](kya_verify::MemoryLedger), decided by the same rule
-/// ([`plan_charges`], [`fits_capacity`], [`ledger_full`]): epoch-aligned windows, budgets
-/// and rates, every charge of a chain applied or none, a bounded number of live counters.
+/// Same answers as one [`MemoryLedger`](kya_verify::MemoryLedger) per root principal,
+/// decided by the same rule ([`plan_charges`], [`fits_capacity`], [`ledger_full`]):
+/// epoch-aligned windows, budgets and rates, every charge of a chain applied or none, a
+/// bounded number of live counters.
 /// How, atomically across instances: one script reads the chain's counters, judges the
 /// charges and applies them all or none, in one round trip. The script answers the values
 /// it judged, and the Rust rule judges them again: a refusal's reasons are the rule's, and
 /// any disagreement is "unavailable" (fail closed). A request token makes a repeat after a
 /// lost answer a no-op.
 ///
-/// Layout: every counter of the merchant is under the merchant's hash tag
-/// `{<namespace>:l}` (one cluster slot), with its nonces. The `Ledger` trait names a counter
-/// by its credential alone, and a parent's budget is charged by the chains of all its
-/// sub-agents: the one tag every such charge agrees on is the merchant's. A counter expires
-/// when its window closes (plus [`SLACK_SECONDS`](crate::SLACK_SECONDS)), counted on the
-/// server's clock.
+/// Layout: a counter is under the hash tag `{<namespace>:<principal hash>}` of the merchant
+/// and the root principal of the chains that charge it (hex of the first 12 bytes of
+/// SHA-256 of its DID), with that principal's nonces and its `live` set; so is a call's
+/// request token. A parent's budget is charged by the chains of all its sub-agents, and
+/// they all have the parent's root principal (a credential names its parent by digest,
+/// which fixes its ancestry), so every charge of a chain, and every chain charging one
+/// counter, agree on its tag: a call touches one cluster slot, a counter always has the
+/// same name, and a Cluster spreads one merchant's principals over its masters. A counter
+/// expires when its window closes (plus [`SLACK_SECONDS`](crate::SLACK_SECONDS)), counted
+/// on the server's clock.
+///
+/// What differs: the capacity is counted per root principal (each principal's `live` set
+/// holds at most `capacity` live counters), not for the whole ledger; the server's
+/// `maxmemory` with `maxmemory-policy noeviction` bounds the total, and a full server
+/// answers "unavailable", never forgets a counter. This is also the stronger guarantee: the
+/// chains of one principal cannot fill the ledger for the others (a full principal's next
+/// new counter is refused with `ledger_full`, another principal's charge is not).
 #[derive(Debug, Clone)]
 pub struct RedisLedger {
     pool: Arc<Pool>,
@@ -37,8 +49,8 @@ pub struct RedisLedger {
 }
 
 impl RedisLedger {
-    /// A ledger with its own pool, holding at most `capacity` live counters (as
-    /// [`MemoryLedger::new`](kya_verify::MemoryLedger::new)).
+    /// A ledger with its own pool, holding at most `capacity` live counters per root
+    /// principal (as [`MemoryLedger::new`](kya_verify::MemoryLedger::new) for all).
     pub fn new(config: RedisConfig, capacity: usize) -> Result<Self, RedisStoreError> {
         Ok(Self::on(Arc::new(Pool::new(config)?), capacity))
     }
@@ -47,34 +59,32 @@ impl RedisLedger {
         Self { pool, capacity }
     }
 
-    /// The name of a counter.
-    pub fn key_name(&self, key: &LedgerKey) -> String {
+    /// The name of a counter charged by chains rooted at `principal`.
+    pub fn key_name(&self, principal: &Did, key: &LedgerKey) -> String {
         format!(
             "{}:c:{}:{}:{}",
-            self.tag(),
+            self.pool.tag(principal),
             key.credential.to_hex(),
             key.grant,
             key.kind
         )
     }
 
-    fn tag(&self) -> String {
-        self.pool.tag()
-    }
-
     /// What a budget counter holds in the window of `now` (as
-    /// [`MemoryLedger::spent`](kya_verify::MemoryLedger::spent)), read from Redis.
+    /// [`MemoryLedger::spent`](kya_verify::MemoryLedger::spent)), read from Redis;
+    /// `principal` is the root principal of the chains that charge it.
     pub fn spent(
         &self,
+        principal: &Did,
         key: &LedgerKey,
         period_seconds: u64,
         now: Timestamp,
     ) -> Result<Option<Amount>, RedisStoreError> {
-        let names = vec![self.key_name(key)];
+        let names = vec![self.key_name(principal, key)];
         // Kind `x` judges nothing: the script answers the values and applies nothing.
         let mut args = vec![now.unix().to_string(), "0".into(), "1".into()];
         args.extend(unfit());
-        let keys = self.keys("read", &names);
+        let keys = self.keys(principal, "read", &names);
         let reply: Vec<String> = self.pool.invoke(&CHARGE, &keys, &args)?;
         let values = state(reply.get(1..).unwrap_or_default(), &names)?.values;
         let period = i64::try_from(period_seconds).unwrap_or(i64::MAX).max(1);
@@ -87,32 +97,42 @@ impl RedisLedger {
         })
     }
 
-    fn keys(&self, token: &str, names: &[String]) -> Vec<String> {
-        let mut keys = vec![format!("{}:t:{token}", self.tag())];
-        keys.extend(self.counter_keys(names));
+    /// The token (under the principal's tag, as every key of the script), then the
+    /// counter keys.
+    fn keys(&self, principal: &Did, token: &str, names: &[String]) -> Vec<String> {
+        let mut keys = vec![format!("{}:t:{token}", self.pool.tag(principal))];
+        keys.extend(self.counter_keys(principal, names));
         keys
     }
 
-    /// The live set, then the counters: the keys a charge adds to a script's.
-    pub(crate) fn counter_keys(&self, names: &[String]) -> Vec<String> {
-        let mut keys = vec![format!("{}:live", self.tag())];
+    /// The principal's live set, then the counters: the keys a charge adds to a script's.
+    pub(crate) fn counter_keys(&self, principal: &Did, names: &[String]) -> Vec<String> {
+        let mut keys = vec![format!("{}:live", self.pool.tag(principal))];
         keys.extend_from_slice(names);
         keys
     }
 
-    /// The counters' names for `charges`.
-    pub(crate) fn names(&self, charges: &[Charge]) -> Vec<String> {
-        charges.iter().map(|c| self.key_name(&c.key)).collect()
+    /// The counters' names for `charges` of chains rooted at `principal`.
+    pub(crate) fn names(&self, principal: &Did, charges: &[Charge]) -> Vec<String> {
+        charges
+            .iter()
+            .map(|c| self.key_name(principal, &c.key))
+            .collect()
     }
 
-    fn charge(&self, charges: &[Charge], now: Timestamp) -> Result<(), ChargeError> {
+    fn charge(
+        &self,
+        principal: &Did,
+        charges: &[Charge],
+        now: Timestamp,
+    ) -> Result<(), ChargeError> {
         let unavailable =
             |e: RedisStoreError| ChargeError::from(StoreUnavailable::new("ledger", e));
         if charges.is_empty() {
             return Ok(());
         }
-        let names = self.names(charges);
-        let keys = self.keys(&token().map_err(unavailable)?, &names);
+        let names = self.names(principal, charges);
+        let keys = self.keys(principal, &token().map_err(unavailable)?, &names);
         let mut args = vec![
             now.unix().to_string(),
             self.capacity.to_string(),
@@ -134,7 +154,7 @@ impl RedisLedger {
             .map_err(ChargeError::Refused)
     }
 
-    /// The capacity (live counters at most).
+    /// The capacity (live counters at most, per root principal).
     pub(crate) fn capacity(&self) -> usize {
         self.capacity
     }
@@ -254,8 +274,13 @@ fn amount(a: &Amount) -> [String; 2] {
 }
 
 impl Ledger for RedisLedger {
-    fn try_charge_all(&self, charges: &[Charge], now: Timestamp) -> Result<(), ChargeError> {
-        self.charge(charges, now)
+    fn try_charge_all(
+        &self,
+        principal: &Did,
+        charges: &[Charge],
+        now: Timestamp,
+    ) -> Result<(), ChargeError> {
+        self.charge(principal, charges, now)
     }
 }
 

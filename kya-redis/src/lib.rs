@@ -12,7 +12,7 @@ pub use conn::{RedisConfig, RedisStoreError, Target};
 pub use ledger::RedisLedger;
 pub use nonce::RedisNonceStore;
 
-use kya_core::Timestamp;
+use kya_core::{Did, Timestamp};
 use kya_verify::{
     Admission, AdmissionStore, Charge, ChargeError, Ledger, NonceKey, NonceQuotas, NonceStore,
     NonceVerdict, StoreUnavailable,
@@ -25,7 +25,8 @@ pub const SLACK_SECONDS: i64 = 300;
 /// How long a request token is remembered (seconds): longer than any retry of a request.
 pub const TOKEN_SECONDS: i64 = 30;
 
-/// A nonce store and a ledger for one merchant, sharing one connection pool.
+/// A nonce store and a ledger for one merchant, sharing one connection pool; the ledger
+/// holds at most `ledger_capacity` live counters per root principal (see [`RedisLedger`]).
 ///
 /// ```no_run
 /// use std::sync::Arc;
@@ -70,7 +71,8 @@ pub struct RedisStores {
 }
 
 impl RedisStores {
-    /// The stores on one pool (connections are made on first use).
+    /// The stores on one pool (connections are made on first use); the ledger holds at
+    /// most `ledger_capacity` live counters per root principal (see [`RedisLedger`]).
     pub fn new(
         config: RedisConfig,
         quotas: NonceQuotas,
@@ -103,9 +105,13 @@ impl RedisStores {
         let Some(mut script) = self.nonces.script(key, remember_until, now)? else {
             return Ok(Admission::Nonce(NonceVerdict::QuotaExceeded));
         };
-        let names = self.ledger.names(charges);
+        // The chain's counters are under its root principal's tag, as the nonce's sets and
+        // the request token: the script touches one slot.
+        let names = self.ledger.names(key.principal, charges);
         if !charges.is_empty() {
-            script.keys.extend(self.ledger.counter_keys(&names));
+            script
+                .keys
+                .extend(self.ledger.counter_keys(key.principal, &names));
             script.args.push(self.ledger.capacity().to_string());
             script.args.extend(ledger::counter_args(charges, now));
         }
@@ -147,8 +153,13 @@ impl NonceStore for RedisStores {
 }
 
 impl Ledger for RedisStores {
-    fn try_charge_all(&self, charges: &[Charge], now: Timestamp) -> Result<(), ChargeError> {
-        self.ledger.try_charge_all(charges, now)
+    fn try_charge_all(
+        &self,
+        principal: &Did,
+        charges: &[Charge],
+        now: Timestamp,
+    ) -> Result<(), ChargeError> {
+        self.ledger.try_charge_all(principal, charges, now)
     }
 }
 

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use kya_core::Timestamp;
 use kya_verify::nonce::remembered_until;
 use kya_verify::{NonceCounts, NonceKey, NonceQuotas, NonceStore, NonceVerdict, StoreUnavailable};
-use sha2::{Digest as _, Sha256};
 
 use crate::conn::{Pool, RedisConfig, RedisStoreError, token};
 use crate::lua::ADMIT;
@@ -23,12 +22,14 @@ use crate::{SLACK_SECONDS, TOKEN_SECONDS};
 /// Rust rule judges them again (a disagreement is "unavailable").
 ///
 /// Layout: the agent's nonces (a sorted set, score = remembered until) and its principal's
-/// (members `agent:nonce`) are under the merchant's hash tag `{<namespace>:l}`, with the
-/// ledger's counters, so that one script records a nonce and charges a budget together
-/// ([`RedisStores`](crate::RedisStores)): a merchant's state is one cluster slot (a cluster
-/// spreads merchants over its masters). The sets expire with their last nonce (plus
-/// [`SLACK_SECONDS`](crate::SLACK_SECONDS)), counted on the server's clock from the time of
-/// the request.
+/// (members `agent:nonce`) are under the hash tag `{<namespace>:<principal hash>}` of the
+/// merchant and the chain's root principal (hex of the first 12 bytes of SHA-256 of its
+/// DID), with the counters of the ledger the principal's chains charge, so that one script
+/// records a nonce and charges a budget together ([`RedisStores`](crate::RedisStores)): the
+/// state of one principal's chains at one merchant is one cluster slot, and a Cluster
+/// spreads a merchant's principals over its masters. The sets expire with their last nonce
+/// (plus [`SLACK_SECONDS`](crate::SLACK_SECONDS)), counted on the server's clock from the
+/// time of the request.
 ///
 /// What differs:
 ///
@@ -61,8 +62,7 @@ impl RedisNonceStore {
 
     /// The names of `key`'s agent set, principal set and principal member.
     pub fn key_names(&self, key: &NonceKey<'_>) -> (String, String, String) {
-        let principal = Sha256::digest(key.principal.to_string().as_bytes());
-        let tag = format!("{}:n:{}", self.pool.tag(), hex::encode(&principal[..12]));
+        let tag = format!("{}:n", self.pool.tag(key.principal));
         let agent = hex::encode(key.agent.to_bytes());
         let member = format!("{agent}:{}", key.nonce);
         (format!("{tag}:a:{agent}"), format!("{tag}:p"), member)
@@ -97,7 +97,8 @@ impl RedisNonceStore {
             return Ok(None);
         };
         let (agent_set, principal_set, member) = self.key_names(&key);
-        let token_key = format!("{}:t:{}", self.pool.tag(), token()?);
+        // The request token under the same tag as the script's other keys (one slot).
+        let token_key = format!("{}:t:{}", self.pool.tag(key.principal), token()?);
         let keys = vec![token_key, agent_set, principal_set];
         let args = vec![
             key.nonce.to_owned(),

@@ -32,7 +32,7 @@ async fn a_stopped_redis_answers_503_with_retry_after_through_the_middleware() {
     tokio::spawn(fleet_merchant::serve(listener, Arc::new(gate)));
     let client = support::client();
     let chain = support::chain("10").unwrap();
-    let pay = |nonce: &str| support::signed_pay(0, &chain, "4", nonce).unwrap();
+    let pay = |nonce: &str| support::signed_pay(0, 0, &chain, "4", nonce).unwrap();
 
     let first = pay("before");
     let (status, _, body) = support::send(&client, &addr, &first).await.unwrap();

@@ -66,7 +66,7 @@ fn instances_admit_a_nonce_once_and_never_overspend() {
                         fresh.fetch_add(1, Ordering::Relaxed);
                     }
                     // 640 charges of 0.25 against one budget of 50 (200 fit).
-                    match ledger.try_charge_all(&[budget(9, 0, "0.25", "50", 3600)], now) {
+                    match ledger.try_charge_all(p, &[budget(9, 0, "0.25", "50", 3600)], now) {
                         Ok(()) => {
                             charged.fetch_add(1, Ordering::Relaxed);
                         }
@@ -84,7 +84,7 @@ fn instances_admit_a_nonce_once_and_never_overspend() {
     );
     assert_eq!(charged.load(Ordering::Relaxed), 200, "exactly the budget");
     let spent = ledgers[0]
-        .spent(&budget(9, 0, "0.25", "50", 3600).key, 3600, now)
+        .spent(&p, &budget(9, 0, "0.25", "50", 3600).key, 3600, now)
         .unwrap();
     assert_eq!(
         spent,
@@ -100,6 +100,7 @@ fn a_chains_charges_apply_together_or_not_at_all() {
     }
     let redis = RedisServer::spawn().unwrap();
     let ledger = RedisLedger::new(config(&redis.url(), "chain"), 1000).unwrap();
+    let root = principal(100);
     let now = base();
     // The parent's budget (10) is shared; the child's (100) is its own.
     let chain = |amount: &str| {
@@ -108,14 +109,104 @@ fn a_chains_charges_apply_together_or_not_at_all() {
             budget(2, 1, amount, "100", 3600),
         ]
     };
-    ledger.try_charge_all(&chain("6"), now).unwrap();
-    let refused = ledger.try_charge_all(&chain("6"), now).unwrap_err();
+    ledger.try_charge_all(&root, &chain("6"), now).unwrap();
+    let refused = ledger.try_charge_all(&root, &chain("6"), now).unwrap_err();
     assert!(matches!(&refused, ChargeError::Refused(r) if r.len() == 1 && r[0].link == Some(0)));
     let child = budget(2, 1, "6", "100", 3600).key;
     assert_eq!(
-        ledger.spent(&child, 3600, now).unwrap(),
+        ledger.spent(&root, &child, 3600, now).unwrap(),
         Some(Amount::parse("6").unwrap()),
         "the child's budget was not charged for the refused chain"
+    );
+}
+
+/// The live-counter capacity is per root principal: an attacker's principal whose chains
+/// fill its share cannot make the ledger refuse another principal's charge (one `MemoryLedger`
+/// for the whole merchant would), while its own next new counter is refused (fail closed),
+/// on both paths (the ledger alone, and nonce and charges in one script).
+#[test]
+fn one_principal_at_capacity_does_not_refuse_another() {
+    if !available_or_skip("one_principal_at_capacity_does_not_refuse_another") {
+        return;
+    }
+    let redis = RedisServer::spawn().unwrap();
+    let ledger = RedisLedger::new(config(&redis.url(), "full"), 2).unwrap();
+    let stores = RedisStores::new(config(&redis.url(), "full"), NonceQuotas::default(), 2).unwrap();
+    let (attacker, victim, a, now) = (principal(100), principal(101), pk(1), base());
+    ledger
+        .try_charge_all(
+            &attacker,
+            &[budget(1, 0, "1", "10", 3600), budget(2, 1, "1", "10", 3600)],
+            now,
+        )
+        .unwrap();
+    let full = ledger
+        .try_charge_all(&attacker, &[budget(3, 0, "1", "10", 3600)], now)
+        .unwrap_err();
+    assert!(
+        matches!(&full, ChargeError::Refused(r) if r.len() == 1 && r[0].code == Code::LedgerFull),
+        "{full:?}"
+    );
+    // Its live counters still count (only a new counter is refused).
+    ledger
+        .try_charge_all(&attacker, &[budget(1, 0, "1", "10", 3600)], now)
+        .unwrap();
+    // The victim's chains have their own share, also when the attacker is full.
+    ledger
+        .try_charge_all(
+            &victim,
+            &[budget(4, 0, "1", "10", 3600), budget(5, 1, "1", "10", 3600)],
+            now,
+        )
+        .unwrap();
+    let key = |p, nonce| NonceKey {
+        principal: p,
+        agent: &a,
+        nonce,
+    };
+    let until = now.add_seconds(60);
+    let refused = stores
+        .admit(
+            key(&attacker, "x1"),
+            until,
+            &[budget(6, 0, "1", "10", 3600)],
+            now,
+        )
+        .unwrap();
+    assert!(
+        matches!(&refused, Admission::Refused(r) if r[0].code == Code::LedgerFull),
+        "{refused:?}"
+    );
+    let victim_full = stores
+        .admit(
+            key(&victim, "y1"),
+            until,
+            &[budget(7, 0, "1", "10", 3600)],
+            now,
+        )
+        .unwrap();
+    assert!(
+        matches!(&victim_full, Admission::Refused(r) if r[0].code == Code::LedgerFull),
+        "the victim's own share is full too: {victim_full:?}"
+    );
+    let third = principal(102);
+    assert_eq!(
+        stores
+            .admit(
+                key(&third, "z1"),
+                until,
+                &[budget(8, 0, "1", "10", 3600)],
+                now
+            )
+            .unwrap(),
+        Admission::Admitted,
+        "a principal with room is admitted whatever the others hold"
+    );
+    assert_eq!(
+        ledger
+            .spent(&attacker, &budget(1, 0, "1", "10", 3600).key, 3600, now)
+            .unwrap(),
+        Some(Amount::parse("2").unwrap())
     );
 }
 
@@ -152,7 +243,7 @@ fn a_stopped_redis_is_unavailable_never_an_answer_and_reconnects() {
             .is_err()
     );
     assert!(matches!(
-        ledger.try_charge_all(&[budget(1, 0, "1", "10", 60)], now),
+        ledger.try_charge_all(&p, &[budget(1, 0, "1", "10", 60)], now),
         Err(ChargeError::Unavailable(_))
     ));
     redis.start().unwrap();
@@ -163,7 +254,7 @@ fn a_stopped_redis_is_unavailable_never_an_answer_and_reconnects() {
         NonceVerdict::Replayed
     );
     ledger
-        .try_charge_all(&[budget(1, 0, "1", "10", 60)], now)
+        .try_charge_all(&p, &[budget(1, 0, "1", "10", 60)], now)
         .unwrap();
 }
 
@@ -189,8 +280,8 @@ fn a_restart_keeps_nonces_and_spent_budgets() {
             .unwrap(),
         NonceVerdict::Fresh
     );
-    ledger.try_charge_all(&charge, now).unwrap();
-    ledger.try_charge_all(&charge, now).unwrap();
+    ledger.try_charge_all(&p, &charge, now).unwrap();
+    ledger.try_charge_all(&p, &charge, now).unwrap();
     // An orderly restart (SHUTDOWN), then a crash (SIGKILL): with appendfsync always both
     // keep every acknowledged write.
     redis.shutdown().unwrap();
@@ -216,11 +307,11 @@ fn a_restart_keeps_nonces_and_spent_budgets() {
         NonceVerdict::Replayed
     );
     assert_eq!(
-        ledger.spent(&charge[0].key, 86_400, now).unwrap(),
+        ledger.spent(&p, &charge[0].key, 86_400, now).unwrap(),
         Some(Amount::parse("8").unwrap())
     );
     assert!(matches!(
-        ledger.try_charge_all(&charge, now),
+        ledger.try_charge_all(&p, &charge, now),
         Err(ChargeError::Refused(_))
     ));
 }
@@ -252,7 +343,12 @@ fn one_step_admission_never_charges_a_replay_and_keeps_a_refused_nonce() {
     };
     let until = now.add_seconds(300);
     let pay = |amount| [budget(5, 0, amount, "10", 3600)];
-    let spent = || stores.ledger().spent(&pay("1")[0].key, 3600, now).unwrap();
+    let spent = || {
+        stores
+            .ledger()
+            .spent(&p, &pay("1")[0].key, 3600, now)
+            .unwrap()
+    };
 
     assert_eq!(
         stores.admit(key("n1"), until, &pay("4"), now).unwrap(),
@@ -317,6 +413,7 @@ fn charges_at_the_edges_of_an_amount_match_memory() {
     let redis = RedisServer::spawn().unwrap();
     let ledger = RedisLedger::new(config(&redis.url(), "edges"), 1000).unwrap();
     let memory = MemoryLedger::new(1000);
+    let root = principal(100);
     let now = base();
     let nines = "9".repeat(38);
     let tiny = format!("0.{}1", "0".repeat(37));
@@ -335,8 +432,8 @@ fn charges_at_the_edges_of_an_amount_match_memory() {
         for round in 0..4 {
             let c = [budget(credential, 0, charge, limit, 86_400)];
             let (expected, got) = (
-                memory.try_charge_all(&c, now),
-                ledger.try_charge_all(&c, now),
+                memory.try_charge_all(&root, &c, now),
+                ledger.try_charge_all(&root, &c, now),
             );
             match (&expected, &got) {
                 (Ok(()), Ok(())) => {}
@@ -346,7 +443,7 @@ fn charges_at_the_edges_of_an_amount_match_memory() {
                 }
             }
             assert_eq!(
-                ledger.spent(&c[0].key, 86_400, now).unwrap(),
+                ledger.spent(&root, &c[0].key, 86_400, now).unwrap(),
                 memory.spent(&c[0].key, 86_400, now),
                 "{charge} of {limit}, round {round}"
             );
@@ -393,7 +490,7 @@ fn one_step_admissions_survive_a_crash() {
     assert_eq!(
         stores
             .ledger()
-            .spent(&pay("1")[0].key, 86_400, now)
+            .spent(&p, &pay("1")[0].key, 86_400, now)
             .unwrap(),
         Some(Amount::parse("6").unwrap())
     );

@@ -33,9 +33,11 @@ pub enum Admission {
 /// one atomic step.
 pub trait AdmissionStore: NonceStore + Ledger {
     /// Records `key` until `remember_until` as [`NonceStore::check_and_store`] does and, only
-    /// if it is fresh, applies `charges` (all or none) as [`Ledger::try_charge_all`] does;
-    /// both at once. `Err` when the store cannot answer: nothing may be allowed (what a
-    /// step whose answer was lost recorded stays recorded: fail closed).
+    /// if it is fresh, applies `charges` (all or none) as [`Ledger::try_charge_all`] does,
+    /// with `key.principal` as the charges' root principal (the nonce and the charges are
+    /// of one chain, and [`NonceKey::principal`] is its root issuer); both at once. `Err`
+    /// when the store cannot answer: nothing may be allowed (what a step whose answer was
+    /// lost recorded stays recorded: fail closed).
     fn admit(
         &self,
         key: NonceKey<'_>,

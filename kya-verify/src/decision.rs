@@ -341,7 +341,7 @@ impl VerifiedAgent {
         if !decision.allow || decision.obligations.is_empty() {
             return Ok(decision);
         }
-        match ledger.try_charge_all(&decision.obligations, now) {
+        match ledger.try_charge_all(&decision.principal, &decision.obligations, now) {
             Ok(()) => {}
             Err(ChargeError::Refused(reasons)) => {
                 decision.allow = false;

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use kya_core::grant::{Amount, Obligation};
-use kya_core::{CredentialDigest, Timestamp};
+use kya_core::{CredentialDigest, Did, Timestamp};
 use serde::Serialize;
 
 use crate::code::Code;
@@ -70,9 +70,25 @@ pub enum ChargeError {
 }
 
 /// Applies obligations atomically.
+///
+/// A call charges the obligations of one chain, and names the chain's root principal (the
+/// issuer of its root credential). The principal is a parameter of the call, not a field
+/// of every [`LedgerKey`] or [`Charge`], because it is one fact about all of them: a
+/// delegation names its parent by digest, so a credential fixes its whole ancestry and thus
+/// its root principal, and every charge of a chain (its own budget and its parents') has
+/// the same one. A counter therefore always comes with the same principal, and a ledger may
+/// use it to place its state (a shared ledger keeps each principal's counters together, so
+/// that one atomic step can apply them all); [`MemoryLedger`] ignores it, and a
+/// [`LedgerKey`] alone still names a counter.
 pub trait Ledger: Send + Sync {
-    /// Applies every charge, or none of them and says why.
-    fn try_charge_all(&self, charges: &[Charge], now: Timestamp) -> Result<(), ChargeError>;
+    /// Applies every charge, or none of them and says why. `principal` is the root
+    /// principal of the chain the charges come from.
+    fn try_charge_all(
+        &self,
+        principal: &Did,
+        charges: &[Charge],
+        now: Timestamp,
+    ) -> Result<(), ChargeError>;
 }
 
 /// A counter's state in its current window: what a ledger keeps per [`LedgerKey`].
@@ -162,7 +178,14 @@ fn window_end(start: i64, period_seconds: u64) -> i64 {
 }
 
 impl Ledger for MemoryLedger {
-    fn try_charge_all(&self, charges: &[Charge], now: Timestamp) -> Result<(), ChargeError> {
+    /// The principal names nothing here: a counter is named by its credential, which fixes
+    /// its principal, and the capacity is the whole ledger's.
+    fn try_charge_all(
+        &self,
+        _principal: &Did,
+        charges: &[Charge],
+        now: Timestamp,
+    ) -> Result<(), ChargeError> {
         self.charge(charges, now).map_err(ChargeError::Refused)
     }
 }

@@ -66,10 +66,13 @@ impl<N: NonceStore + ?Sized> NonceStore for std::sync::Arc<N> {
 
 type Scoped = ([u8; 32], Arc<str>);
 
+/// When a nonce is forgotten: (remembered until, agent, nonce).
+type Expiry = Reverse<(i64, [u8; 32], Arc<str>)>;
+
 #[derive(Debug, Default)]
 struct Inner {
     seen: HashMap<Scoped, (i64, Did)>,
-    by_expiry: BinaryHeap<Reverse<(i64, [u8; 32], Arc<str>)>>,
+    by_expiry: BinaryHeap<Expiry>,
     per_agent: HashMap<[u8; 32], usize>,
     per_principal: HashMap<Did, usize>,
 }

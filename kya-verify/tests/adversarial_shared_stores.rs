@@ -173,7 +173,12 @@ impl NonceStore for DownNonces {
 
 struct DownLedger;
 impl Ledger for DownLedger {
-    fn try_charge_all(&self, _: &[Charge], _: Timestamp) -> Result<(), ChargeError> {
+    fn try_charge_all(
+        &self,
+        _: &kya_core::Did,
+        _: &[Charge],
+        _: Timestamp,
+    ) -> Result<(), ChargeError> {
         Err(ChargeError::Unavailable(StoreUnavailable::new(
             "ledger",
             "timed out",
@@ -352,9 +357,14 @@ impl NonceStore for OneStore {
 }
 
 impl Ledger for OneStore {
-    fn try_charge_all(&self, charges: &[Charge], now: Timestamp) -> Result<(), ChargeError> {
+    fn try_charge_all(
+        &self,
+        principal: &kya_core::Did,
+        charges: &[Charge],
+        now: Timestamp,
+    ) -> Result<(), ChargeError> {
         self.separate.fetch_add(1, Ordering::Relaxed);
-        self.ledger.try_charge_all(charges, now)
+        self.ledger.try_charge_all(principal, charges, now)
     }
 }
 
@@ -368,7 +378,7 @@ impl AdmissionStore for OneStore {
     ) -> Result<Admission, StoreUnavailable> {
         self.one_step.fetch_add(1, Ordering::Relaxed);
         Ok(match self.nonces.check_and_store(key, until, now)? {
-            NonceVerdict::Fresh => match self.ledger.try_charge_all(charges, now) {
+            NonceVerdict::Fresh => match self.ledger.try_charge_all(key.principal, charges, now) {
                 Ok(()) => Admission::Admitted,
                 Err(ChargeError::Refused(reasons)) => Admission::Refused(reasons),
                 Err(ChargeError::Unavailable(e)) => return Err(e),

@@ -439,6 +439,7 @@ struct Headroom;
 impl kya_verify::Ledger for Headroom {
     fn try_charge_all(
         &self,
+        _: &kya_core::Did,
         _: &[kya_verify::Charge],
         _: Timestamp,
     ) -> Result<(), kya_verify::ChargeError> {

@@ -1,6 +1,6 @@
-//! The fleet's fixtures, shared by the fleet merchant, the fleet driver and the tests: one
-//! principal, its agent, sub-agents sharing the agent's budget, the merchant's policy, and
-//! signed requests sent over HTTP to any instance.
+//! The fleet's fixtures, shared by the fleet merchant, the fleet driver and the tests:
+//! principals, each with its agent and sub-agents sharing the agent's budget, the merchant's
+//! policy, and signed requests sent over HTTP to any instance.
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
 use std::time::Duration;
@@ -22,23 +22,43 @@ pub const AUDIENCE: &str = "did:web:shop.example";
 /// The authority every instance of the fleet answers for (agents sign for it).
 pub const AUTHORITY: &str = "shop.example";
 
+/// The principals the merchant trusts: a merchant's requests come from many principals, and
+/// on a Redis Cluster each principal's state is its own slot (the load spreads).
+pub const PRINCIPALS: u8 = 8;
+
 pub type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
-pub fn principal() -> SecretKey {
-    SecretKey::from_seed(&[1; 32])
+/// A fixture key: `role` (1 principal, 2 agent, 3 sub-agent), principal `k`, index `i`.
+fn key(role: u8, k: u8, i: u8) -> SecretKey {
+    let mut seed = [0u8; 32];
+    seed[..3].copy_from_slice(&[role, k, i]);
+    SecretKey::from_seed(&seed)
 }
 
-pub fn agent() -> SecretKey {
-    SecretKey::from_seed(&[2; 32])
+/// Principal `k`.
+pub fn principal(k: u8) -> SecretKey {
+    key(1, k, 0)
 }
 
-pub fn sub_agent(i: u8) -> SecretKey {
-    SecretKey::from_seed(&[10u8.wrapping_add(i); 32])
+/// Principal `k`'s DID (the root principal of its chains: its ledger counters' principal).
+pub fn principal_did(k: u8) -> Did {
+    Did::Key(DidKey::from_public_key(principal(k).public_key()))
 }
 
+/// Principal `k`'s agent.
+pub fn agent(k: u8) -> SecretKey {
+    key(2, k, 0)
+}
+
+/// Sub-agent `i` of principal `k`'s agent.
+pub fn sub_agent(k: u8, i: u8) -> SecretKey {
+    key(3, k, i)
+}
+
+/// Trusts principals `0..PRINCIPALS`.
 pub fn policy() -> Policy {
-    Policy::builder()
-        .trust_root(Did::Key(DidKey::from_public_key(principal().public_key())))
+    (0..PRINCIPALS)
+        .fold(Policy::builder(), |b, k| b.trust_root(principal_did(k)))
         .audience(AUDIENCE)
         .build()
 }
@@ -53,32 +73,33 @@ fn grant(action: &str, budget: &str) -> Result<Grant, String> {
     .map_err(|e| e.to_string())
 }
 
-/// principal → agent (payments, at most 100 USD a request, `budget` USD a day), agent →
-/// sub-agent `i` (payments/send, the same budget), for `i` in `0..n`: every sub-agent's
-/// request charges the agent's budget, shared by all of them, and its own. The chains, the
-/// root's digest and each leaf's (the ledger's counters are named by them).
+/// Principal `k` → its agent (payments, at most 100 USD a request, `budget` USD a day),
+/// agent → sub-agent `i` (payments/send, the same budget), for `i` in `0..n`: every
+/// sub-agent's request charges the agent's budget, shared by all of them, and its own. The
+/// chains, the root's digest and each leaf's (the ledger's counters are named by them).
 pub fn chains(
+    k: u8,
     n: u8,
     budget: &str,
 ) -> Result<(Vec<Value>, CredentialDigest, Vec<CredentialDigest>), String> {
     let e = |e: kya_core::credential::CredentialError| e.to_string();
     let start = Timestamp::now().add_seconds(-120);
     let root = AgentAuthorization::builder(
-        Did::Key(DidKey::from_public_key(principal().public_key())),
-        DidKey::from_public_key(agent().public_key()),
+        principal_did(k),
+        DidKey::from_public_key(agent(k).public_key()),
     )
     .valid_from(start)
     .valid_until(start.add_seconds(86_400))
     .grant(grant("payments", budget)?)
-    .sign(&principal(), start)
+    .sign(&principal(k), start)
     .map_err(e)?;
     let (mut chains, mut leaves) = (Vec::new(), Vec::new());
     for i in 0..n {
         let leaf =
-            AgentDelegation::builder(&root, DidKey::from_public_key(sub_agent(i).public_key()))
+            AgentDelegation::builder(&root, DidKey::from_public_key(sub_agent(k, i).public_key()))
                 .map_err(e)?
                 .grant(grant("payments/send", budget)?)
-                .sign(&agent(), start)
+                .sign(&agent(k), start)
                 .map_err(e)?;
         chains.push(Value::Array(vec![
             root.document().clone(),
@@ -89,14 +110,21 @@ pub fn chains(
     Ok((chains, root.digest(), leaves))
 }
 
-/// The chain of sub-agent 0 (see [`chains`]).
+/// The chain of principal 0's sub-agent 0 (see [`chains`]).
 pub fn chain(budget: &str) -> Result<Value, String> {
-    let (mut chains, _, _) = chains(1, budget)?;
+    let (mut chains, _, _) = chains(0, 1, budget)?;
     chains.pop().ok_or_else(|| "no chain".to_owned())
 }
 
-/// `POST /pay` of `amount` USD by sub-agent `i`, signed for the fleet's authority.
-pub fn signed_pay(i: u8, chain: &Value, amount: &str, nonce: &str) -> Result<HttpRequest, String> {
+/// `POST /pay` of `amount` USD by principal `k`'s sub-agent `i`, signed for the fleet's
+/// authority.
+pub fn signed_pay(
+    k: u8,
+    i: u8,
+    chain: &Value,
+    amount: &str,
+    nonce: &str,
+) -> Result<HttpRequest, String> {
     let (_, mut request) = HttpRequest::from_url("POST", &format!("http://{AUTHORITY}/pay"))
         .map_err(|e| e.to_string())?;
     request.body = br#"{"order":1}"#.to_vec();
@@ -105,7 +133,7 @@ pub fn signed_pay(i: u8, chain: &Value, amount: &str, nonce: &str) -> Result<Htt
         Asset::parse("USD").map_err(|e| e.to_string())?,
     );
     let now = Timestamp::now();
-    RequestSigner::new(&sub_agent(i), chain)
+    RequestSigner::new(&sub_agent(k, i), chain)
         .map_err(|e| e.to_string())?
         .sign(
             &mut request,

@@ -86,7 +86,10 @@ impl Lcg {
 /// Runs the same nonce checks and ledger charges against the in-memory stores and the Redis
 /// ones and asserts the same answers (verdicts, refusal reasons) at every step. The memory
 /// store's total is set beyond reach: Redis does not count it (see `RedisNonceStore`).
-/// Principals 0 and 2 share a share of 5 nonces, agents a share of 3.
+/// Principals 0 and 2 share a share of 5 nonces, agents a share of 3. The Redis ledger
+/// counts its capacity per root principal (see `RedisLedger`), so it answers as one
+/// `MemoryLedger` per principal; each principal's credentials are its own (a credential
+/// fixes its root principal), as in a real chain.
 pub fn same_answers_as_memory(url: &str, name: &str, steps: usize) {
     let quotas = NonceQuotas::default()
         .total(usize::MAX)
@@ -94,7 +97,7 @@ pub fn same_answers_as_memory(url: &str, name: &str, steps: usize) {
         .per_agent(3);
     let memory_nonces = MemoryNonceStore::new(quotas);
     let redis_nonces = RedisNonceStore::new(config(url, name), quotas).unwrap();
-    let memory_ledger = MemoryLedger::new(6);
+    let memory_ledgers = [MemoryLedger::new(6), MemoryLedger::new(6)];
     let redis_ledger = RedisLedger::new(config(url, name), 6).unwrap();
     let principals = [principal(100), principal(101)];
     let agents = [pk(1), pk(2), pk(3)];
@@ -118,27 +121,25 @@ pub fn same_answers_as_memory(url: &str, name: &str, steps: usize) {
             "nonce step {step}: {nonce} at {now}"
         );
         let c = u8::try_from(rng.below(9)).unwrap();
-        // A counter's grant fixes its period and limit (as a credential does).
-        let b = |c: u8, link, amount: &str| {
-            let period = [30, 45, 60, 90][usize::from(c % 4)];
-            budget(c, link, amount, ["10", "9"][usize::from(c % 2)], period)
-        };
+        let k = usize::try_from(rng.below(2)).unwrap();
+        let (b, r) = counters(k);
         let charges = match rng.below(5) {
-            0 => vec![rate(c, 0, 3, 30)],
-            1 => vec![b(c, 0, "2.50"), rate(c + 1, 1, 4, 20)],
+            0 => vec![r(c, 0, 3, 30)],
+            1 => vec![b(c, 0, "2.50"), r(c + 1, 1, 4, 20)],
             2 => vec![b(c, 0, "4"), b(c + 2, 1, "4")],
             3 => vec![b(c, 0, &format!("{}.1", rng.below(5)))],
             // Scales the server's arithmetic must get exactly right.
             _ => vec![b(c, 0, &format!("{}.{:03}", rng.below(3), rng.below(1000)))],
         };
-        let expected = memory_ledger.try_charge_all(&charges, now);
-        let got = redis_ledger.try_charge_all(&charges, now);
+        let (p, memory_ledger) = (&principals[k], &memory_ledgers[k]);
+        let expected = memory_ledger.try_charge_all(p, &charges, now);
+        let got = redis_ledger.try_charge_all(p, &charges, now);
         match (&expected, &got) {
             (Ok(()), Ok(())) => {
                 for c in &charges {
                     if let Obligation::Budget { period_seconds, .. } = c.obligation {
                         assert_eq!(
-                            redis_ledger.spent(&c.key, period_seconds, now).unwrap(),
+                            redis_ledger.spent(p, &c.key, period_seconds, now).unwrap(),
                             memory_ledger.spent(&c.key, period_seconds, now),
                             "ledger step {step}: what each recorded"
                         );
@@ -153,8 +154,33 @@ pub fn same_answers_as_memory(url: &str, name: &str, steps: usize) {
     }
 }
 
+/// Budgets and rates of principal `k`'s credentials (`2c + k`: no two principals share a
+/// credential, as a credential fixes its root principal); a counter's grant fixes its period
+/// and limit (as a credential does).
+#[allow(clippy::type_complexity)]
+pub fn counters(
+    k: usize,
+) -> (
+    impl Fn(u8, usize, &str) -> Charge,
+    impl Fn(u8, usize, u64, u64) -> Charge,
+) {
+    let k = u8::try_from(k).unwrap();
+    let b = move |c: u8, link, amount: &str| {
+        let period = [30, 45, 60, 90][usize::from(c % 4)];
+        budget(
+            2 * c + k,
+            link,
+            amount,
+            ["10", "9"][usize::from(c % 2)],
+            period,
+        )
+    };
+    let r = move |c: u8, link, count, period| rate(2 * c + k, link, count, period);
+    (b, r)
+}
+
 /// What two separate in-memory stores answer for a request: the nonce, then (if fresh) the
-/// charges; a refused charge keeps the nonce.
+/// charges (of a chain rooted at the nonce's principal); a refused charge keeps the nonce.
 pub fn two_steps(
     nonces: &MemoryNonceStore,
     ledger: &MemoryLedger,
@@ -164,7 +190,7 @@ pub fn two_steps(
     now: Timestamp,
 ) -> Admission {
     match nonces.check_and_store(key, until, now).unwrap() {
-        NonceVerdict::Fresh => match ledger.try_charge_all(charges, now) {
+        NonceVerdict::Fresh => match ledger.try_charge_all(key.principal, charges, now) {
             Ok(()) => Admission::Admitted,
             Err(ChargeError::Refused(r)) => Admission::Refused(r),
             Err(e) => panic!("{e}"),
@@ -175,14 +201,14 @@ pub fn two_steps(
 
 /// [`RedisStores::admit`] (nonce and charges in one script) against the in-memory stores in
 /// two steps: the same answer at every step, the same amounts recorded. Small shares and a
-/// small ledger, so that every refusal happens.
+/// small ledger (one per principal, as Redis counts it), so that every refusal happens.
 pub fn same_admissions_as_memory(url: &str, name: &str, steps: usize) {
     let quotas = NonceQuotas::default()
         .total(usize::MAX)
         .per_principal(5)
         .per_agent(3);
     let memory_nonces = MemoryNonceStore::new(quotas);
-    let memory_ledger = MemoryLedger::new(6);
+    let memory_ledgers = [MemoryLedger::new(6), MemoryLedger::new(6)];
     let stores = RedisStores::new(config(url, name), quotas, 6).unwrap();
     let principals = [principal(100), principal(101)];
     let agents = [pk(1), pk(2), pk(3)];
@@ -192,30 +218,31 @@ pub fn same_admissions_as_memory(url: &str, name: &str, steps: usize) {
         now = now.add_seconds(i64::try_from(rng.below(4)).unwrap());
         let i = usize::try_from(rng.below(3)).unwrap();
         let nonce = format!("n{}", rng.below(6));
+        let (p, memory_ledger) = (&principals[i % 2], &memory_ledgers[i % 2]);
         let key = NonceKey {
-            principal: &principals[i % 2],
+            principal: p,
             agent: &agents[i],
             nonce: &nonce,
         };
         let until = now.add_seconds(i64::try_from(rng.below(20)).unwrap() - 2);
         let c = u8::try_from(rng.below(9)).unwrap();
-        let b = |c: u8, link, amount: &str| {
-            let period = [30, 45, 60, 90][usize::from(c % 4)];
-            budget(c, link, amount, ["10", "9"][usize::from(c % 2)], period)
-        };
+        let (b, r) = counters(i % 2);
         let charges = match rng.below(4) {
             0 => vec![],
-            1 => vec![b(c, 0, "2.50"), rate(c + 1, 1, 4, 20)],
+            1 => vec![b(c, 0, "2.50"), r(c + 1, 1, 4, 20)],
             2 => vec![b(c, 0, "4"), b(c + 2, 1, "4")],
             _ => vec![b(c, 0, &format!("{}.{:02}", rng.below(5), rng.below(100)))],
         };
-        let expected = two_steps(&memory_nonces, &memory_ledger, key, until, &charges, now);
+        let expected = two_steps(&memory_nonces, memory_ledger, key, until, &charges, now);
         let got = stores.admit(key, until, &charges, now).unwrap();
         assert_eq!(got, expected, "step {step}: {nonce} at {now}, {charges:?}");
         for c in &charges {
             if let Obligation::Budget { period_seconds, .. } = c.obligation {
                 assert_eq!(
-                    stores.ledger().spent(&c.key, period_seconds, now).unwrap(),
+                    stores
+                        .ledger()
+                        .spent(p, &c.key, period_seconds, now)
+                        .unwrap(),
                     memory_ledger.spent(&c.key, period_seconds, now),
                     "step {step}: what each recorded"
                 );
