@@ -370,7 +370,7 @@ fn decide_unpaid(gate: &Gate, request: &HttpRequest) -> Result<Admitted, Outcome
     let price = gate.price(&request.method, request.path_component());
     // The route's price is what is decided on; a different signed amount is refused before
     // the nonce is recorded or anything charged.
-    let complete = |checked: &CheckedSignature, grant_request: &mut Request| {
+    let complete = |_: &VerifiedAgent, checked: &CheckedSignature, grant_request: &mut Request| {
         let Some(price) = price else { return Ok(()) };
         match &checked.amount {
             Some(signed) if signed != price => Err(Problem {

@@ -438,12 +438,12 @@ fn a_request_refused_by_its_completion_records_nothing() {
     let g = gate(verifier_with(Arc::new(MemoryNonceStore::default())).with_ledger(ledger.clone()));
     let request = signed_pay(&chain, ChainTransport::Inline, "c-1");
     let refused = g
-        .admit_completing(&request, |_, _| Err("not this price"))
+        .admit_completing(&request, |_, _, _| Err("not this price"))
         .unwrap_err();
     assert!(matches!(refused, AdmitError::Completing("not this price")));
     // The same request is still fresh: its nonce was not recorded, and the first charge of
     // the 30.00 budget is its own.
-    let raised = |_: &_, r: &mut kya_core::grant::Request| {
+    let raised = |_: &_, _: &_, r: &mut kya_core::grant::Request| {
         r.amount = Some(Money::new(
             Amount::parse("25.00").unwrap(),
             Asset::parse("USD").unwrap(),
@@ -467,7 +467,7 @@ fn a_request_refused_by_its_completion_records_nothing() {
     assert_eq!(refusal.reasons()[0].code, Code::BudgetExhausted);
     // And the request itself is now a replay.
     assert!(matches!(
-        g.admit_completing(&request, |_, _| Ok::<(), ()>(())),
+        g.admit_completing(&request, |_, _, _| Ok::<(), ()>(())),
         Err(AdmitError::Refused(_))
     ));
 }

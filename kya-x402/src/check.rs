@@ -27,23 +27,28 @@ pub enum PayerRole {
 }
 
 /// A payment that passed every check, with the allowed decision (budget and rate charged
-/// through the verifier's ledger): ready to settle.
+/// through the verifier's ledger): ready to settle. Reads as the [`UndecidedPayment`] it was
+/// (payer, authorization, payload, requirements, the request decided on).
 #[derive(Debug, Clone)]
 pub struct CheckedPayment {
-    /// The payer.
-    pub payer: Address,
-    /// Whose wallet it is.
-    pub role: PayerRole,
-    /// The authorization, parsed.
-    pub authorization: ExactAuthorization,
-    /// The payment as received.
-    pub payload: PaymentPayload,
-    /// The merchant's requirements it satisfies.
-    pub requirements: PaymentRequirements,
-    /// The grant request decided on, with the payment's amount.
-    pub request: Request,
+    payment: UndecidedPayment,
     /// The decision (allowed).
     pub decision: Decision,
+}
+
+impl std::ops::Deref for CheckedPayment {
+    type Target = UndecidedPayment;
+
+    fn deref(&self) -> &UndecidedPayment {
+        &self.payment
+    }
+}
+
+impl CheckedPayment {
+    /// The payment and its decision.
+    pub fn into_parts(self) -> (UndecidedPayment, Decision) {
+        (self.payment, self.decision)
+    }
 }
 
 /// Why a payment is refused. Nothing has moved when this is returned; [`code`](Self::code)
@@ -254,8 +259,8 @@ impl PaymentError {
 /// Checks `payload` against the merchant's `terms` for the verified `agent` and its signed
 /// `request` (the gate's grant request: action, audience, this request's resource), and
 /// decides the request with the payment's amount through `verifier` (its ledger charges
-/// budgets and rates). Cheap checks first, the signature next, the decision (the only
-/// step with an effect: ledger charges) last. Nothing moves money.
+/// budgets and rates): [`check_payment_alone`], then the decision (the only step with an effect:
+/// ledger charges). Nothing moves money.
 pub fn check_payment(
     verifier: &Verifier,
     agent: &VerifiedAgent,
@@ -263,11 +268,28 @@ pub fn check_payment(
     terms: &PaymentTerms,
     payload: &PaymentPayload,
 ) -> Result<CheckedPayment, PaymentError> {
+    let verified = check_payment_alone(verifier.now(), agent, request, terms, payload)?;
+    let decision = verifier.decide(agent, &verified.request)?;
+    verified.decided(decision)
+}
+
+/// Every check of the payment itself, at `now`, with no effect: the requirements are the
+/// merchant's, the resource is the request's, the authorization's window and signature
+/// hold, the payer is the agent's or its principal's wallet, and a signed amount is the
+/// paid one. Cheap checks first, the signature next. What it gives is decided on next
+/// ([`UndecidedPayment::request`] carries the paid amount).
+pub fn check_payment_alone(
+    now: Timestamp,
+    agent: &VerifiedAgent,
+    request: &Request,
+    terms: &PaymentTerms,
+    payload: &PaymentPayload,
+) -> Result<UndecidedPayment, PaymentError> {
     let requirements = terms.requirements()?;
     check_requirements(payload, &requirements, terms)?;
     check_resource(payload, request)?;
     let (auth, sig) = payload.payload.parse()?;
-    check_authorization(&auth, terms, verifier.now())?;
+    check_authorization(&auth, terms, now)?;
     let signer = TokenDomain::of_requirements(&requirements)?.recover(&auth, &sig)?;
     if signer != auth.from {
         return Err(PaymentError::WrongSigner {
@@ -287,19 +309,46 @@ pub fn check_payment(
     }
     let mut paid_request = request.clone();
     paid_request.amount = Some(paid);
-    let decision = verifier.decide(agent, &paid_request)?;
-    if !decision.is_allowed() {
-        return Err(PaymentError::Denied(Box::new(decision)));
-    }
-    Ok(CheckedPayment {
+    Ok(UndecidedPayment {
         payer: auth.from,
         role,
         authorization: auth,
         payload: payload.clone(),
         requirements,
         request: paid_request,
-        decision,
     })
+}
+
+/// A payment that passed [`check_payment_alone`], not yet decided on.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct UndecidedPayment {
+    /// The payer.
+    pub payer: Address,
+    /// Whose wallet it is.
+    pub role: PayerRole,
+    /// The authorization, parsed.
+    pub authorization: ExactAuthorization,
+    /// The payment as received.
+    pub payload: PaymentPayload,
+    /// The merchant's requirements it satisfies.
+    pub requirements: PaymentRequirements,
+    /// The grant request to decide on, with the payment's amount.
+    pub request: Request,
+}
+
+impl UndecidedPayment {
+    /// The payment with the decision on its [`request`](Self::request): refused
+    /// ([`PaymentError::Denied`]) unless the decision allows it.
+    pub fn decided(self, decision: Decision) -> Result<CheckedPayment, PaymentError> {
+        if !decision.is_allowed() {
+            return Err(PaymentError::Denied(Box::new(decision)));
+        }
+        Ok(CheckedPayment {
+            payment: self,
+            decision,
+        })
+    }
 }
 
 /// The payment's chosen requirements are exactly the merchant's, field by field.

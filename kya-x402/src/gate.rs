@@ -1,13 +1,14 @@
 //! A priced route in front of kya's HTTP gate: an unpaid request gets 402 with the x402
-//! requirements; a paid one must pass the kya gate (signature, chain, nonce) and then
-//! [`check_payment`] before it can be settled.
+//! requirements; a paid one must pass the kya gate (signature, chain), the payment's own
+//! checks ([`check_payment_alone`]), then the nonce and the decision with the paid amount
+//! (budgets and rates charged) in one step of the stores, before it can be settled.
 
 use std::sync::Arc;
 
 use kya_verify::VerifiedAgent;
-use kya_verify::http::{CheckedSignature, HttpError, HttpRequest, KyaGate};
+use kya_verify::http::{AdmitError, CheckedSignature, HttpError, HttpRequest, KyaGate, Refusal};
 
-use crate::check::{CheckedPayment, PaymentError, check_payment};
+use crate::check::{CheckedPayment, PaymentError, UndecidedPayment, check_payment_alone};
 use crate::terms::{PaymentTerms, TermsError};
 use crate::wire::{PAYMENT_SIGNATURE, PaymentPayload, PaymentRequired, ResourceInfo};
 
@@ -140,8 +141,10 @@ impl PaidGate {
     }
 
     /// Admits a request to a priced route: 402 without a payment (no signature work), then
-    /// the kya gate, then the payment check. `Ok(None)` for an unpriced route (use the kya
-    /// gate alone).
+    /// the kya gate's signature and chain, the payment's own checks, and the nonce with the
+    /// decision on the paid amount in one step of the stores (nothing is recorded or charged
+    /// for a request refused before it). `Ok(None)` for an unpriced route (use the kya gate
+    /// alone).
     pub fn admit(&self, request: &HttpRequest) -> Result<Option<PaidAdmission>, PaidRefusal> {
         let Some(terms) = self.terms_for(request) else {
             return Ok(None);
@@ -162,18 +165,36 @@ impl PaidGate {
             Err(e) => PaidRefusal::Terms(e),
         };
         let payload = PaymentPayload::from_header(header).map_err(|e| refuse(e.into()))?;
-        let (agent, signature, grant_request) = self
-            .gate
-            .verify(request)
-            .map_err(PaidRefusal::NotVerified)?;
-        let payment = check_payment(
-            self.gate.verifier(),
-            &agent,
-            &grant_request,
-            terms,
-            &payload,
-        )
-        .map_err(refuse)?;
+        // The payment's own checks run before the nonce is recorded; the nonce and the
+        // charges of the paid amount are then one step of the stores (one round trip on
+        // Redis). A refused payment records nothing.
+        let now = self.gate.now();
+        let mut undecided: Option<UndecidedPayment> = None;
+        let complete =
+            |agent: &VerifiedAgent, _: &CheckedSignature, grant: &mut kya_core::grant::Request| {
+                let payment = check_payment_alone(now, agent, grant, terms, &payload)?;
+                grant.amount.clone_from(&payment.request.amount);
+                undecided = Some(payment);
+                Ok(())
+            };
+        let admitted = match self.gate.admit_completing(request, complete) {
+            Ok(admitted) => admitted,
+            Err(AdmitError::Completing(error)) => return Err(refuse(error)),
+            Err(AdmitError::Refused(Refusal::NotVerified(e))) => {
+                return Err(PaidRefusal::NotVerified(e));
+            }
+            Err(AdmitError::Refused(Refusal::Denied { decision, .. })) => {
+                return Err(refuse(PaymentError::Denied(decision)));
+            }
+        };
+        let Some(undecided) = undecided else {
+            // admit_completing ran the completion before admitting: unreachable, refused.
+            return Err(PaidRefusal::NotVerified(HttpError::BadRequest {
+                detail: "the payment was not checked".to_owned(),
+            }));
+        };
+        let payment = undecided.decided(admitted.decision).map_err(refuse)?;
+        let (agent, signature) = (admitted.agent, admitted.signature);
         Ok(Some(PaidAdmission {
             agent,
             signature,

@@ -15,8 +15,8 @@ pub mod wire;
 pub use alloy::primitives::{Address, B256, U256};
 pub use alloy::signers::local::PrivateKeySigner;
 pub use check::{
-    CheckedPayment, PayerRole, PaymentError, SETTLEMENT_MARGIN_SECONDS, check_payment,
-    check_requirements, payer_role,
+    CheckedPayment, PayerRole, PaymentError, SETTLEMENT_MARGIN_SECONDS, UndecidedPayment,
+    check_payment, check_payment_alone, check_requirements, payer_role,
 };
 pub use eip3009::{SignatureError, TokenDomain, TransferWithAuthorization};
 #[cfg(feature = "facilitator")]

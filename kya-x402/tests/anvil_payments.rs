@@ -418,3 +418,118 @@ async fn a_grant_in_usd_does_not_cover_a_token_payment() {
         "x402_grants_deny"
     );
 }
+
+/// A nonce store and a ledger in one, counting how the gate called it.
+#[derive(Default)]
+struct CountingStores {
+    nonces: kya_verify::MemoryNonceStore,
+    ledger: kya_verify::MemoryLedger,
+    one_step: std::sync::atomic::AtomicUsize,
+    separate: std::sync::atomic::AtomicUsize,
+}
+
+impl kya_verify::NonceStore for CountingStores {
+    fn check_and_store(
+        &self,
+        key: kya_verify::NonceKey<'_>,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<kya_verify::NonceVerdict, kya_verify::StoreUnavailable> {
+        self.separate
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.nonces.check_and_store(key, until, now)
+    }
+}
+
+impl kya_verify::Ledger for CountingStores {
+    fn try_charge_all(
+        &self,
+        principal: &kya_core::Did,
+        charges: &[kya_verify::Charge],
+        now: Timestamp,
+    ) -> Result<(), kya_verify::ChargeError> {
+        self.separate
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.ledger.try_charge_all(principal, charges, now)
+    }
+}
+
+impl kya_verify::AdmissionStore for CountingStores {
+    fn admit(
+        &self,
+        key: kya_verify::NonceKey<'_>,
+        until: Timestamp,
+        charges: &[kya_verify::Charge],
+        now: Timestamp,
+    ) -> Result<kya_verify::Admission, kya_verify::StoreUnavailable> {
+        use kya_verify::{Admission, ChargeError, Ledger as _, NonceStore as _, NonceVerdict};
+        self.one_step
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(match self.nonces.check_and_store(key, until, now)? {
+            NonceVerdict::Fresh => match self.ledger.try_charge_all(key.principal, charges, now) {
+                Ok(()) => Admission::Admitted,
+                Err(ChargeError::Refused(reasons)) => Admission::Refused(reasons),
+                Err(ChargeError::Unavailable(e)) => return Err(e),
+                Err(e) => return Err(kya_verify::StoreUnavailable::new("ledger", e.to_string())),
+            },
+            other => Admission::Nonce(other),
+        })
+    }
+}
+
+/// A paid request is one step of the merchant's stores (one script on Redis): its nonce and
+/// the charge of the paid amount at once. A payment refused before that step records
+/// nothing, so the agent's signed request with a payment from a wallet that is not its own
+/// leaves its nonce unspent; with its own wallet's payment it is admitted once, and replayed,
+/// refused without a second charge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paid_request_is_one_step_of_the_stores() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let shop = Shop::open("25.00", None).await;
+    let stores = std::sync::Arc::new(CountingStores::default());
+    let gate = shop.paid_gate("12.50", shop.verifier().with_stores(stores.clone()));
+    let header = payment_required(&shop, &gate);
+    let strangers = pay(&shop, &shop.stranger, &header);
+    let own = pay(&shop, &shop.agent_wallet, &header);
+
+    let mut request = shop.request(CHECKOUT, None, Some(&strangers));
+    let code = refusal_code(&gate, &request);
+    assert!(code.starts_with("x402_"), "{code}");
+    assert_eq!(stores.one_step.load(Relaxed), 0, "nothing recorded");
+    assert_eq!(stores.nonces.len(), 0);
+
+    for (name, value) in &mut request.headers {
+        if name.eq_ignore_ascii_case(kya_x402::PAYMENT_SIGNATURE) {
+            value.clone_from(&own);
+        }
+    }
+    let admitted = gate.admit(&request).unwrap().expect("a priced route");
+    assert_eq!(admitted.payment.payer, shop.agent_wallet.address());
+    assert_eq!(
+        (stores.one_step.load(Relaxed), stores.separate.load(Relaxed)),
+        (1, 0),
+        "the nonce and the charge in one step"
+    );
+    assert_eq!(refusal_code(&gate, &request), "nonce_replayed");
+    assert_eq!(stores.separate.load(Relaxed), 0);
+    let budget = kya_verify::LedgerKey {
+        credential: shop.leaf_digest,
+        grant: 0,
+        kind: "budget",
+    };
+    let spent = stores
+        .ledger
+        .spent(&budget, 86_400, Timestamp::now())
+        .map(|a| a.to_string());
+    let paid = admitted
+        .payment
+        .request
+        .amount
+        .as_ref()
+        .map(|m| m.value.to_string());
+    assert_eq!(spent, paid, "charged once");
+    assert_eq!(
+        paid.as_deref().map(|p| p.trim_end_matches('0')),
+        Some("12.5")
+    );
+}

@@ -243,7 +243,7 @@ impl KyaGate {
     /// Verifies a signed request and decides on it: the nonce and the charges in one step
     /// of the stores ([`Verifier::accept_and_decide`]).
     pub fn admit(&self, request: &HttpRequest) -> Result<Admitted, Refusal> {
-        self.admit_completing(request, |_, _| Ok::<(), std::convert::Infallible>(()))
+        self.admit_completing(request, |_, _, _| Ok::<(), std::convert::Infallible>(()))
             .map_err(|e| match e {
                 AdmitError::Refused(r) => r,
                 AdmitError::Completing(never) => match never {},
@@ -251,13 +251,15 @@ impl KyaGate {
     }
 
     /// As [`admit`](Self::admit), with `complete` run once the signature and the chain
-    /// verified and before the nonce is recorded: it may refuse the request (its error) or
-    /// complete the grant request to decide on (a price the route charges, say). Nothing is
-    /// recorded or charged for a request it refuses.
+    /// verified and before the nonce is recorded: given the verified agent and its signed
+    /// request, it may refuse the request (its error) or complete the grant request to decide
+    /// on (a price the route charges, the amount a payment carries). Nothing is recorded or
+    /// charged for a request it refuses; otherwise the nonce and the charges are one step of
+    /// the stores.
     pub fn admit_completing<E>(
         &self,
         request: &HttpRequest,
-        complete: impl FnOnce(&CheckedSignature, &mut Request) -> Result<(), E>,
+        complete: impl FnOnce(&VerifiedAgent, &CheckedSignature, &mut Request) -> Result<(), E>,
     ) -> Result<Admitted, AdmitError<E>> {
         let refused = |e: HttpError| AdmitError::Refused(Refusal::NotVerified(e));
         let now = self.now();
@@ -270,7 +272,7 @@ impl KyaGate {
             .grant_request(request, &checked, self.policy(), now)
             .map_err(refused)?;
         let agent = self.signed(&checked).map_err(refused)?;
-        complete(&checked, &mut grant_request).map_err(AdmitError::Completing)?;
+        complete(&agent, &checked, &mut grant_request).map_err(AdmitError::Completing)?;
         let decision = self
             .verifier
             .accept_and_decide(&agent, &checked.nonce, checked.expires_at(), &grant_request)

@@ -157,13 +157,24 @@ impl Shop {
 
     /// A merchant instance: its own verifier, ledger and nonce store, the shared registry.
     pub fn gate(&self, price: &str) -> PaidGate {
+        self.paid_gate(
+            price,
+            self.verifier()
+                .with_ledger(Arc::new(MemoryLedger::default())),
+        )
+    }
+
+    /// The merchant's verifier (trusting the principal, the shared registry), without stores.
+    pub fn verifier(&self) -> Verifier {
         let policy = Policy::builder()
             .trust_root(Did::Key(did(&key(1))))
             .audience("did:web:shop.example")
             .build();
-        let verifier = Verifier::new(policy)
-            .with_registry(self.registry.clone())
-            .with_ledger(Arc::new(MemoryLedger::default()));
+        Verifier::new(policy).with_registry(self.registry.clone())
+    }
+
+    /// The priced checkout (and `/api/other`) in front of `verifier`.
+    pub fn paid_gate(&self, price: &str, verifier: Verifier) -> PaidGate {
         let gate = KyaGate::new(
             Arc::new(verifier),
             HttpPolicy::default()
