@@ -171,12 +171,89 @@ fn main() {
         });
     // (Skipped when a filter given to `cargo bench -- <filter>` excludes it.)
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    let ssi = match filter {
+    let ssi = match &filter {
         Some(f) if !"chain1_vs_ssi/ssi".contains(f.as_str()) => Err("filtered out".to_owned()),
         _ => run_ssi_side(&target, &dir),
     };
 
     c.final_summary();
+
+    // ---- interleaved ratios ------------------------------------------------------------
+    // Each comparison again, kya and its baseline alternating in short rounds (see
+    // `interleaved`): the RATIO lines. Criterion's medians above give the TIME lines.
+    // (criterion's filter is a regex; its alternatives are enough here.)
+    let wanted = |name: &str| {
+        filter
+            .as_deref()
+            .is_none_or(|f| f.split('|').any(|part| name.contains(part)))
+    };
+    let mut interleaved_ratios: Vec<(&str, f64)> = Vec::new();
+    if wanted("fresh_chain3_vs_raw_verify4") {
+        let ratio = interleaved(
+            |n| {
+                let requests: Vec<_> = (0..n).map(|_| fresh.signed_request()).collect();
+                let t = std::time::Instant::now();
+                for r in &requests {
+                    assert!(kya_admit(&fresh.gate, black_box(r)));
+                }
+                t.elapsed()
+            },
+            |n| {
+                let t = std::time::Instant::now();
+                for _ in 0..n {
+                    for s in black_box(&raw4) {
+                        s.verify();
+                    }
+                }
+                t.elapsed()
+            },
+            10,
+        );
+        interleaved_ratios.push(("fresh_chain3_vs_raw_verify4", ratio));
+    }
+    if wanted("cached_chain3_vs_raw_verify1") {
+        let ratio = interleaved(
+            |n| {
+                let requests: Vec<_> = (0..n).map(|_| cached.signed_request()).collect();
+                let t = std::time::Instant::now();
+                for r in &requests {
+                    assert!(kya_admit(&cached.gate, black_box(r)));
+                }
+                t.elapsed()
+            },
+            |n| timed(n, || black_box(&raw1).verify()),
+            40,
+        );
+        interleaved_ratios.push(("cached_chain3_vs_raw_verify1", ratio));
+    }
+    if wanted("chain2_vs_biscuit2") {
+        let ratio = interleaved(
+            |n| {
+                timed(n, || {
+                    assert!(kya_chain_decide(black_box(&chain2), &verifier, &request2))
+                })
+            },
+            |n| {
+                timed(n, || {
+                    assert!(biscuit_authorize(
+                        black_box(&biscuit.token),
+                        &biscuit.root,
+                        &facts
+                    ))
+                })
+            },
+            20,
+        );
+        interleaved_ratios.push(("chain2_vs_biscuit2", ratio));
+    }
+    if wanted("cred1_vs_affinidi") {
+        let ratio = interleaved(
+            |n| timed(n, || assert!(kya_cred1(black_box(&cred)))),
+            |n| timed(n, || assert!(affinidi_cred1(black_box(&cred)))),
+            30,
+        );
+        interleaved_ratios.push(("cred1_vs_affinidi", ratio));
+    }
 
     // ---- memory per cached chain (its own process: a counting allocator) ----------------
     let memory = Command::new(env!("CARGO_BIN_EXE_cache-memory"))
@@ -204,8 +281,10 @@ fn main() {
         if let Some(kya) = kya {
             out += &format!("TIME {name} {:.3}\n", kya / 1e3);
         }
-        match (kya, median(name, baseline)) {
-            (Some(k), Some(b)) => ratios += &format!("RATIO {name} {:.3}\n", k / b),
+        let interleaved = interleaved_ratios.iter().find(|(n, _)| n == name);
+        match (interleaved, kya, median(name, baseline)) {
+            (Some((_, r)), _, _) => ratios += &format!("RATIO {name} {r:.3}\n"),
+            (None, Some(k), Some(b)) => ratios += &format!("RATIO {name} {:.3}\n", k / b),
             _ => eprintln!("# {name}: not measured in this run"),
         }
     }
@@ -283,4 +362,45 @@ fn read_median_ns(
     let text = std::fs::read_to_string(path).ok()?;
     let v: serde_json::Value = serde_json::from_str(&text).ok()?;
     v.pointer("/median/point_estimate")?.as_f64()
+}
+
+/// How many rounds [`interleaved`] runs.
+const ROUNDS: usize = 201;
+
+/// The median over [`ROUNDS`] rounds of (time of `n` runs of `kya`) / (time of `n` runs of
+/// `baseline`), the two measured back to back in each round, in alternating order. Each
+/// closure runs its `n` iterations (with any untimed setup of its own) and returns the time
+/// they took. A shared machine's speed drifts by tens of percent over the seconds a criterion
+/// group lasts; within one round both sides see the same speed, so the ratio holds still.
+fn interleaved(
+    mut kya: impl FnMut(usize) -> Duration,
+    mut baseline: impl FnMut(usize) -> Duration,
+    n: usize,
+) -> f64 {
+    // Warm both sides (caches, the cached gate's entry, allocator).
+    kya(n);
+    baseline(n);
+    let mut ratios: Vec<f64> = (0..ROUNDS)
+        .map(|round| {
+            let (k, b) = if round % 2 == 0 {
+                let k = kya(n);
+                (k, baseline(n))
+            } else {
+                let b = baseline(n);
+                (kya(n), b)
+            };
+            k.as_secs_f64() / b.as_secs_f64().max(f64::MIN_POSITIVE)
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    ratios[ROUNDS / 2]
+}
+
+/// The time of `n` runs of `f`.
+fn timed(n: usize, mut f: impl FnMut()) -> Duration {
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        f();
+    }
+    t.elapsed()
 }
