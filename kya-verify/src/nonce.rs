@@ -71,10 +71,10 @@ type Expiry = Reverse<(i64, [u8; 32], Arc<str>)>;
 
 #[derive(Debug, Default)]
 struct Inner {
-    seen: HashMap<Scoped, (i64, Did)>,
+    seen: HashMap<Scoped, (i64, PrincipalId)>,
     by_expiry: BinaryHeap<Expiry>,
     per_agent: HashMap<[u8; 32], usize>,
-    per_principal: HashMap<Did, usize>,
+    per_principal: HashMap<PrincipalId, usize>,
 }
 
 impl Inner {
@@ -93,6 +93,23 @@ impl Inner {
                     decrement(&mut self.per_principal, &principal);
                 }
             }
+        }
+    }
+}
+
+/// A principal as the store counts it: the bytes that name it, not the parsed DID (a
+/// `did:key` holds its decompressed point, which a count need not copy or hash).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum PrincipalId {
+    Key([u8; 32]),
+    Pkh(u64, [u8; 20]),
+}
+
+impl PrincipalId {
+    fn of(did: &Did) -> Self {
+        match did {
+            Did::Key(k) => Self::Key(k.public_key().to_bytes()),
+            Did::Pkh(p) => Self::Pkh(p.chain_id(), p.address()),
         }
     }
 }
@@ -268,7 +285,8 @@ impl NonceStore for MemoryNonceStore {
             return Ok(NonceVerdict::Replayed);
         };
         let agent_count = per_agent.entry(agent).or_default();
-        let principal_count = per_principal.entry(*key.principal).or_default();
+        let principal = PrincipalId::of(key.principal);
+        let principal_count = per_principal.entry(principal).or_default();
         let held = NonceCounts {
             total: Some(total),
             principal: *principal_count,
@@ -279,15 +297,15 @@ impl NonceStore for MemoryNonceStore {
             if *agent_count == 0 {
                 per_agent.remove(&agent);
             }
-            if per_principal.get(key.principal) == Some(&0) {
-                per_principal.remove(key.principal);
+            if per_principal.get(&principal) == Some(&0) {
+                per_principal.remove(&principal);
             }
             return Ok(NonceVerdict::QuotaExceeded);
         }
         *agent_count += 1;
         *principal_count += 1;
         by_expiry.push(Reverse((exp, agent, Arc::clone(&slot.key().1))));
-        slot.insert((exp, *key.principal));
+        slot.insert((exp, principal));
         Ok(NonceVerdict::Fresh)
     }
 }

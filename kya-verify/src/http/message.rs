@@ -101,23 +101,35 @@ impl HttpRequest {
 
     /// Every value of a header field, in order, trimmed.
     pub fn header_values(&self, name: &str) -> Vec<&str> {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.trim())
-            .collect()
+        self.values_of(name).collect()
+    }
+
+    /// Whether the request has a header field `name`.
+    pub fn has_header(&self, name: &str) -> bool {
+        self.values_of(name).next().is_some()
     }
 
     /// The single value of a header field: `Ok(None)` when absent, an error when repeated.
     pub fn single_header(&self, name: &str) -> Result<Option<&str>, HttpError> {
-        let values = self.header_values(name);
-        match values.as_slice() {
-            [] => Ok(None),
-            [one] => Ok(Some(one)),
-            _ => Err(HttpError::DuplicateHeader {
+        let mut values = self.values_of(name);
+        match (values.next(), values.next()) {
+            (one, None) => Ok(one),
+            (Some(_), Some(_)) | (None, Some(_)) => Err(HttpError::DuplicateHeader {
                 name: name.to_owned(),
             }),
         }
+    }
+
+    /// The values of `name`, trimmed, without collecting them (a request is looked up a few
+    /// dozen times per verification).
+    pub(crate) fn values_of<'r, 'n>(
+        &'r self,
+        name: &'n str,
+    ) -> impl Iterator<Item = &'r str> + use<'r, 'n> {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.len() == name.len() && n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim())
     }
 
     /// The serialized value of member `key` of the Dictionary field `name` (every line of the

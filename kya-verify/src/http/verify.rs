@@ -390,10 +390,9 @@ impl HttpVerifier {
         chain_from: ChainFrom,
     ) -> Result<CheckedSignature, HttpError> {
         let input_len: usize = request
-            .header_values(SIGNATURE_INPUT)
-            .iter()
-            .chain(request.header_values(SIGNATURE).iter())
-            .map(|v| v.len())
+            .values_of(SIGNATURE_INPUT)
+            .chain(request.values_of(SIGNATURE))
+            .map(str::len)
             .sum();
         if input_len == 0 {
             return Err(HttpError::SignatureMissing {
@@ -418,7 +417,7 @@ impl HttpVerifier {
             required.push("@query");
         }
         for name in [KYA_CHAIN, KYA_CHAIN_DIGEST, KYA_ACTION, KYA_AMOUNT] {
-            if !request.header_values(name).is_empty() {
+            if request.has_header(name) {
                 required.push(name);
             }
         }
