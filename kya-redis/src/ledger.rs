@@ -61,13 +61,7 @@ impl RedisLedger {
 
     /// The name of a counter charged by chains rooted at `principal`.
     pub fn key_name(&self, principal: &Did, key: &LedgerKey) -> String {
-        format!(
-            "{}:c:{}:{}:{}",
-            self.pool.tag(principal),
-            key.credential.to_hex(),
-            key.grant,
-            key.kind
-        )
+        counter_name(&self.pool.tag(principal), key)
     }
 
     /// What a budget counter holds in the window of `now` (as
@@ -80,11 +74,12 @@ impl RedisLedger {
         period_seconds: u64,
         now: Timestamp,
     ) -> Result<Option<Amount>, RedisStoreError> {
-        let names = vec![self.key_name(principal, key)];
+        let tag = self.pool.tag(principal);
+        let names = vec![counter_name(&tag, key)];
         // Kind `x` judges nothing: the script answers the values and applies nothing.
         let mut args = vec![now.unix().to_string(), "0".into(), "1".into()];
         args.extend(unfit());
-        let keys = self.keys(principal, "read", &names);
+        let keys = self.keys(&tag, "read", &names);
         let reply: Vec<String> = self.pool.invoke(&CHARGE, &keys, &args)?;
         let values = state(reply.get(1..).unwrap_or_default(), &names)?.values;
         let period = i64::try_from(period_seconds).unwrap_or(i64::MAX).max(1);
@@ -99,25 +94,10 @@ impl RedisLedger {
 
     /// The token (under the principal's tag, as every key of the script), then the
     /// counter keys.
-    fn keys(&self, principal: &Did, token: &str, names: &[String]) -> Vec<String> {
-        let mut keys = vec![format!("{}:t:{token}", self.pool.tag(principal))];
-        keys.extend(self.counter_keys(principal, names));
+    fn keys(&self, tag: &str, token: &str, names: &[String]) -> Vec<String> {
+        let mut keys = vec![format!("{tag}:t:{token}")];
+        keys.extend(counter_keys(tag, names));
         keys
-    }
-
-    /// The principal's live set, then the counters: the keys a charge adds to a script's.
-    pub(crate) fn counter_keys(&self, principal: &Did, names: &[String]) -> Vec<String> {
-        let mut keys = vec![format!("{}:live", self.pool.tag(principal))];
-        keys.extend_from_slice(names);
-        keys
-    }
-
-    /// The counters' names for `charges` of chains rooted at `principal`.
-    pub(crate) fn names(&self, principal: &Did, charges: &[Charge]) -> Vec<String> {
-        charges
-            .iter()
-            .map(|c| self.key_name(principal, &c.key))
-            .collect()
     }
 
     fn charge(
@@ -131,8 +111,9 @@ impl RedisLedger {
         if charges.is_empty() {
             return Ok(());
         }
-        let names = self.names(principal, charges);
-        let keys = self.keys(principal, &token().map_err(unavailable)?, &names);
+        let tag = self.pool.tag(principal);
+        let names = names(&tag, charges);
+        let keys = self.keys(&tag, &token().map_err(unavailable)?, &names);
         let mut args = vec![
             now.unix().to_string(),
             self.capacity.to_string(),
@@ -271,6 +252,28 @@ fn unfit() -> [String; 8] {
 /// An amount as the script takes it: mantissa digits, scale.
 fn amount(a: &Amount) -> [String; 2] {
     [a.mantissa().to_string(), a.scale().to_string()]
+}
+
+/// A counter's name under the tag of the chains that charge it.
+fn counter_name(tag: &str, key: &LedgerKey) -> String {
+    format!(
+        "{tag}:c:{}:{}:{}",
+        key.credential.to_hex(),
+        key.grant,
+        key.kind
+    )
+}
+
+/// The counters' names for `charges` under `tag`.
+pub(crate) fn names(tag: &str, charges: &[Charge]) -> Vec<String> {
+    charges.iter().map(|c| counter_name(tag, &c.key)).collect()
+}
+
+/// The principal's live set, then the counters: the keys a charge adds to a script's.
+pub(crate) fn counter_keys(tag: &str, names: &[String]) -> Vec<String> {
+    let mut keys = vec![format!("{tag}:live")];
+    keys.extend_from_slice(names);
+    keys
 }
 
 impl Ledger for RedisLedger {

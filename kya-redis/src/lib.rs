@@ -107,11 +107,11 @@ impl RedisStores {
         };
         // The chain's counters are under its root principal's tag, as the nonce's sets and
         // the request token: the script touches one slot.
-        let names = self.ledger.names(key.principal, charges);
+        let names = ledger::names(&script.tag, charges);
         if !charges.is_empty() {
             script
                 .keys
-                .extend(self.ledger.counter_keys(key.principal, &names));
+                .extend(ledger::counter_keys(&script.tag, &names));
             script.args.push(self.ledger.capacity().to_string());
             script.args.extend(ledger::counter_args(charges, now));
         }

@@ -62,10 +62,7 @@ impl RedisNonceStore {
 
     /// The names of `key`'s agent set, principal set and principal member.
     pub fn key_names(&self, key: &NonceKey<'_>) -> (String, String, String) {
-        let tag = format!("{}:n", self.pool.tag(key.principal));
-        let agent = hex::encode(key.agent.to_bytes());
-        let member = format!("{agent}:{}", key.nonce);
-        (format!("{tag}:a:{agent}"), format!("{tag}:p"), member)
+        names_under(&self.pool.tag(key.principal), key)
     }
 
     fn check(
@@ -96,9 +93,10 @@ impl RedisNonceStore {
         let Some(until) = remembered_until(key.nonce, remember_until, now) else {
             return Ok(None);
         };
-        let (agent_set, principal_set, member) = self.key_names(&key);
-        // The request token under the same tag as the script's other keys (one slot).
-        let token_key = format!("{}:t:{}", self.pool.tag(key.principal), token()?);
+        // Every key of the script under the principal's tag (one slot), the token too.
+        let tag = self.pool.tag(key.principal);
+        let (agent_set, principal_set, member) = names_under(&tag, &key);
+        let token_key = format!("{tag}:t:{}", token()?);
         let keys = vec![token_key, agent_set, principal_set];
         let args = vec![
             key.nonce.to_owned(),
@@ -113,7 +111,7 @@ impl RedisNonceStore {
             self.quotas.per_agent.to_string(),
             self.quotas.per_principal.to_string(),
         ];
-        Ok(Some(Invocation { keys, args }))
+        Ok(Some(Invocation { tag, keys, args }))
     }
 
     /// The nonce's part of an ADMIT answer: `Some` verdict if the nonce was not recorded
@@ -149,8 +147,17 @@ impl RedisNonceStore {
 
 /// A script's keys and arguments.
 pub(crate) struct Invocation {
+    /// The hash tag every key is under.
+    pub(crate) tag: String,
     pub(crate) keys: Vec<String>,
     pub(crate) args: Vec<String>,
+}
+
+/// The agent set, principal set and principal member of `key` under `tag`.
+fn names_under(tag: &str, key: &NonceKey<'_>) -> (String, String, String) {
+    let agent = hex::encode(key.agent.to_bytes());
+    let member = format!("{agent}:{}", key.nonce);
+    (format!("{tag}:n:a:{agent}"), format!("{tag}:n:p"), member)
 }
 
 impl NonceStore for RedisNonceStore {
