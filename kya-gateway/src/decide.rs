@@ -386,6 +386,7 @@ fn decide_unpaid(gate: &Gate, request: &HttpRequest) -> Result<Admitted, Outcome
     };
     gate.kya
         .admit_completing(request, complete)
+        .map(|(admitted, ())| admitted)
         .map_err(|e| match e {
             AdmitError::Completing(problem) => Outcome::Problem(problem),
             AdmitError::Refused(refusal) => Outcome::Refused(refusal),

@@ -279,31 +279,22 @@ impl NonceStore for MemoryNonceStore {
             per_agent,
             per_principal,
         } = &mut *inner;
-        // One hash per map and one copy of the nonce, shared by the map and the heap.
+        // One copy of the nonce, shared by the map and the heap.
         let nonce: Arc<str> = Arc::from(key.nonce);
         let std::collections::hash_map::Entry::Vacant(slot) = seen.entry((agent, nonce)) else {
             return Ok(NonceVerdict::Replayed);
         };
-        let agent_count = per_agent.entry(agent).or_default();
         let principal = PrincipalId::of(key.principal);
-        let principal_count = per_principal.entry(principal).or_default();
         let held = NonceCounts {
             total: Some(total),
-            principal: *principal_count,
-            agent: *agent_count,
+            principal: per_principal.get(&principal).copied().unwrap_or(0),
+            agent: per_agent.get(&agent).copied().unwrap_or(0),
         };
         if self.quotas.judge(held) != NonceVerdict::Fresh {
-            // Counts of zero were only just made: leave no empty entry behind.
-            if *agent_count == 0 {
-                per_agent.remove(&agent);
-            }
-            if per_principal.get(&principal) == Some(&0) {
-                per_principal.remove(&principal);
-            }
             return Ok(NonceVerdict::QuotaExceeded);
         }
-        *agent_count += 1;
-        *principal_count += 1;
+        *per_agent.entry(agent).or_default() += 1;
+        *per_principal.entry(principal).or_default() += 1;
         by_expiry.push(Reverse((exp, agent, Arc::clone(&slot.key().1))));
         slot.insert((exp, principal));
         Ok(NonceVerdict::Fresh)

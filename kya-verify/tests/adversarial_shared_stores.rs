@@ -438,7 +438,7 @@ fn a_request_refused_by_its_completion_records_nothing() {
     let g = gate(verifier_with(Arc::new(MemoryNonceStore::default())).with_ledger(ledger.clone()));
     let request = signed_pay(&chain, ChainTransport::Inline, "c-1");
     let refused = g
-        .admit_completing(&request, |_, _, _| Err("not this price"))
+        .admit_completing(&request, |_, _, _| Err::<(), _>("not this price"))
         .unwrap_err();
     assert!(matches!(refused, AdmitError::Completing("not this price")));
     // The same request is still fresh: its nonce was not recorded, and the first charge of
@@ -450,7 +450,7 @@ fn a_request_refused_by_its_completion_records_nothing() {
         ));
         Ok::<(), ()>(())
     };
-    let admitted = g.admit_completing(&request, raised).unwrap();
+    let (admitted, ()) = g.admit_completing(&request, raised).unwrap();
     assert_eq!(
         admitted
             .decision

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use kya_verify::VerifiedAgent;
 use kya_verify::http::{AdmitError, CheckedSignature, HttpError, HttpRequest, KyaGate, Refusal};
 
-use crate::check::{CheckedPayment, PaymentError, UndecidedPayment, check_payment_alone};
+use crate::check::{CheckedPayment, PaymentError, check_payment_alone};
 use crate::terms::{PaymentTerms, TermsError};
 use crate::wire::{PAYMENT_SIGNATURE, PaymentPayload, PaymentRequired, ResourceInfo};
 
@@ -169,16 +169,14 @@ impl PaidGate {
         // charges of the paid amount are then one step of the stores (one round trip on
         // Redis). A refused payment records nothing.
         let now = self.gate.now();
-        let mut undecided: Option<UndecidedPayment> = None;
         let complete =
             |agent: &VerifiedAgent, _: &CheckedSignature, grant: &mut kya_core::grant::Request| {
                 let payment = check_payment_alone(now, agent, grant, terms, &payload)?;
                 grant.amount.clone_from(&payment.request.amount);
-                undecided = Some(payment);
-                Ok(())
+                Ok(payment)
             };
-        let admitted = match self.gate.admit_completing(request, complete) {
-            Ok(admitted) => admitted,
+        let (admitted, undecided) = match self.gate.admit_completing(request, complete) {
+            Ok(done) => done,
             Err(AdmitError::Completing(error)) => return Err(refuse(error)),
             Err(AdmitError::Refused(Refusal::NotVerified(e))) => {
                 return Err(PaidRefusal::NotVerified(e));
@@ -186,12 +184,6 @@ impl PaidGate {
             Err(AdmitError::Refused(Refusal::Denied { decision, .. })) => {
                 return Err(refuse(PaymentError::Denied(decision)));
             }
-        };
-        let Some(undecided) = undecided else {
-            // admit_completing ran the completion before admitting: unreachable, refused.
-            return Err(PaidRefusal::NotVerified(HttpError::BadRequest {
-                detail: "the payment was not checked".to_owned(),
-            }));
         };
         let payment = undecided.decided(admitted.decision).map_err(refuse)?;
         let (agent, signature) = (admitted.agent, admitted.signature);

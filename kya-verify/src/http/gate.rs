@@ -244,6 +244,7 @@ impl KyaGate {
     /// of the stores ([`Verifier::accept_and_decide`]).
     pub fn admit(&self, request: &HttpRequest) -> Result<Admitted, Refusal> {
         self.admit_completing(request, |_, _, _| Ok::<(), std::convert::Infallible>(()))
+            .map(|(admitted, ())| admitted)
             .map_err(|e| match e {
                 AdmitError::Refused(r) => r,
                 AdmitError::Completing(never) => match never {},
@@ -253,14 +254,14 @@ impl KyaGate {
     /// As [`admit`](Self::admit), with `complete` run once the signature and the chain
     /// verified and before the nonce is recorded: given the verified agent and its signed
     /// request, it may refuse the request (its error) or complete the grant request to decide
-    /// on (a price the route charges, the amount a payment carries). Nothing is recorded or
-    /// charged for a request it refuses; otherwise the nonce and the charges are one step of
-    /// the stores.
-    pub fn admit_completing<E>(
+    /// on (a price the route charges, the amount a payment carries), and gives what it
+    /// checked back with the admission. Nothing is recorded or charged for a request it
+    /// refuses; otherwise the nonce and the charges are one step of the stores.
+    pub fn admit_completing<T, E>(
         &self,
         request: &HttpRequest,
-        complete: impl FnOnce(&VerifiedAgent, &CheckedSignature, &mut Request) -> Result<(), E>,
-    ) -> Result<Admitted, AdmitError<E>> {
+        complete: impl FnOnce(&VerifiedAgent, &CheckedSignature, &mut Request) -> Result<T, E>,
+    ) -> Result<(Admitted, T), AdmitError<E>> {
         let refused = |e: HttpError| AdmitError::Refused(Refusal::NotVerified(e));
         let now = self.now();
         let checked = self
@@ -272,7 +273,8 @@ impl KyaGate {
             .grant_request(request, &checked, self.policy(), now)
             .map_err(refused)?;
         let agent = self.signed(&checked).map_err(refused)?;
-        complete(&agent, &checked, &mut grant_request).map_err(AdmitError::Completing)?;
+        let completed =
+            complete(&agent, &checked, &mut grant_request).map_err(AdmitError::Completing)?;
         let decision = self
             .verifier
             .accept_and_decide(&agent, &checked.nonce, checked.expires_at(), &grant_request)
@@ -281,11 +283,12 @@ impl KyaGate {
             let _ = self.store_chain(&agent, &checked, now);
         }
         if decision.is_allowed() {
-            Ok(Admitted {
+            let admitted = Admitted {
                 agent,
                 signature: checked,
                 decision,
-            })
+            };
+            Ok((admitted, completed))
         } else {
             Err(AdmitError::Refused(Refusal::Denied {
                 agent: Box::new(agent),
