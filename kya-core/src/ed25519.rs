@@ -187,7 +187,7 @@ impl PreparedSignature {
         if !is_canonical_encoding(r_bytes) {
             return Err(SignatureError::NonCanonicalR);
         }
-        if r.is_small_order() {
+        if is_small_order_encoding(r_bytes) {
             return Err(SignatureError::SmallOrderR);
         }
         let a_bytes = key.as_dalek().as_bytes();
@@ -212,10 +212,13 @@ impl PreparedSignature {
 
     /// The cofactored equation `[8]([S]B − R − [k]A) = identity`.
     pub fn verify(&self) -> Result<(), SignatureError> {
-        // [S]B − [k]A with the precomputed basepoint table, then − R.
+        // [S]B − [k]A with the precomputed basepoint table.
         let sb_minus_ka =
             EdwardsPoint::vartime_double_scalar_mul_basepoint(&-self.k, &self.key, &self.s);
-        if (sb_minus_ka - self.r).mul_by_cofactor().is_identity() {
+        // An honest signature meets the cofactorless equation, which implies the cofactored
+        // one: a comparison (four field multiplications) then spares the difference and its
+        // three doublings. Otherwise the cofactored equation alone decides.
+        if sb_minus_ka == self.r || (sb_minus_ka - self.r).mul_by_cofactor().is_identity() {
             Ok(())
         } else {
             Err(SignatureError::Equation)
@@ -333,6 +336,50 @@ fn batch_weights(items: &[PreparedSignature]) -> Vec<Scalar> {
     weights
 }
 
+/// Whether canonical point bytes encode a point of order 1, 2, 4 or 8: one of the eight
+/// encodings below (each small-order point has exactly one canonical encoding), compared
+/// instead of three doublings of the decompressed point. Only meaningful for bytes that
+/// passed [`is_canonical_encoding`].
+fn is_small_order_encoding(bytes: &[u8; 32]) -> bool {
+    SMALL_ORDER_ENCODINGS.iter().any(|e| e == bytes)
+}
+
+/// The canonical encodings of the eight points of order dividing 8 ("Taming the many
+/// EdDSAs", table 6; checked against `is_small_order` by a test).
+const SMALL_ORDER_ENCODINGS: [[u8; 32]; 8] = [
+    // The identity (order 1).
+    hex32("0100000000000000000000000000000000000000000000000000000000000000"),
+    // Order 2: (0, −1).
+    hex32("ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),
+    // Order 4: (±√−1, 0).
+    hex32("0000000000000000000000000000000000000000000000000000000000000000"),
+    hex32("0000000000000000000000000000000000000000000000000000000000000080"),
+    // Order 8.
+    hex32("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"),
+    hex32("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa"),
+    hex32("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"),
+    hex32("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85"),
+];
+
+/// Lowercase hex to bytes, at compile time (a typo shows in the table's test).
+const fn hex32(text: &str) -> [u8; 32] {
+    const fn nibble(c: u8) -> u8 {
+        if c >= b'a' {
+            c - b'a' + 10
+        } else {
+            c.wrapping_sub(b'0')
+        }
+    }
+    let text = text.as_bytes();
+    let mut out = [0u8; 32];
+    let mut i = 0;
+    while i < 32 {
+        out[i] = nibble(text[2 * i]) << 4 | nibble(text[2 * i + 1]);
+        i += 1;
+    }
+    out
+}
+
 /// Whether the bytes of a point that decompressed are the point's canonical encoding (what
 /// `point.compress() == bytes` says, without the field inversion `compress` costs): `y` is
 /// below p = 2^255 − 19, and the sign bit is clear when `x` is 0 (`y` = 1 or p − 1, the two
@@ -398,6 +445,34 @@ mod tests {
             }
         }
         assert!(decompressed > 3000, "{decompressed}");
+    }
+
+    #[test]
+    fn small_order_encodings_are_exactly_the_small_order_points() {
+        // Every encoding in the table decompresses, canonically, to a small-order point, and
+        // the eight are distinct.
+        for (i, e) in SMALL_ORDER_ENCODINGS.iter().enumerate() {
+            let point = CompressedEdwardsY(*e).decompress().unwrap();
+            assert!(point.is_small_order(), "{i}");
+            assert!(is_canonical_encoding(e), "{i}");
+            assert!(!SMALL_ORDER_ENCODINGS[i + 1..].contains(e), "{i}");
+        }
+        // The torsion subgroup has eight points: the table holds every one, and no other
+        // canonical point (mixed-order ones included) is taken for small-order.
+        let torsion = curve25519_dalek::constants::EIGHT_TORSION;
+        for t in torsion {
+            assert!(is_small_order_encoding(t.compress().as_bytes()));
+        }
+        let b = curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
+        for i in 1..200u64 {
+            let p = b * Scalar::from(i);
+            for q in [p, p + torsion[(i % 8) as usize]] {
+                assert_eq!(
+                    is_small_order_encoding(q.compress().as_bytes()),
+                    q.is_small_order()
+                );
+            }
+        }
     }
 
     #[test]
