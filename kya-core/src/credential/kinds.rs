@@ -234,8 +234,6 @@ struct SubjectJson {
     #[serde(default)]
     registration: Option<AgentRegistration>,
     #[serde(default)]
-    grants: Option<Vec<Grant>>,
-    #[serde(default)]
     reputation: Vec<ReputationRef>,
     #[serde(default)]
     value: Option<String>,
@@ -372,9 +370,12 @@ impl CredentialKind {
             Some(v @ Value::Object(_)) => v,
             _ => return Err(kya("credentialSubject must be a single object".into())),
         };
-        // Read from the borrowed value: no copy of the subject and its grants.
+        // Read from the borrowed value: no copy of the subject, and each grant read from its
+        // own value (`Grant`'s serde path would first copy it into a new one).
         let subject = SubjectJson::deserialize(subject_value)
             .map_err(|e| kya(format!("credentialSubject: {e}")))?;
+        let grants =
+            subject_grants(subject_value).map_err(|e| kya(format!("credentialSubject: {e}")))?;
         let time = |p: &str| -> Result<Option<Timestamp>, CredentialError> {
             doc.get(p)
                 .and_then(Value::as_str)
@@ -386,12 +387,8 @@ impl CredentialKind {
             StatusEntry::parse_all(doc.get("credentialStatus")).map_err(|e| kya(e.to_string()))?;
         let valid_until = time("validUntil")?;
         let bounded = || valid_until.ok_or_else(|| kya(format!("a {kind} needs validUntil")));
-        let grants = || {
-            subject
-                .grants
-                .clone()
-                .ok_or_else(|| kya(format!("a {kind} needs credentialSubject.grants")))
-        };
+        let grants =
+            move || grants.ok_or_else(|| kya(format!("a {kind} needs credentialSubject.grants")));
         match kind {
             AGENT_AUTHORIZATION => Ok(Self::Authorization(AgentAuthorization {
                 id,
@@ -399,9 +396,9 @@ impl CredentialKind {
                 agent: subject.id,
                 valid_from,
                 valid_until: bounded()?,
-                registration: subject.registration.clone(),
+                registration: subject.registration,
                 grants: grants()?,
-                reputation: subject.reputation.clone(),
+                reputation: subject.reputation,
                 status,
             })),
             AGENT_DELEGATION => {
@@ -410,12 +407,11 @@ impl CredentialKind {
                         "a delegation's issuer must be the delegating agent's did:key".into(),
                     ));
                 };
-                let parent: ParentRef = doc
+                let parent = doc
                     .get("parentCredential")
-                    .cloned()
                     .ok_or_else(|| kya("a delegation needs parentCredential".into()))
                     .and_then(|v| {
-                        serde_json::from_value(v).map_err(|e| kya(format!("parentCredential: {e}")))
+                        ParentRef::deserialize(v).map_err(|e| kya(format!("parentCredential: {e}")))
                     })?;
                 if !is_url(&parent.id) {
                     return Err(kya("parentCredential.id must be a url".into()));
@@ -426,7 +422,7 @@ impl CredentialKind {
                     agent: subject.id,
                     valid_from,
                     valid_until: bounded()?,
-                    registration: subject.registration.clone(),
+                    registration: subject.registration,
                     grants: grants()?,
                     parent,
                     status,
@@ -459,6 +455,20 @@ impl CredentialKind {
                 }))
             }
         }
+    }
+}
+
+/// `credentialSubject.grants`: absent or null is `None`; otherwise an array of grants.
+fn subject_grants(subject: &Value) -> Result<Option<Vec<Grant>>, String> {
+    match subject.get("grants") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(Grant::from_json_value)
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+            .map_err(|e| e.to_string()),
+        Some(_) => Err("grants must be an array of grants".to_owned()),
     }
 }
 

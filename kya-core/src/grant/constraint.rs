@@ -29,8 +29,8 @@ impl Money {
     pub(crate) fn from_json(field: &str, v: &Value) -> Result<Self, GrantError> {
         let obj = json::as_object(field, v)?;
         json::only(field, obj, &["value", "asset"])?;
-        let value = json::as_amount(&join(field, "value"), json::member(field, obj, "value")?)?;
-        let asset = json::as_asset(&join(field, "asset"), json::member(field, obj, "asset")?)?;
+        let value = json::as_amount(join(field, "value"), json::member(field, obj, "value")?)?;
+        let asset = json::as_asset(join(field, "asset"), json::member(field, obj, "asset")?)?;
         Ok(Self { value, asset })
     }
 
@@ -152,10 +152,10 @@ impl Budget {
     pub(crate) fn from_json(field: &str, v: &Value) -> Result<Self, GrantError> {
         let obj = json::as_object(field, v)?;
         json::only(field, obj, &["value", "asset", "periodSeconds"])?;
-        let value = json::as_amount(&join(field, "value"), json::member(field, obj, "value")?)?;
-        let asset = json::as_asset(&join(field, "asset"), json::member(field, obj, "asset")?)?;
+        let value = json::as_amount(join(field, "value"), json::member(field, obj, "value")?)?;
+        let asset = json::as_asset(join(field, "asset"), json::member(field, obj, "asset")?)?;
         let period_seconds = json::as_positive_u64(
-            &join(field, "periodSeconds"),
+            join(field, "periodSeconds"),
             json::member(field, obj, "periodSeconds")?,
         )?;
         Ok(Self {
@@ -224,9 +224,9 @@ impl Rate {
         let obj = json::as_object(field, v)?;
         json::only(field, obj, &["count", "periodSeconds"])?;
         let count =
-            json::as_positive_u64(&join(field, "count"), json::member(field, obj, "count")?)?;
+            json::as_positive_u64(join(field, "count"), json::member(field, obj, "count")?)?;
         let period_seconds = json::as_positive_u64(
-            &join(field, "periodSeconds"),
+            join(field, "periodSeconds"),
             json::member(field, obj, "periodSeconds")?,
         )?;
         Ok(Self {
@@ -299,7 +299,7 @@ fn list_from_json(field: &str, v: &Value) -> Result<Vec<String>, GrantError> {
     };
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        out.push(json::as_str(&format!("{field}[{i}]"), item)?.to_owned());
+        out.push(json::as_str(json::Index(field, i), item)?.to_owned());
     }
     check_list(field, out)
 }

@@ -17,21 +17,47 @@ pub(crate) fn type_name(v: &Value) -> &'static str {
     }
 }
 
-pub(crate) fn join(field: &str, member: &str) -> String {
-    format!("{field}.{member}")
+/// Where a value sits, for error messages: a name, `field.member` or `field[index]`.
+/// Written out only when an error is made, so that reading a valid grant formats nothing.
+pub(crate) trait FieldPath: std::fmt::Display + Copy {}
+
+impl<T: std::fmt::Display + Copy> FieldPath for T {}
+
+/// `field.member`.
+#[derive(Clone, Copy)]
+pub(crate) struct Member<'a, F>(F, &'a str);
+
+impl<F: std::fmt::Display> std::fmt::Display for Member<'_, F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.0, self.1)
+    }
 }
 
-pub(crate) fn as_object<'v>(
-    field: &str,
-    v: &'v Value,
-) -> Result<&'v Map<String, Value>, GrantError> {
+/// `field[index]`.
+#[derive(Clone, Copy)]
+pub(crate) struct Index<F>(pub(crate) F, pub(crate) usize);
+
+impl<F: std::fmt::Display> std::fmt::Display for Index<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}[{}]", self.0, self.1)
+    }
+}
+
+pub(crate) fn join<F: FieldPath>(field: F, member: &str) -> Member<'_, F> {
+    Member(field, member)
+}
+
+pub(crate) fn as_object<F: FieldPath>(
+    field: F,
+    v: &Value,
+) -> Result<&Map<String, Value>, GrantError> {
     match v {
         Value::Object(m) => Ok(m),
         Value::Null => Err(GrantError::Null {
-            field: field.to_owned(),
+            field: field.to_string(),
         }),
         other => Err(GrantError::WrongType {
-            field: field.to_owned(),
+            field: field.to_string(),
             expected: "an object",
             found: type_name(other),
         }),
@@ -39,55 +65,55 @@ pub(crate) fn as_object<'v>(
 }
 
 /// Fails on any member of `obj` outside `allowed`.
-pub(crate) fn only(
-    field: &str,
+pub(crate) fn only<F: FieldPath>(
+    field: F,
     obj: &Map<String, Value>,
     allowed: &[&str],
 ) -> Result<(), GrantError> {
     match obj.keys().find(|k| !allowed.contains(&k.as_str())) {
         Some(k) => Err(GrantError::UnexpectedField {
-            field: join(field, k),
+            field: join(field, k).to_string(),
         }),
         None => Ok(()),
     }
 }
 
-pub(crate) fn member<'v>(
-    field: &str,
+pub(crate) fn member<'v, F: FieldPath>(
+    field: F,
     obj: &'v Map<String, Value>,
     name: &str,
 ) -> Result<&'v Value, GrantError> {
     obj.get(name).ok_or_else(|| GrantError::MissingField {
-        field: join(field, name),
+        field: join(field, name).to_string(),
     })
 }
 
-pub(crate) fn as_str<'v>(field: &str, v: &'v Value) -> Result<&'v str, GrantError> {
+pub(crate) fn as_str<F: FieldPath>(field: F, v: &Value) -> Result<&str, GrantError> {
     match v {
         Value::String(s) => Ok(s),
         Value::Null => Err(GrantError::Null {
-            field: field.to_owned(),
+            field: field.to_string(),
         }),
         other => Err(GrantError::WrongType {
-            field: field.to_owned(),
+            field: field.to_string(),
             expected: "a string",
             found: type_name(other),
         }),
     }
 }
 
-pub(crate) fn as_positive_u64(field: &str, v: &Value) -> Result<u64, GrantError> {
+pub(crate) fn as_positive_u64<F: FieldPath>(field: F, v: &Value) -> Result<u64, GrantError> {
     let n = match v {
         Value::Number(n) => n.as_u64(),
         _ => None,
     };
     match n {
         Some(0) => Err(GrantError::NotPositive {
-            field: field.to_owned(),
+            field: field.to_string(),
         }),
         Some(n) => Ok(n),
         None => Err(GrantError::WrongType {
-            field: field.to_owned(),
+            field: field.to_string(),
             expected: "a positive integer",
             found: match v {
                 Value::Number(_) => "a negative or fractional number",
@@ -97,22 +123,22 @@ pub(crate) fn as_positive_u64(field: &str, v: &Value) -> Result<u64, GrantError>
     }
 }
 
-pub(crate) fn as_amount(field: &str, v: &Value) -> Result<Amount, GrantError> {
+pub(crate) fn as_amount<F: FieldPath>(field: F, v: &Value) -> Result<Amount, GrantError> {
     if let Value::Number(_) = v {
         return Err(GrantError::Amount {
-            field: field.to_owned(),
+            field: field.to_string(),
             source: super::AmountError::JsonNumber,
         });
     }
     Amount::parse(as_str(field, v)?).map_err(|source| GrantError::Amount {
-        field: field.to_owned(),
+        field: field.to_string(),
         source,
     })
 }
 
-pub(crate) fn as_asset(field: &str, v: &Value) -> Result<Asset, GrantError> {
+pub(crate) fn as_asset<F: FieldPath>(field: F, v: &Value) -> Result<Asset, GrantError> {
     Asset::parse(as_str(field, v)?).map_err(|source| GrantError::Asset {
-        field: field.to_owned(),
+        field: field.to_string(),
         source,
     })
 }
@@ -127,9 +153,9 @@ fn clip(s: &str, max: usize) -> String {
 
 /// Parses a date-time with kya's one parser ([`Timestamp`]'s), so that a grant's times are
 /// read exactly as a credential's are.
-pub(crate) fn parse_datetime(field: &str, s: &str) -> Result<Timestamp, GrantError> {
+pub(crate) fn parse_datetime<F: FieldPath>(field: F, s: &str) -> Result<Timestamp, GrantError> {
     s.parse().map_err(|_| GrantError::DateTime {
-        field: field.to_owned(),
+        field: field.to_string(),
         value: clip(s, 100),
         reason: "expected the form 2026-01-01T00:00:00Z (uppercase T and Z, or an offset such as +01:00)".to_owned(),
     })
