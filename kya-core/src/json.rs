@@ -264,8 +264,13 @@ fn write_object_noting(
 ) -> Result<Option<Range<usize>>, JsonError> {
     let mut members: Vec<(&String, &Value)> = map.iter().collect();
     // A map iterates in UTF-8 byte order (or insertion order); JCS wants UTF-16 code
-    // unit order. A stable sort of an already sorted list is one linear pass.
-    members.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+    // unit order. The two orders differ only for characters beyond U+FFFF (UTF-8 lead
+    // byte 0xF0 or more), so names in byte order without any are in JCS order already.
+    let in_jcs_order = members.is_sorted_by(|a, b| a.0 <= b.0)
+        && !members.iter().any(|(k, _)| k.bytes().any(|b| b >= 0xf0));
+    if !in_jcs_order {
+        members.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+    }
     let mut noted = None;
     out.push(b'{');
     for (i, (key, member)) in members.into_iter().enumerate() {
@@ -408,6 +413,16 @@ pub(crate) fn canonicalize_edited(
 }
 
 fn write_string(s: &str, out: &mut Vec<u8>) -> Result<(), JsonError> {
+    // Most strings (ids, DIDs, URLs, amounts) need no escape: `"`, `\\` and control
+    // characters are the only bytes JCS (and serde_json) escapes, so such a string is
+    // written as it is.
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        return Ok(());
+    }
     serde_json::to_writer(&mut *out, s).map_err(|e| JsonError::Canonicalize(e.to_string()))
 }
 
@@ -582,11 +597,17 @@ impl<'de> serde::de::Visitor<'de> for StrictVisitor {
         // Checked before the first key so that `{}` nested too deep is refused as well.
         self.child::<A::Error>()?;
         while let Some(key) = map.next_key::<String>()? {
-            if out.contains_key(&key) {
-                return Err(serde::de::Error::custom(format_args!("{TAG_DUP}{key}`")));
+            // One search per member: the vacant slot found by the duplicate check takes
+            // the value.
+            match out.entry(key) {
+                serde_json::map::Entry::Occupied(taken) => {
+                    let key = taken.key();
+                    return Err(serde::de::Error::custom(format_args!("{TAG_DUP}{key}`")));
+                }
+                serde_json::map::Entry::Vacant(slot) => {
+                    slot.insert(map.next_value_seed(self.child()?)?);
+                }
             }
-            let v = map.next_value_seed(self.child()?)?;
-            out.insert(key, v);
         }
         Ok(Value::Object(out))
     }
