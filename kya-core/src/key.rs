@@ -342,11 +342,7 @@ pub(crate) fn base58btc_multibase(bytes: &[u8]) -> String {
     let rest = &bytes[zeros..];
     // Little-endian limbs, each below 58^5 < 2^30, so limb * 2^32 + carry fits in a u64.
     let mut limbs: Vec<u64> = Vec::with_capacity(rest.len() * 8 / 29 + 2);
-    let head = rest.len() % 4;
-    let chunks = std::iter::once(&rest[..head])
-        .filter(|c| !c.is_empty())
-        .chain(rest[head..].chunks(4));
-    for chunk in chunks {
+    for chunk in chunks_from_the_top(rest, 4) {
         let shift = 1u64 << (8 * chunk.len());
         let mut carry = chunk.iter().fold(0u64, |n, &b| (n << 8) | u64::from(b));
         for limb in &mut limbs {
@@ -377,15 +373,73 @@ pub(crate) fn base58btc_multibase(bytes: &[u8]) -> String {
     out
 }
 
+/// The bytes of base58btc `digits` (bitcoin alphabet), or `None` when a character is not
+/// one of its digits: exactly what `multibase::decode` gives for `z` + `digits` (a test
+/// compares them), each leading `1` a zero byte. The reverse of [`base58btc_multibase`],
+/// with the same limbs: five digits (a number below 58^5 < 2^30) at a time, into
+/// little-endian limbs of 32 bits, so that limb * 58^5 + carry fits in a u64.
+pub(crate) fn base58btc_decode(digits: &str) -> Option<Vec<u8>> {
+    /// Each byte's digit value, or 0xff for a byte that is not a digit.
+    const DIGITS: [u8; 256] = {
+        let alphabet = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+        let mut table = [0xffu8; 256];
+        let mut i = 0;
+        while i < alphabet.len() {
+            table[alphabet[i] as usize] = i as u8;
+            i += 1;
+        }
+        table
+    };
+    let digit = |c: u8| match DIGITS[usize::from(c)] {
+        0xff => None,
+        d => Some(u64::from(d)),
+    };
+    let digits = digits.as_bytes();
+    let ones = digits.iter().take_while(|&&c| c == b'1').count();
+    let rest = &digits[ones..];
+    // log(58) / log(2^32) < 0.1465 limbs per digit.
+    let mut limbs: Vec<u64> = Vec::with_capacity(rest.len() * 3 / 20 + 2);
+    for chunk in chunks_from_the_top(rest, 5) {
+        let mut carry = 0u64;
+        for &c in chunk {
+            carry = carry * 58 + digit(c)?;
+        }
+        let scale = 58u64.pow(chunk.len() as u32);
+        for limb in &mut limbs {
+            let x = *limb * scale + carry;
+            *limb = x & 0xffff_ffff;
+            carry = x >> 32;
+        }
+        while carry > 0 {
+            limbs.push(carry & 0xffff_ffff);
+            carry >>= 32;
+        }
+    }
+    let mut out = vec![0u8; ones];
+    out.reserve(limbs.len() * 4);
+    for &limb in limbs.iter().rev() {
+        out.extend_from_slice(&(limb as u32).to_be_bytes());
+    }
+    // The top limb's leading zero bytes are not bytes of the number.
+    let padding = out[ones..].iter().take_while(|&&b| b == 0).count();
+    out.drain(ones..ones + padding);
+    Some(out)
+}
+
+/// `bytes` in chunks of `size`, most significant first, the first chunk the short one: how
+/// a big-endian number is fed to little-endian limbs.
+fn chunks_from_the_top(bytes: &[u8], size: usize) -> impl Iterator<Item = &[u8]> {
+    let head = bytes.len() % size;
+    std::iter::once(&bytes[..head])
+        .filter(|c| !c.is_empty())
+        .chain(bytes[head..].chunks(size))
+}
+
 fn decode_base58btc(s: &str, shown: impl Fn() -> String) -> Result<Vec<u8>, KeyError> {
     // Multibase allows many bases; Multikey requires base58btc, so insist on `z` first.
-    if !s.starts_with('z') {
-        return Err(KeyError::NotBase58Btc { value: shown() });
-    }
-    match multibase::decode(s) {
-        Ok((multibase::Base::Base58Btc, bytes)) => Ok(bytes),
-        _ => Err(KeyError::NotBase58Btc { value: shown() }),
-    }
+    s.strip_prefix('z')
+        .and_then(base58btc_decode)
+        .ok_or_else(|| KeyError::NotBase58Btc { value: shown() })
 }
 
 fn strip_prefix<'a>(
@@ -405,6 +459,36 @@ fn strip_prefix<'a>(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// The fast base58btc reader is multibase's: the same bytes for every string of
+    /// digits (leading `1`s, every length a key, a signature or a digest has), the same
+    /// refusals for any other character, and it reads back what the writer wrote.
+    #[test]
+    fn base58btc_decode_matches_multibase() {
+        use proptest::prelude::*;
+        let reference = |s: &str| match multibase::decode(format!("z{s}")) {
+            Ok((multibase::Base::Base58Btc, bytes)) => Some(bytes),
+            _ => None,
+        };
+        for s in [
+            "", "1", "11", "2", "z", "1z", "111112", "0", "O", "I", "l", "+", "é", "1 ",
+        ] {
+            assert_eq!(super::base58btc_decode(s), reference(s), "{s:?}");
+        }
+        proptest!(|(s in "1{0,4}[1-9A-HJ-NP-Za-km-z]{0,110}", bad in "[^1-9A-HJ-NP-Za-km-z]", at in any::<usize>())| {
+            prop_assert_eq!(super::base58btc_decode(&s), reference(&s));
+            let mut broken = s.clone();
+            broken.insert_str(broken.char_indices().map(|(i, _)| i).nth(at % (s.len() + 1)).unwrap_or(s.len()), &bad);
+            prop_assert_eq!(super::base58btc_decode(&broken), None);
+            prop_assert_eq!(reference(&broken), None);
+        });
+        proptest!(|(bytes in proptest::collection::vec(any::<u8>(), 0..80), zeros in 0usize..4)| {
+            let mut b = vec![0u8; zeros];
+            b.extend(bytes);
+            let written = super::base58btc_multibase(&b);
+            prop_assert_eq!(super::base58btc_decode(&written[1..]), Some(b));
+        });
+    }
 
     /// The fast base58btc writer is multibase's, byte for byte: any bytes, leading zeros,
     /// all zeros, every length a key, a signature or a digest has.

@@ -506,8 +506,8 @@ fn decode_proof_value(value: &str) -> Result<Signature, ProofError> {
     if !value.starts_with('z') || value.len() > 100 {
         return Err(ProofError::MalformedProofValue);
     }
-    match multibase::decode(value) {
-        Ok((multibase::Base::Base58Btc, bytes)) => {
+    match crate::key::base58btc_decode(&value[1..]) {
+        Some(bytes) => {
             let bytes: [u8; 64] = bytes
                 .try_into()
                 .map_err(|_| ProofError::MalformedProofValue)?;
@@ -523,7 +523,7 @@ fn decode_proof_value(value: &str) -> Result<Signature, ProofError> {
             }
             Ok(Signature::from_bytes(&bytes))
         }
-        _ => Err(ProofError::MalformedProofValue),
+        None => Err(ProofError::MalformedProofValue),
     }
 }
 

@@ -94,15 +94,22 @@ pub(crate) fn read_signature(request: &HttpRequest) -> Result<SignatureInput, Ht
 
 /// Every line of a Dictionary field, combined (RFC 9421 §4.1 allows several).
 fn dictionary(request: &HttpRequest, name: &str) -> Result<sfv::Dictionary, HttpError> {
-    let values = request.header_values(name);
-    let text: Cow<'_, str> = match values.as_slice() {
-        [] => {
+    let mut values = request.values_of(name);
+    let text: Cow<'_, str> = match (values.next(), values.next()) {
+        (None, _) => {
             return Err(HttpError::SignatureMissing {
                 detail: format!("no {name} header"),
             });
         }
-        [one] => Cow::Borrowed(one),
-        many => Cow::Owned(many.join(", ")),
+        (Some(one), None) => Cow::Borrowed(one),
+        (Some(first), Some(second)) => {
+            let mut all = [first, second].join(", ");
+            for more in values {
+                all.push_str(", ");
+                all.push_str(more);
+            }
+            Cow::Owned(all)
+        }
     };
     sfv::Parser::new(text.as_bytes())
         .parse_dictionary()
