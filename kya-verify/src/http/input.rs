@@ -58,12 +58,13 @@ impl SignatureInput {
 /// `Signature`; and the signature base over the request's own values.
 pub(crate) fn read_signature(request: &HttpRequest) -> Result<SignatureInput, HttpError> {
     let inputs = dictionary(request, SIGNATURE_INPUT)?;
-    let signatures = dictionary(request, SIGNATURE)?;
+    let mut signatures = dictionary(request, SIGNATURE)?;
     let has_agent = request.has_header("signature-agent");
+    // Taken out of the parsed fields rather than copied: nothing else reads them.
     let (label, list) = inputs
-        .iter()
+        .into_iter()
         .find_map(|(label, entry)| match entry {
-            sfv::ListEntry::InnerList(list) if is_web_bot_auth(list, has_agent) => {
+            sfv::ListEntry::InnerList(list) if is_web_bot_auth(&list, has_agent) => {
                 Some((label, list))
             }
             _ => None,
@@ -71,11 +72,11 @@ pub(crate) fn read_signature(request: &HttpRequest) -> Result<SignatureInput, Ht
         .ok_or_else(|| HttpError::SignatureMissing {
             detail: "no Web Bot Auth signature (no label with keyid, created, expires, tag=\"web-bot-auth\" covering @authority)".to_owned(),
         })?;
-    let signature = match signatures.get(label) {
+    let signature = match signatures.swap_remove(&label) {
         Some(sfv::ListEntry::Item(sfv::Item {
             bare_item: sfv::BareItem::ByteSequence(bytes),
             ..
-        })) => bytes.clone(),
+        })) => bytes,
         _ => {
             return Err(malformed(format!(
                 "no byte-sequence signature for label `{}`",
@@ -83,10 +84,10 @@ pub(crate) fn read_signature(request: &HttpRequest) -> Result<SignatureInput, Ht
             )));
         }
     };
-    let (base, covered) = base_of(request, list)?;
+    let (base, covered) = base_of(request, &list)?;
     Ok(SignatureInput {
         covered,
-        params: list.params.clone(),
+        params: list.params,
         signature,
         base,
     })

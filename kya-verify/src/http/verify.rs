@@ -103,6 +103,18 @@ impl HttpPolicy {
             })
             .unwrap_or_default()
     }
+
+    /// Whether `authority` is one of the [`effective_authorities`](Self::effective_authorities)
+    /// (the configured ones compared in place, without a copy per request).
+    fn accepts_authority(&self, policy: &Policy, authority: &str) -> bool {
+        if self.authorities.is_empty() {
+            self.effective_authorities(policy)
+                .iter()
+                .any(|a| a == authority)
+        } else {
+            self.authorities.iter().any(|a| a == authority)
+        }
+    }
 }
 
 /// Refuses a path that the router, the resource check and the handler could read
@@ -412,16 +424,12 @@ impl HttpVerifier {
         // Components.
         let covered = &input.covered;
         let has = |c: &str| covered.iter().any(|x| x == c);
-        let mut required = vec!["@method", "@authority", "@path", CONTENT_DIGEST];
-        if request.query.is_some() {
-            required.push("@query");
-        }
-        for name in [KYA_CHAIN, KYA_CHAIN_DIGEST, KYA_ACTION, KYA_AMOUNT] {
-            if request.has_header(name) {
-                required.push(name);
-            }
-        }
-        for component in required {
+        let always = ["@method", "@authority", "@path", CONTENT_DIGEST];
+        let query = request.query.is_some().then_some("@query");
+        let kya_headers = [KYA_CHAIN, KYA_CHAIN_DIGEST, KYA_ACTION, KYA_AMOUNT]
+            .into_iter()
+            .filter(|name| request.has_header(name));
+        for component in always.into_iter().chain(query).chain(kya_headers) {
             if !has(component) {
                 return Err(HttpError::ComponentNotCovered {
                     component: component.to_owned(),
@@ -478,11 +486,10 @@ impl HttpVerifier {
         }
 
         // Whom it is for, and the path the handler will see.
-        let authorities = self.policy.effective_authorities(policy);
-        if !authorities.contains(&request.authority) {
+        if !self.policy.accepts_authority(policy, &request.authority) {
             return Err(HttpError::AuthorityMismatch {
                 authority: request.authority.chars().take(200).collect(),
-                expected: authorities,
+                expected: self.policy.effective_authorities(policy),
             });
         }
         check_normalized_path(request.path_component())?;
