@@ -29,8 +29,14 @@ const COMPARISONS: &[(&str, &str)] = &[
     ("chain1_vs_ssi", "ssi"),
 ];
 
+/// Set in the child processes that only repeat the interleaved ratios (see
+/// [`ratio_processes`]).
+const RATIOS_ONLY: &str = "KYA_PEERS_RATIOS_ONLY";
+
 fn main() {
     let started = std::time::SystemTime::now();
+    // A child run: fixtures and interleaved ratios only, no criterion groups.
+    let groups = std::env::var_os(RATIOS_ONLY).is_none();
     let target = target_dir();
     let dir = std::env::var_os("CRITERION_HOME")
         .map(PathBuf::from)
@@ -47,16 +53,18 @@ fn main() {
     // ---- raw Ed25519 floor ------------------------------------------------------------
     let chain3 = vector("kya/chains/valid-3.json");
     let sigs3 = chain_signatures(&chain3);
-    c.benchmark_group("raw")
-        .bench_function("verify_strict", |b| {
-            b.iter(|| black_box(&sigs3[0]).verify())
-        });
+    if groups {
+        c.benchmark_group("raw")
+            .bench_function("verify_strict", |b| {
+                b.iter(|| black_box(&sigs3[0]).verify())
+            });
+    }
 
     // ---- cred1_vs_affinidi -------------------------------------------------------------
     let cred = vector("kya/credentials/authorization.json");
     assert!(kya_cred1(&cred), "kya verifies the credential");
     assert!(affinidi_cred1(&cred), "affinidi verifies the same bytes");
-    {
+    if groups {
         let mut g = c.benchmark_group("cred1_vs_affinidi");
         g.bench_function("kya", |b| b.iter(|| assert!(kya_cred1(black_box(&cred)))));
         g.bench_function("affinidi", |b| {
@@ -77,7 +85,7 @@ fn main() {
     );
     let mut raw4 = sigs3.clone();
     raw4.push(fresh.request_signature(&probe));
-    {
+    if groups {
         let mut g = c.benchmark_group("fresh_chain3_vs_raw_verify4");
         g.bench_function("kya", |b| {
             b.iter_batched_ref(
@@ -109,7 +117,7 @@ fn main() {
         "kya admits (and caches)"
     );
     let raw1 = fresh.request_signature(&probe);
-    {
+    if groups {
         let mut g = c.benchmark_group("cached_chain3_vs_raw_verify1");
         g.bench_function("kya", |b| {
             b.iter_batched_ref(
@@ -145,7 +153,7 @@ fn main() {
         !biscuit_authorize(&biscuit.token, &biscuit.root, &over),
         "biscuit denies over the ceiling"
     );
-    {
+    if groups {
         let mut g = c.benchmark_group("chain2_vs_biscuit2");
         g.bench_function("kya", |b| {
             b.iter(|| assert!(kya_chain_decide(black_box(&chain2), &verifier, &request2)))
@@ -165,18 +173,23 @@ fn main() {
     // ---- chain1_vs_ssi: the ssi side runs in its own build (see ssi/Cargo.toml) ---------
     let chain1 = vector("kya/chains/valid-1.json");
     assert!(kya_chain_verify(&chain1, &verifier), "kya verifies valid-1");
-    c.benchmark_group("chain1_vs_ssi")
-        .bench_function("kya", |b| {
-            b.iter(|| assert!(kya_chain_verify(black_box(&chain1), &verifier)))
-        });
+    if groups {
+        c.benchmark_group("chain1_vs_ssi")
+            .bench_function("kya", |b| {
+                b.iter(|| assert!(kya_chain_verify(black_box(&chain1), &verifier)))
+            });
+    }
     // (Skipped when a filter given to `cargo bench -- <filter>` excludes it.)
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let ssi = match &filter {
+        _ if !groups => Err("not run in a ratios-only process".to_owned()),
         Some(f) if !"chain1_vs_ssi/ssi".contains(f.as_str()) => Err("filtered out".to_owned()),
         _ => run_ssi_side(&target, &dir),
     };
 
-    c.final_summary();
+    if groups {
+        c.final_summary();
+    }
 
     // ---- interleaved ratios ------------------------------------------------------------
     // Each comparison again, kya and its baseline alternating in short rounds (see
@@ -239,6 +252,14 @@ fn main() {
         interleaved_ratios.push(("cred1_vs_affinidi", ratio));
     }
 
+    if !groups {
+        for (name, ratio) in &interleaved_ratios {
+            println!("RATIO {name} {ratio:.3}");
+        }
+        return;
+    }
+    let interleaved_ratios = ratio_processes(interleaved_ratios, filter.as_deref());
+
     // ---- memory per cached chain (its own process: a counting allocator) ----------------
     let memory = Command::new(env!("CARGO_BIN_EXE_cache-memory"))
         .output()
@@ -280,6 +301,72 @@ fn main() {
         Err(e) => eprintln!("# memory: {e}"),
     }
     print!("{out}{ratios}");
+}
+
+/// How many processes' interleaved ratios a `RATIO` line is the median of (this one
+/// included): `KYA_PEERS_RATIO_PROCESSES`, 5 unless set.
+fn ratio_process_count() -> usize {
+    std::env::var("KYA_PEERS_RATIO_PROCESSES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(5)
+        .max(1)
+}
+
+/// Each comparison's ratio as the median over processes: this run's `ours`, and as many
+/// again as [`ratio_process_count`] asks from children of this executable that only repeat
+/// the interleaved pass. Within a process, interleaving cancels the host's drift; between
+/// processes the ratio still moved by ±10 % here (address layout: where the heap, the
+/// stack and the tables land differs per process), which no number of rounds in one
+/// process averages out. Every process's ratios go to stderr.
+fn ratio_processes(
+    ours: Vec<(&'static str, f64)>,
+    filter: Option<&str>,
+) -> Vec<(&'static str, f64)> {
+    let mut runs: Vec<(&'static str, Vec<f64>)> =
+        ours.iter().map(|(name, r)| (*name, vec![*r])).collect();
+    for child in 1..ratio_process_count() {
+        let mut command = Command::new(std::env::current_exe().expect("current exe"));
+        command.arg("--bench").env(RATIOS_ONLY, "1");
+        if let Some(filter) = filter {
+            command.arg(filter);
+        }
+        let output = match command.output() {
+            Ok(o) if o.status.success() => o,
+            Ok(o) => {
+                eprintln!(
+                    "# ratio process {child} failed ({}): {}",
+                    o.status,
+                    String::from_utf8_lossy(&o.stderr)
+                );
+                continue;
+            }
+            Err(e) => {
+                eprintln!("# ratio process {child} did not start: {e}");
+                continue;
+            }
+        };
+        for line in String::from_utf8_lossy(&output.stdout).lines() {
+            let mut words = line.split_whitespace();
+            if let (Some("RATIO"), Some(name), Some(value)) =
+                (words.next(), words.next(), words.next())
+            {
+                let run = runs.iter_mut().find(|(n, _)| *n == name);
+                if let (Some((_, values)), Ok(value)) = (run, value.parse()) {
+                    values.push(value);
+                }
+            }
+        }
+    }
+    runs.into_iter()
+        .map(|(name, mut values)| {
+            // In process order: this one (after the criterion groups) first.
+            let shown: Vec<String> = values.iter().map(|v| format!("{v:.3}")).collect();
+            eprintln!("# RATIO {name} per process: {}", shown.join(" "));
+            values.sort_by(f64::total_cmp);
+            (name, values[values.len() / 2])
+        })
+        .collect()
 }
 
 /// The cargo target directory this bench was built in (`<target>/release/deps/peers-…`).

@@ -462,12 +462,15 @@ impl CredentialKind {
 fn subject_grants(subject: &Value) -> Result<Option<Vec<Grant>>, String> {
     match subject.get("grants") {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(Grant::from_json_value)
-            .collect::<Result<Vec<_>, _>>()
-            .map(Some)
-            .map_err(|e| e.to_string()),
+        Some(Value::Array(items)) => {
+            // Exactly as many slots as grants: a verified chain keeps them (in a cache, for
+            // as long as it is cached), and a collected `Result` would over-allocate.
+            let mut grants = Vec::with_capacity(items.len());
+            for item in items {
+                grants.push(Grant::from_json_value(item).map_err(|e| e.to_string())?);
+            }
+            Ok(Some(grants))
+        }
         Some(_) => Err("grants must be an array of grants".to_owned()),
     }
 }

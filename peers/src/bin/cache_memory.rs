@@ -62,7 +62,7 @@ fn main() {
     let input_bytes: usize = chains.iter().map(Vec::len).sum::<usize>() / n.max(1);
     let base = merchant_policy();
     let policy: Policy = Policy::builder()
-        .trust_root(base.trusted_roots()[0].clone())
+        .trust_root(base.trusted_roots()[0])
         .audience(base.audience().unwrap_or_default())
         .cache_capacity(n)
         .build();
