@@ -15,8 +15,8 @@
 //!
 //! The batch check ([`verify_batch`]) tests the same equation for many signatures at once
 //! with one multiscalar multiplication:
-//! `[8](Σ zᵢSᵢ·B − Σ zᵢRᵢ − Σ zᵢkᵢAᵢ) = identity` for 128-bit weights `zᵢ`. Every
-//! signature that passes the single check makes its term vanish, so a batch of valid
+//! `[8](Σ zᵢSᵢ·B − Σ zᵢRᵢ − Σ zᵢkᵢAᵢ) = identity` for `z₁ = 1` and 128-bit weights `zᵢ`.
+//! Every signature that passes the single check makes its term vanish, so a batch of valid
 //! signatures always passes; a batch holding an invalid one passes with probability at most
 //! 2^-127 (`batch_weights`, in the source, says why hash-derived weights are sound). Single
 //! and batch checks therefore agree on every input, including mixed-order `R`. A failing
@@ -258,16 +258,22 @@ pub fn verify_batch(items: &[PreparedSignature]) -> Result<(), BatchError> {
 }
 
 /// The batch equation alone, without the fallback to single checks:
-/// `[8](Σ zᵢSᵢ·B − Σ zᵢRᵢ − Σ zᵢkᵢAᵢ) = identity`, one multiscalar multiplication of
-/// 2n + 1 points. Public so that tests can hold the fast path itself to the rule (the
-/// fallback would otherwise hide a batch equation that refuses valid signatures).
+/// `[8](Σ zᵢSᵢ·B − Σ zᵢRᵢ − Σ zᵢkᵢAᵢ) = identity` with `z₁ = 1`, one multiscalar
+/// multiplication of 2n points, then `R₁` subtracted. Public so that tests can hold the fast
+/// path itself to the rule (the fallback would otherwise hide a batch equation that refuses
+/// valid signatures).
 #[doc(hidden)]
 pub fn batch_equation_holds(items: &[PreparedSignature]) -> bool {
+    let Some((first, rest)) = items.split_first() else {
+        return true;
+    };
     let z = batch_weights(items);
-    let mut b_coefficient = Scalar::ZERO;
-    let mut scalars = Vec::with_capacity(2 * items.len());
-    let mut points = Vec::with_capacity(2 * items.len());
-    for (item, zi) in items.iter().zip(&z) {
+    let mut b_coefficient = first.s;
+    let mut scalars = Vec::with_capacity(2 * items.len() - 1);
+    let mut points = Vec::with_capacity(2 * items.len() - 1);
+    scalars.push(first.k);
+    points.push(-first.key);
+    for (item, zi) in rest.iter().zip(&z) {
         b_coefficient += zi * item.s;
         // zᵢ·(−Rᵢ) rather than (−zᵢ)·Rᵢ: the weight stays 128 bits wide (−zᵢ mod L would be
         // 253), which halves the additions the multiscalar multiplication spends on Rᵢ.
@@ -276,8 +282,9 @@ pub fn batch_equation_holds(items: &[PreparedSignature]) -> bool {
         scalars.push(zi * item.k);
         points.push(-item.key);
     }
-    basepoint_table()
-        .vartime_mixed_multiscalar_mul([b_coefficient], &scalars, &points)
+    // R₁ has weight 1: one addition here instead of a table and a column of additions
+    // inside the multiplication.
+    (basepoint_table().vartime_mixed_multiscalar_mul([b_coefficient], &scalars, &points) - first.r)
         .mul_by_cofactor()
         .is_identity()
 }
@@ -291,15 +298,18 @@ fn basepoint_table() -> &'static VartimeEdwardsPrecomputation {
     &TABLE
 }
 
-/// The batch weights: 128-bit scalars derived from SHA-512 of every input of the batch
-/// (each signature's `R`, `A`, `S` and `k`, which binds the message).
+/// The weights z₂ … zₙ (z₁ is 1): 128-bit scalars derived from SHA-512 of every input of
+/// the batch (each signature's `R`, `A`, `S` and `k`, which binds the message).
 ///
 /// Why deterministic weights are sound here: after the cofactor multiplication, each term
 /// `[8](SᵢB − Rᵢ − kᵢAᵢ)` lies in the prime-order subgroup, so it is `eᵢ·B` for some
-/// `eᵢ mod L`, fixed by the inputs; the batch passes iff `Σ zᵢeᵢ ≡ 0 (mod L)`. With the
-/// weights a hash of those same inputs, an invalid batch (some `eᵢ ≠ 0`) passes only if the
-/// hash output lands in a set of density ≤ 2^-127 (one bit of each weight is fixed to make
-/// it non-zero): a signer's only strategy is to try fresh inputs, each at that odds.
+/// `eᵢ mod L`, fixed by the inputs; the batch passes iff `Σ zᵢeᵢ ≡ 0 (mod L)`. If only
+/// `e₁` is non-zero, the sum is `e₁`: refused. Otherwise some `eⱼ ≠ 0` with `j ≥ 2`, and with
+/// the weights a hash of those same inputs, the batch passes only if the hash output lands
+/// in a set of density ≤ 2^-127 (one bit of each weight is fixed to make it non-zero): a
+/// signer's only strategy is to try fresh inputs, each at that odds. (A weight fixed by one
+/// signature alone would not do: a signer choosing the other signature's `R` after it could
+/// cancel a forged term.)
 /// Cofactorless batch equations are different: a torsion component in `R` contributes
 /// `zᵢ·T`, which vanishes whenever `8 | zᵢ` (or `2 | zᵢ` for order 2), whatever the width
 /// of `zᵢ` — which is why they accept such signatures a fixed fraction of the time, and why
@@ -315,16 +325,16 @@ fn batch_weights(items: &[PreparedSignature]) -> Vec<Scalar> {
         h.update(item.transcript);
     }
     let seed = h.finalize();
-    let mut weights = Vec::with_capacity(items.len());
+    let wanted = items.len().saturating_sub(1);
+    let mut weights = Vec::with_capacity(wanted);
+    // The seed itself gives the first four weights (a batch of up to five needs no further
+    // hash); block b ≥ 1 is SHA-512(seed ‖ b).
+    let mut out = seed;
     let mut block = 0u64;
-    while weights.len() < items.len() {
-        let out = Sha512::new()
-            .chain_update(seed)
-            .chain_update(block.to_le_bytes())
-            .finalize();
+    loop {
         for chunk in out.chunks_exact(16) {
-            if weights.len() == items.len() {
-                break;
+            if weights.len() == wanted {
+                return weights;
             }
             let mut bytes = [0u8; 32];
             bytes[..16].copy_from_slice(chunk);
@@ -332,8 +342,11 @@ fn batch_weights(items: &[PreparedSignature]) -> Vec<Scalar> {
             weights.push(Scalar::from_bytes_mod_order(bytes));
         }
         block += 1;
+        out = Sha512::new()
+            .chain_update(seed)
+            .chain_update(block.to_le_bytes())
+            .finalize();
     }
-    weights
 }
 
 /// Whether canonical point bytes encode a point of order 1, 2, 4 or 8: one of the eight
