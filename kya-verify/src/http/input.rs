@@ -10,9 +10,8 @@
 
 use std::borrow::Cow;
 
-use sfv::SerializeValue as _;
-
 use super::message::HttpRequest;
+use super::sf::{self, Bare};
 use super::{HttpError, SIGNATURE, SIGNATURE_INPUT, WEB_BOT_AUTH_TAG};
 
 /// The label a Web Bot Auth verifier picks, read and checked for form only.
@@ -20,12 +19,34 @@ use super::{HttpError, SIGNATURE, SIGNATURE_INPUT, WEB_BOT_AUTH_TAG};
 pub(crate) struct SignatureInput {
     /// Covered component names, with their parameters (`signature-agent;key="sig1"`).
     pub(crate) covered: Vec<String>,
-    /// The label's parameters.
-    pub(crate) params: sfv::Parameters,
+    /// The label's parameters that kya reads.
+    pub(crate) params: SignatureParams,
     /// The signature bytes.
     pub(crate) signature: Vec<u8>,
     /// The RFC 9421 §2.5 signature base.
     pub(crate) base: String,
+}
+
+/// The parameters kya reads, copied out of the header (the others are only signed).
+#[derive(Debug, Default)]
+pub(crate) struct SignatureParams(Vec<(&'static str, sfv::BareItem)>);
+
+impl SignatureParams {
+    const READ: [&'static str; 5] = ["alg", "created", "expires", "keyid", "nonce"];
+
+    fn of(params: &sf::Params<'_>) -> Self {
+        Self(
+            Self::READ
+                .iter()
+                .filter_map(|name| params.get(name).map(|v| (*name, v.clone().into())))
+                .collect(),
+        )
+    }
+
+    /// The value of parameter `name` (one of those kya reads).
+    pub(crate) fn get(&self, name: &str) -> Option<&sfv::BareItem> {
+        self.0.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
 }
 
 impl SignatureInput {
@@ -57,24 +78,23 @@ impl SignatureInput {
 /// covers `signature-agent` when the request has that header; its signature from
 /// `Signature`; and the signature base over the request's own values.
 pub(crate) fn read_signature(request: &HttpRequest) -> Result<SignatureInput, HttpError> {
-    let inputs = dictionary(request, SIGNATURE_INPUT)?;
-    let mut signatures = dictionary(request, SIGNATURE)?;
+    let input_text = field_text(request, SIGNATURE_INPUT)?;
+    let signature_text = field_text(request, SIGNATURE)?;
+    let inputs = dictionary(&input_text, SIGNATURE_INPUT)?;
+    let mut signatures = dictionary(&signature_text, SIGNATURE)?;
     let has_agent = request.has_header("signature-agent");
-    // Taken out of the parsed fields rather than copied: nothing else reads them.
     let (label, list) = inputs
-        .into_iter()
+        .members()
         .find_map(|(label, entry)| match entry {
-            sfv::ListEntry::InnerList(list) if is_web_bot_auth(&list, has_agent) => {
-                Some((label, list))
-            }
+            sf::Entry::InnerList(list) if is_web_bot_auth(list, has_agent) => Some((label, list)),
             _ => None,
         })
         .ok_or_else(|| HttpError::SignatureMissing {
             detail: "no Web Bot Auth signature (no label with keyid, created, expires, tag=\"web-bot-auth\" covering @authority)".to_owned(),
         })?;
-    let signature = match signatures.swap_remove(&label) {
-        Some(sfv::ListEntry::Item(sfv::Item {
-            bare_item: sfv::BareItem::ByteSequence(bytes),
+    let signature = match signatures.take(label.as_str()) {
+        Some(sf::Entry::Item(sf::Item {
+            bare: Bare::ByteSequence(bytes),
             ..
         })) => bytes,
         _ => {
@@ -84,64 +104,51 @@ pub(crate) fn read_signature(request: &HttpRequest) -> Result<SignatureInput, Ht
             )));
         }
     };
-    let (base, covered) = base_of(request, &list)?;
+    let (base, covered) = base_of(request, list)?;
     Ok(SignatureInput {
         covered,
-        params: list.params,
+        params: SignatureParams::of(&list.params),
         signature,
         base,
     })
 }
 
-/// Every line of a Dictionary field, combined (RFC 9421 §4.1 allows several).
-fn dictionary(request: &HttpRequest, name: &str) -> Result<sfv::Dictionary, HttpError> {
-    let mut values = request.values_of(name);
-    let text: Cow<'_, str> = match (values.next(), values.next()) {
-        (None, _) => {
-            return Err(HttpError::SignatureMissing {
-                detail: format!("no {name} header"),
-            });
-        }
-        (Some(one), None) => Cow::Borrowed(one),
-        (Some(first), Some(second)) => {
-            let mut all = [first, second].join(", ");
-            for more in values {
-                all.push_str(", ");
-                all.push_str(more);
-            }
-            Cow::Owned(all)
-        }
-    };
-    sfv::Parser::new(text.as_bytes())
-        .parse_dictionary()
+/// Every line of a field, combined (RFC 9421 §4.1 allows several).
+fn field_text<'r>(request: &'r HttpRequest, name: &str) -> Result<Cow<'r, str>, HttpError> {
+    request
+        .combined_values(name)
+        .ok_or_else(|| HttpError::SignatureMissing {
+            detail: format!("no {name} header"),
+        })
+}
+
+fn dictionary<'t>(text: &'t str, name: &str) -> Result<sf::Dictionary<'t>, HttpError> {
+    sf::Dictionary::parse(text)
         .map_err(|e| malformed(format!("{name} is not a structured-field dictionary: {e}")))
 }
 
-fn is_web_bot_auth(list: &sfv::InnerList, has_agent: bool) -> bool {
-    let covers = |wanted: &str| {
-        list.items.iter().any(|i| {
-            i.bare_item
-                .as_string()
-                .is_some_and(|s| s.as_str() == wanted)
-        })
-    };
+fn is_web_bot_auth(list: &sf::InnerList<'_>, has_agent: bool) -> bool {
+    let covers = |wanted: &str| list.items.iter().any(|i| as_str(&i.bare) == Some(wanted));
     ["keyid", "created", "expires"]
         .iter()
-        .all(|p| list.params.contains_key(*p))
-        && list
-            .params
-            .get("tag")
-            .and_then(|t| t.as_string())
-            .is_some_and(|t| t.as_str() == WEB_BOT_AUTH_TAG)
+        .all(|p| list.params.get(p).is_some())
+        && list.params.get("tag").and_then(as_str) == Some(WEB_BOT_AUTH_TAG)
         && covers("@authority")
         && (!has_agent || covers("signature-agent"))
+}
+
+fn as_str<'a>(item: &'a Bare<'_>) -> Option<&'a str> {
+    match item {
+        Bare::String(s) => Some(s.as_str()),
+        _ => None,
+    }
 }
 
 /// The signature base of the covered components (each once) and the label's parameters,
 /// with the component names as `Signature-Input` writes them.
 fn base_of(
     request: &HttpRequest,
-    list: &sfv::InnerList,
+    list: &sf::InnerList<'_>,
 ) -> Result<(String, Vec<String>), HttpError> {
     let mut values = Vec::with_capacity(list.items.len());
     let mut covered: Vec<String> = Vec::with_capacity(list.items.len());
@@ -163,31 +170,22 @@ fn base_of(
     let len: usize = values.iter().map(|(_, v)| v.len() + 64).sum();
     let mut base = String::with_capacity(len + 256);
     for (item, value) in &values {
-        let _ = sfv::ItemSerializer::with_buffer(&mut base)
-            .bare_item(&item.bare_item)
-            .parameters(&item.params)
-            .finish();
+        sf::write_item(item, &mut base);
         base.push_str(": ");
         base.push_str(value);
         base.push('\n');
     }
     base.push_str("\"@signature-params\": ");
-    let mut line = sfv::ListSerializer::with_buffer(&mut base);
-    let mut inner = line.inner_list();
-    inner.items(&list.items);
-    let _ = inner.finish().parameters(&list.params);
+    sf::write_inner_list(list, &mut base);
     Ok((base, covered))
 }
 
 /// One covered component: its name with parameters, and its value in this request.
 fn component_value<'r>(
     request: &'r HttpRequest,
-    item: &sfv::Item,
+    item: &sf::Item<'_>,
 ) -> Result<(String, Cow<'r, str>), HttpError> {
-    let name = item
-        .bare_item
-        .as_string()
-        .map(|s| s.as_str())
+    let name = as_str(&item.bare)
         .ok_or_else(|| malformed("a covered component is not a string".to_owned()))?;
     let missing = |component: String| HttpError::ComponentMissing { component };
     if let Some(derived) = name.strip_prefix('@') {
@@ -215,20 +213,18 @@ fn component_value<'r>(
     let mut params = item.params.iter();
     match (params.next(), params.next()) {
         (None, _) => {
-            let values = request.header_values(name);
-            let value = match values.as_slice() {
-                [] => return Err(missing(name.to_owned())),
-                [one] => Cow::Borrowed(*one),
-                many => Cow::Owned(many.join(", ")),
-            };
+            let value = request
+                .combined_values(name)
+                .ok_or_else(|| missing(name.to_owned()))?;
             Ok((name.to_owned(), value))
         }
         // RFC 9421 §2.1.2: one member of a Dictionary field, as its serialized member value
         // (how Web Bot Auth signs its `Signature-Agent` entry).
-        (Some((param, sfv::BareItem::String(key))), None) if param.as_str() == "key" => {
+        (Some((param, Bare::String(key))), None) if param.as_str() == "key" => {
             // The identifier as serialized (`"name";key="…"`) without the quotes around the
             // name, which a field name never needs escaping in.
-            let id = item.serialize_value();
+            let mut id = String::with_capacity(name.len() + key.as_str().len() + 10);
+            sf::write_item(item, &mut id);
             let full = format!("{name}{}", id.get(name.len() + 2..).unwrap_or_default());
             let value = request
                 .dictionary_member(name, key.as_str())

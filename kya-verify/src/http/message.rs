@@ -4,7 +4,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use kya_core::PublicKey;
 use kya_core::grant::{Amount, Asset, Money};
-use sfv::SerializeValue as _;
 use sha2::{Digest as _, Sha256};
 use web_bot_auth::components::{
     CoveredComponent, DerivedComponent, HTTPField, HTTPFieldParameters,
@@ -120,6 +119,23 @@ impl HttpRequest {
         }
     }
 
+    /// Every line of field `name`, combined as RFC 9110 §5.3 combines them (`, `), borrowed
+    /// when there is one; `None` when absent.
+    pub(crate) fn combined_values(&self, name: &str) -> Option<std::borrow::Cow<'_, str>> {
+        let mut values = self.values_of(name);
+        match (values.next()?, values.next()) {
+            (one, None) => Some(one.into()),
+            (first, Some(second)) => {
+                let mut all = [first, second].join(", ");
+                for more in values {
+                    all.push_str(", ");
+                    all.push_str(more);
+                }
+                Some(all.into())
+            }
+        }
+    }
+
     /// The values of `name`, trimmed, without collecting them (a request is looked up a few
     /// dozen times per verification).
     pub(crate) fn values_of<'r, 'n>(
@@ -138,19 +154,14 @@ impl HttpRequest {
     /// field, combined), or `None` when the field is absent, is not a Dictionary or has no
     /// such member.
     pub fn dictionary_member(&self, name: &str, key: &str) -> Option<String> {
-        let values = self.header_values(name);
-        if values.is_empty() {
-            return None;
-        }
-        let dictionary = sfv::Parser::new(&values.join(", "))
-            .parse_dictionary()
-            .ok()?;
+        let text = self.combined_values(name)?;
+        let dictionary = super::sf::Dictionary::parse(&text).ok()?;
+        let mut out = String::new();
         match dictionary.get(key)? {
-            sfv::ListEntry::Item(item) => Some(item.serialize_value()),
-            sfv::ListEntry::InnerList(list) => {
-                Some(vec![sfv::ListEntry::InnerList(list.clone())].serialize_value()?)
-            }
+            super::sf::Entry::Item(item) => super::sf::write_item(item, &mut out),
+            super::sf::Entry::InnerList(list) => super::sf::write_inner_list(list, &mut out),
         }
+        Some(out)
     }
 
     /// The `@path` value: the path, `/` when empty.
@@ -273,11 +284,12 @@ pub fn verify_content_digest(value: &str, body: &[u8]) -> Result<(), HttpError> 
 
 /// The `sha-256` member of a structured-field dictionary, if it is a 32-byte byte sequence.
 fn parse_sha256_dictionary(value: &str) -> Option<[u8; 32]> {
-    let dict = sfv::Parser::new(value).parse_dictionary().ok()?;
-    let entry = dict.get("sha-256")?;
-    match entry {
-        sfv::ListEntry::Item(item) => item.bare_item.as_byte_sequence()?.try_into().ok(),
-        sfv::ListEntry::InnerList(_) => None,
+    match super::sf::Dictionary::parse(value).ok()?.get("sha-256")? {
+        super::sf::Entry::Item(super::sf::Item {
+            bare: sfv::GenericBareItem::ByteSequence(bytes),
+            ..
+        }) => bytes.as_slice().try_into().ok(),
+        _ => None,
     }
 }
 

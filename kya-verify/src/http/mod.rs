@@ -66,6 +66,7 @@ mod error;
 mod gate;
 mod input;
 mod message;
+mod sf;
 mod sign;
 mod verify;
 
