@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -19,7 +20,8 @@ pub const MAX_ACTION_SEGMENTS: usize = 16;
 /// by whole segments: `payments` covers `payments` and `payments/send`, but not
 /// `paymentsx`.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Action(String);
+// Shared: requests, decisions and violations copy actions, and a copy must not allocate.
+pub struct Action(Arc<str>);
 
 /// Why a string is not an [`Action`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -83,7 +85,7 @@ impl Action {
             return Err(ActionError::TooLong { len: s.len() });
         }
         if s == Self::ROOT {
-            return Ok(Self(s.to_owned()));
+            return Ok(Self(s.into()));
         }
         for (position, ch) in s.char_indices() {
             let ok = matches!(ch, 'a'..='z' | '0'..='9' | '.' | '_' | '-' | '/');
@@ -116,17 +118,17 @@ impl Action {
                 count,
             });
         }
-        Ok(Self(s.to_owned()))
+        Ok(Self(s.into()))
     }
 
     /// The root action `*`.
     pub fn root() -> Self {
-        Self(Self::ROOT.to_owned())
+        Self(Self::ROOT.into())
     }
 
     /// Whether this is the root action `*`.
     pub fn is_root(&self) -> bool {
-        self.0 == Self::ROOT
+        &*self.0 == Self::ROOT
     }
 
     /// The action as a string.
@@ -136,7 +138,7 @@ impl Action {
 
     /// The segments of the action (the root has none).
     pub fn segments(&self) -> impl Iterator<Item = &str> {
-        let s = if self.is_root() { "" } else { self.0.as_str() };
+        let s = if self.is_root() { "" } else { &self.0 };
         s.split('/').filter(|seg| !seg.is_empty())
     }
 
@@ -149,7 +151,7 @@ impl Action {
         if other.is_root() {
             return false;
         }
-        match other.0.strip_prefix(self.0.as_str()) {
+        match other.0.strip_prefix(&*self.0) {
             Some(rest) => rest.is_empty() || rest.starts_with('/'),
             None => false,
         }

@@ -4,6 +4,7 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -28,7 +29,8 @@ pub const MAX_AMOUNT_BYTES: usize = 128;
 pub struct Amount {
     mantissa: u128,
     scale: u8,
-    text: String,
+    /// Shared: decisions and obligations copy amounts, and a copy must not allocate.
+    text: Arc<str>,
 }
 
 /// Why a string is not an [`Amount`].
@@ -183,7 +185,7 @@ impl Amount {
         Ok(Self {
             mantissa,
             scale,
-            text: s.to_owned(),
+            text: s.into(),
         })
     }
 
@@ -203,7 +205,7 @@ impl Amount {
         Ok(Self {
             mantissa,
             scale,
-            text,
+            text: text.into(),
         })
     }
 
@@ -212,7 +214,7 @@ impl Amount {
         Self {
             mantissa: 0,
             scale: 0,
-            text: "0".to_owned(),
+            text: "0".into(),
         }
     }
 

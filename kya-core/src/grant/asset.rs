@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -13,7 +14,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// are different assets.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Asset {
-    text: String,
+    /// Shared: decisions and obligations copy assets, and a copy must not allocate.
+    text: Arc<str>,
     kind: AssetKind,
 }
 
@@ -110,7 +112,7 @@ impl Asset {
         }
         if s.len() == 3 && s.bytes().all(|b| b.is_ascii_uppercase()) {
             return Ok(Self {
-                text: s.to_owned(),
+                text: s.into(),
                 kind: AssetKind::Iso4217,
             });
         }
@@ -175,7 +177,7 @@ impl Asset {
             )?;
         }
         Ok(Self {
-            text: s.to_owned(),
+            text: s.into(),
             kind: AssetKind::Caip19,
         })
     }
