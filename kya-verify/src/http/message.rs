@@ -10,7 +10,7 @@ use web_bot_auth::components::{
 };
 use web_bot_auth::message_signatures::SignedMessage;
 
-use super::HttpError;
+use super::{HttpError, sf};
 
 /// An HTTP request reduced to what a signature covers: method, authority, path, query,
 /// headers and body. Framework-neutral; the tower middleware and the CLI build one.
@@ -155,11 +155,11 @@ impl HttpRequest {
     /// such member.
     pub fn dictionary_member(&self, name: &str, key: &str) -> Option<String> {
         let text = self.combined_values(name)?;
-        let dictionary = super::sf::Dictionary::parse(&text).ok()?;
+        let dictionary = sf::Dictionary::parse(&text).ok()?;
         let mut out = String::new();
         match dictionary.get(key)? {
-            super::sf::Entry::Item(item) => super::sf::write_item(item, &mut out),
-            super::sf::Entry::InnerList(list) => super::sf::write_inner_list(list, &mut out),
+            sf::Entry::Item(item) => sf::write_item(item, &mut out),
+            sf::Entry::InnerList(list) => sf::write_inner_list(list, &mut out),
         }
         Some(out)
     }
@@ -284,9 +284,9 @@ pub fn verify_content_digest(value: &str, body: &[u8]) -> Result<(), HttpError> 
 
 /// The `sha-256` member of a structured-field dictionary, if it is a 32-byte byte sequence.
 fn parse_sha256_dictionary(value: &str) -> Option<[u8; 32]> {
-    match super::sf::Dictionary::parse(value).ok()?.get("sha-256")? {
-        super::sf::Entry::Item(super::sf::Item {
-            bare: sfv::GenericBareItem::ByteSequence(bytes),
+    match sf::Dictionary::parse(value).ok()?.get("sha-256")? {
+        sf::Entry::Item(sf::Item {
+            bare: sf::Bare::ByteSequence(bytes),
             ..
         }) => bytes.as_slice().try_into().ok(),
         _ => None,

@@ -31,10 +31,7 @@ pub(crate) struct Params<'h>(Vec<(&'h KeyRef, Bare<'h>)>);
 impl<'h> Params<'h> {
     /// The value of parameter `name`.
     pub(crate) fn get(&self, name: &str) -> Option<&Bare<'h>> {
-        self.0
-            .iter()
-            .find(|(k, _)| k.as_str() == name)
-            .map(|(_, v)| v)
+        position(&self.0, name).map(|at| &self.0[at].1)
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -87,16 +84,12 @@ impl<'h> Dictionary<'h> {
 
     /// The value of member `name`.
     pub(crate) fn get(&self, name: &str) -> Option<&Entry<'h>> {
-        self.0
-            .iter()
-            .find(|(k, _)| k.as_str() == name)
-            .map(|(_, v)| v)
+        position(&self.0, name).map(|at| &self.0[at].1)
     }
 
     /// Takes the value of member `name` out.
     pub(crate) fn take(&mut self, name: &str) -> Option<Entry<'h>> {
-        let at = self.0.iter().position(|(k, _)| k.as_str() == name)?;
-        Some(self.0.swap_remove(at).1)
+        position(&self.0, name).map(|at| self.0.swap_remove(at).1)
     }
 }
 
@@ -129,6 +122,11 @@ impl fmt::Display for TooMany {
 
 impl std::error::Error for TooMany {}
 
+/// Where the member or parameter named `name` is (names are unique: see [`upsert`]).
+fn position<V>(members: &[(&KeyRef, V)], name: &str) -> Option<usize> {
+    members.iter().position(|(k, _)| k.as_str() == name)
+}
+
 /// Puts `value` at `key`'s first position, or last when new; `None` when that would make
 /// more than `max`.
 fn upsert<'m, 'h, V>(
@@ -137,7 +135,7 @@ fn upsert<'m, 'h, V>(
     value: V,
     max: usize,
 ) -> Option<&'m mut V> {
-    match members.iter().position(|(k, _)| *k == key) {
+    match position(members, key.as_str()) {
         Some(at) => {
             let slot = &mut members[at].1;
             *slot = value;
@@ -158,15 +156,6 @@ impl<'h> ParameterVisitor<'h> for &mut Params<'h> {
         upsert(&mut self.0, key, value, MAX_PARAMS)
             .map(|_| ())
             .ok_or(TooMany("too many parameters"))
-    }
-}
-
-impl<'h> ItemVisitor<'h> for &mut Item<'h> {
-    type Error = TooMany;
-
-    fn bare_item(self, bare: Bare<'h>) -> Result<impl ParameterVisitor<'h>, TooMany> {
-        self.bare = bare;
-        Ok(&mut self.params)
     }
 }
 
