@@ -262,18 +262,24 @@ fn write_object_noting(
     note: Option<&str>,
     write_noted: &mut WriteValue<'_>,
 ) -> Result<Option<Range<usize>>, JsonError> {
-    let mut members: Vec<(&String, &Value)> = map.iter().collect();
     // A map iterates in UTF-8 byte order (or insertion order); JCS wants UTF-16 code
     // unit order. The two orders differ only for characters beyond U+FFFF (UTF-8 lead
-    // byte 0xF0 or more), so names in byte order without any are in JCS order already.
-    let in_jcs_order = members.is_sorted_by(|a, b| a.0 <= b.0)
-        && !members.iter().any(|(k, _)| k.bytes().any(|b| b >= 0xf0));
-    if !in_jcs_order {
-        members.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
-    }
+    // byte 0xF0 or more), so names in byte order without any are in JCS order already,
+    // and are written without collecting them.
+    let in_jcs_order = map.keys().is_sorted()
+        && !map.keys().any(|k| k.bytes().any(|b| b >= 0xf0));
+    let sorted;
+    let members: &mut dyn Iterator<Item = (&String, &Value)> = if in_jcs_order {
+        &mut map.iter()
+    } else {
+        let mut collected: Vec<(&String, &Value)> = map.iter().collect();
+        collected.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+        sorted = collected;
+        &mut sorted.iter().copied()
+    };
     let mut noted = None;
     out.push(b'{');
-    for (i, (key, member)) in members.into_iter().enumerate() {
+    for (i, (key, member)) in members.enumerate() {
         if i > 0 {
             out.push(b',');
         }

@@ -26,7 +26,6 @@
 //!    keys are bound now, and no link is revoked under its subject's or its issuer's
 //!    registration, nor (the root) by its `did:pkh` issuer.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use ed25519_dalek::Signature;
@@ -144,12 +143,11 @@ fn parse_links(links: Vec<Value>, policy: &Policy) -> Result<ParsedChain, Verify
     }
     let mut named: Vec<NamedCredential> = Vec::with_capacity(links.len());
     let mut total_grants = 0usize;
-    let mut seen_ids: HashMap<String, usize> = HashMap::new();
-    let mut seen_digests: HashMap<CredentialDigest, usize> = HashMap::new();
     for (i, value) in links.into_iter().enumerate() {
         // Count grants before the (costlier) typed parse of each of them.
         let grant_count = value
-            .pointer("/credentialSubject/grants")
+            .get("credentialSubject")
+            .and_then(|subject| subject.get("grants"))
             .and_then(Value::as_array)
             .map_or(0, Vec::len);
         if grant_count > limits.max_grants_per_credential {
@@ -171,23 +169,23 @@ fn parse_links(links: Vec<Value>, policy: &Policy) -> Result<ParsedChain, Verify
             UnverifiedCredential::from_value_accepting(value, policy.accepted_contexts())
                 .and_then(NamedCredential::new)
                 .map_err(|e| malformed(i, &e))?;
-        let digest = credential.digest();
-        if let Some(&first) = seen_ids.get(credential.kind().id()) {
+        // A chain is at most `max_chain_depth` links: a scan of the earlier ones is cheaper
+        // than hashing into maps.
+        let earlier = |same: &dyn Fn(&NamedCredential) -> bool| named.iter().position(same);
+        if let Some(first) = earlier(&|c| c.kind().id() == credential.kind().id()) {
             return Err(VerifyError::DuplicateLink {
                 link: i,
                 first,
                 what: "id",
             });
         }
-        if let Some(&first) = seen_digests.get(&digest) {
+        if let Some(first) = earlier(&|c| c.digest() == credential.digest()) {
             return Err(VerifyError::DuplicateLink {
                 link: i,
                 first,
                 what: "digest",
             });
         }
-        seen_ids.insert(credential.kind().id().to_owned(), i);
-        seen_digests.insert(digest, i);
         named.push(credential);
     }
     check_linkage(&named)?;

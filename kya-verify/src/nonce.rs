@@ -69,12 +69,16 @@ type Scoped = ([u8; 32], Arc<str>);
 /// When a nonce is forgotten: (remembered until, agent, nonce).
 type Expiry = Reverse<(i64, [u8; 32], Arc<str>)>;
 
+/// Nonces are chosen by agents, so buckets are picked by a hash with a per-process random
+/// seed (foldhash: a fraction of SipHash's cost on these short keys).
+type Keyed<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 #[derive(Debug, Default)]
 struct Inner {
-    seen: HashMap<Scoped, (i64, PrincipalId)>,
+    seen: Keyed<Scoped, (i64, PrincipalId)>,
     by_expiry: BinaryHeap<Expiry>,
-    per_agent: HashMap<[u8; 32], usize>,
-    per_principal: HashMap<PrincipalId, usize>,
+    per_agent: Keyed<[u8; 32], usize>,
+    per_principal: Keyed<PrincipalId, usize>,
 }
 
 impl Inner {
@@ -114,7 +118,7 @@ impl PrincipalId {
     }
 }
 
-fn decrement<K: std::hash::Hash + Eq>(counts: &mut HashMap<K, usize>, key: &K) {
+fn decrement<K: std::hash::Hash + Eq>(counts: &mut Keyed<K, usize>, key: &K) {
     if let Some(n) = counts.get_mut(key) {
         *n = n.saturating_sub(1);
         if *n == 0 {
