@@ -59,7 +59,7 @@ fn config(shop: &Shop, upstream: &Upstream, token: Address, merchant: Address) -
         "listen = \"127.0.0.1:0\"\nmode = \"proxy\"\nupstream = \"http://{}\"\npolicy = \"policy.json\"\nauthorities = [\"shop.example\"]\n\
 [[route]]\nmethod = \"POST\"\npath = \"/checkout\"\naction = \"payments/send\"\n[route.x402]\nprice = \"12.50\"\n\
 [[route]]\nmethod = \"POST\"\npath = \"/big\"\naction = \"payments/send\"\n[route.x402]\nprice = \"30.00\"\n\
-{}\n[x402]\nrpc = \"{}\"\nchain_id = 31337\ntoken = \"{token}\"\npay_to = \"{merchant}\"\neth_key_file = \"facilitator.key\"\n\
+{}\n[x402]\nrpc = \"{}\"\nchain_id = 31337\ntoken = \"{token}\"\npay_to = \"{merchant}\"\neth_key_file = \"facilitator.key\"\nsettle_timeout_seconds = 3\n\
 [receipts]\nlog_dir = \"receipts\"\nkey_file = \"receipt.key\"\norigin = \"shop.example/kya/receipts\"\n",
         upstream.addr,
         shop.registry_toml(),
@@ -125,6 +125,22 @@ fn paid(shop: &Shop, path: &str, payment: &str) -> Vec<(String, String)> {
     h
 }
 
+/// The requirements a request to `path` without a payment is answered with.
+fn requirements(gw: &Served, shop: &Shop, path: &str) -> PaymentRequired {
+    required_of(&send(
+        &gw.addr,
+        "POST",
+        path,
+        &shop.sign("POST", path, None),
+        b"",
+    ))
+}
+
+/// A request to `path` carrying `payment`.
+fn send_paid(gw: &Served, shop: &Shop, path: &str, payment: &str) -> Reply {
+    send(&gw.addr, "POST", path, &paid(shop, path, payment), b"")
+}
+
 fn pay(wallet: &PrivateKeySigner, required: &PaymentRequired) -> String {
     kya_x402::create_payment(
         wallet,
@@ -173,14 +189,7 @@ fn pays_within_the_grant_once_and_refuses_replays_and_overspends_without_moving_
     );
 
     // Unpaid: 402 with the requirements, nothing forwarded.
-    let r = send(
-        &gw.addr,
-        "POST",
-        "/checkout",
-        &shop.sign("POST", "/checkout", None),
-        b"",
-    );
-    let required = required_of(&r);
+    let required = requirements(&gw, &shop, "/checkout");
     assert_eq!(required.x402_version, 2);
     assert_eq!(required.resource.url, "https://shop.example/checkout");
     let req = &required.accepts[0];
@@ -199,13 +208,7 @@ fn pays_within_the_grant_once_and_refuses_replays_and_overspends_without_moving_
 
     // Paid 12.50 within the grant of 25.00: settled, then forwarded once.
     let payment = pay(&wallet, &required);
-    let r = send(
-        &gw.addr,
-        "POST",
-        "/checkout",
-        &paid(&shop, "/checkout", &payment),
-        b"",
-    );
+    let r = send_paid(&gw, &shop, "/checkout", &payment);
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(upstream.hits(), 1);
     let settled = SettleResponse::from_header(r.headers.get("payment-response").unwrap()).unwrap();
@@ -241,13 +244,7 @@ fn pays_within_the_grant_once_and_refuses_replays_and_overspends_without_moving_
 
     // The same payment under a fresh kya signature: the settlement is refused, nothing moves,
     // nothing is forwarded.
-    let r = send(
-        &gw.addr,
-        "POST",
-        "/checkout",
-        &paid(&shop, "/checkout", &payment),
-        b"",
-    );
+    let r = send_paid(&gw, &shop, "/checkout", &payment);
     assert_eq!(r.status, 402, "{}", r.body);
     assert_eq!(r.codes(), ["x402_settlement_failed"]);
     let failed = SettleResponse::from_header(r.headers.get("payment-response").unwrap()).unwrap();
@@ -271,22 +268,9 @@ fn pays_within_the_grant_once_and_refuses_replays_and_overspends_without_moving_
     );
 
     // 30.00, over the grant's 25.00: refused before settlement, no transfer, not forwarded.
-    let r = send(
-        &gw.addr,
-        "POST",
-        "/big",
-        &shop.sign("POST", "/big", None),
-        b"",
-    );
-    let dear = required_of(&r);
+    let dear = requirements(&gw, &shop, "/big");
     assert_eq!(dear.accepts[0].amount, "30000000");
-    let r = send(
-        &gw.addr,
-        "POST",
-        "/big",
-        &paid(&shop, "/big", &pay(&wallet, &dear)),
-        b"",
-    );
+    let r = send_paid(&gw, &shop, "/big", &pay(&wallet, &dear));
     assert_eq!(r.status, 403, "{}", r.body);
     assert_eq!(r.codes(), ["x402_grants_deny"]);
     assert!(r.headers.contains_key("payment-required"));
@@ -297,21 +281,8 @@ fn pays_within_the_grant_once_and_refuses_replays_and_overspends_without_moving_
 
     // A payer that is neither the agent's registered wallet nor its principal's: refused
     // before settlement, nothing moves.
-    let r = send(
-        &gw.addr,
-        "POST",
-        "/checkout",
-        &shop.sign("POST", "/checkout", None),
-        b"",
-    );
-    let required = required_of(&r);
-    let r = send(
-        &gw.addr,
-        "POST",
-        "/checkout",
-        &paid(&shop, "/checkout", &pay(&stranger, &required)),
-        b"",
-    );
+    let required = requirements(&gw, &shop, "/checkout");
+    let r = send_paid(&gw, &shop, "/checkout", &pay(&stranger, &required));
     // A refused payment is a 402 whose requirements say why (x402); the stable code is in
     // the receipt.
     let again = required_of(&r);
@@ -462,17 +433,42 @@ fn pays_within_the_grant_once_and_refuses_replays_and_overspends_without_moving_
     assert_eq!(upstream.hits(), 3);
     drop(gw2);
 
+    // A node that takes the settlement transaction but does not mine it within the
+    // settlement timeout (3 s here): 504 `x402_settlement_unconfirmed` naming the
+    // transaction, not forwarded. Mined later, it moves the money, which is why this is not a
+    // 402 (an answer that tells the payer to pay again).
+    let before = balance(&shop, token, merchant);
+    shop.rpc("evm_setAutomine", "[false]");
+    let required = requirements(&gw, &shop, "/checkout");
+    let r = send_paid(&gw, &shop, "/checkout", &pay(&wallet, &required));
+    assert_eq!(r.status, 504, "{}", r.body);
+    assert_eq!(r.codes(), ["x402_settlement_unconfirmed"]);
+    let pending = SettleResponse::from_header(r.headers.get("payment-response").unwrap()).unwrap();
+    assert!(!pending.success);
+    assert_eq!(
+        pending.error_reason.as_deref(),
+        Some("unexpected_settle_error")
+    );
+    assert_eq!(pending.transaction.len(), 66, "{}", pending.transaction);
+    assert_eq!(upstream.hits(), 3);
+    assert_eq!(balance(&shop, token, merchant), before);
+    shop.rpc("evm_setAutomine", "[true]");
+    shop.rpc("evm_mine", "[]");
+    assert_eq!(
+        balance(&shop, token, merchant) - before,
+        U256::from(12_500_000u64),
+        "the unconfirmed settlement landed"
+    );
+    let mined = shop.rpc(
+        "eth_getTransactionReceipt",
+        &format!("[\"{}\"]", pending.transaction),
+    );
+    assert_eq!(mined["status"].as_str(), Some("0x1"), "{mined}");
+
     // After the principal revokes the authorisation on chain, the same kind of paid request
     // is refused before any money moves.
     let paid_so_far = balance(&shop, token, merchant);
-    let r = send(
-        &gw.addr,
-        "POST",
-        "/checkout",
-        &shop.sign("POST", "/checkout", None),
-        b"",
-    );
-    let required = required_of(&r);
+    let required = requirements(&gw, &shop, "/checkout");
     let payment = pay(&wallet, &required);
     shop.revoke_authorization();
     let revoked_at = shop.block_number();
@@ -482,13 +478,7 @@ fn pays_within_the_grant_once_and_refuses_replays_and_overspends_without_moving_
             .and_then(|v| v.parse::<u64>().ok())
             .is_some_and(|b| b >= revoked_at)
     });
-    let r = send(
-        &gw.addr,
-        "POST",
-        "/checkout",
-        &paid(&shop, "/checkout", &payment),
-        b"",
-    );
+    let r = send_paid(&gw, &shop, "/checkout", &payment);
     assert_eq!(r.status, 401, "{}", r.body);
     assert!(
         r.codes().iter().any(|c| c.starts_with("revoked")),

@@ -266,8 +266,7 @@ fn write_object_noting(
     // unit order. The two orders differ only for characters beyond U+FFFF (UTF-8 lead
     // byte 0xF0 or more), so names in byte order without any are in JCS order already,
     // and are written without collecting them.
-    let in_jcs_order = map.keys().is_sorted()
-        && !map.keys().any(|k| k.bytes().any(|b| b >= 0xf0));
+    let in_jcs_order = map.keys().is_sorted() && !map.keys().any(|k| k.bytes().any(|b| b >= 0xf0));
     let sorted;
     let members: &mut dyn Iterator<Item = (&String, &Value)> = if in_jcs_order {
         &mut map.iter()

@@ -135,6 +135,11 @@ pub struct X402Config {
     /// How long a payment authorization may stay valid (default 120 s).
     #[serde(default = "default_x402_timeout")]
     pub max_timeout_seconds: u64,
+    /// How long a settlement may wait for the node, 1 to 600 (default 60 s). Past it the
+    /// request is answered 504 `x402_settlement_unconfirmed` once the transaction could
+    /// have been sent (it may still land), 402 before.
+    #[serde(default = "default_settle_timeout")]
+    pub settle_timeout_seconds: u64,
     /// A file holding the facilitator's Ethereum key (it sends the settlements and pays
     /// their gas), as `kya registry`'s `--eth-key-file`.
     #[serde(default)]
@@ -324,6 +329,9 @@ fn default_token_version() -> String {
 fn default_x402_timeout() -> u64 {
     120
 }
+fn default_settle_timeout() -> u64 {
+    60
+}
 fn default_true() -> bool {
     true
 }
@@ -423,6 +431,14 @@ impl Config {
         }
         if self.limits.max_connections == 0 || self.limits.max_body_bytes == 0 {
             return bad("limits must be above zero".into());
+        }
+        if let Some(x) = &self.x402
+            && !(1..=600).contains(&x.settle_timeout_seconds)
+        {
+            return bad(format!(
+                "[x402] settle_timeout_seconds is {}, not within 1 to 600",
+                x.settle_timeout_seconds
+            ));
         }
         for route in &self.routes {
             route.action()?;
@@ -527,7 +543,10 @@ mod tests {
         let ok = Config::parse(&format!("{PROXY}{}{X402}", paid_route("")))
             .unwrap_or_else(|e| unreachable!("{e}"));
         let x = ok.x402.as_ref().unwrap_or_else(|| unreachable!());
-        assert_eq!((x.decimals, x.max_timeout_seconds), (6, 120));
+        assert_eq!(
+            (x.decimals, x.max_timeout_seconds, x.settle_timeout_seconds),
+            (6, 120, 60)
+        );
         assert_eq!(x.eth_key_env, "KYA_ETH_KEY");
         let terms = crate::pay::route_terms(ok.x402.as_ref(), &ok.routes[0])
             .unwrap_or_else(|e| unreachable!("{e}"))
@@ -556,6 +575,15 @@ mod tests {
             format!("{PROXY}{}{X402}unknown = 1\n", paid_route("")),
             "unknown",
         );
+        for bad in [0, 601] {
+            refused(
+                format!(
+                    "{PROXY}{}{X402}settle_timeout_seconds = {bad}\n",
+                    paid_route("")
+                ),
+                "settle_timeout_seconds",
+            );
+        }
     }
 
     #[test]

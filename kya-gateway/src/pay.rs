@@ -104,6 +104,7 @@ pub(crate) struct Settler {
     rpc: String,
     chain_id: u64,
     signer: PrivateKeySigner,
+    settle_timeout: std::time::Duration,
     facilitator: OnceCell<Facilitator>,
 }
 
@@ -125,6 +126,7 @@ impl Settler {
             rpc: x.rpc.clone(),
             chain_id: x.chain_id,
             signer,
+            settle_timeout: std::time::Duration::from_secs(x.settle_timeout_seconds),
             facilitator: OnceCell::new(),
         })
     }
@@ -132,7 +134,17 @@ impl Settler {
     async fn facilitator(&self) -> Result<&Facilitator, FacilitatorError> {
         let f = self
             .facilitator
-            .get_or_try_init(|| Facilitator::connect(&self.rpc, self.signer.clone()))
+            .get_or_try_init(|| async {
+                let connect = Facilitator::connect(&self.rpc, self.signer.clone());
+                // Connecting sends nothing: a node that does not answer is a plain failure.
+                match tokio::time::timeout(self.settle_timeout, connect).await {
+                    Ok(f) => Ok(f?.with_settle_timeout(self.settle_timeout)),
+                    Err(_) => Err(FacilitatorError::Rpc(format!(
+                        "no answer within {} s",
+                        self.settle_timeout.as_secs()
+                    ))),
+                }
+            })
             .await?;
         if f.chain_id() != self.chain_id {
             return Err(FacilitatorError::WrongChain {

@@ -545,9 +545,9 @@ async fn settle(
             tracing::warn!(event = "settlement_failed", error = %e);
             pay.response = Some(response.to_header());
             *outcome = Outcome::Problem(crate::decide::Problem {
-                status: 402,
-                code: "x402_settlement_failed",
-                message: format!("the payment was not settled: {e}"),
+                status: e.settle_status(),
+                code: e.settle_code(),
+                message: e.settle_message(),
             });
             (None, None)
         }

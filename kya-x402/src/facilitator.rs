@@ -8,7 +8,7 @@
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use alloy::network::EthereumWallet;
 use alloy::primitives::{Address, B256, U256};
@@ -87,9 +87,19 @@ pub enum FacilitatorError {
         /// Its hash.
         tx: B256,
     },
-    /// The node could not be reached or answered an error.
+    /// The node could not be reached or answered an error (nothing was sent).
     #[error("rpc: {0}")]
     Rpc(String),
+    /// The settlement transaction may have been sent but its outcome is not known: the node
+    /// failed or did not answer within the settlement timeout once it was sending. It may
+    /// still move money.
+    #[error("the settlement's outcome is unknown{}: {reason}", tx.map(|t| format!(" (transaction {t:#x})")).unwrap_or_default())]
+    Unconfirmed {
+        /// The transaction, when the node gave its hash.
+        tx: Option<B256>,
+        /// What failed.
+        reason: String,
+    },
 }
 
 impl FacilitatorError {
@@ -103,16 +113,50 @@ impl FacilitatorError {
                 "invalid_transaction_state"
             }
             Self::Simulation(_) => "invalid_transaction_state",
-            Self::Rpc(_) => "unexpected_settle_error",
+            Self::Rpc(_) | Self::Unconfirmed { .. } => "unexpected_settle_error",
+        }
+    }
+
+    /// Whether the payment may still settle: a transaction may have been sent, so the payer
+    /// must not be told to pay again.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(self, Self::Unconfirmed { .. })
+    }
+
+    /// The HTTP status of a request whose settlement failed so: 402 when nothing moved (pay
+    /// again), 504 when the outcome is unknown.
+    pub fn settle_status(&self) -> u16 {
+        if self.outcome_unknown() { 504 } else { 402 }
+    }
+
+    /// The stable code of a request whose settlement failed so.
+    pub fn settle_code(&self) -> &'static str {
+        if self.outcome_unknown() {
+            "x402_settlement_unconfirmed"
+        } else {
+            "x402_settlement_failed"
+        }
+    }
+
+    /// The sentence a problem body gives for it.
+    pub fn settle_message(&self) -> String {
+        if self.outcome_unknown() {
+            format!("the payment may still settle; check before paying again: {self}")
+        } else {
+            format!("the payment was not settled: {self}")
         }
     }
 
     /// The `PAYMENT-RESPONSE` of `checked` failing to settle with this error.
     pub fn settle_response(&self, checked: &crate::check::CheckedPayment) -> SettleResponse {
+        let transaction = match self {
+            Self::Unconfirmed { tx: Some(tx), .. } => format!("{tx:#x}"),
+            _ => String::new(),
+        };
         SettleResponse {
             success: false,
             error_reason: Some(self.x402_reason().to_owned()),
-            transaction: String::new(),
+            transaction,
             network: checked.requirements.network.clone(),
             payer: Some(checked.payer.to_checksum(None)),
         }
@@ -181,7 +225,12 @@ pub struct Facilitator {
     account: Address,
     chain_id: u64,
     in_flight: Arc<Mutex<HashSet<(Address, B256)>>>,
+    settle_timeout: Duration,
 }
+
+/// How long [`Facilitator::settle`] waits for the node by default, verification, sending and
+/// the receipt together.
+pub const DEFAULT_SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl Facilitator {
     /// Connects to the node at `rpc_url`, sending with `signer` (which pays the gas).
@@ -204,7 +253,18 @@ impl Facilitator {
             account,
             chain_id,
             in_flight: Arc::default(),
+            settle_timeout: DEFAULT_SETTLE_TIMEOUT,
         })
+    }
+
+    /// Sets how long [`settle`](Self::settle) waits for the node (default
+    /// [`DEFAULT_SETTLE_TIMEOUT`]). Until the transaction is sent, running out of time
+    /// fails with nothing sent; after, the outcome is unknown
+    /// ([`FacilitatorError::Unconfirmed`]).
+    #[must_use]
+    pub fn with_settle_timeout(mut self, timeout: Duration) -> Self {
+        self.settle_timeout = timeout;
+        self
     }
 
     /// The account that sends settlements.
@@ -270,15 +330,22 @@ impl Facilitator {
     ) -> Result<Settlement, FacilitatorError> {
         let (_, auth, _) = self.check_offline(payload, requirements)?;
         let _guard = self.claim(auth.from, auth.nonce)?;
-        let verified = self.verify(payload, requirements).await?;
-        let receipt = self
-            .transfer_call(&verified)
-            .send()
+        let deadline = tokio::time::Instant::now() + self.settle_timeout;
+        let late = || format!("no answer within {} s", self.settle_timeout.as_secs());
+        let verified = tokio::time::timeout_at(deadline, self.verify(payload, requirements))
             .await
-            .map_err(rpc)?
-            .get_receipt()
+            .map_err(|_| FacilitatorError::Rpc(late()))??;
+        // From here on the transaction may reach the node, so a failure is not a refusal.
+        let unconfirmed = |tx, reason| FacilitatorError::Unconfirmed { tx, reason };
+        let pending = tokio::time::timeout_at(deadline, self.transfer_call(&verified).send())
             .await
-            .map_err(rpc)?;
+            .map_err(|_| unconfirmed(None, late()))?
+            .map_err(|e| unconfirmed(None, e.to_string()))?;
+        let tx = *pending.tx_hash();
+        let receipt = tokio::time::timeout_at(deadline, pending.get_receipt())
+            .await
+            .map_err(|_| unconfirmed(Some(tx), late()))?
+            .map_err(|e| unconfirmed(Some(tx), e.to_string()))?;
         if !receipt.status() {
             return Err(FacilitatorError::Reverted {
                 tx: receipt.transaction_hash,

@@ -20,7 +20,10 @@ pub use check::{
 };
 pub use eip3009::{SignatureError, TokenDomain, TransferWithAuthorization};
 #[cfg(feature = "facilitator")]
-pub use facilitator::{Facilitator, FacilitatorError, IEip3009Token, Settlement, VerifiedPayment};
+pub use facilitator::{
+    DEFAULT_SETTLE_TIMEOUT, Facilitator, FacilitatorError, IEip3009Token, Settlement,
+    VerifiedPayment,
+};
 pub use gate::{PaidAdmission, PaidGate, PaidRefusal};
 pub use pay::{
     KnownToken, VALID_AFTER_BACKDATE_SECONDS, choose_requirements, create_payment, payer_of,

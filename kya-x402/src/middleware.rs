@@ -10,6 +10,7 @@
 //! | the kya gate refuses | its 401/403/400/413/429/503 problem JSON; nothing settled |
 //! | the payment is refused | 402 with `PAYMENT-REQUIRED` (its `error` says why), or 403 problem JSON (`x402_grants_deny`) with `PAYMENT-REQUIRED`; nothing settled |
 //! | admitted, the settlement fails | 402 problem JSON (`x402_settlement_failed`) with `PAYMENT-RESPONSE` {`success`: false}; the inner service is not called |
+//! | admitted, the settlement's outcome unknown (the node failed or ran out of time once the transaction could have been sent) | 504 problem JSON (`x402_settlement_unconfirmed`) with `PAYMENT-RESPONSE` {`success`: false, the transaction when known}; the inner service is not called, and the payment may still settle |
 //! | admitted and settled | the inner service's answer, with `PAYMENT-RESPONSE`; the request carries the [`VerifiedAgent`](kya_verify::VerifiedAgent) and [`KyaPaid`] |
 //!
 //! ```rust,no_run
@@ -149,12 +150,9 @@ where
                 Ok(s) => s.response(),
                 Err(e) => {
                     let failed = e.settle_response(&paid.payment);
-                    let body = one_reason_problem(
-                        402,
-                        "x402_settlement_failed",
-                        &format!("the payment was not settled: {e}"),
-                    );
-                    let mut r = response(402, "application/problem+json", body.to_string());
+                    let status = e.settle_status();
+                    let body = one_reason_problem(status, e.settle_code(), &e.settle_message());
+                    let mut r = response(status, "application/problem+json", body.to_string());
                     set_header(&mut r, PAYMENT_RESPONSE, &failed.to_header());
                     return Ok(r);
                 }

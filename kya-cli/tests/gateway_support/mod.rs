@@ -313,12 +313,18 @@ impl Shop {
 
     /// The chain's current block number.
     pub fn block_number(&self) -> u64 {
+        let hex = self.rpc("eth_blockNumber", "[]");
+        u64::from_str_radix(hex.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+    }
+
+    /// The `result` of one JSON-RPC call to the node (`params` as JSON text).
+    pub fn rpc(&self, method: &str, params: &str) -> serde_json::Value {
         let addr = self
             .anvil
             .endpoint()
             .trim_start_matches("http://")
             .to_owned();
-        let body = br#"{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}"#;
+        let body = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"{method}","params":{params}}}"#);
         let r = send(
             &addr,
             "POST",
@@ -327,14 +333,11 @@ impl Shop {
                 ("Host".into(), addr.clone()),
                 ("Content-Type".into(), "application/json".into()),
             ],
-            body,
+            body.as_bytes(),
         );
-        let hex = r.json()["result"]
-            .as_str()
-            .unwrap()
-            .trim_start_matches("0x")
-            .to_owned();
-        u64::from_str_radix(&hex, 16).unwrap()
+        let answer = r.json();
+        assert!(answer.get("error").is_none(), "{method}: {answer}");
+        answer["result"].clone()
     }
 
     /// The on-chain revocation of the authorisation by the wallet that issued it.
