@@ -189,7 +189,14 @@ fn pays_within_the_grant_once_and_refuses_replays_and_overspends_without_moving_
     );
 
     // Unpaid: 402 with the requirements, nothing forwarded.
-    let required = requirements(&gw, &shop, "/checkout");
+    let r = send(
+        &gw.addr,
+        "POST",
+        "/checkout",
+        &shop.sign("POST", "/checkout", None),
+        b"",
+    );
+    let required = required_of(&r);
     assert_eq!(required.x402_version, 2);
     assert_eq!(required.resource.url, "https://shop.example/checkout");
     let req = &required.accepts[0];
