@@ -67,8 +67,8 @@ fn config(shop: &Shop, upstream: &Upstream, token: Address, merchant: Address) -
     )
 }
 
-/// An authorisation for payments up to 25.00 of the token at shop.example, replacing the
-/// shared one (whose grants are in USD).
+/// An authorisation for payments up to 25.00 of the token each, 40.00 a day, at
+/// shop.example, replacing the shared one (whose grants are in USD).
 fn authorize_in_token(shop: &Shop, token: Address) {
     let asset = kya_x402::caip19_erc20(31_337, token).unwrap().to_string();
     let old: serde_json::Value =
@@ -95,6 +95,10 @@ fn authorize_in_token(shop: &Shop, token: Address) {
         "payments",
         "--max-amount",
         "25.00",
+        "--budget",
+        "40.00",
+        "--budget-period",
+        "1d",
         "--asset",
         &asset,
         "--audience",
@@ -466,6 +470,15 @@ fn pays_within_the_grant_once_and_refuses_replays_and_overspends_without_moving_
         U256::from(12_500_000u64),
         "the unconfirmed settlement landed"
     );
+    // That 12.50 stays charged, since it could have settled (it did): of the 40.00 a day,
+    // 37.50 is spent (12.50 twice settled here, 12.50 unconfirmed; the replayed payment's
+    // charge was given back when its settlement failed with nothing moved, or the unconfirmed
+    // one would have been refused), so 12.50 more is refused before any money moves.
+    let required = requirements(&gw, &shop, "/checkout");
+    let r = send_paid(&gw, &shop, "/checkout", &pay(&wallet, &required));
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(r.codes(), ["x402_grants_deny"]);
+    assert!(r.body.contains("budget_exhausted"), "{}", r.body);
     let mined = shop.rpc(
         "eth_getTransactionReceipt",
         &format!("[\"{}\"]", pending.transaction),

@@ -137,6 +137,11 @@ struct RoutePrice {
 }
 
 impl Gate {
+    /// The verifier that admits (and charges) this gate's requests.
+    pub(crate) fn verifier(&self) -> &kya_verify::Verifier {
+        self.kya.verifier()
+    }
+
     /// Builds the verifier and the HTTP gate from `config` around the long-lived parts.
     pub(crate) fn build(
         config: &Config,

@@ -394,7 +394,7 @@ async fn handle(shared: &Shared, req: http::Request<Incoming>, peer: SocketAddr)
             PayState::default(),
         ),
     };
-    let (admitted, settlement) = settle(shared, &mut outcome, admitted, &mut pay).await;
+    let (admitted, settlement) = settle(shared, &gate, &mut outcome, admitted, &mut pay).await;
     let (method, path) = view.as_ref().map_or_else(
         |_| (parts.method.to_string(), parts.uri.path().to_owned()),
         |v| (v.method.clone(), v.path.clone()),
@@ -509,6 +509,7 @@ async fn receipt(
 /// one adds its transaction to the identity headers and the receipt.
 async fn settle(
     shared: &Shared,
+    gate: &Gate,
     outcome: &mut Outcome,
     admitted: Option<Admitted>,
     pay: &mut PayState,
@@ -543,6 +544,12 @@ async fn settle(
         Err((e, response)) => {
             shared.metrics.settlement(false);
             tracing::warn!(event = "settlement_failed", error = %e);
+            match checked.settlement_failed(&e, gate.verifier()) {
+                Ok(true) => tracing::info!(event = "budget_refunded"),
+                Ok(false) => {}
+                // The budget stays charged (fail closed); the request is refused either way.
+                Err(error) => tracing::warn!(event = "budget_refund_failed", %error),
+            }
             pay.response = Some(response.to_header());
             *outcome = Outcome::Problem(crate::decide::Problem {
                 status: e.settle_status(),

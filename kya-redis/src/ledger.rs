@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use kya_core::grant::{Amount, Obligation};
 use kya_core::{Did, Timestamp};
-use kya_verify::ledger::{fits_capacity, ledger_full, plan_charges};
+use kya_verify::ledger::{fits_capacity, ledger_full, plan_charges, plan_refunds};
 use kya_verify::{Charge, ChargeError, Ledger, LedgerKey, Reason, StoreUnavailable, Usage};
 
 use crate::conn::{Pool, RedisConfig, RedisStoreError, token};
-use crate::lua::CHARGE;
+use crate::lua::{CHARGE, REFUND};
 use crate::{SLACK_SECONDS, TOKEN_SECONDS};
 
 /// A [`Ledger`] shared by every instance of a merchant, on Redis (one node or a Cluster).
@@ -133,6 +133,74 @@ impl RedisLedger {
         self.judge(charges, now, &names, applied, &reply[1..])
             .map_err(unavailable)?
             .map_err(ChargeError::Refused)
+    }
+
+    /// Gives back the budget charges among `charges` (see [`Ledger::refund_all`]): one
+    /// script lowers the counters still in their charge's window, and the Rust rule
+    /// ([`plan_refunds`]) judges what it read and wrote (a disagreement is an error).
+    fn refund(
+        &self,
+        principal: &Did,
+        charges: &[Charge],
+        charged_at: Timestamp,
+    ) -> Result<(), RedisStoreError> {
+        let budgets: Vec<Charge> = charges
+            .iter()
+            .filter(|c| matches!(c.obligation, Obligation::Budget { .. }))
+            .cloned()
+            .collect();
+        if budgets.is_empty() {
+            return Ok(());
+        }
+        let tag = self.pool.tag(principal);
+        let names = names(&tag, &budgets);
+        let mut keys = vec![format!("{tag}:t:{}", token()?)];
+        keys.extend(names.iter().cloned());
+        let mut args = vec![TOKEN_SECONDS.to_string()];
+        for c in &budgets {
+            if let Obligation::Budget {
+                charge,
+                period_seconds,
+                ..
+            } = &c.obligation
+            {
+                let period = i64::try_from(*period_seconds).unwrap_or(i64::MAX).max(1);
+                let t = charged_at.unix();
+                args.push((t - t.rem_euclid(period)).to_string());
+                args.extend(amount(&charge.value));
+            }
+        }
+        let reply: Vec<String> = self.pool.invoke(&REFUND, &keys, &args)?;
+        let n = names.len();
+        let (before, after) = match reply.first().map(String::as_str) {
+            Some("done") => return Ok(()),
+            Some("ok") if reply.len() == 1 + 2 * n => reply[1..].split_at(n),
+            _ => return Err(RedisStoreError::Reply(reply.join(" "))),
+        };
+        let seen = usages(before, &names)?;
+        let current: HashMap<&LedgerKey, &Usage> = budgets
+            .iter()
+            .zip(&seen)
+            .filter_map(|(c, v)| v.as_ref().map(|v| (&c.key, v)))
+            .collect();
+        let planned: HashMap<LedgerKey, Usage> =
+            plan_refunds(&budgets, charged_at, |k| current.get(k).copied())
+                .into_iter()
+                .collect();
+        let agrees = budgets
+            .iter()
+            .zip(before.iter().zip(after))
+            .all(|(c, (was, now))| match planned.get(&c.key) {
+                Some(u) => encode(u) == *now,
+                None => was == now,
+            });
+        if agrees {
+            Ok(())
+        } else {
+            Err(RedisStoreError::Reply(format!(
+                "disagrees with the refund rule: {reply:?}"
+            )))
+        }
     }
 
     /// The capacity (live counters at most, per root principal).
@@ -285,16 +353,36 @@ impl Ledger for RedisLedger {
     ) -> Result<(), ChargeError> {
         self.charge(principal, charges, now)
     }
+
+    fn refund_all(
+        &self,
+        principal: &Did,
+        charges: &[Charge],
+        charged_at: Timestamp,
+    ) -> Result<(), StoreUnavailable> {
+        self.refund(principal, charges, charged_at)
+            .map_err(|e| StoreUnavailable::new("ledger", e))
+    }
 }
 
 /// `<live> <value>…` → the live count and each counter's usage.
 fn state(reply: &[String], names: &[String]) -> Result<State, RedisStoreError> {
     let bad = || RedisStoreError::Reply(reply.join(" "));
-    if reply.len() != names.len() + 1 {
+    let Some((live, values)) = reply.split_first() else {
         return Err(bad());
+    };
+    Ok(State {
+        live: live.parse().map_err(|_| bad())?,
+        values: usages(values, names)?,
+    })
+}
+
+/// `<value>…` → each counter's usage (`None` for an absent one).
+fn usages(reply: &[String], names: &[String]) -> Result<Vec<Option<Usage>>, RedisStoreError> {
+    if reply.len() != names.len() {
+        return Err(RedisStoreError::Reply(reply.join(" ")));
     }
-    let live = reply[0].parse().map_err(|_| bad())?;
-    let values = reply[1..]
+    reply
         .iter()
         .zip(names)
         .map(|(v, name)| {
@@ -307,8 +395,7 @@ fn state(reply: &[String], names: &[String]) -> Result<State, RedisStoreError> {
                 })
             }
         })
-        .collect::<Result<_, _>>()?;
-    Ok(State { live, values })
+        .collect()
 }
 
 /// The counters as the script read them: the live count, each value parsed.

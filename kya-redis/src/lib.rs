@@ -161,6 +161,15 @@ impl Ledger for RedisStores {
     ) -> Result<(), ChargeError> {
         self.ledger.try_charge_all(principal, charges, now)
     }
+
+    fn refund_all(
+        &self,
+        principal: &Did,
+        charges: &[Charge],
+        charged_at: Timestamp,
+    ) -> Result<(), StoreUnavailable> {
+        self.ledger.refund_all(principal, charges, charged_at)
+    }
 }
 
 impl AdmissionStore for RedisStores {

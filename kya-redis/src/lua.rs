@@ -23,6 +23,17 @@ local function add(a, b)
   end
   return strip(string.reverse(table.concat(out)))
 end
+local function sub(a, b)
+  local out, borrow, i, j = {}, 0, #a, #b
+  while i > 0 do
+    local x = string.byte(a, i) - 48 - borrow
+    if j > 0 then x = x - (string.byte(b, j) - 48); j = j - 1 end
+    if x < 0 then x = x + 10; borrow = 1 else borrow = 0 end
+    out[#out + 1] = string.char(48 + x)
+    i = i - 1
+  end
+  return strip(string.reverse(table.concat(out)))
+end
 local function le(a, b)
   a, b = strip(a), strip(b)
   if #a ~= #b then return #a < #b end
@@ -191,6 +202,41 @@ for i, held in ipairs({a, p}) do
 end
 redis.call('SET', KEYS[1], head[1] .. ' ' .. head[2] .. ' ' .. head[3], 'EX', ARGV[5])
 return answer(head, old, new)
+"
+    ))
+});
+
+/// Gives back budget charges (the ledger's refund rule, `plan_refunds`): each budget counter
+/// still in the charge's window is lowered by the charge, zero at least, its expiry kept.
+///
+/// KEYS: token, counter 1 … n. ARGV: token seconds, then per counter the charge's window,
+/// mantissa and scale. Answers `done` for a repeat of an applied token, else
+/// `ok <before>… <after>…` (a counter in another window, or absent, unchanged).
+pub(crate) static REFUND: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        "{DECIMAL_LUA}{LEDGER_LUA}{}",
+        r"
+if redis.call('EXISTS', KEYS[1]) == 1 then return {'done'} end
+local old, new = {}, {}
+for i = 2, #KEYS do
+  local o = 1 + 3 * (i - 2)
+  local v = redis.call('GET', KEYS[i]) or ''
+  old[#old + 1], new[#new + 1] = v, v
+  local k, w, e, x = string.match(v, '^([br]) (%-?%d+) (%-?%d+) ([%d.]+)$')
+  local spent, s = nil, 0
+  if k == 'b' and w == ARGV[o + 1] then spent, s = parse_amount(x) end
+  if spent then
+    local cs = tonumber(ARGV[o + 3])
+    local scale = math.max(s, cs)
+    local have, back = widen(spent, s, scale), widen(ARGV[o + 2], cs, scale)
+    local left = '0'
+    if not le(have, back) then left = sub(have, back) end
+    new[#new] = 'b ' .. w .. ' ' .. e .. ' ' .. fmt(left, scale)
+    redis.call('SET', KEYS[i], new[#new], 'KEEPTTL')
+  end
+end
+redis.call('SET', KEYS[1], '1', 'EX', ARGV[1])
+return answer({'ok'}, old, new)
 "
     ))
 });

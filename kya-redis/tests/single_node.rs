@@ -448,6 +448,15 @@ fn charges_at_the_edges_of_an_amount_match_memory() {
                 "{charge} of {limit}, round {round}"
             );
         }
+        // Given back once: the server's subtraction at the same edges.
+        let c = [budget(credential, 0, charge, limit, 86_400)];
+        memory.refund_all(&root, &c, now).unwrap();
+        ledger.refund_all(&root, &c, now).unwrap();
+        assert_eq!(
+            ledger.spent(&root, &c[0].key, 86_400, now).unwrap(),
+            memory.spent(&c[0].key, 86_400, now),
+            "{charge} of {limit}, given back"
+        );
     }
 }
 

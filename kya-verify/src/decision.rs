@@ -120,6 +120,15 @@ impl Decision {
         &self.request
     }
 
+    /// Gives back through `ledger` what deciding this (allowed) request charged: the
+    /// obligations, for the chain's root principal, at the time it was decided.
+    pub(crate) fn refund_through(&self, ledger: &dyn Ledger) -> Result<(), StoreUnavailable> {
+        if !self.allow || self.obligations.is_empty() {
+            return Ok(());
+        }
+        ledger.refund_all(&self.principal, &self.obligations, self.decided_at)
+    }
+
     /// A readable, multi-line account for people and auditors.
     pub fn explain(&self) -> String {
         let mut out = String::new();

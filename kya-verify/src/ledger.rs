@@ -89,6 +89,21 @@ pub trait Ledger: Send + Sync {
         charges: &[Charge],
         now: Timestamp,
     ) -> Result<(), ChargeError>;
+
+    /// Gives back the budget charges among `charges`, which [`try_charge_all`] applied at
+    /// `charged_at` for the chain rooted at `principal`, when what they paid for did not
+    /// happen (a payment that definitely did not settle), by the rule of [`plan_refunds`]:
+    /// a budget counter still in the window of `charged_at` is lowered by its charge; rate
+    /// counters keep the request (it was made). Call it once per applied set of charges: a
+    /// second call gives back twice.
+    ///
+    /// [`try_charge_all`]: Ledger::try_charge_all
+    fn refund_all(
+        &self,
+        principal: &Did,
+        charges: &[Charge],
+        charged_at: Timestamp,
+    ) -> Result<(), StoreUnavailable>;
 }
 
 /// A counter's state in its current window: what a ledger keeps per [`LedgerKey`].
@@ -188,6 +203,67 @@ impl Ledger for MemoryLedger {
     ) -> Result<(), ChargeError> {
         self.charge(charges, now).map_err(ChargeError::Refused)
     }
+
+    fn refund_all(
+        &self,
+        _principal: &Did,
+        charges: &[Charge],
+        charged_at: Timestamp,
+    ) -> Result<(), StoreUnavailable> {
+        let mut usage = self.lock();
+        let updates = plan_refunds(charges, charged_at, |k| usage.get(k));
+        usage.extend(updates);
+        Ok(())
+    }
+}
+
+/// The refund rule every [`Ledger`] applies ([`Ledger::refund_all`]): for each budget
+/// charge whose counter is still in the window `charged_at` fell in, the counter with the
+/// charge taken back (zero at least, written with the larger of the two scales, as a
+/// charge writes its sum). Counters in another window (closed since, or never charged),
+/// rates and other obligations are left as they are.
+pub fn plan_refunds<'u>(
+    charges: &[Charge],
+    charged_at: Timestamp,
+    current: impl Fn(&LedgerKey) -> Option<&'u Usage>,
+) -> Vec<(LedgerKey, Usage)> {
+    charges
+        .iter()
+        .filter_map(|c| {
+            let Obligation::Budget {
+                charge,
+                period_seconds,
+                ..
+            } = &c.obligation
+            else {
+                return None;
+            };
+            let window = window_start(charged_at, *period_seconds);
+            match current(&c.key)? {
+                Usage::Budget {
+                    window: w,
+                    end,
+                    spent,
+                } if *w == window => Some((
+                    c.key.clone(),
+                    Usage::Budget {
+                        window,
+                        end: *end,
+                        spent: taken_back(spent, &charge.value),
+                    },
+                )),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// `spent − charge`, or zero (at the larger scale) when the charge is the larger.
+fn taken_back(spent: &Amount, charge: &Amount) -> Amount {
+    spent
+        .checked_sub(charge)
+        .or_else(|| Amount::from_parts(0, spent.scale().max(charge.scale())).ok())
+        .unwrap_or_else(Amount::zero)
 }
 
 /// The ledger rule every [`Ledger`] applies: for each charge, the counter's new state in the

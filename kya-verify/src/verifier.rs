@@ -421,6 +421,18 @@ impl Verifier {
         })
     }
 
+    /// Gives back the budgets [`accept_and_decide`](Self::accept_and_decide) or
+    /// [`decide`](Self::decide) charged for `decision` when what it allowed did not happen
+    /// after all (a payment that definitely did not settle), through this verifier's ledger
+    /// ([`Ledger::refund_all`]): rates keep the request. Call it once per decision. Nothing
+    /// to give back for a denied decision, one without obligations, or without a ledger.
+    pub fn refund(&self, decision: &Decision) -> Result<(), StoreUnavailable> {
+        match &self.ledger {
+            Some(ledger) => decision.refund_through(ledger.as_ref()),
+            None => Ok(()),
+        }
+    }
+
     /// Decides `request` for `agent` now, charging budgets and rates through the ledger
     /// (atomically, all or none). Without a ledger a request that carries such obligations
     /// is denied (`ledger_required`); an unavailable ledger is `store_unavailable`, never an

@@ -184,6 +184,15 @@ impl Ledger for DownLedger {
             "timed out",
         )))
     }
+
+    fn refund_all(
+        &self,
+        _: &kya_core::Did,
+        _: &[Charge],
+        _: Timestamp,
+    ) -> Result<(), StoreUnavailable> {
+        Err(StoreUnavailable::new("ledger", "timed out"))
+    }
 }
 
 const AUTHORITY: &str = "shop.example";
@@ -365,6 +374,15 @@ impl Ledger for OneStore {
     ) -> Result<(), ChargeError> {
         self.separate.fetch_add(1, Ordering::Relaxed);
         self.ledger.try_charge_all(principal, charges, now)
+    }
+
+    fn refund_all(
+        &self,
+        principal: &kya_core::Did,
+        charges: &[Charge],
+        charged_at: Timestamp,
+    ) -> Result<(), StoreUnavailable> {
+        self.ledger.refund_all(principal, charges, charged_at)
     }
 }
 

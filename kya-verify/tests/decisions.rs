@@ -130,3 +130,57 @@ fn rates_are_enforced() {
         ["rate_limited"]
     );
 }
+
+/// What a request that did not happen after all (a payment that did not settle) gives back:
+/// exactly its budget charges, in the window it was charged in, once per call; its rate
+/// events stay; a denied decision and a closed window give back nothing.
+#[test]
+fn a_refund_gives_back_the_budgets_a_decision_charged_and_nothing_else() {
+    let p = principal();
+    let root = AgentAuthorization::builder(Did::Key(did(&p)), did(&agent(0)))
+        .valid_from(t0())
+        .valid_until(t("2027-01-01T00:00:00Z"))
+        .grant(grant(r#"{"action": "payments", "budget": {"value": "30.00", "asset": "USD", "periodSeconds": 86400}, "rate": {"count": 3, "periodSeconds": 3600}}"#))
+        .sign(&p, t0())
+        .unwrap();
+    let clock = std::sync::Arc::new(clock());
+    let verifier = kya_verify::Verifier::new(policy())
+        .with_clock(clock.clone())
+        .with_ledger(std::sync::Arc::new(MemoryLedger::default()));
+    let agent = verifier.verify_chain(&bytes(&docs(&[root]))).unwrap();
+    let r = |v: &str| req(v, "did:web:shop.example");
+    let decide = |v: &str| verifier.decide(&agent, &r(v)).unwrap();
+
+    let paid = decide("20.00");
+    assert!(paid.is_allowed(), "{}", paid.explain());
+    let over = decide("20.00");
+    assert_eq!(over.codes(), ["budget_exhausted"], "{}", over.explain());
+    // A denied decision charged nothing and gives back nothing.
+    verifier.refund(&over).unwrap();
+    assert_eq!(decide("20.00").codes(), ["budget_exhausted"]);
+
+    // The 20.00 that did not happen comes back: 20.00 fits again (the second rate event).
+    verifier.refund(&paid).unwrap();
+    let again = decide("20.00");
+    assert!(again.is_allowed(), "{}", again.explain());
+    // Rates keep every request that was made: the third and last of the hour is 5.00, and
+    // giving it back leaves the hour's count at its limit.
+    let last = decide("5.00");
+    assert!(last.is_allowed(), "{}", last.explain());
+    verifier.refund(&last).unwrap();
+    assert_eq!(decide("1.00").codes(), ["rate_limited"]);
+
+    // Tomorrow, giving back yesterday's charge leaves the new window alone.
+    clock.advance(86_400);
+    let mut tomorrow = r("30.00");
+    tomorrow.time = now().add_seconds(86_400);
+    let full = verifier.decide(&agent, &tomorrow).unwrap();
+    assert!(full.is_allowed(), "{}", full.explain());
+    verifier.refund(&again).unwrap();
+    let mut more = r("0.01");
+    more.time = tomorrow.time;
+    assert_eq!(
+        verifier.decide(&agent, &more).unwrap().codes(),
+        ["budget_exhausted"]
+    );
+}

@@ -15,7 +15,9 @@ use alloy::primitives::{Address, B256, U256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
 
-use crate::check::{PaymentError, SETTLEMENT_MARGIN_SECONDS};
+use kya_verify::{StoreUnavailable, Verifier};
+
+use crate::check::{CheckedPayment, PaymentError, SETTLEMENT_MARGIN_SECONDS};
 use crate::eip3009::TokenDomain;
 use crate::wire::{
     ExactAuthorization, FacilitatorRequest, PaymentPayload, PaymentRequirements, SCHEME_EXACT,
@@ -506,4 +508,23 @@ fn check_window(auth: &ExactAuthorization) -> Result<(), PaymentError> {
         });
     }
     Ok(())
+}
+
+impl CheckedPayment {
+    /// After this payment's settlement failed with `error`: gives back the budget its
+    /// admission charged, through `verifier` (the one that admitted it), when nothing moved;
+    /// keeps it charged when the payment may still settle
+    /// ([`FacilitatorError::outcome_unknown`]). Rates keep the request. `Ok(true)` when
+    /// given back; call it once per failed settlement.
+    pub fn settlement_failed(
+        &self,
+        error: &FacilitatorError,
+        verifier: &Verifier,
+    ) -> Result<bool, StoreUnavailable> {
+        if error.outcome_unknown() {
+            return Ok(false);
+        }
+        verifier.refund(&self.decision)?;
+        Ok(true)
+    }
 }

@@ -149,6 +149,11 @@ where
             {
                 Ok(s) => s.response(),
                 Err(e) => {
+                    // Nothing moved: the budget goes back (a store that cannot answer
+                    // leaves it charged: fail closed).
+                    let _ = paid
+                        .payment
+                        .settlement_failed(&e, layer.gate.gate().verifier());
                     let failed = e.settle_response(&paid.payment);
                     let status = e.settle_status();
                     let body = one_reason_problem(status, e.settle_code(), &e.settle_message());

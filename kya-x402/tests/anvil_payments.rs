@@ -452,6 +452,15 @@ impl kya_verify::Ledger for CountingStores {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.ledger.try_charge_all(principal, charges, now)
     }
+
+    fn refund_all(
+        &self,
+        principal: &kya_core::Did,
+        charges: &[kya_verify::Charge],
+        charged_at: Timestamp,
+    ) -> Result<(), kya_verify::StoreUnavailable> {
+        self.ledger.refund_all(principal, charges, charged_at)
+    }
 }
 
 impl kya_verify::AdmissionStore for CountingStores {

@@ -1,7 +1,8 @@
 //! The tower middleware (`PaidLayer`) on a real anvil: an unpaid request gets 402 and never
 //! reaches the service; a paid one is settled first (the merchant's balance rises by exactly
-//! the price) and reaches it with the payment in its extensions; a replayed payment, one over
-//! the grant and one on a revoked chain move nothing and reach nothing.
+//! the price) and reaches it with the payment in its extensions; a replayed payment (its
+//! budget charge given back), one over the grant and one on a revoked chain move nothing and
+//! reach nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -131,6 +132,23 @@ async fn settles_before_the_service_and_never_twice() {
     assert!(!failed.success);
     assert_eq!(checkout.seen.lock().unwrap().len(), 1);
     assert_eq!(shop.balance(shop.merchant).await, paid);
+
+    // Nothing moved, so its charge was given back: of the leaf's 40.00 a day 12.50 is spent,
+    // two more payments of 12.50 are served, and a third (50.00 in all) is refused.
+    for served in 2..=3 {
+        let payment = pay(&shop, &shop.agent_wallet, &required);
+        let r = send(&mut service, &shop.request(CHECKOUT, None, Some(&payment))).await;
+        assert_eq!(r.status(), 200, "payment {served}: {}", r.body());
+    }
+    let payment = pay(&shop, &shop.agent_wallet, &required);
+    let r = send(&mut service, &shop.request(CHECKOUT, None, Some(&payment))).await;
+    assert_eq!(r.status(), 403, "{}", r.body());
+    assert!(r.body().contains("budget_exhausted"), "{}", r.body());
+    assert_eq!(checkout.seen.lock().unwrap().len(), 3);
+    assert_eq!(
+        shop.balance(shop.merchant).await - paid,
+        U256::from(25_000_000u64)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

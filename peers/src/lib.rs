@@ -445,6 +445,15 @@ impl kya_verify::Ledger for Headroom {
     ) -> Result<(), kya_verify::ChargeError> {
         Ok(())
     }
+
+    fn refund_all(
+        &self,
+        _: &kya_core::Did,
+        _: &[kya_verify::Charge],
+        _: Timestamp,
+    ) -> Result<(), kya_verify::StoreUnavailable> {
+        Ok(())
+    }
 }
 
 /// The merchant's HTTP side: its authority and the route the benches' requests take.
