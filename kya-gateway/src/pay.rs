@@ -134,16 +134,8 @@ impl Settler {
     async fn facilitator(&self) -> Result<&Facilitator, FacilitatorError> {
         let f = self
             .facilitator
-            .get_or_try_init(|| async {
-                let connect = Facilitator::connect(&self.rpc, self.signer.clone());
-                // Connecting sends nothing: a node that does not answer is a plain failure.
-                match tokio::time::timeout(self.settle_timeout, connect).await {
-                    Ok(f) => Ok(f?.with_settle_timeout(self.settle_timeout)),
-                    Err(_) => Err(FacilitatorError::Rpc(format!(
-                        "no answer within {} s",
-                        self.settle_timeout.as_secs()
-                    ))),
-                }
+            .get_or_try_init(|| {
+                Facilitator::connect_within(&self.rpc, self.signer.clone(), self.settle_timeout)
             })
             .await?;
         if f.chain_id() != self.chain_id {

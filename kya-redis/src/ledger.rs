@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use kya_core::grant::{Amount, Obligation};
 use kya_core::{Did, Timestamp};
-use kya_verify::ledger::{fits_capacity, ledger_full, plan_charges, plan_refunds};
+use kya_verify::ledger::{fits_capacity, ledger_full, plan_charges, plan_refunds, window_start};
 use kya_verify::{Charge, ChargeError, Ledger, LedgerKey, Reason, StoreUnavailable, Usage};
 
 use crate::conn::{Pool, RedisConfig, RedisStoreError, token};
@@ -82,8 +82,7 @@ impl RedisLedger {
         let keys = self.keys(&tag, "read", &names);
         let reply: Vec<String> = self.pool.invoke(&CHARGE, &keys, &args)?;
         let values = state(reply.get(1..).unwrap_or_default(), &names)?.values;
-        let period = i64::try_from(period_seconds).unwrap_or(i64::MAX).max(1);
-        let window = now.unix() - now.unix().rem_euclid(period);
+        let window = window_start(now, period_seconds);
         Ok(match values.into_iter().next().flatten() {
             Some(Usage::Budget {
                 window: w, spent, ..
@@ -164,9 +163,7 @@ impl RedisLedger {
                 ..
             } = &c.obligation
             {
-                let period = i64::try_from(*period_seconds).unwrap_or(i64::MAX).max(1);
-                let t = charged_at.unix();
-                args.push((t - t.rem_euclid(period)).to_string());
+                args.push(window_start(charged_at, *period_seconds).to_string());
                 args.extend(amount(&charge.value));
             }
         }

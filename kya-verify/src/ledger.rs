@@ -182,7 +182,9 @@ impl MemoryLedger {
     }
 }
 
-fn window_start(now: Timestamp, period_seconds: u64) -> i64 {
+/// The start (Unix seconds) of the epoch-aligned window of `period_seconds` that `now` falls
+/// in: where every ledger places a counter.
+pub fn window_start(now: Timestamp, period_seconds: u64) -> i64 {
     let period = i64::try_from(period_seconds).unwrap_or(i64::MAX).max(1);
     let t = now.unix();
     t - t.rem_euclid(period)

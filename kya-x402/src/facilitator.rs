@@ -165,6 +165,11 @@ impl FacilitatorError {
     }
 }
 
+/// Why a call to the node ran out of `timeout`.
+fn no_answer_within(timeout: Duration) -> String {
+    format!("no answer within {} s", timeout.as_secs())
+}
+
 fn rpc(e: impl std::fmt::Display) -> FacilitatorError {
     FacilitatorError::Rpc(e.to_string())
 }
@@ -259,6 +264,20 @@ impl Facilitator {
         })
     }
 
+    /// [`connect`](Self::connect) within `timeout` (connecting sends nothing: a node that
+    /// does not answer is a plain [`FacilitatorError::Rpc`]), settling with the same
+    /// timeout ([`with_settle_timeout`](Self::with_settle_timeout)).
+    pub async fn connect_within(
+        rpc_url: &str,
+        signer: PrivateKeySigner,
+        timeout: Duration,
+    ) -> Result<Self, FacilitatorError> {
+        match tokio::time::timeout(timeout, Self::connect(rpc_url, signer)).await {
+            Ok(connected) => Ok(connected?.with_settle_timeout(timeout)),
+            Err(_) => Err(FacilitatorError::Rpc(no_answer_within(timeout))),
+        }
+    }
+
     /// Sets how long [`settle`](Self::settle) waits for the node (default
     /// [`DEFAULT_SETTLE_TIMEOUT`]). Until the transaction is sent, running out of time
     /// fails with nothing sent; after, the outcome is unknown
@@ -333,7 +352,7 @@ impl Facilitator {
         let (_, auth, _) = self.check_offline(payload, requirements)?;
         let _guard = self.claim(auth.from, auth.nonce)?;
         let deadline = tokio::time::Instant::now() + self.settle_timeout;
-        let late = || format!("no answer within {} s", self.settle_timeout.as_secs());
+        let late = || no_answer_within(self.settle_timeout);
         let verified = tokio::time::timeout_at(deadline, self.verify(payload, requirements))
             .await
             .map_err(|_| FacilitatorError::Rpc(late()))??;
