@@ -6,9 +6,13 @@
 //! (canonicalize(parse(canonicalize(x))) == canonicalize(x)); whitespace and key order in
 //! the input never change the canonical bytes. `parse_i_json` (the generic proof layer's rule)
 //! accepts everything `parse_strict` accepts, reads the same canonical value, and its
-//! canonical output is a fixed point too.
+//! canonical output is a fixed point too. Bytes that `read_strict` and
+//! `read_strict_elements` keep as a value's JCS form are exactly its canonical bytes.
 #![no_main]
-use kya_core::json::{JsonError, JsonLimits, canonicalize, parse_i_json, parse_strict};
+use kya_core::json::{
+    JsonError, JsonLimits, canonicalize, parse_i_json, parse_strict, read_strict,
+    read_strict_elements,
+};
 use kya_fuzz::ROOMY;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
@@ -42,6 +46,19 @@ fuzz_target!(|data: &[u8]| {
         ),
         (Ok(_), Err(e)) => panic!("parse_i_json refused what parse_strict accepts: {e}"),
         _ => {}
+    }
+    if let Ok(read) = read_strict(data, JsonLimits::default()) {
+        if let Some(kept) = read.jcs_bytes() {
+            assert_eq!(kept, data, "kept bytes are the bytes read");
+            assert_eq!(canonicalize(read.value()).ok().as_deref(), Some(kept));
+        }
+    }
+    if let Ok(Ok(elements)) = read_strict_elements(data, JsonLimits::default()) {
+        for element in &elements {
+            if let Some(kept) = element.jcs_bytes() {
+                assert_eq!(canonicalize(element.value()).ok().as_deref(), Some(kept));
+            }
+        }
     }
     let Ok(v) = strict else { return };
     let Ok(c) = canonicalize(&v) else { return };

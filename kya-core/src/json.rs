@@ -9,6 +9,11 @@
 //! that keep their exact value and whose canonical form reads back under the same rule;
 //! [`parse_i_json`] (the generic Data Integrity layer) reads any I-JSON number, as RFC 8785
 //! and ECMAScript do. Duplicate keys, depth and size are bounded the same way in both.
+//!
+//! [`read_strict`] and [`read_strict_elements`] are [`parse_strict`] that also keep the bytes
+//! read when they are already the value's JCS form (as kya's writers send credentials and
+//! chains), so that a credential is hashed from the bytes received instead of from bytes
+//! written again. What they keep is exactly what [`canonicalize`] writes, or nothing.
 
 use std::ops::Range;
 
@@ -301,13 +306,13 @@ fn write_object_noting(
 /// without its proof and the proof without its value — what `eddsa-jcs-2022` hashes — are
 /// the same bytes with one member cut out, so they are hashed from these bytes rather than
 /// written again.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SecuredCanonical {
     bytes: Vec<u8>,
     proof: Option<ProofSpans>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct ProofSpans {
     /// `"proof":{…}` in the document.
     member: Range<usize>,
@@ -353,6 +358,23 @@ impl SecuredCanonical {
         &self.bytes
     }
 
+    /// SHA-256 of the whole document ([`bytes`](Self::bytes)) and of the document without
+    /// its proof (the second half of what `eddsa-jcs-2022` signs; `None` without a proof
+    /// object holding a `proofValue`), in one pass over the bytes before the proof, which
+    /// the two share.
+    pub(crate) fn hashes(&self) -> ([u8; 32], Option<[u8; 32]>) {
+        use sha2::{Digest as _, Sha256};
+        let Some((_, [before, after])) = self.signed_parts() else {
+            return (Sha256::digest(&self.bytes).into(), None);
+        };
+        let mut whole = Sha256::new();
+        whole.update(before);
+        let mut unsecured = whole.clone();
+        whole.update(self.bytes.get(before.len()..).unwrap_or_default());
+        unsecured.update(after);
+        (whole.finalize().into(), Some(unsecured.finalize().into()))
+    }
+
     /// JCS(the proof without `proofValue`) and JCS(the document without `proof`), each as
     /// two slices to hash in turn; `None` without a proof object holding a `proofValue`.
     pub(crate) fn signed_parts(&self) -> Option<(CutBytes<'_>, CutBytes<'_>)> {
@@ -360,6 +382,268 @@ impl SecuredCanonical {
         let config = cut_member(&self.bytes, spans.object.clone(), spans.proof_value.clone())?;
         let unsecured = cut_member(&self.bytes, 0..self.bytes.len(), spans.member.clone())?;
         Some((config, unsecured))
+    }
+}
+
+/// A value read by [`parse_strict`], with the bytes it was read from when those bytes are
+/// its JCS form already (as kya's own writers send credentials and chains): a credential
+/// read from them is then named and hashed from the bytes received rather than from bytes
+/// written again. Only this module pairs the two (the fields are private), so the bytes
+/// kept are always exactly those the value was read from.
+#[derive(Debug, Clone)]
+pub struct ReadValue {
+    value: Value,
+    jcs: Option<SecuredCanonical>,
+}
+
+impl ReadValue {
+    /// The value read.
+    pub fn value(&self) -> &Value {
+        &self.value
+    }
+
+    /// The value read, without the bytes.
+    pub fn into_value(self) -> Value {
+        self.value
+    }
+
+    /// The bytes the value was read from, when they are its JCS form (`None` otherwise:
+    /// then they must be written from the value).
+    pub fn jcs_bytes(&self) -> Option<&[u8]> {
+        self.jcs.as_ref().map(SecuredCanonical::bytes)
+    }
+
+    pub(crate) fn into_parts(self) -> (Value, Option<SecuredCanonical>) {
+        (self.value, self.jcs)
+    }
+}
+
+impl From<Value> for ReadValue {
+    /// A value built rather than read: its JCS bytes will be written from it.
+    fn from(value: Value) -> Self {
+        Self { value, jcs: None }
+    }
+}
+
+/// [`parse_strict`], keeping the bytes when they are the value's JCS form.
+pub fn read_strict(bytes: &[u8], limits: JsonLimits) -> Result<ReadValue, JsonError> {
+    let value = parse_strict(bytes, limits)?;
+    let jcs = JcsText::document(bytes).map(|proof| SecuredCanonical {
+        bytes: bytes.to_vec(),
+        proof,
+    });
+    Ok(ReadValue { value, jcs })
+}
+
+/// [`parse_strict`] of a JSON array, each element with its bytes when the whole text is in
+/// JCS form; `Ok(Err(value))` when the text is not an array.
+pub fn read_strict_elements(
+    bytes: &[u8],
+    limits: JsonLimits,
+) -> Result<Result<Vec<ReadValue>, Value>, JsonError> {
+    let items = match parse_strict(bytes, limits)? {
+        Value::Array(items) => items,
+        other => return Ok(Err(other)),
+    };
+    let mut spans = JcsText::elements(bytes)
+        .filter(|spans| spans.len() == items.len())
+        .map(Vec::into_iter);
+    Ok(Ok(items
+        .into_iter()
+        .map(|value| {
+            let jcs = spans
+                .as_mut()
+                .and_then(Iterator::next)
+                .and_then(|(range, proof)| {
+                    Some(SecuredCanonical {
+                        bytes: bytes.get(range)?.to_vec(),
+                        proof,
+                    })
+                });
+            ReadValue { value, jcs }
+        })
+        .collect()))
+}
+
+/// A reader that accepts a JSON text only if it is, byte for byte, what [`SecuredCanonical::new`]
+/// writes for the value it parses to, noting the same proof spans. Run only on text that
+/// [`parse_strict`] accepted (so it is valid JSON without duplicate keys), and deliberately
+/// narrow: any whitespace, any escape in a string, any key beyond ASCII (whose UTF-16 order
+/// could differ from its byte order), and any number other than an integer of at most 15
+/// digits make it answer `None`, and the bytes are then written from the value. A wrong
+/// `Some` would give a credential a second name, so every doubt is a `None`.
+struct JcsText<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+/// Where a member sits: the member (`"name":value`) and its value.
+type MemberSpan = (Range<usize>, Range<usize>);
+
+/// The reader of a noted member's value.
+type ReadNoted<'r, 'a> = dyn FnMut(&mut JcsText<'a>) -> Option<()> + 'r;
+
+impl<'a> JcsText<'a> {
+    /// The proof spans of a whole text in JCS form (`Some(None)`: in JCS form, no proof
+    /// object with a `proofValue`); `None` when not in JCS form.
+    fn document(bytes: &'a [u8]) -> Option<Option<ProofSpans>> {
+        let mut text = Self { bytes, at: 0 };
+        let proof = text.secured()?;
+        (text.at == bytes.len()).then_some(proof)
+    }
+
+    /// Each element of an array text in JCS form, with its range and proof spans (relative
+    /// to the element); `None` when the text is not in JCS form.
+    fn elements(bytes: &'a [u8]) -> Option<Vec<(Range<usize>, Option<ProofSpans>)>> {
+        let mut text = Self { bytes, at: 0 };
+        let mut elements = Vec::new();
+        text.list(|t| {
+            let start = t.at;
+            let proof = t.secured()?;
+            let shift = |r: Range<usize>| r.start - start..r.end - start;
+            let proof = proof.map(|p| ProofSpans {
+                member: shift(p.member),
+                object: shift(p.object),
+                proof_value: shift(p.proof_value),
+            });
+            elements.push((start..t.at, proof));
+            Some(())
+        })?;
+        (text.at == bytes.len()).then_some(elements)
+    }
+
+    /// A document: an object whose `proof` member (and that proof's `proofValue`) is
+    /// noted, or any other value.
+    fn secured(&mut self) -> Option<Option<ProofSpans>> {
+        if self.byte()? != b'{' {
+            return self.value().map(|()| None);
+        }
+        let mut inner = None;
+        let member = self.object(Some(("proof", &mut |t: &mut Self| {
+            if t.byte()? != b'{' {
+                return t.value();
+            }
+            let start = t.at;
+            let value = t.object(Some(("proofValue", &mut Self::value)))?;
+            inner = value.map(|(member, _)| (start..t.at, member));
+            Some(())
+        })))?;
+        Some(match (member, inner) {
+            (Some((member, _)), Some((object, proof_value))) => Some(ProofSpans {
+                member,
+                object,
+                proof_value,
+            }),
+            _ => None,
+        })
+    }
+
+    fn value(&mut self) -> Option<()> {
+        match self.byte()? {
+            b'{' => self.object(None).map(drop),
+            b'[' => self.list(Self::value),
+            b'"' => self.string().map(drop),
+            b't' => self.word(b"true"),
+            b'f' => self.word(b"false"),
+            b'n' => self.word(b"null"),
+            _ => self.integer(),
+        }
+    }
+
+    /// An object with its names in strictly increasing (byte = UTF-16, for ASCII) order;
+    /// the member named `note`, if any, is read by its reader and its span returned.
+    fn object(
+        &mut self,
+        mut note: Option<(&str, &mut ReadNoted<'_, 'a>)>,
+    ) -> Option<Option<MemberSpan>> {
+        self.eat(b'{')?;
+        let mut noted = None;
+        if self.eat(b'}').is_some() {
+            return Some(None);
+        }
+        let bytes = self.bytes;
+        let mut previous: Option<&[u8]> = None;
+        loop {
+            let start = self.at;
+            let name = bytes.get(self.string()?)?;
+            if !name.is_ascii() || previous.is_some_and(|p| p >= name) {
+                return None;
+            }
+            previous = Some(name);
+            self.eat(b':')?;
+            let value_start = self.at;
+            match note.as_mut() {
+                Some((wanted, read)) if wanted.as_bytes() == name => {
+                    read(self)?;
+                    noted = Some((start..self.at, value_start..self.at));
+                }
+                _ => self.value()?,
+            }
+            if self.eat(b',').is_none() {
+                break;
+            }
+        }
+        self.eat(b'}')?;
+        Some(noted)
+    }
+
+    /// `[` elements separated by `,` `]`.
+    fn list(&mut self, mut element: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.eat(b'[')?;
+        if self.eat(b']').is_some() {
+            return Some(());
+        }
+        loop {
+            element(self)?;
+            if self.eat(b',').is_none() {
+                break;
+            }
+        }
+        self.eat(b']')
+    }
+
+    /// A string without escapes (its content range). Valid JSON has no raw `"` or control
+    /// character inside a string, so such a string is written exactly as it is.
+    fn string(&mut self) -> Option<Range<usize>> {
+        self.eat(b'"')?;
+        let start = self.at;
+        let len = self
+            .bytes
+            .get(start..)?
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\')?;
+        self.at = start + len;
+        self.eat(b'"')?;
+        Some(start..start + len)
+    }
+
+    /// `0`, or an integer of at most 15 digits (below 2^53) without a leading zero: written
+    /// as its digits. A fraction or an exponent stops the value where the caller then finds
+    /// no `,`, `}` or `]`.
+    fn integer(&mut self) -> Option<()> {
+        let negative = self.eat(b'-').is_some();
+        let start = self.at;
+        while matches!(self.byte(), Some(b'0'..=b'9')) {
+            self.at += 1;
+        }
+        match self.bytes.get(start..self.at)? {
+            [b'0'] if !negative => Some(()),
+            digits @ [b'1'..=b'9', ..] if digits.len() <= 15 => Some(()),
+            _ => None,
+        }
+    }
+
+    fn word(&mut self, word: &[u8]) -> Option<()> {
+        let end = self.at.checked_add(word.len())?;
+        (self.bytes.get(self.at..end)? == word).then(|| self.at = end)
+    }
+
+    fn byte(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    fn eat(&mut self, wanted: u8) -> Option<()> {
+        (self.byte()? == wanted).then(|| self.at += 1)
     }
 }
 
@@ -906,5 +1190,204 @@ mod tests {
         );
         assert!(matches!(parse("{} {}"), Err(JsonError::Syntax(_))));
         assert!(matches!(parse(r#""\ud800""#), Err(JsonError::Syntax(_))));
+    }
+
+    /// The signed-message hashes taken in one pass equal the hashes of the bytes cut out.
+    #[test]
+    fn shared_prefix_hashes_equal_the_hashes_of_the_cut_bytes() {
+        use sha2::{Digest as _, Sha256};
+        for text in [
+            r#"{"a":1,"proof":{"proofValue":"z1"},"z":2}"#,
+            r#"{"proof":{"proofValue":"z1"}}"#,
+            r#"{"a":1,"proof":{"proofValue":"z1"}}"#,
+            r#"{"proof":{"proofValue":"z1"},"z":[1]}"#,
+            r#"{"proof":"x"}"#,
+            "[1]",
+        ] {
+            let value: Value = serde_json::from_str(text).unwrap();
+            let secured = SecuredCanonical::new(&value).unwrap();
+            let (whole, unsecured) = secured.hashes();
+            assert_eq!(whole, <[u8; 32]>::from(Sha256::digest(secured.bytes())));
+            let cut = secured
+                .signed_parts()
+                .map(|(_, unsecured)| <[u8; 32]>::from(Sha256::digest(unsecured.concat())));
+            assert_eq!(unsecured, cut, "{text}");
+        }
+    }
+
+    /// The bytes a read keeps, if any: they must be what `SecuredCanonical::new` writes for
+    /// the value read (bytes and proof spans alike).
+    fn kept(text: &[u8]) -> Option<ReadValue> {
+        let read = read_strict(text, JsonLimits::default()).ok()?;
+        let written = SecuredCanonical::new(&read.value).unwrap();
+        if let Some(jcs) = &read.jcs {
+            assert_eq!(jcs, &written, "{}", String::from_utf8_lossy(text));
+        }
+        Some(read)
+    }
+
+    #[test]
+    fn a_read_keeps_its_bytes_only_when_they_are_the_written_form() {
+        let proof = r#"{"a":1,"proofValue":"z1"}"#;
+        for text in [
+            r#"{"@context":["u"],"n":[0,-7,123456789012345],"proof":P,"type":["T"]}"#,
+            r#"{"proof":P}"#,
+            r#"{"":1,"proof":P}"#,
+            r#"{"proof":{"proofValue":"z1","x":{"proof":{"proofValue":1}}}}"#,
+            r#"{"a":"é\u007f","proof":"x"}"#,
+            "[]",
+            "{}",
+            "true",
+            r#""s""#,
+        ] {
+            let text = text.replace('P', proof).replace("\\u007f", "\u{7f}");
+            assert!(kept(text.as_bytes()).unwrap().jcs.is_some(), "kept: {text}");
+        }
+        for text in [
+            r#"{"proof":P }"#,
+            r#" {"proof":P}"#,
+            r#"{"proof":P}
+"#,
+            r#"{"b":1,"a":2}"#,
+            r#"{"a":"\u0041"}"#,
+            r#"{"a":"\/"}"#,
+            r#"{"a":"\n"}"#,
+            r#"{"é":1}"#,
+            r#"{"a":1.5}"#,
+            r#"{"a":10.0}"#,
+            r#"{"a":1e2}"#,
+            r#"{"a":-0}"#,
+            r#"{"a":1234567890123456}"#,
+            r#"[1, 2]"#,
+        ] {
+            let text = text.replace('P', proof);
+            assert!(
+                kept(text.as_bytes()).unwrap().jcs.is_none(),
+                "not kept: {text}"
+            );
+        }
+    }
+
+    /// Generated documents, written in JCS form and spelt otherwise: whatever a read keeps
+    /// is the written form; JCS text of a value the reader's narrow rule covers is kept.
+    mod kept_bytes {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn key() -> impl Strategy<Value = String> {
+            prop::sample::select(vec![
+                "proof",
+                "proofValue",
+                "@context",
+                "a",
+                "b",
+                "type",
+                "",
+                "é",
+                "\u{1F600}",
+                "\u{e000}",
+                "q\"",
+                "t\\",
+                "\n",
+            ])
+            .prop_map(str::to_owned)
+        }
+
+        fn leaf() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                prop::sample::select(vec![
+                    0i64,
+                    7,
+                    -15,
+                    123_456_789_012_345,
+                    -999_999_999_999_999,
+                    1_234_567_890_123_456,
+                    9_007_199_254_740_991,
+                ])
+                .prop_map(Value::from),
+                prop::sample::select(vec![1.5f64, -0.25, 1e21, 1e-7, 100.0]).prop_map(Value::from),
+                prop::sample::select(vec![
+                    "",
+                    "z1",
+                    "did:key:z6Mk",
+                    "é",
+                    "\u{7f}",
+                    "\u{1F600}",
+                    "a\"b",
+                    "a\\b",
+                    "\n",
+                    "\u{1f}",
+                    "/",
+                ])
+                .prop_map(Value::from),
+            ]
+        }
+
+        fn document() -> impl Strategy<Value = Value> {
+            leaf().prop_recursive(4, 40, 5, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                    prop::collection::btree_map(key(), inner, 0..5)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        /// Whether the reader's rule covers every member of `value`: names of ASCII without
+        /// escapes, strings without escapes, integers of at most 15 digits.
+        fn covered(value: &Value) -> bool {
+            let plain = |s: &str| !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\');
+            match value {
+                Value::Null | Value::Bool(_) => true,
+                Value::Number(n) => n
+                    .as_i64()
+                    .is_some_and(|i| i.unsigned_abs() < 1_000_000_000_000_000),
+                Value::String(s) => plain(s),
+                Value::Array(items) => items.iter().all(covered),
+                Value::Object(map) => map
+                    .iter()
+                    .all(|(k, v)| k.is_ascii() && plain(k) && covered(v)),
+            }
+        }
+
+        proptest! {
+            #[test]
+            fn kept_bytes_are_the_written_form(value in document(), cut in any::<prop::sample::Index>()) {
+                let jcs = canonicalize(&value).unwrap();
+                // (What is read back, not `value`: 100.0 is written, and read, as 100.)
+                if let Some(read) = kept(&jcs) {
+                    prop_assert_eq!(read.jcs.is_some(), covered(&read.value));
+                }
+                let pretty = serde_json::to_vec_pretty(&value).unwrap();
+                kept(&pretty);
+                // One byte dropped, or a space put in, anywhere.
+                let mut dropped = jcs.clone();
+                dropped.remove(cut.index(jcs.len()));
+                kept(&dropped);
+                let mut spaced = jcs.clone();
+                spaced.insert(cut.index(jcs.len() + 1), b' ');
+                kept(&spaced);
+            }
+
+            #[test]
+            fn kept_elements_are_the_written_form(items in prop::collection::vec(document(), 0..4)) {
+                let text = canonicalize(&Value::Array(items.clone())).unwrap();
+                let Ok(Ok(read)) = read_strict_elements(&text, JsonLimits::default()) else {
+                    return Ok(());
+                };
+                prop_assert_eq!(read.len(), items.len());
+                for element in &read {
+                    if let Some(jcs) = &element.jcs {
+                        prop_assert_eq!(jcs, &SecuredCanonical::new(&element.value).unwrap());
+                    }
+                    prop_assert_eq!(
+                        element.jcs.is_some(),
+                        read.iter().all(|e| covered(&e.value))
+                    );
+                }
+            }
+        }
     }
 }

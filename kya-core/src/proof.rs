@@ -319,9 +319,12 @@ impl PreparedProof {
     /// As [`from_document_known`](Self::from_document_known) for a document already written
     /// in JCS form, whose proof either has no `@context` or exactly the document's: the
     /// signed message is then the canonical bytes with the proof (or its value) cut out.
+    /// `unsecured_hash` is the second half of that message, [`SecuredCanonical::hashes`] of
+    /// `canonical`.
     pub(crate) fn from_secured_canonical(
         secured: &Value,
         canonical: &SecuredCanonical,
+        unsecured_hash: Option<[u8; 32]>,
         known: Option<(&str, DidKey)>,
     ) -> Result<Self, ProofError> {
         let (object, proof) = proof_object(secured)?;
@@ -332,8 +335,10 @@ impl PreparedProof {
         {
             return Err(ProofError::ContextMismatch);
         }
-        let (config, unsecured) = canonical.signed_parts().ok_or(ProofError::MissingProof)?;
-        prepared.message = hash_data(config, unsecured);
+        let (config, _) = canonical.signed_parts().ok_or(ProofError::MissingProof)?;
+        let unsecured_hash = unsecured_hash.ok_or(ProofError::MissingProof)?;
+        prepared.message[..32].copy_from_slice(&sha256_of_parts(&config));
+        prepared.message[32..].copy_from_slice(&unsecured_hash);
         Ok(prepared)
     }
 
@@ -444,16 +449,19 @@ pub fn hash_canonical_parts(
     canonical_proof_config: &[&[u8]],
     canonical_document: &[&[u8]],
 ) -> [u8; 64] {
-    let hash = |parts: &[&[u8]]| {
-        parts
-            .iter()
-            .fold(Sha256::new(), |h, part| h.chain_update(part))
-            .finalize()
-    };
     let mut message = [0u8; 64];
-    message[..32].copy_from_slice(&hash(canonical_proof_config));
-    message[32..].copy_from_slice(&hash(canonical_document));
+    message[..32].copy_from_slice(&sha256_of_parts(canonical_proof_config));
+    message[32..].copy_from_slice(&sha256_of_parts(canonical_document));
     message
+}
+
+/// SHA-256 of byte slices hashed in turn.
+fn sha256_of_parts(parts: &[&[u8]]) -> [u8; 32] {
+    parts
+        .iter()
+        .fold(Sha256::new(), |h, part| h.chain_update(part))
+        .finalize()
+        .into()
 }
 
 /// The `proofValue` of a signature: `z` + base58btc of its 64 bytes.

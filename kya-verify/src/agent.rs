@@ -205,6 +205,27 @@ pub(crate) struct AgentInner {
     /// registry again (a wallet principal's key is judged now, every time).
     #[serde(skip)]
     pub(crate) root_signer: (kya_core::PublicKey, kya_core::credential::IssuerBinding),
+    #[serde(skip)]
+    pub(crate) keyid: AgentKeyId,
+}
+
+/// The agent key's RFC 7638 JWK thumbprint, the `keyid` each signed request by the agent
+/// names: computed at its first use and kept, since every cached request compares with it.
+/// A function of the agent key, so it takes no part in comparisons.
+#[derive(Debug, Default)]
+pub(crate) struct AgentKeyId(std::sync::OnceLock<String>);
+
+impl AgentKeyId {
+    /// The thumbprint of `agent` (the key this belongs to).
+    pub(crate) fn of(&self, agent: &kya_core::PublicKey) -> &str {
+        self.0.get_or_init(|| crate::http::jwk_thumbprint(agent))
+    }
+}
+
+impl PartialEq for AgentKeyId {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// An agent whose credential chain verified: who it is, which principal it represents and

@@ -36,13 +36,15 @@ use kya_core::credential::{
 };
 use kya_core::ed25519::{self, SignatureError};
 use kya_core::grant::GrantSet;
-use kya_core::json::{JsonError, parse_strict};
+use kya_core::json::{JsonError, ReadValue, parse_strict, read_strict_elements};
 use kya_core::proof::ProofError;
 use kya_core::status::{StatusEntry, VerifiedStatusList};
 use kya_core::{CredentialDigest, Did, DidKey, ProofInfo, PublicKey, Timestamp};
 use serde_json::Value;
 
-use crate::agent::{AgentInner, ChainDigest, ChainLink, RegistrationFacts, VerifiedAgent};
+use crate::agent::{
+    AgentInner, AgentKeyId, ChainDigest, ChainLink, RegistrationFacts, VerifiedAgent,
+};
 use crate::cards::AgentCardView;
 use crate::error::VerifyError;
 use crate::policy::Policy;
@@ -63,11 +65,16 @@ pub(crate) struct DetachedSignature<'a> {
 }
 
 /// Parses the bytes of a chain into its link values, enforcing the input bounds.
-pub(crate) fn parse_chain_bytes(bytes: &[u8], policy: &Policy) -> Result<Vec<Value>, VerifyError> {
-    let value = parse_input(bytes, policy)?;
-    match value {
-        Value::Array(links) => Ok(links),
-        _ => Err(VerifyError::Malformed {
+/// Links sent in JCS form (as kya's signers send them) keep their bytes, which name and hash
+/// them without writing them again.
+pub(crate) fn parse_chain_bytes(
+    bytes: &[u8],
+    policy: &Policy,
+) -> Result<Vec<ReadValue>, VerifyError> {
+    check_input_size(bytes, policy)?;
+    match read_strict_elements(bytes, policy.limits().json()).map_err(input_error)? {
+        Ok(links) => Ok(links),
+        Err(_) => Err(VerifyError::Malformed {
             link: None,
             reason: "a credential chain must be a json array of credentials, root first".into(),
         }),
@@ -107,6 +114,11 @@ pub(crate) fn decode_chain_text(text: &str, max: usize) -> Result<Vec<u8>, Chain
 
 /// Strict JSON parse under the policy's byte limit.
 pub(crate) fn parse_input(bytes: &[u8], policy: &Policy) -> Result<Value, VerifyError> {
+    check_input_size(bytes, policy)?;
+    parse_strict(bytes, policy.limits().json()).map_err(input_error)
+}
+
+fn check_input_size(bytes: &[u8], policy: &Policy) -> Result<(), VerifyError> {
     let max = policy.limits().max_input_bytes;
     if bytes.len() > max {
         return Err(VerifyError::InputTooLarge {
@@ -114,13 +126,17 @@ pub(crate) fn parse_input(bytes: &[u8], policy: &Policy) -> Result<Value, Verify
             max,
         });
     }
-    parse_strict(bytes, policy.limits().json()).map_err(|e| match e {
+    Ok(())
+}
+
+fn input_error(e: JsonError) -> VerifyError {
+    match e {
         JsonError::TooLarge { len, max } => VerifyError::InputTooLarge { len, max },
         other => VerifyError::Malformed {
             link: None,
             reason: other.to_string(),
         },
-    })
+    }
 }
 
 /// The named links and the chain's name.
@@ -130,7 +146,7 @@ struct ParsedChain {
 }
 
 /// Checks the chain's bounds and form (steps 1–3) and returns the named links.
-fn parse_links(links: Vec<Value>, policy: &Policy) -> Result<ParsedChain, VerifyError> {
+fn parse_links(links: Vec<ReadValue>, policy: &Policy) -> Result<ParsedChain, VerifyError> {
     let limits = policy.limits();
     if links.is_empty() {
         return Err(VerifyError::EmptyChain);
@@ -146,6 +162,7 @@ fn parse_links(links: Vec<Value>, policy: &Policy) -> Result<ParsedChain, Verify
     for (i, value) in links.into_iter().enumerate() {
         // Count grants before the (costlier) typed parse of each of them.
         let grant_count = value
+            .value()
             .get("credentialSubject")
             .and_then(|subject| subject.get("grants"))
             .and_then(Value::as_array)
@@ -166,7 +183,7 @@ fn parse_links(links: Vec<Value>, policy: &Policy) -> Result<ParsedChain, Verify
             });
         }
         let credential =
-            UnverifiedCredential::from_value_accepting(value, policy.accepted_contexts())
+            UnverifiedCredential::from_read_accepting(value, policy.accepted_contexts())
                 .and_then(NamedCredential::new)
                 .map_err(|e| malformed(i, &e))?;
         // A chain is at most `max_chain_depth` links: a scan of the earlier ones is cheaper
@@ -455,11 +472,12 @@ pub(crate) fn verify_single(extra: &DetachedSignature<'_>) -> Result<(), VerifyE
 pub(crate) fn holder_signature<'a>(
     proof: &HolderProof<'a>,
     agent: &PublicKey,
+    agent_keyid: &str,
 ) -> Result<DetachedSignature<'a>, VerifyError> {
     Ok(DetachedSignature {
         message: proof.message,
         signature: proof.signature,
-        signer: proof.key.resolve(agent)?,
+        signer: proof.key.resolve(agent, agent_keyid)?,
     })
 }
 
@@ -558,7 +576,7 @@ fn check_root_binding(
 /// Verifies parsed link values. `holder`, when given, is checked in the same batch and must
 /// be signed by the leaf's key.
 pub(crate) fn verify_links(
-    links: Vec<Value>,
+    links: Vec<ReadValue>,
     policy: &Policy,
     now: Timestamp,
     views: Views<'_>,
@@ -574,7 +592,10 @@ pub(crate) fn verify_links(
         .last()
         .map(|n| n.kind().subject().public_key())
         .ok_or(VerifyError::EmptyChain)?;
-    let holder = holder.map(|h| holder_signature(h, &leaf_key)).transpose()?;
+    let keyid = AgentKeyId::default();
+    let holder = holder
+        .map(|h| holder_signature(h, &leaf_key, keyid.of(&leaf_key)))
+        .transpose()?;
 
     // 4. Trust: the registry view's age and the root, before any signature work.
     check_registry_age(policy, now, registry)?;
@@ -645,7 +666,7 @@ pub(crate) fn verify_links(
         signer: root_signer,
         chain_digest,
     };
-    verified_agent(links, facts, root, now, registry.is_some(), skew)
+    verified_agent(links, facts, root, keyid, now, (registry.is_some(), skew))
 }
 
 /// What a verified agent keeps of its root: the principal, the key that signed the root
@@ -660,9 +681,9 @@ fn verified_agent(
     links: Vec<VerifiedLink>,
     facts: Vec<Option<RegistrationFacts>>,
     root: RootFacts,
+    keyid: AgentKeyId,
     now: Timestamp,
-    registry_checked: bool,
-    skew: i64,
+    (registry_checked, skew): (bool, i64),
 ) -> Result<VerifiedAgent, VerifyError> {
     let mut chain = Vec::with_capacity(links.len());
     let (mut valid_from, mut valid_until) = (None::<Timestamp>, None::<Timestamp>);
@@ -696,6 +717,7 @@ fn verified_agent(
             registry_checked,
             skew,
             root_signer: root.signer,
+            keyid,
         }),
         presentation: None,
     })

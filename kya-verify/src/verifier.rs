@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use ed25519_dalek::Signature;
 use kya_core::grant::Request;
+use kya_core::json::ReadValue;
 use kya_core::{DidKey, PublicKey, Timestamp};
 use serde_json::Value;
 
@@ -70,11 +71,16 @@ pub enum KeyRef<'a> {
 }
 
 impl KeyRef<'_> {
-    /// The chain's agent key, if this names it; `HolderMismatch` otherwise.
-    pub(crate) fn resolve(&self, agent: &PublicKey) -> Result<PublicKey, VerifyError> {
+    /// The chain's agent key (whose JWK thumbprint is `agent_keyid`), if this names it;
+    /// `HolderMismatch` otherwise.
+    pub(crate) fn resolve(
+        &self,
+        agent: &PublicKey,
+        agent_keyid: &str,
+    ) -> Result<PublicKey, VerifyError> {
         let matches = match self {
             Self::Key(k) => k == agent,
-            Self::JwkThumbprint(t) => crate::http::jwk_thumbprint(agent) == *t,
+            Self::JwkThumbprint(t) => agent_keyid == *t,
         };
         if matches {
             Ok(*agent)
@@ -300,7 +306,7 @@ impl Verifier {
                 if let Some(agent) = key.as_ref().and_then(|k| self.cache.get(k, now)) {
                     return self.finish_cached(agent, proof, now);
                 }
-                (links, key)
+                (links.into_iter().map(ReadValue::from).collect(), key)
             }
         };
         let agent = verify_links(links, &self.policy, now, self.views(), proof)?;
@@ -489,7 +495,8 @@ impl Verifier {
     ) -> Result<VerifiedAgent, VerifyError> {
         recheck_cached(&agent, &self.policy, now, self.views())?;
         if let Some(p) = proof {
-            verify_single(&holder_signature(p, &agent.agent().public_key())?)?;
+            let key = agent.agent().public_key();
+            verify_single(&holder_signature(p, &key, agent.inner.keyid.of(&key))?)?;
         }
         Ok(agent)
     }

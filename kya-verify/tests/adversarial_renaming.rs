@@ -97,6 +97,19 @@ fn a_revoked_delegation_stays_revoked_however_it_is_reserialised() {
         "revoked",
         Some(1),
     );
+    // Nor does an escape JCS does not write (`\u0075` for `u`) in text otherwise in JCS
+    // form, which the verifier must name from the written form, not from the bytes sent.
+    let compact = String::from_utf8(bytes(&d)).unwrap();
+    let escaped = compact.replace("\"urn:uuid:", "\"\\u0075rn:uuid:");
+    assert_ne!(
+        escaped, compact,
+        "the chain has urn:uuid ids to spell otherwise"
+    );
+    assert_err(
+        verify_chain(escaped.as_bytes(), &policy(), &clock(), Some(r.clone())),
+        "revoked",
+        Some(1),
+    );
 }
 
 #[test]

@@ -24,7 +24,7 @@ use crate::contexts::{AcceptedContexts, ContextError};
 use crate::did::{Did, DidKey};
 use crate::digest::CredentialDigest;
 use crate::ed25519::{self, SignatureError};
-use crate::json::{JsonError, JsonLimits, SecuredCanonical, canonicalize, parse_strict};
+use crate::json::{JsonError, JsonLimits, ReadValue, SecuredCanonical, canonicalize, read_strict};
 use crate::key::Ed25519Signer;
 use crate::key::PublicKey;
 use crate::proof::{self, PreparedProof, ProofError, ProofInfo, ProofOptions};
@@ -140,6 +140,8 @@ pub enum CredentialError {
 pub struct UnverifiedCredential {
     document: Value,
     kind: CredentialKind,
+    /// The bytes `document` was read from, when they are its JCS form already.
+    jcs: Option<SecuredCanonical>,
 }
 
 impl UnverifiedCredential {
@@ -150,7 +152,7 @@ impl UnverifiedCredential {
 
     /// Parses untrusted bytes with explicit limits.
     pub fn from_slice_with(bytes: &[u8], limits: JsonLimits) -> Result<Self, CredentialError> {
-        Self::from_value(parse_strict(bytes, limits)?)
+        Self::from_read_accepting(read_strict(bytes, limits)?, &AcceptedContexts::default())
     }
 
     /// Parses untrusted bytes, accepting the contexts `accepted` names beyond kya's own.
@@ -159,7 +161,7 @@ impl UnverifiedCredential {
         limits: JsonLimits,
         accepted: &AcceptedContexts,
     ) -> Result<Self, CredentialError> {
-        Self::from_value_accepting(parse_strict(bytes, limits)?, accepted)
+        Self::from_read_accepting(read_strict(bytes, limits)?, accepted)
     }
 
     /// Checks a JSON value against VC 2.0 ([`vcdm`], every rule), kya's contexts and the kya
@@ -174,13 +176,28 @@ impl UnverifiedCredential {
         document: Value,
         accepted: &AcceptedContexts,
     ) -> Result<Self, CredentialError> {
+        Self::from_read_accepting(ReadValue::from(document), accepted)
+    }
+
+    /// [`from_value_accepting`](Self::from_value_accepting) of a value read from bytes
+    /// ([`crate::json::read_strict`]): when those bytes are its JCS form already, the
+    /// credential is named and hashed from them rather than from bytes written again.
+    pub fn from_read_accepting(
+        read: ReadValue,
+        accepted: &AcceptedContexts,
+    ) -> Result<Self, CredentialError> {
+        let (document, jcs) = read.into_parts();
         let object = document.as_object().ok_or(CredentialError::NotAnObject)?;
         Violations::check(vcdm::check_credential(&document)).map_err(CredentialError::DataModel)?;
         let context = object.get("@context").unwrap_or(&Value::Null);
         accepted.check_credential(context)?;
         check_fully_signed(object)?;
         let kind = CredentialKind::from_document(object)?;
-        Ok(Self { document, kind })
+        Ok(Self {
+            document,
+            kind,
+            jcs,
+        })
     }
 
     /// The parsed kya content.
@@ -196,9 +213,10 @@ impl UnverifiedCredential {
     /// SHA-256 of the document's JCS bytes (proof included): the credential's name in
     /// delegations, revocations and caches.
     pub fn digest(&self) -> Result<CredentialDigest, CredentialError> {
-        Ok(CredentialDigest::of_canonical(&canonicalize(
-            &self.document,
-        )?))
+        Ok(match &self.jcs {
+            Some(jcs) => CredentialDigest::of_canonical(jcs.bytes()),
+            None => CredentialDigest::of_canonical(&canonicalize(&self.document)?),
+        })
     }
 
     /// Parses the proof and computes the signed message, for a batch check by a verifier.
@@ -211,7 +229,7 @@ impl UnverifiedCredential {
     /// canonical form when it was written already.
     fn prepare_with(
         &self,
-        canonical: Option<&SecuredCanonical>,
+        canonical: Option<(&SecuredCanonical, Option<[u8; 32]>)>,
     ) -> Result<(PreparedProof, IssuerBinding), CredentialError> {
         let issuer = self.kind.issuer();
         // The issuer's did:key is parsed already: a proof by the issuer's own key (the usual
@@ -223,7 +241,9 @@ impl UnverifiedCredential {
         // Both paths hash the same bytes (check_fully_signed makes the proof's `@context`
         // the document's); the canonical one only avoids writing them again.
         let prepared = match canonical {
-            Some(c) => PreparedProof::from_secured_canonical(&self.document, c, known)?,
+            Some((c, unsecured_hash)) => {
+                PreparedProof::from_secured_canonical(&self.document, c, unsecured_hash, known)?
+            }
             None => PreparedProof::from_document_known(&self.document, known)?,
         };
         if prepared.info.proof_purpose != "assertionMethod" {
@@ -270,17 +290,23 @@ pub struct NamedCredential {
     credential: UnverifiedCredential,
     canonical: SecuredCanonical,
     digest: CredentialDigest,
+    /// SHA-256 of the canonical bytes without the proof, hashed with `digest`.
+    unsecured_hash: Option<[u8; 32]>,
 }
 
 impl NamedCredential {
     /// Names `credential`.
-    pub fn new(credential: UnverifiedCredential) -> Result<Self, CredentialError> {
-        let canonical = SecuredCanonical::new(&credential.document)?;
-        let digest = CredentialDigest::of_canonical(canonical.bytes());
+    pub fn new(mut credential: UnverifiedCredential) -> Result<Self, CredentialError> {
+        let canonical = match credential.jcs.take() {
+            Some(read) => read,
+            None => SecuredCanonical::new(&credential.document)?,
+        };
+        let (digest, unsecured_hash) = canonical.hashes();
         Ok(Self {
             credential,
             canonical,
-            digest,
+            digest: CredentialDigest(digest),
+            unsecured_hash,
         })
     }
 
@@ -301,7 +327,9 @@ impl NamedCredential {
 
     /// Parses the proof and hashes the message it must sign, for [`verify_batch`].
     pub fn prepare(self) -> Result<PreparedCredential, CredentialError> {
-        let (proof, binding) = self.credential.prepare_with(Some(&self.canonical))?;
+        let (proof, binding) = self
+            .credential
+            .prepare_with(Some((&self.canonical, self.unsecured_hash)))?;
         Ok(PreparedCredential {
             named: self,
             proof,

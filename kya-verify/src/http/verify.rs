@@ -275,12 +275,11 @@ impl CheckedSignature {
     /// the verifier's one acceptance rule: for tools and tests that look at a signature
     /// outside a chain. Admission goes through [`crate::Verifier::verify_held`].
     pub fn verify_signature(&self, key: &kya_core::PublicKey) -> Result<(), HttpError> {
-        let signature =
-            crate::chain::holder_signature(&self.holder_proof(), key).map_err(|_| {
-                HttpError::KeyIdMismatch {
-                    keyid: self.keyid.chars().take(100).collect(),
-                    expected: super::jwk_thumbprint(key),
-                }
+        let expected = super::jwk_thumbprint(key);
+        let signature = crate::chain::holder_signature(&self.holder_proof(), key, &expected)
+            .map_err(|_| HttpError::KeyIdMismatch {
+                keyid: self.keyid.chars().take(100).collect(),
+                expected: expected.clone(),
             })?;
         crate::chain::verify_single(&signature).map_err(|_| HttpError::SignatureInvalid)
     }
@@ -697,7 +696,8 @@ mod tests {
 
     /// The request signature alone, under the verifier's one acceptance rule.
     fn signature_verifies(checked: &CheckedSignature, key: &kya_core::PublicKey) -> bool {
-        crate::chain::holder_signature(&checked.holder_proof(), key)
+        let keyid = crate::http::jwk_thumbprint(key);
+        crate::chain::holder_signature(&checked.holder_proof(), key, &keyid)
             .and_then(|s| crate::chain::verify_single(&s))
             .is_ok()
             && checked.verify_signature(key).is_ok()
