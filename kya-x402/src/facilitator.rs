@@ -151,6 +151,14 @@ impl FacilitatorError {
 
     /// The `PAYMENT-RESPONSE` of `checked` failing to settle with this error.
     pub fn settle_response(&self, checked: &crate::check::CheckedPayment) -> SettleResponse {
+        self.failed_settlement(
+            checked.requirements.network.clone(),
+            checked.payer.to_checksum(None),
+        )
+    }
+
+    /// A settle response saying this error, naming the transaction that may still land.
+    fn failed_settlement(&self, network: String, payer: String) -> SettleResponse {
         let transaction = match self {
             Self::Unconfirmed { tx: Some(tx), .. } => format!("{tx:#x}"),
             _ => String::new(),
@@ -159,8 +167,8 @@ impl FacilitatorError {
             success: false,
             error_reason: Some(self.x402_reason().to_owned()),
             transaction,
-            network: checked.requirements.network.clone(),
-            payer: Some(checked.payer.to_checksum(None)),
+            network,
+            payer: Some(payer),
         }
     }
 }
@@ -407,13 +415,10 @@ impl Facilitator {
             .await
         {
             Ok(s) => s.response(),
-            Err(e) => SettleResponse {
-                success: false,
-                error_reason: Some(e.x402_reason().to_owned()),
-                transaction: String::new(),
-                network: request.payment_requirements.network.clone(),
-                payer: Some(request.payment_payload.payload.authorization.from.clone()),
-            },
+            Err(e) => e.failed_settlement(
+                request.payment_requirements.network.clone(),
+                request.payment_payload.payload.authorization.from.clone(),
+            ),
         }
     }
 
@@ -545,5 +550,39 @@ impl CheckedPayment {
         }
         verifier.refund(&self.decision)?;
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A settlement whose outcome is unknown names its transaction in every settle response
+    /// (the middleware's and the facilitator endpoint's), so the payer can check it before
+    /// paying again; one that moved nothing names none.
+    #[test]
+    fn an_unconfirmed_settlement_names_its_transaction() {
+        let tx = B256::repeat_byte(0xab);
+        let unknown = FacilitatorError::Unconfirmed {
+            tx: Some(tx),
+            reason: no_answer_within(Duration::from_secs(3)),
+        };
+        let response = unknown.failed_settlement("eip155:31337".into(), "0xpayer".into());
+        assert!(!response.success);
+        assert_eq!(response.transaction, format!("{tx:#x}"));
+        assert_eq!(
+            response.error_reason.as_deref(),
+            Some("unexpected_settle_error")
+        );
+        assert_eq!(response.payer.as_deref(), Some("0xpayer"));
+        let unsent = FacilitatorError::Unconfirmed {
+            tx: None,
+            reason: "the node failed".into(),
+        };
+        let nothing_moved = FacilitatorError::Rpc("connection refused".into());
+        for error in [unsent, nothing_moved] {
+            let response = error.failed_settlement("eip155:31337".into(), "0xpayer".into());
+            assert_eq!(response.transaction, "", "{error}");
+        }
     }
 }
