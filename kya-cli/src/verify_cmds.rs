@@ -17,8 +17,8 @@ use kya_core::grant::{Action, Money, Request};
 use kya_core::json::{JsonLimits, parse_strict};
 use kya_core::{CredentialDigest, Timestamp};
 use kya_verify::http::{
-    Admitted, ChainTransport, HttpError, HttpPolicy, HttpRequest, KyaGate, Refusal, RequestSigner,
-    Route, SignOptions, parse_amount_header,
+    AdmitError, Admitted, ChainTransport, HttpError, HttpPolicy, HttpRequest, KyaGate, Refusal,
+    RequestSigner, Route, SignOptions, parse_amount_header,
 };
 use kya_verify::snapshot::Snapshot;
 use kya_verify::{
@@ -216,11 +216,9 @@ pub(crate) struct VerifyArgs {
     json: bool,
 }
 
-/// The nonce store and ledger on the fleet's Redis, when `--redis` names one.
-fn fleet_stores(
-    args: &VerifyArgs,
-    policy: &Policy,
-) -> Result<Option<(Arc<kya_redis::RedisNonceStore>, Arc<kya_redis::RedisLedger>)>> {
+/// The nonce store and ledger on the fleet's Redis (one store: a signed request's nonce and
+/// its charges are one script, one round trip), when `--redis` names one.
+fn fleet_stores(args: &VerifyArgs, policy: &Policy) -> Result<Option<Arc<kya_redis::RedisStores>>> {
     let Some(url) = &args.redis else {
         return Ok(None);
     };
@@ -236,11 +234,11 @@ fn fleet_stores(
         })
         .context("--redis needs --redis-namespace (or --authority, or a did:web audience)")?;
     let config = kya_redis::RedisConfig::from_url(url, &namespace)?;
-    Ok(Some(kya_redis::stores(
+    Ok(Some(Arc::new(kya_redis::RedisStores::new(
         config,
         kya_verify::NonceQuotas::default(),
         100_000,
-    )?))
+    )?)))
 }
 
 fn parse_route(s: &str) -> Result<Route, String> {
@@ -663,7 +661,7 @@ fn run_verification(args: &VerifyArgs) -> Result<Outcome> {
     let stores = fleet_stores(args, &policy)?;
     let mut verifier = Verifier::new(policy).with_clock(Arc::clone(&clock));
     verifier = match stores {
-        Some((nonces, ledger)) => verifier.with_nonce_store(nonces).with_ledger(ledger),
+        Some(stores) => verifier.with_stores(stores),
         None => verifier.with_ledger(Arc::new(MemoryLedger::default())),
     };
     if let Some(r) = &registry {
@@ -684,12 +682,31 @@ fn run_verification(args: &VerifyArgs) -> Result<Outcome> {
         verifier = verifier.with_agent_cards(Arc::new(cards));
     }
     let verifier = Arc::new(verifier);
-    let mut signature = None;
-    let mut derived_request = None;
-    let mut gate_error = None;
-    let result: Result<VerifiedAgent, Refused> = match &input {
-        Input::Chain(bytes) => verifier.verify_chain(bytes).map_err(Refused::from),
-        Input::Presentation(bytes) => verifier.verify_presentation(bytes).map_err(Refused::from),
+    let attestations = args
+        .attestation
+        .iter()
+        .map(|p| read_json(Some(p)))
+        .collect::<Result<Vec<_>>>()?;
+    let reputed = |agent: VerifiedAgent| -> Result<VerifiedAgent, Refused> {
+        if verifier.policy().min_reputation().is_none() && attestations.is_empty() {
+            return Ok(agent);
+        }
+        verifier
+            .check_reputation(&agent, &attestations)
+            .map(|_| agent)
+            .map_err(Refused::from)
+    };
+    let (result, decision, signature, gate_error) = match &input {
+        Input::Chain(bytes) => {
+            let agent = verifier.verify_chain(bytes).map_err(Refused::from);
+            let (result, decision) = decided(&verifier, agent.and_then(reputed), decide_on);
+            (result, decision, None, None)
+        }
+        Input::Presentation(bytes) => {
+            let agent = verifier.verify_presentation(bytes).map_err(Refused::from);
+            let (result, decision) = decided(&verifier, agent.and_then(reputed), decide_on);
+            (result, decision, None, None)
+        }
         Input::SignedRequest(scheme, request) => {
             let mut http = HttpPolicy::default()
                 .scheme(scheme.clone())
@@ -701,39 +718,8 @@ fn run_verification(args: &VerifyArgs) -> Result<Outcome> {
                 http = http.route(route.clone());
             }
             let gate = KyaGate::new(Arc::clone(&verifier), http);
-            match gate.verify(request) {
-                Ok((agent, checked, request)) => {
-                    derived_request = Some(request);
-                    signature = Some(checked);
-                    Ok(agent)
-                }
-                Err(e) => {
-                    gate_error = Some(e.clone());
-                    Err(Refused::from(e))
-                }
-            }
+            admitted(&gate, request, decide_on, reputed)
         }
-    };
-    let attestations = args
-        .attestation
-        .iter()
-        .map(|p| read_json(Some(p)))
-        .collect::<Result<Vec<_>>>()?;
-    let result = match result {
-        Ok(agent) if verifier.policy().min_reputation().is_some() || !attestations.is_empty() => {
-            verifier
-                .check_reputation(&agent, &attestations)
-                .map(|_| agent)
-                .map_err(Refused::from)
-        }
-        other => other,
-    };
-    let (result, decision) = match (result, decide_on.or(derived_request)) {
-        (Ok(agent), Some(request)) => match verifier.decide(&agent, &request) {
-            Ok(decision) => (Ok(agent), Some(decision)),
-            Err(e) => (Err(Refused::from(e)), None),
-        },
-        (result, _) => (result, None),
     };
     Ok(Outcome {
         input,
@@ -744,6 +730,63 @@ fn run_verification(args: &VerifyArgs) -> Result<Outcome> {
         decision,
         gate_error,
     })
+}
+
+/// The decision on `request` (when there is one to decide on) for a verified agent.
+fn decided(
+    verifier: &Verifier,
+    result: Result<VerifiedAgent, Refused>,
+    request: Option<Request>,
+) -> (Result<VerifiedAgent, Refused>, Option<Decision>) {
+    match (result, request) {
+        (Ok(agent), Some(request)) => match verifier.decide(&agent, &request) {
+            Ok(decision) => (Ok(agent), Some(decision)),
+            Err(e) => (Err(Refused::from(e)), None),
+        },
+        (result, _) => (result, None),
+    }
+}
+
+type Judged = (
+    Result<VerifiedAgent, Refused>,
+    Option<Decision>,
+    Option<kya_verify::http::CheckedSignature>,
+    Option<HttpError>,
+);
+
+/// A signed request admitted as a merchant's gate admits it: the signature and the chain,
+/// then `reputed` and the request to decide on (`--request`, or the one the gate derives),
+/// then the nonce and the charges in one step of the stores (one round trip on Redis).
+fn admitted(
+    gate: &KyaGate,
+    request: &HttpRequest,
+    decide_on: Option<Request>,
+    reputed: impl FnOnce(VerifiedAgent) -> Result<VerifiedAgent, Refused>,
+) -> Judged {
+    let mut signature = None;
+    let outcome = gate.admit_completing(request, |agent, checked, derived| {
+        signature = Some(checked.clone());
+        reputed(agent.clone())?;
+        if let Some(explicit) = decide_on {
+            *derived = explicit;
+        }
+        Ok::<(), Refused>(())
+    });
+    match outcome {
+        Ok((admitted, ())) => (
+            Ok(admitted.agent),
+            Some(admitted.decision),
+            Some(admitted.signature),
+            None,
+        ),
+        Err(AdmitError::Refused(Refusal::Denied { agent, decision })) => {
+            (Ok(*agent), Some(*decision), signature, None)
+        }
+        Err(AdmitError::Refused(Refusal::NotVerified(e))) => {
+            (Err(Refused::from(e.clone())), None, signature, Some(e))
+        }
+        Err(AdmitError::Completing(refused)) => (Err(refused), None, signature, None),
+    }
 }
 
 /// Signs and logs the receipt of a signed request's decision (`--receipts`); returns its

@@ -776,6 +776,10 @@ fn verify_with_redis_refuses_what_the_fleet_already_admitted() {
     let mut redis = kya_testkit::redis::RedisServer::spawn().unwrap();
     let dir = setup();
     let d = dir.path();
+    // A daily budget: each admitted request is charged on the fleet's ledger.
+    let agent = ok(d, &["key", "did", "agent.key"]).trim().to_owned();
+    let budgeted = issue_payments(d, &agent, &["--budget", "100.00", "--budget-period", "1d"]);
+    write(d, "chain.json", &format!("[{budgeted}]"));
     write(d, "request.json", &sign(d, "12.50 USD"));
     let url = redis.url();
     let args = [
@@ -791,12 +795,35 @@ fn verify_with_redis_refuses_what_the_fleet_already_admitted() {
     ];
     let first: Value = serde_json::from_str(&ok(d, &args)).unwrap();
     assert_eq!(first["decision"]["allow"], true, "{first}");
+    // The nonce and the budget's charge were one script: one round trip, as a gateway's.
+    assert_eq!(scripts_run(&redis), 1, "{first}");
+    assert!(
+        redis.query("KEYS *").unwrap_or_default().contains("budget"),
+        "the budget was charged on the fleet's ledger"
+    );
     let again: Value = serde_json::from_str(&fails(d, &args)).unwrap();
     assert_eq!(again["error"]["code"], "nonce_replayed", "{again}");
     redis.shutdown().unwrap();
     write(d, "request.json", &sign(d, "1.00 USD"));
     let down: Value = serde_json::from_str(&fails(d, &args)).unwrap();
     assert_eq!(down["error"]["code"], "store_unavailable", "{down}");
+}
+
+/// How many Lua scripts Redis ran to the end (`EVALSHA` calls that did not fail; a first
+/// call answered `NOSCRIPT` is a failed one).
+fn scripts_run(redis: &kya_testkit::redis::RedisServer) -> u64 {
+    let stats = redis.query("INFO commandstats").unwrap_or_default();
+    let field = |line: &str, name: &str| -> u64 {
+        line.split([':', ','])
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    stats
+        .lines()
+        .filter(|l| l.starts_with("cmdstat_evalsha:"))
+        .map(|l| field(l, "calls") - field(l, "failed_calls"))
+        .sum()
 }
 
 /// `kya attest` signs a rating; a policy with `minReputation` counts the trusted attester's
