@@ -9,7 +9,7 @@
 use kya_core::Timestamp;
 
 use crate::decision::Reason;
-use crate::ledger::{Charge, Ledger};
+use crate::ledger::{Charge, ChargeError, Ledger};
 use crate::nonce::{NonceKey, NonceStore, NonceVerdict};
 use crate::store::StoreUnavailable;
 
@@ -45,4 +45,101 @@ pub trait AdmissionStore: NonceStore + Ledger {
         charges: &[Charge],
         now: Timestamp,
     ) -> Result<Admission, StoreUnavailable>;
+}
+
+/// A nonce store and a ledger kept apart, answering as one [`AdmissionStore`]: the nonce is
+/// recorded first and, only if it is fresh, the charges are applied — what a verifier with
+/// two separate stores does. Each store is consistent alone, so a replay is refused before
+/// it can charge; the pair is not one atomic step (a crash between the two leaves a
+/// recorded nonce and nothing charged: fail closed). For in-process stores, and for tests
+/// that compare a shared store's one step with the two.
+///
+/// ```
+/// use kya_verify::{Admission, AdmissionStore, MemoryLedger, MemoryNonceStore};
+/// use kya_verify::admission::SeparateStores;
+/// # use kya_core::{Did, SecretKey, Timestamp};
+/// # let principal: Did = "did:pkh:eip155:1:0x00000000000000000000000000000000000000aa".parse().unwrap();
+/// # let agent = SecretKey::from_seed(&[2; 32]).public_key();
+/// # let now: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+/// let stores = SeparateStores::new(MemoryNonceStore::default(), MemoryLedger::default());
+/// let key = kya_verify::NonceKey { principal: &principal, agent: &agent, nonce: "n-1" };
+/// let until = now.add_seconds(60);
+/// assert_eq!(stores.admit(key, until, &[], now).unwrap(), Admission::Admitted);
+/// assert!(matches!(stores.admit(key, until, &[], now).unwrap(), Admission::Nonce(_)));
+/// ```
+#[derive(Debug, Default)]
+pub struct SeparateStores<N, L> {
+    nonces: N,
+    ledger: L,
+}
+
+impl<N: NonceStore, L: Ledger> SeparateStores<N, L> {
+    /// The two stores, as one.
+    pub fn new(nonces: N, ledger: L) -> Self {
+        Self { nonces, ledger }
+    }
+
+    /// The nonce store.
+    pub fn nonces(&self) -> &N {
+        &self.nonces
+    }
+
+    /// The ledger.
+    pub fn ledger(&self) -> &L {
+        &self.ledger
+    }
+}
+
+impl<N: NonceStore, L: Ledger> NonceStore for SeparateStores<N, L> {
+    fn check_and_store(
+        &self,
+        key: NonceKey<'_>,
+        remember_until: Timestamp,
+        now: Timestamp,
+    ) -> Result<NonceVerdict, StoreUnavailable> {
+        self.nonces.check_and_store(key, remember_until, now)
+    }
+}
+
+impl<N: NonceStore, L: Ledger> Ledger for SeparateStores<N, L> {
+    fn try_charge_all(
+        &self,
+        principal: &kya_core::Did,
+        charges: &[Charge],
+        now: Timestamp,
+    ) -> Result<(), ChargeError> {
+        self.ledger.try_charge_all(principal, charges, now)
+    }
+
+    fn refund_all(
+        &self,
+        principal: &kya_core::Did,
+        charges: &[Charge],
+        charged_at: Timestamp,
+    ) -> Result<(), StoreUnavailable> {
+        self.ledger.refund_all(principal, charges, charged_at)
+    }
+}
+
+impl<N: NonceStore, L: Ledger> AdmissionStore for SeparateStores<N, L> {
+    fn admit(
+        &self,
+        key: NonceKey<'_>,
+        remember_until: Timestamp,
+        charges: &[Charge],
+        now: Timestamp,
+    ) -> Result<Admission, StoreUnavailable> {
+        Ok(
+            match self.nonces.check_and_store(key, remember_until, now)? {
+                NonceVerdict::Fresh => {
+                    match self.ledger.try_charge_all(key.principal, charges, now) {
+                        Ok(()) => Admission::Admitted,
+                        Err(ChargeError::Refused(reasons)) => Admission::Refused(reasons),
+                        Err(ChargeError::Unavailable(e)) => return Err(e),
+                    }
+                }
+                other => Admission::Nonce(other),
+            },
+        )
+    }
 }

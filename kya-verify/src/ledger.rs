@@ -106,6 +106,26 @@ pub trait Ledger: Send + Sync {
     ) -> Result<(), StoreUnavailable>;
 }
 
+impl<L: Ledger + ?Sized> Ledger for &L {
+    fn try_charge_all(
+        &self,
+        principal: &Did,
+        charges: &[Charge],
+        now: Timestamp,
+    ) -> Result<(), ChargeError> {
+        (**self).try_charge_all(principal, charges, now)
+    }
+
+    fn refund_all(
+        &self,
+        principal: &Did,
+        charges: &[Charge],
+        charged_at: Timestamp,
+    ) -> Result<(), StoreUnavailable> {
+        (**self).refund_all(principal, charges, charged_at)
+    }
+}
+
 /// A counter's state in its current window: what a ledger keeps per [`LedgerKey`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

@@ -53,6 +53,17 @@ pub trait NonceStore: Send + Sync {
     ) -> Result<NonceVerdict, StoreUnavailable>;
 }
 
+impl<N: NonceStore + ?Sized> NonceStore for &N {
+    fn check_and_store(
+        &self,
+        key: NonceKey<'_>,
+        remember_until: Timestamp,
+        now: Timestamp,
+    ) -> Result<NonceVerdict, StoreUnavailable> {
+        (**self).check_and_store(key, remember_until, now)
+    }
+}
+
 impl<N: NonceStore + ?Sized> NonceStore for std::sync::Arc<N> {
     fn check_and_store(
         &self,

@@ -12,6 +12,7 @@ use common::*;
 use kya_core::credential::AgentDelegation;
 use kya_core::grant::{Action, Amount, Asset, Money};
 use kya_core::{SecretKey, Timestamp};
+use kya_verify::admission::SeparateStores;
 use kya_verify::http::{
     AdmitError, ChainTransport, HttpPolicy, HttpRequest, KyaGate, MemoryChainStore, Refusal,
     RequestSigner, Route, SignOptions,
@@ -347,8 +348,7 @@ fn chain_of_root() -> kya_core::credential::VerifiedCredential {
 /// A nonce store and a ledger in one, counting how the verifier called it.
 #[derive(Default)]
 struct OneStore {
-    nonces: MemoryNonceStore,
-    ledger: MemoryLedger,
+    stores: SeparateStores<MemoryNonceStore, MemoryLedger>,
     one_step: AtomicUsize,
     separate: AtomicUsize,
 }
@@ -361,7 +361,7 @@ impl NonceStore for OneStore {
         now: Timestamp,
     ) -> Result<NonceVerdict, StoreUnavailable> {
         self.separate.fetch_add(1, Ordering::Relaxed);
-        self.nonces.check_and_store(key, until, now)
+        self.stores.check_and_store(key, until, now)
     }
 }
 
@@ -373,7 +373,7 @@ impl Ledger for OneStore {
         now: Timestamp,
     ) -> Result<(), ChargeError> {
         self.separate.fetch_add(1, Ordering::Relaxed);
-        self.ledger.try_charge_all(principal, charges, now)
+        self.stores.try_charge_all(principal, charges, now)
     }
 
     fn refund_all(
@@ -382,7 +382,7 @@ impl Ledger for OneStore {
         charges: &[Charge],
         charged_at: Timestamp,
     ) -> Result<(), StoreUnavailable> {
-        self.ledger.refund_all(principal, charges, charged_at)
+        self.stores.refund_all(principal, charges, charged_at)
     }
 }
 
@@ -395,15 +395,7 @@ impl AdmissionStore for OneStore {
         now: Timestamp,
     ) -> Result<Admission, StoreUnavailable> {
         self.one_step.fetch_add(1, Ordering::Relaxed);
-        Ok(match self.nonces.check_and_store(key, until, now)? {
-            NonceVerdict::Fresh => match self.ledger.try_charge_all(key.principal, charges, now) {
-                Ok(()) => Admission::Admitted,
-                Err(ChargeError::Refused(reasons)) => Admission::Refused(reasons),
-                Err(ChargeError::Unavailable(e)) => return Err(e),
-                Err(e) => return Err(StoreUnavailable::new("ledger", e.to_string())),
-            },
-            other => Admission::Nonce(other),
-        })
+        self.stores.admit(key, until, charges, now)
     }
 }
 

@@ -422,8 +422,10 @@ async fn a_grant_in_usd_does_not_cover_a_token_payment() {
 /// A nonce store and a ledger in one, counting how the gate called it.
 #[derive(Default)]
 struct CountingStores {
-    nonces: kya_verify::MemoryNonceStore,
-    ledger: kya_verify::MemoryLedger,
+    stores: kya_verify::admission::SeparateStores<
+        kya_verify::MemoryNonceStore,
+        kya_verify::MemoryLedger,
+    >,
     one_step: std::sync::atomic::AtomicUsize,
     separate: std::sync::atomic::AtomicUsize,
 }
@@ -437,7 +439,7 @@ impl kya_verify::NonceStore for CountingStores {
     ) -> Result<kya_verify::NonceVerdict, kya_verify::StoreUnavailable> {
         self.separate
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.nonces.check_and_store(key, until, now)
+        self.stores.check_and_store(key, until, now)
     }
 }
 
@@ -450,7 +452,7 @@ impl kya_verify::Ledger for CountingStores {
     ) -> Result<(), kya_verify::ChargeError> {
         self.separate
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.ledger.try_charge_all(principal, charges, now)
+        self.stores.try_charge_all(principal, charges, now)
     }
 
     fn refund_all(
@@ -459,7 +461,7 @@ impl kya_verify::Ledger for CountingStores {
         charges: &[kya_verify::Charge],
         charged_at: Timestamp,
     ) -> Result<(), kya_verify::StoreUnavailable> {
-        self.ledger.refund_all(principal, charges, charged_at)
+        self.stores.refund_all(principal, charges, charged_at)
     }
 }
 
@@ -471,18 +473,9 @@ impl kya_verify::AdmissionStore for CountingStores {
         charges: &[kya_verify::Charge],
         now: Timestamp,
     ) -> Result<kya_verify::Admission, kya_verify::StoreUnavailable> {
-        use kya_verify::{Admission, ChargeError, Ledger as _, NonceStore as _, NonceVerdict};
         self.one_step
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Ok(match self.nonces.check_and_store(key, until, now)? {
-            NonceVerdict::Fresh => match self.ledger.try_charge_all(key.principal, charges, now) {
-                Ok(()) => Admission::Admitted,
-                Err(ChargeError::Refused(reasons)) => Admission::Refused(reasons),
-                Err(ChargeError::Unavailable(e)) => return Err(e),
-                Err(e) => return Err(kya_verify::StoreUnavailable::new("ledger", e.to_string())),
-            },
-            other => Admission::Nonce(other),
-        })
+        self.stores.admit(key, until, charges, now)
     }
 }
 
@@ -505,7 +498,7 @@ async fn a_paid_request_is_one_step_of_the_stores() {
     let code = refusal_code(&gate, &request);
     assert!(code.starts_with("x402_"), "{code}");
     assert_eq!(stores.one_step.load(Relaxed), 0, "nothing recorded");
-    assert_eq!(stores.nonces.len(), 0);
+    assert_eq!(stores.stores.nonces().len(), 0);
 
     for (name, value) in &mut request.headers {
         if name.eq_ignore_ascii_case(kya_x402::PAYMENT_SIGNATURE) {
@@ -527,7 +520,8 @@ async fn a_paid_request_is_one_step_of_the_stores() {
         kind: "budget",
     };
     let spent = stores
-        .ledger
+        .stores
+        .ledger()
         .spent(&budget, 86_400, Timestamp::now())
         .map(|a| a.to_string());
     let paid = admitted

@@ -7,6 +7,7 @@
 //! # instructions per operation (what the README's instruction counts are):
 //! ITERS=200 valgrind --tool=callgrind --toggle-collect='*kya_chain_decide*' \
 //!     target/release/examples/profile chain2             # fresh, cached: '*KyaGate*admit*'
+//!                                                        # raw1: '*RawSig*verify*'
 //! ```
 //!
 //! `chain2` is `chain2_vs_biscuit2`'s kya side (`verify_chain` + `decide` of the two-link
@@ -82,8 +83,19 @@ fn main() {
             }
             (a, b, t.elapsed())
         }
+        "raw1" => {
+            // The baseline of `cached`: one `verify_strict` of a request signature.
+            let chain3 = vector("kya/chains/valid-3.json");
+            let fixture = HttpFixture::new(&chain3, kya_verify::http::ChainTransport::Auto, 0);
+            let raw = fixture.request_signature(&fixture.signed_request());
+            let (a, b, t) = (ALLOCS.load(Relaxed), BYTES.load(Relaxed), Instant::now());
+            for _ in 0..iters {
+                black_box(&raw).verify();
+            }
+            (a, b, t.elapsed())
+        }
         other => {
-            eprintln!("unknown mode `{other}`: chain2, fresh or cached");
+            eprintln!("unknown mode `{other}`: chain2, fresh, cached or raw1");
             std::process::exit(2);
         }
     };

@@ -10,9 +10,10 @@
 use kya_core::grant::{Amount, Asset, Money, Obligation};
 use kya_core::{CredentialDigest, Did, DidKey, PublicKey, SecretKey, Timestamp};
 use kya_redis::{RedisConfig, RedisLedger, RedisNonceStore, RedisStores};
+use kya_verify::admission::SeparateStores;
 use kya_verify::{
-    Admission, AdmissionStore, Charge, ChargeError, Ledger, LedgerKey, MemoryLedger,
-    MemoryNonceStore, NonceKey, NonceQuotas, NonceStore, NonceVerdict,
+    AdmissionStore, Charge, ChargeError, Ledger, LedgerKey, MemoryLedger, MemoryNonceStore,
+    NonceKey, NonceQuotas, NonceStore,
 };
 
 pub fn pk(n: u8) -> PublicKey {
@@ -217,26 +218,6 @@ pub fn counters(
     (b, r)
 }
 
-/// What two separate in-memory stores answer for a request: the nonce, then (if fresh) the
-/// charges (of a chain rooted at the nonce's principal); a refused charge keeps the nonce.
-pub fn two_steps(
-    nonces: &MemoryNonceStore,
-    ledger: &MemoryLedger,
-    key: NonceKey<'_>,
-    until: Timestamp,
-    charges: &[Charge],
-    now: Timestamp,
-) -> Admission {
-    match nonces.check_and_store(key, until, now).unwrap() {
-        NonceVerdict::Fresh => match ledger.try_charge_all(key.principal, charges, now) {
-            Ok(()) => Admission::Admitted,
-            Err(ChargeError::Refused(r)) => Admission::Refused(r),
-            Err(e) => panic!("{e}"),
-        },
-        other => Admission::Nonce(other),
-    }
-}
-
 /// [`RedisStores::admit`] (nonce and charges in one script) against the in-memory stores in
 /// two steps: the same answer at every step, the same amounts recorded. Small shares and a
 /// small ledger (one per principal, as Redis counts it), so that every refusal happens.
@@ -271,7 +252,9 @@ pub fn same_admissions_as_memory(url: &str, name: &str, steps: usize) {
             2 => vec![b(c, 0, "4"), b(c + 2, 1, "4")],
             _ => vec![b(c, 0, &format!("{}.{:02}", rng.below(5), rng.below(100)))],
         };
-        let expected = two_steps(&memory_nonces, memory_ledger, key, until, &charges, now);
+        let expected = SeparateStores::new(&memory_nonces, memory_ledger)
+            .admit(key, until, &charges, now)
+            .unwrap();
         let got = stores.admit(key, until, &charges, now).unwrap();
         assert_eq!(got, expected, "step {step}: {nonce} at {now}, {charges:?}");
         for c in &charges {

@@ -95,19 +95,53 @@ impl<'h> Dictionary<'h> {
 
 /// Writes `item` as RFC 9651 serializes it.
 pub(crate) fn write_item(item: &Item<'_>, out: &mut String) {
-    let _ = sfv::ItemSerializer::with_buffer(out)
-        .bare_item(&item.bare)
-        .parameters(item.params.iter());
+    write_bare(&item.bare, out);
+    write_params(&item.params, out);
 }
 
 /// Writes `list` as RFC 9651 serializes an inner list (as the only member of a List).
 pub(crate) fn write_inner_list(list: &InnerList<'_>, out: &mut String) {
-    let mut line = sfv::ListSerializer::with_buffer(out);
-    let mut inner = line.inner_list();
-    for item in &list.items {
-        let _ = inner.bare_item(&item.bare).parameters(item.params.iter());
+    out.push('(');
+    for (i, item) in list.items.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        write_item(item, out);
     }
-    let _ = inner.finish().parameters(list.params.iter());
+    out.push(')');
+    write_params(&list.params, out);
+}
+
+/// `;name=value` per parameter, `;name` for a true one (RFC 9651 §4.1.1.2).
+fn write_params(params: &Params<'_>, out: &mut String) {
+    for (key, value) in params.iter() {
+        out.push(';');
+        out.push_str(key.as_str());
+        if !matches!(value, Bare::Boolean(true)) {
+            out.push('=');
+            write_bare(value, out);
+        }
+    }
+}
+
+/// Strings without a quote or backslash to escape, tokens and integers (all a signature's
+/// components and parameters hold) are written here, with no check: they were parsed, so
+/// they are valid. Every other bare item goes through sfv's serializer.
+fn write_bare(bare: &Bare<'_>, out: &mut String) {
+    match bare {
+        Bare::String(s) if !s.as_str().bytes().any(|b| b == b'"' || b == b'\\') => {
+            out.push('"');
+            out.push_str(s.as_str());
+            out.push('"');
+        }
+        Bare::Token(t) => out.push_str(t.as_str()),
+        Bare::Integer(i) => {
+            let _ = fmt::Write::write_fmt(out, format_args!("{}", i64::from(*i)));
+        }
+        other => {
+            let _ = sfv::ItemSerializer::with_buffer(out).bare_item(other);
+        }
+    }
 }
 
 /// A bound was exceeded.
@@ -305,6 +339,7 @@ mod tests {
             "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:, md5=:AA==:",
             r#"a="https://x.example/", b=(1 2);q, a=?0, c, d;x=1.5;y=tok, e=@1700000000, f=%"caf%c3%a9""#,
             r#"a="\"q\\", a="again""#,
+            r#"a=tok, b=(tok "s";p=tok 7;n=-3);q=*t/x:y;r, c=-12;k=?0"#,
             "",
             "a=(), b=();p",
         ] {
@@ -333,6 +368,57 @@ mod tests {
         assert!(Dictionary::parse(repeated.trim_end_matches(", ")).is_ok());
     }
 
+    /// A bare item as RFC 9651 writes it, of every type.
+    fn bare_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<i64>().prop_map(|i| (i % 1_000_000_000_000_000).to_string()),
+            (-999_999_999_999i64..1_000_000_000_000, 0u32..1000)
+                .prop_map(|(i, f)| format!("{i}.{f:03}")),
+            "[ !#-\\[\\]-~]{0,12}".prop_map(|s| format!("\"{s}\"")),
+            "[ -~]{0,12}".prop_map(|s| {
+                let escaped = s.replace('\\', "\\\\").replace('"', "\\\"");
+                format!("\"{escaped}\"")
+            }),
+            "[a-zA-Z*][a-zA-Z0-9:/!#$%&'*+.^_`|~-]{0,10}",
+            prop::bool::ANY.prop_map(|b| if b { "?1" } else { "?0" }.to_owned()),
+            prop::collection::vec(any::<u8>(), 0..12).prop_map(|b| {
+                use base64::Engine as _;
+                format!(":{}:", base64::engine::general_purpose::STANDARD.encode(b))
+            }),
+            (-99_999i64..99_999).prop_map(|d| format!("@{d}")),
+            "[a-z %]{0,8}".prop_map(|s| format!("%\"{}\"", s.replace('%', "%25"))),
+        ]
+    }
+
+    /// `;key=value` parameters (a true one as `;key`).
+    fn params_text() -> impl Strategy<Value = String> {
+        prop::collection::vec(("[a-z*][a-z0-9_.*-]{0,4}", bare_text()), 0..4).prop_map(|ps| {
+            ps.into_iter()
+                .map(|(k, v)| {
+                    if v == "?1" {
+                        format!(";{k}")
+                    } else {
+                        format!(";{k}={v}")
+                    }
+                })
+                .collect()
+        })
+    }
+
+    /// A valid dictionary of items and inner lists, each with parameters.
+    fn dictionary_text() -> impl Strategy<Value = String> {
+        let item = || (bare_text(), params_text()).prop_map(|(b, p)| format!("{b}{p}"));
+        let inner = (prop::collection::vec(item(), 0..4), params_text())
+            .prop_map(|(items, p)| format!("({}){p}", items.join(" ")));
+        let value = prop_oneof![item(), inner];
+        prop::collection::vec(("[a-z*][a-z0-9_.*-]{0,4}", value), 0..5).prop_map(|ms| {
+            ms.into_iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+    }
+
     proptest! {
         /// Any text made of the grammar's pieces reads as sfv reads it (or fails as it does).
         #[test]
@@ -347,6 +433,13 @@ mod tests {
                 0..24,
             ).prop_map(|parts| parts.concat())
         ) {
+            same_as_sfv(&text)?;
+        }
+
+        /// Any valid dictionary reads, and is written back, as sfv reads and writes it.
+        #[test]
+        fn any_valid_dictionary_is_written_as_sfv_writes_it(text in dictionary_text()) {
+            prop_assert!(Dictionary::parse(&text).is_ok(), "{text}");
             same_as_sfv(&text)?;
         }
     }
