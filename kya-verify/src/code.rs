@@ -5,6 +5,8 @@
 
 use std::fmt;
 
+use kya_core::ProofError;
+use kya_core::credential::CredentialError;
 use kya_core::grant::Violation;
 
 macro_rules! codes {
@@ -245,6 +247,25 @@ impl Code {
             Violation::UnknownConstraint { .. } => Self::UnknownConstraint,
             // A violation kya-verify does not know yet: the strictest reading.
             _ => Self::UnknownConstraint,
+        }
+    }
+
+    /// The code of a credential builder's or reader's error that is a verdict on the
+    /// credential, spelled as a verifier spells the same fault: a delegation that would widen
+    /// its parent (`grant_widened`) or leave its window (`validity_outside_parent`), a proof
+    /// whose signature does not verify or is refused (`bad_signature`), another unreadable
+    /// proof (`malformed`). `None` for the others (input that is not a credential, a
+    /// missing field, a signer that failed): they are errors of the caller, not verdicts.
+    pub fn of_credential_error(e: &CredentialError) -> Option<Self> {
+        match e {
+            CredentialError::WidensParent(_) => Some(Self::GrantWidened),
+            CredentialError::OutsideParentValidity { .. } => Some(Self::ValidityOutsideParent),
+            CredentialError::Proof(
+                ProofError::BadSignature { .. } | ProofError::RefusedSignature { .. },
+            ) => Some(Self::BadSignature),
+            CredentialError::Proof(ProofError::Signer(_)) => None,
+            CredentialError::Proof(_) => Some(Self::Malformed),
+            _ => None,
         }
     }
 }

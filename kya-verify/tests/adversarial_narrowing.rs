@@ -108,3 +108,45 @@ fn expired_and_not_yet_valid_links_are_refused() {
         Some(0),
     );
 }
+
+/// What the builder refuses to make, the verifier refuses to accept, under one code: a
+/// framework that reports a builder's refusal speaks of the same fault as a merchant's
+/// verifier (the Python and JavaScript packages raise these codes).
+#[test]
+fn the_builder_and_the_verifier_name_a_widening_alike() {
+    use kya_core::credential::AgentDelegation;
+    use kya_verify::Code;
+    let links = chain(1);
+    let wider = grant(
+        r#"{"action": "payments", "maxAmount": {"value": "500.00", "asset": "USD"},
+            "audience": ["did:web:shop.example"]}"#,
+    );
+    let refused = AgentDelegation::builder(&links[0], did(&agent(1)))
+        .unwrap()
+        .grant(wider.clone())
+        .sign(&agent(0), t0())
+        .unwrap_err();
+    assert_eq!(
+        Code::of_credential_error(&refused),
+        Some(Code::GrantWidened)
+    );
+    let late = AgentDelegation::builder(&links[0], did(&agent(1)))
+        .unwrap()
+        .grant(child_grant())
+        .valid_until(t("2028-01-01T00:00:00Z"))
+        .sign(&agent(0), t0())
+        .unwrap_err();
+    assert_eq!(
+        Code::of_credential_error(&late),
+        Some(Code::ValidityOutsideParent)
+    );
+    // The same widening, signed without the builder, and verified.
+    let mut d = docs(&chain(2));
+    d[1]["credentialSubject"]["grants"][0] = serde_json::to_value(&wider).unwrap();
+    d[1] = resign(d[1].clone(), &agent(0), t0());
+    let e = verify_chain(&bytes(&d), &policy(), &clock(), None).unwrap_err();
+    assert_eq!(e.code(), Code::GrantWidened, "{e}");
+    // A fault of the caller is not a verdict.
+    let not_a_credential = kya_core::credential::CredentialError::NotAnObject;
+    assert_eq!(Code::of_credential_error(&not_a_credential), None);
+}

@@ -84,26 +84,17 @@ pub(crate) fn http_error(e: &HttpError) -> JsValue {
     .into()
 }
 
-/// A credential that cannot be built, signed or read: a widening of the parent carries
-/// `grant_widened`, a window outside it `validity_outside_parent`, a bad proof
-/// `bad_signature` (another unreadable proof `malformed`), as the verifier names them.
+/// A credential that cannot be built, signed or read, with the code a verifier gives the
+/// same fault when it is a verdict on the credential (`Code::of_credential_error`:
+/// `grant_widened`, `validity_outside_parent`, `bad_signature`, `malformed`); a signer
+/// that failed is a `SignerError`.
 pub(crate) fn credential_error(e: &kya_core::credential::CredentialError) -> JsValue {
     use kya_core::credential::CredentialError as E;
-    let code = match e {
-        E::WidensParent(_) => Some(Code::GrantWidened),
-        E::OutsideParentValidity { .. } => Some(Code::ValidityOutsideParent),
-        E::Proof(
-            kya_core::ProofError::BadSignature { .. }
-            | kya_core::ProofError::RefusedSignature { .. },
-        ) => Some(Code::BadSignature),
-        E::Proof(kya_core::ProofError::Signer(_)) => {
-            return Failure::plain("SignerError", e).into();
-        }
-        E::Proof(_) => Some(Code::Malformed),
-        _ => None,
-    };
+    if let E::Proof(kya_core::ProofError::Signer(_)) = e {
+        return Failure::plain("SignerError", e).into();
+    }
     Failure {
-        code,
+        code: Code::of_credential_error(e),
         ..Failure::plain("CredentialError", e)
     }
     .into()
