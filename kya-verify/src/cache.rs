@@ -8,7 +8,7 @@
 //! however the hash behaves, and a repeat visitor pays no cryptographic hash of its chain.
 //!
 //! **Registry results are never served across registry updates**: the key includes the
-//! view's [`RegistryView::state_id`], and a view without one
+//! view's [`RegistryView::state_id`](crate::RegistryView::state_id), and a view without one
 //! (the trait's default) is not cached at all. Entries expire at the chain's `validUntil`
 //! (the earliest over its links) at the latest; when full, expired entries go first, then the
 //! least recently used.

@@ -39,7 +39,10 @@ mod abi {
 }
 pub use abi::IEip3009Token;
 
-/// Why a facilitator refuses or fails a payment. Money moved only for [`Settled`].
+/// Why a facilitator refuses or fails a payment. No money moved for any of them but
+/// [`Unconfirmed`](Self::Unconfirmed), where it may have (see
+/// [`outcome_unknown`](Self::outcome_unknown)), and [`AlreadySettled`](Self::AlreadySettled),
+/// where an earlier settlement moved it.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FacilitatorError {
