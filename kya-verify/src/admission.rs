@@ -48,11 +48,11 @@ pub trait AdmissionStore: NonceStore + Ledger {
 }
 
 /// A nonce store and a ledger kept apart, answering as one [`AdmissionStore`]: the nonce is
-/// recorded first and, only if it is fresh, the charges are applied — what a verifier with
-/// two separate stores does. Each store is consistent alone, so a replay is refused before
-/// it can charge; the pair is not one atomic step (a crash between the two leaves a
-/// recorded nonce and nothing charged: fail closed). For in-process stores, and for tests
-/// that compare a shared store's one step with the two.
+/// recorded first and, only if it is fresh, the charges are applied: how a
+/// [`Verifier`](crate::Verifier) with two separate stores admits a request. Each store is
+/// consistent alone, so a replay is refused before it can charge; the pair is not one
+/// atomic step (a crash between the two leaves a recorded nonce and nothing charged: fail
+/// closed). Also for tests that compare a shared store's one step with the two.
 ///
 /// ```
 /// use kya_verify::{Admission, AdmissionStore, MemoryLedger, MemoryNonceStore};
@@ -131,6 +131,9 @@ impl<N: NonceStore, L: Ledger> AdmissionStore for SeparateStores<N, L> {
     ) -> Result<Admission, StoreUnavailable> {
         Ok(
             match self.nonces.check_and_store(key, remember_until, now)? {
+                // No charges, no call to the ledger (a denied request, or one without
+                // budgets or rates).
+                NonceVerdict::Fresh if charges.is_empty() => Admission::Admitted,
                 NonceVerdict::Fresh => {
                     match self.ledger.try_charge_all(key.principal, charges, now) {
                         Ok(()) => Admission::Admitted,

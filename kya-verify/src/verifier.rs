@@ -23,7 +23,7 @@ use kya_core::json::ReadValue;
 use kya_core::{DidKey, PublicKey, Timestamp};
 use serde_json::Value;
 
-use crate::admission::AdmissionStore;
+use crate::admission::{AdmissionStore, SeparateStores};
 use crate::agent::{ChainDigest, VerifiedAgent};
 use crate::cache::{ChainCache, InputForm, context_tag, input_key};
 use crate::cards::AgentCardView;
@@ -403,7 +403,9 @@ impl Verifier {
 
     /// [`accept_nonce`](Self::accept_nonce), then [`decide`](Self::decide): the same
     /// answers. With [`with_stores`](Self::with_stores), both in one step of the store (the
-    /// nonce of a request the ledger refuses stays recorded, as it does in two steps).
+    /// nonce of a request the ledger refuses stays recorded, as it does in two steps); with
+    /// a separate nonce store and ledger, through [`SeparateStores`], which takes the two
+    /// steps.
     pub fn accept_and_decide(
         &self,
         agent: &VerifiedAgent,
@@ -411,15 +413,22 @@ impl Verifier {
         expires: Timestamp,
         request: &Request,
     ) -> Result<Decision, VerifyError> {
-        let Some(stores) = &self.stores else {
-            self.accept_nonce(agent, nonce, expires)?;
-            return self.decide(agent, request);
+        let separate;
+        let stores: &dyn AdmissionStore = match (&self.stores, &self.ledger) {
+            (Some(stores), _) => stores.as_ref(),
+            (None, Some(ledger)) => {
+                separate = SeparateStores::new(self.nonces.as_ref(), ledger.as_ref());
+                &separate
+            }
+            (None, None) => {
+                self.accept_nonce(agent, nonce, expires)?;
+                return self.decide(agent, request);
+            }
         };
         let agent_key = agent.agent().public_key();
         let key = self.nonce_key(agent, &agent_key, nonce)?;
         let remember_until = expires.add_seconds(self.policy.clock_skew_secs());
-        let admitted =
-            agent.decide_admitting(request, self.now(), stores.as_ref(), key, remember_until)?;
+        let admitted = agent.decide_admitting(request, self.now(), stores, key, remember_until)?;
         admitted.or_else(|verdict| {
             nonce_verdict(verdict, nonce)?;
             // "Fresh" without "admitted" would leave the charges unapplied: not an answer.
