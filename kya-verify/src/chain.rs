@@ -185,7 +185,7 @@ fn parse_links(links: Vec<ReadValue>, policy: &Policy) -> Result<ParsedChain, Ve
         let credential =
             UnverifiedCredential::from_read_accepting(value, policy.accepted_contexts())
                 .and_then(NamedCredential::new)
-                .map_err(|e| malformed(i, &e))?;
+                .map_err(|e| credential_refusal(i, &e))?;
         // A chain is at most `max_chain_depth` links: a scan of the earlier ones is cheaper
         // than hashing into maps.
         let earlier = |same: &dyn Fn(&NamedCredential) -> bool| named.iter().position(same);
@@ -257,7 +257,10 @@ fn check_linkage(named: &[NamedCredential]) -> Result<(), VerifyError> {
     }
 }
 
-fn malformed(link: usize, e: &CredentialError) -> VerifyError {
+/// The verifier's refusal of a credential it could not read or whose proof failed. The one
+/// place a [`CredentialError`] becomes a verdict: [`Code::of_credential_error`](crate::Code::of_credential_error)
+/// gives a builder's or a binding's refusal its code from here, so they speak as the verifier.
+pub(crate) fn credential_refusal(link: usize, e: &CredentialError) -> VerifyError {
     match e {
         CredentialError::DataModel(violations) => VerifyError::NotVcDataModel {
             link: Some(link),
@@ -266,6 +269,13 @@ fn malformed(link: usize, e: &CredentialError) -> VerifyError {
         CredentialError::Context(source) => VerifyError::ContextNotAccepted {
             link: Some(link),
             source: source.clone(),
+        },
+        CredentialError::WrongSigner { .. }
+        | CredentialError::Proof(
+            ProofError::BadSignature { .. } | ProofError::RefusedSignature { .. },
+        ) => VerifyError::BadSignature {
+            link: Some(link),
+            reason: e.to_string(),
         },
         _ => VerifyError::Malformed {
             link: Some(link),
@@ -498,20 +508,6 @@ fn refused(link: Option<usize>, e: SignatureError) -> VerifyError {
     }
 }
 
-fn proof_error(link: usize, e: CredentialError) -> VerifyError {
-    match e {
-        CredentialError::WrongSigner { signer, issuer } => VerifyError::BadSignature {
-            link: Some(link),
-            reason: format!("signed by {signer}, which is not the issuer {issuer}"),
-        },
-        CredentialError::Proof(ProofError::BadSignature { signer }) => VerifyError::BadSignature {
-            link: Some(link),
-            reason: format!("signature by {signer} does not verify"),
-        },
-        other => malformed(link, &other),
-    }
-}
-
 /// Refuses a registry view older than the policy's bound: a stale view may lack revocations
 /// and unbindings, and must not be judged current.
 fn check_registry_age(
@@ -607,7 +603,7 @@ pub(crate) fn verify_links(
     let mut prepared = Vec::with_capacity(named.len());
     let mut root_signer = None;
     for (i, n) in named.into_iter().enumerate() {
-        let p = n.prepare().map_err(|e| proof_error(i, e))?;
+        let p = n.prepare().map_err(|e| credential_refusal(i, &e))?;
         if i == 0 {
             check_root_binding(&root_issuer, p.issuer_binding(), &p.signer(), now, registry)?;
             root_signer = Some((p.signer(), p.issuer_binding()));

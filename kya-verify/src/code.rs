@@ -250,22 +250,21 @@ impl Code {
         }
     }
 
-    /// The code of a credential builder's or reader's error that is a verdict on the
-    /// credential, spelled as a verifier spells the same fault: a delegation that would widen
-    /// its parent (`grant_widened`) or leave its window (`validity_outside_parent`), a proof
-    /// whose signature does not verify or is refused (`bad_signature`), another unreadable
-    /// proof (`malformed`). `None` for the others (input that is not a credential, a
-    /// missing field, a signer that failed): they are errors of the caller, not verdicts.
+    /// The code of a credential builder's or reader's refusal, spelled as a verifier spells
+    /// the same fault: what a builder refuses to make — a delegation that would widen its
+    /// parent (`grant_widened`), leave its window (`validity_outside_parent`) or be signed by
+    /// a key other than its parent's subject (`issuer_not_parent_subject`) — and what a
+    /// reader refuses to accept, which is the verifier's own verdict on that credential as a
+    /// chain link (`bad_signature` for a signature that does not verify, is refused or is by
+    /// a key the issuer does not control; `malformed` for the rest). `None` only for a signer
+    /// that failed: no verdict on any credential.
     pub fn of_credential_error(e: &CredentialError) -> Option<Self> {
         match e {
+            CredentialError::Proof(ProofError::Signer(_)) => None,
             CredentialError::WidensParent(_) => Some(Self::GrantWidened),
             CredentialError::OutsideParentValidity { .. } => Some(Self::ValidityOutsideParent),
-            CredentialError::Proof(
-                ProofError::BadSignature { .. } | ProofError::RefusedSignature { .. },
-            ) => Some(Self::BadSignature),
-            CredentialError::Proof(ProofError::Signer(_)) => None,
-            CredentialError::Proof(_) => Some(Self::Malformed),
-            _ => None,
+            CredentialError::DelegatorNotSubject { .. } => Some(Self::IssuerNotParentSubject),
+            read => Some(crate::chain::credential_refusal(0, read).code()),
         }
     }
 }

@@ -146,7 +146,9 @@ fn the_builder_and_the_verifier_name_a_widening_alike() {
     d[1] = resign(d[1].clone(), &agent(0), t0());
     let e = verify_chain(&bytes(&d), &policy(), &clock(), None).unwrap_err();
     assert_eq!(e.code(), Code::GrantWidened, "{e}");
-    // A fault of the caller is not a verdict.
-    let not_a_credential = kya_core::credential::CredentialError::NotAnObject;
-    assert_eq!(Code::of_credential_error(&not_a_credential), None);
+    // A signer that failed is not a verdict on any credential.
+    let failed = kya_core::credential::CredentialError::Proof(kya_core::ProofError::Signer(
+        "the device is locked".into(),
+    ));
+    assert_eq!(Code::of_credential_error(&failed), None);
 }

@@ -85,9 +85,9 @@ pub(crate) fn http_error(e: &HttpError) -> JsValue {
 }
 
 /// A credential that cannot be built, signed or read, with the code a verifier gives the
-/// same fault when it is a verdict on the credential (`Code::of_credential_error`:
-/// `grant_widened`, `validity_outside_parent`, `bad_signature`, `malformed`); a signer
-/// that failed is a `SignerError`.
+/// same fault (`Code::of_credential_error`: `grant_widened`, `validity_outside_parent`,
+/// `issuer_not_parent_subject`, `bad_signature`, `malformed`); a signer that failed is a
+/// `SignerError`.
 pub(crate) fn credential_error(e: &kya_core::credential::CredentialError) -> JsValue {
     use kya_core::credential::CredentialError as E;
     if let E::Proof(kya_core::ProofError::Signer(_)) = e {

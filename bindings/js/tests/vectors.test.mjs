@@ -138,7 +138,8 @@ test("widening and a wrong delegator are refused with codes", () => {
       agent: vectorKey("subagent").did,
       grants: [new kya.Grant("payments/send", { maxAmount: "5.00 USD" })],
     }),
-    (e) => e instanceof kya.KyaError && e.family === "CredentialError",
+    (e) => e instanceof kya.IssuerNotParentSubject && e.code === "issuer_not_parent_subject"
+      && e.family === "CredentialError",
   );
 });
 

@@ -177,13 +177,15 @@ def test_widening_and_wrong_delegator_are_refused_with_codes():
         )
     assert isinstance(raised.value, kya.errors.CredentialError)
     assert raised.value.code == "grant_widened"
-    with pytest.raises(kya.errors.CredentialError):
+    with pytest.raises(kya.errors.IssuerNotParentSubject) as raised:
         kya.delegate(
             vector_key("outsider"),
             authorization,
             agent=vector_key("subagent").did,
             grants=[kya.Grant("payments/send", max_amount="5.00 USD")],
         )
+    assert isinstance(raised.value, kya.errors.CredentialError)
+    assert raised.value.code == "issuer_not_parent_subject"
 
 
 def test_tampered_credential_is_refused():
