@@ -13,9 +13,15 @@ mod common;
 mod gateway_support;
 use gateway_support::{Served, Shop, send};
 
-fn auth_config(shop: &Shop) -> String {
+/// Auth mode behind `proxy`, with `POST /pay` → `payments/send` and `POST /admin` → `admin`.
+fn auth_config(shop: &Shop, proxy: &str) -> String {
+    let prefix = if proxy == "envoy" {
+        "path_prefix = \"/kya-check\"\n"
+    } else {
+        ""
+    };
     format!(
-        "listen = \"127.0.0.1:0\"\nmode = \"auth\"\npolicy = \"policy.json\"\nauthorities = [\"shop.example\"]\n[auth]\npath_prefix = \"/kya-check\"\n[[route]]\nmethod = \"POST\"\npath = \"/pay\"\naction = \"payments/send\"\n{}",
+        "listen = \"127.0.0.1:0\"\nmode = \"auth\"\npolicy = \"policy.json\"\nauthorities = [\"shop.example\"]\n[auth]\nproxy = \"{proxy}\"\n{prefix}[[route]]\nmethod = \"POST\"\npath = \"/pay\"\naction = \"payments/send\"\n[[route]]\nmethod = \"POST\"\npath = \"/admin\"\naction = \"admin\"\n{}",
         shop.registry_toml()
     )
 }
@@ -27,10 +33,23 @@ fn synced(gw: &Served) {
     });
 }
 
+/// What Traefik sends for a client's `method uri`: the client's headers (`signed`, Traefik
+/// copies them all by default) and its own `X-Forwarded-*`.
+fn forwarded(signed: &[(String, String)], method: &str, uri: &str) -> Vec<(String, String)> {
+    let mut h = signed.to_vec();
+    h.retain(|(n, _)| !n.eq_ignore_ascii_case("host"));
+    h.push(("Host".into(), "kya-auth.internal".into()));
+    h.push(("X-Forwarded-Method".into(), method.into()));
+    h.push(("X-Forwarded-Proto".into(), "https".into()));
+    h.push(("X-Forwarded-Host".into(), "shop.example".into()));
+    h.push(("X-Forwarded-Uri".into(), uri.into()));
+    h
+}
+
 #[test]
 fn envoy_ext_authz_check_requests_are_judged_as_the_original() {
     let shop = Shop::new();
-    let gw = Served::start(shop.dir.path(), &auth_config(&shop));
+    let gw = Served::start(shop.dir.path(), &auth_config(&shop, "envoy"));
     synced(&gw);
     let signed = shop.sign("POST", "/pay", Some("1.00 USD"));
     let r = send(&gw.addr, "POST", "/kya-check/pay", &signed, b"");
@@ -63,18 +82,8 @@ fn envoy_ext_authz_check_requests_are_judged_as_the_original() {
 #[test]
 fn traefik_forward_auth_requests_are_judged_as_the_original() {
     let shop = Shop::new();
-    let gw = Served::start(shop.dir.path(), &auth_config(&shop));
+    let gw = Served::start(shop.dir.path(), &auth_config(&shop, "traefik"));
     synced(&gw);
-    let forwarded = |signed: &[(String, String)], method: &str, uri: &str| {
-        let mut h = signed.to_vec();
-        h.retain(|(n, _)| !n.eq_ignore_ascii_case("host"));
-        h.push(("Host".into(), "kya-auth.internal".into()));
-        h.push(("X-Forwarded-Method".into(), method.into()));
-        h.push(("X-Forwarded-Proto".into(), "https".into()));
-        h.push(("X-Forwarded-Host".into(), "shop.example".into()));
-        h.push(("X-Forwarded-Uri".into(), uri.into()));
-        h
-    };
     let signed = shop.sign("POST", "/pay", Some("1.00 USD"));
     let r = send(
         &gw.addr,
@@ -112,6 +121,46 @@ fn traefik_forward_auth_requests_are_judged_as_the_original() {
     assert_eq!(
         (r.status, r.codes()),
         (401, vec!["authority_mismatch".to_owned()]),
+        "{}",
+        r.body
+    );
+}
+
+/// Traefik forwards `POST /admin/delete-all`; the client signed `POST /pay` and added nginx's
+/// `X-Original-URI: /pay`, which Traefik copies to the check. The gateway reads only
+/// Traefik's headers, so it judges the path Traefik forwards: refused. Under nginx, the
+/// location's own `X-Original-*` are required; Traefik's headers name nothing there.
+#[test]
+fn a_client_cannot_name_the_judged_path_with_another_proxys_header() {
+    let shop = Shop::new();
+    let gw = Served::start(shop.dir.path(), &auth_config(&shop, "traefik"));
+    synced(&gw);
+    let mut smuggled = forwarded(
+        &shop.sign("POST", "/pay", Some("1.00 USD")),
+        "POST",
+        "/admin/delete-all",
+    );
+    smuggled.push(("X-Original-URI".into(), "/pay".into()));
+    smuggled.push(("X-Original-Method".into(), "POST".into()));
+    smuggled.push(("X-Original-Host".into(), "shop.example".into()));
+    let r = send(&gw.addr, "GET", "/", &smuggled, b"");
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(
+        !r.headers
+            .iter()
+            .any(|(n, _)| n.to_ascii_lowercase().starts_with("kya-verified-")),
+        "{:?}",
+        r.headers
+    );
+    drop(gw);
+
+    let gw = Served::start(shop.dir.path(), &auth_config(&shop, "nginx"));
+    synced(&gw);
+    let traefik_shaped = forwarded(&shop.sign("POST", "/pay", Some("1.00 USD")), "POST", "/pay");
+    let r = send(&gw.addr, "GET", "/kya/auth", &traefik_shaped, b"");
+    assert_eq!(
+        (r.status, r.codes()),
+        (400, vec!["bad_request".to_owned()]),
         "{}",
         r.body
     );

@@ -138,7 +138,7 @@ fn nginx_auth_request_admits_verified_agents_and_enforces_revocations_live() {
     let shop = Shop::new();
     let upstream = Upstream::start();
     let config = format!(
-        "listen = \"127.0.0.1:0\"\nmode = \"auth\"\npolicy = \"policy.json\"\nauthorities = [\"shop.example\"]\n[[route]]\nmethod = \"POST\"\npath = \"/pay\"\naction = \"payments/send\"\n{}\n[receipts]\nlog_dir = \"receipts\"\nkey_file = \"receipt.key\"\norigin = \"shop.example/kya/receipts\"\n",
+        "listen = \"127.0.0.1:0\"\nmode = \"auth\"\npolicy = \"policy.json\"\nauthorities = [\"shop.example\"]\n[auth]\nproxy = \"nginx\"\n[[route]]\nmethod = \"POST\"\npath = \"/pay\"\naction = \"payments/send\"\n{}\n[receipts]\nlog_dir = \"receipts\"\nkey_file = \"receipt.key\"\norigin = \"shop.example/kya/receipts\"\n",
         shop.registry_toml()
     );
     shop.kya(&["key", "generate", "--out", "receipt.key"]);

@@ -184,6 +184,48 @@ fn proxy_mode_verifies_forwards_identity_and_enforces_revocations_live() {
     );
 }
 
+/// A request whose target names one authority (absolute form) and whose `Host` names
+/// another would be judged on the first and served by the upstream on the second: refused,
+/// never forwarded. When the two agree, the upstream sees the authority judged.
+#[test]
+fn the_upstream_sees_the_authority_that_was_judged() {
+    let shop = Shop::new();
+    let upstream = Upstream::start();
+    let gw = Served::start(shop.dir.path(), &proxy_config(&shop, &upstream, PAY));
+    gw.wait_for("a synced registry view", gw_ready);
+    let with_host = |host: &str| {
+        let mut h = shop.sign("POST", "/pay", Some("1.00 USD"));
+        h.retain(|(n, _)| !n.eq_ignore_ascii_case("host"));
+        h.push(("Host".into(), host.into()));
+        h
+    };
+    let r = send(
+        &gw.addr,
+        "POST",
+        "http://shop.example/pay",
+        &with_host("admin.internal"),
+        b"",
+    );
+    assert_eq!(
+        (r.status, r.codes()),
+        (400, vec!["bad_request".to_owned()]),
+        "{}",
+        r.body
+    );
+    assert_eq!(upstream.hits(), 0);
+    let r = send(
+        &gw.addr,
+        "POST",
+        "http://shop.example/pay",
+        &with_host("shop.example"),
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["host"], "shop.example", "{}", r.body);
+    assert_eq!(r.json()["request"], "POST /pay HTTP/1.1", "{}", r.body);
+    assert_eq!(upstream.hits(), 1);
+}
+
 fn gw_ready(metrics: &str) -> bool {
     block_of(metrics) > 0
 }
@@ -215,7 +257,7 @@ fn unsyncable(when_stale: &str) -> (tempfile::TempDir, Served) {
     )
     .unwrap();
     let config = format!(
-        "listen = \"127.0.0.1:0\"\nmode = \"auth\"\npolicy = \"policy.json\"\nauthorities = [\"shop.example\"]\nallow_unmapped = true\n[registry]\ndeployment = \"registry.json\"\nrpc = [\"http://{closed}\"]\nsnapshot = \"snapshot.json\"\nmax_age_secs = 60\nrequest_timeout_secs = 1\nwhen_stale = \"{when_stale}\"\n"
+        "listen = \"127.0.0.1:0\"\nmode = \"auth\"\npolicy = \"policy.json\"\nauthorities = [\"shop.example\"]\nallow_unmapped = true\n[auth]\nproxy = \"envoy\"\n[registry]\ndeployment = \"registry.json\"\nrpc = [\"http://{closed}\"]\nsnapshot = \"snapshot.json\"\nmax_age_secs = 60\nrequest_timeout_secs = 1\nwhen_stale = \"{when_stale}\"\n"
     );
     let gw = Served::start(dir.path(), &config);
     (dir, gw)
@@ -302,7 +344,7 @@ fn an_oversized_body_is_refused_before_verification() {
         r#"{"trustedRoots": [], "audience": "did:web:shop.example"}"#,
     )
     .unwrap();
-    let config = "listen = \"127.0.0.1:0\"\nmode = \"auth\"\npolicy = \"policy.json\"\nauthorities = [\"shop.example\"]\nallow_unmapped = true\n[limits]\nmax_body_bytes = 64\n";
+    let config = "listen = \"127.0.0.1:0\"\nmode = \"auth\"\npolicy = \"policy.json\"\nauthorities = [\"shop.example\"]\nallow_unmapped = true\n[auth]\nproxy = \"envoy\"\n[limits]\nmax_body_bytes = 64\n";
     let gw = Served::start(dir.path(), config);
     let host = [("Host".to_owned(), "shop.example".to_owned())];
     let r = send(&gw.addr, "POST", "/upload", &host, &[b'x'; 100]);

@@ -301,7 +301,7 @@ fn a_receipt_log_directory_that_is_a_file_stops_the_gateway_from_starting() {
     std::fs::write(dir.path().join("receipts"), "not a directory").unwrap();
     std::fs::write(
         dir.path().join("gateway.toml"),
-        "listen = \"127.0.0.1:0\"\nmode = \"auth\"\npolicy = \"policy.json\"\n[receipts]\nlog_dir = \"receipts\"\nkey_file = \"receipt.key\"\norigin = \"shop.example/kya/receipts\"\n",
+        "listen = \"127.0.0.1:0\"\nmode = \"auth\"\npolicy = \"policy.json\"\n[auth]\nproxy = \"envoy\"\n[receipts]\nlog_dir = \"receipts\"\nkey_file = \"receipt.key\"\norigin = \"shop.example/kya/receipts\"\n",
     )
     .unwrap();
     let out = kya(&["serve", "--config", "gateway.toml"]);

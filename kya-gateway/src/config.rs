@@ -170,10 +170,43 @@ impl RouteConfig {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
-    /// A prefix the caller puts in front of the original path (Envoy's `path_prefix`),
-    /// removed before the path is judged.
+    /// The proxy that sends the sub-requests, which says where the original request is
+    /// read from (required in auth mode): only that proxy's headers are read, so a header
+    /// of another proxy's shape that a client added and the proxy passed on is never judged.
+    #[serde(default)]
+    pub proxy: Option<AuthProxy>,
+    /// A prefix Envoy puts in front of the original path (its `path_prefix`), removed
+    /// before the path is judged.
     #[serde(default)]
     pub path_prefix: String,
+}
+
+/// The proxy in front of an auth-mode gateway, and so the shape of its sub-requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum AuthProxy {
+    /// nginx `auth_request`: the original in `X-Original-Method`, `-URI` and `-Host`, which
+    /// the location sets (`docs/nginx/kya-auth-location.conf`).
+    Nginx,
+    /// Envoy `ext_authz` (HTTP service): the original method, `path_prefix` + the original
+    /// path, and the original `Host`, as the sub-request's own.
+    Envoy,
+    /// Traefik `forwardAuth`: the original in `X-Forwarded-Method`, `-Uri` and `-Host`,
+    /// which Traefik sets.
+    Traefik,
+}
+
+impl AuthProxy {
+    /// The headers that carry the original method, target and host, when the shape puts
+    /// the original in headers.
+    pub(crate) fn original_headers(self) -> Option<[&'static str; 3]> {
+        match self {
+            Self::Nginx => Some(["x-original-method", "x-original-uri", "x-original-host"]),
+            Self::Traefik => Some(["x-forwarded-method", "x-forwarded-uri", "x-forwarded-host"]),
+            Self::Envoy => None,
+        }
+    }
 }
 
 /// The live registry view.
@@ -410,6 +443,16 @@ impl Config {
             (Mode::Auth, Some(_)) => return bad("auth mode takes no `upstream`".into()),
             _ => {}
         }
+        match (self.mode, self.auth.proxy) {
+            (Mode::Auth, None) => {
+                return bad("auth mode needs [auth] proxy = \"nginx\", \"envoy\" or \"traefik\": the proxy whose headers carry the original request".into());
+            }
+            (Mode::Proxy, Some(_)) => return bad("[auth] proxy goes with auth mode".into()),
+            (_, Some(p)) if p != AuthProxy::Envoy && !self.auth.path_prefix.is_empty() => {
+                return bad("[auth] path_prefix is Envoy's: nginx and Traefik send the original path in a header".into());
+            }
+            _ => {}
+        }
         if let Some(r) = &self.registry {
             if r.rpc.is_empty() {
                 return bad("[registry] needs at least one `rpc` url".into());
@@ -502,7 +545,7 @@ impl Config {
 mod tests {
     use super::*;
 
-    const BASE: &str = "listen = \"127.0.0.1:0\"\nmode = \"auth\"\npolicy = \"p.json\"\n";
+    const BASE: &str = "listen = \"127.0.0.1:0\"\nmode = \"auth\"\npolicy = \"p.json\"\n[auth]\nproxy = \"nginx\"\n";
 
     #[test]
     fn receipts_default_to_required_and_anchoring_needs_a_registry() {
@@ -527,6 +570,39 @@ mod tests {
             "{BASE}[receipts]\nlog_dir = \"r\"\nkey_file = \"k\"\norigin = \"o\"\nkey = \"x\"\n"
         );
         assert!(Config::parse(&unknown).is_err());
+    }
+
+    #[test]
+    fn auth_mode_names_its_proxy() {
+        let bare = "listen = \"127.0.0.1:0\"\nmode = \"auth\"\npolicy = \"p.json\"\n";
+        let refused = |text: String, needle: &str| {
+            assert!(
+                matches!(Config::parse(&text), Err(GatewayError::Config(m)) if m.contains(needle)),
+                "{needle}"
+            );
+        };
+        refused(bare.to_owned(), "needs [auth] proxy");
+        refused(
+            format!("{bare}[auth]\nproxy = \"haproxy\"\n"),
+            "unknown variant",
+        );
+        refused(
+            format!("{bare}[auth]\nproxy = \"traefik\"\npath_prefix = \"/x\"\n"),
+            "Envoy's",
+        );
+        refused(
+            format!("{PROXY}[auth]\nproxy = \"nginx\"\n"),
+            "goes with auth mode",
+        );
+        for (name, proxy) in [
+            ("nginx", AuthProxy::Nginx),
+            ("envoy", AuthProxy::Envoy),
+            ("traefik", AuthProxy::Traefik),
+        ] {
+            let c = Config::parse(&format!("{bare}[auth]\nproxy = \"{name}\"\n"))
+                .unwrap_or_else(|e| unreachable!("{e}"));
+            assert_eq!(c.auth.proxy, Some(proxy));
+        }
     }
 
     const PROXY: &str = "listen = \"127.0.0.1:0\"\nmode = \"proxy\"\nupstream = \"http://127.0.0.1:9\"\npolicy = \"p.json\"\n";

@@ -362,7 +362,7 @@ async fn handle(shared: &Shared, req: http::Request<Incoming>, peer: SocketAddr)
     let (body, view) = match kya_verify::middleware::read_body(body, max).await {
         Ok(b) => {
             let view = match shared.config.mode {
-                Mode::Auth => proxy::original_request(&parts, &b, &shared.config.auth.path_prefix),
+                Mode::Auth => proxy::original_request(&parts, &b, &shared.config.auth),
                 _ => kya_verify::middleware::request_view(&parts, &b),
             };
             (b, view)

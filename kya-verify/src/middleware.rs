@@ -194,20 +194,13 @@ where
     }
 }
 
-/// The framework-neutral view of a request: method, authority (the URI's, else `Host`),
-/// path, query, headers and the buffered body.
+/// The framework-neutral view of a request: method, authority, path, query, headers and the
+/// buffered body. The authority is the one a handler (or an upstream) can also see: the
+/// `Host` header, which a request whose target names an authority (absolute form) must
+/// repeat; a request naming two authorities, or with two `Host` headers, is refused rather
+/// than judged on one while served on the other.
 pub fn request_view(parts: &http::request::Parts, body: &Bytes) -> Result<HttpRequest, HttpError> {
-    let authority = match parts.uri.authority() {
-        Some(a) => a.as_str().to_owned(),
-        None => parts
-            .headers
-            .get(http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .map(str::to_owned)
-            .ok_or_else(|| HttpError::BadRequest {
-                detail: "the request names no authority (no Host header)".to_owned(),
-            })?,
-    };
+    let authority = authority(parts)?;
     let path_and_query = parts
         .uri
         .path_and_query()
@@ -232,6 +225,42 @@ pub fn request_view(parts: &http::request::Parts, body: &Bytes) -> Result<HttpRe
     }
     view.body = body.to_vec();
     Ok(view)
+}
+
+/// The request's one authority: its `Host` header, and its target's authority when the target
+/// is in absolute form (the two must agree, ASCII case aside).
+fn authority(parts: &http::request::Parts) -> Result<String, HttpError> {
+    let mut hosts = parts.headers.get_all(http::header::HOST).iter();
+    let host = hosts.next();
+    if hosts.next().is_some() {
+        return Err(HttpError::DuplicateHeader {
+            name: "host".to_owned(),
+        });
+    }
+    let host = host
+        .map(|h| {
+            h.to_str().map_err(|_| HttpError::HeaderInvalid {
+                name: "host".to_owned(),
+                detail: "not visible ascii".to_owned(),
+            })
+        })
+        .transpose()?;
+    match (
+        parts.uri.authority().map(http::uri::Authority::as_str),
+        host,
+    ) {
+        (Some(target), Some(host)) if !target.eq_ignore_ascii_case(host) => {
+            Err(HttpError::BadRequest {
+                detail: format!(
+                    "the request's target names {target} and its Host header {host}: one would be judged and the other served"
+                ),
+            })
+        }
+        (Some(one), _) | (None, Some(one)) => Ok(one.to_owned()),
+        (None, None) => Err(HttpError::BadRequest {
+            detail: "the request names no authority (no Host header)".to_owned(),
+        }),
+    }
 }
 
 /// Headers whose values the gate reads: signatures, the body's digest, the `kya-*` headers.
@@ -308,3 +337,49 @@ mod extract {
 
 #[cfg(feature = "axum")]
 pub use extract::NotAdmitted;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(target: &str, hosts: &[&str]) -> Result<HttpRequest, HttpError> {
+        let mut builder = http::Request::builder().method("POST").uri(target);
+        for host in hosts {
+            builder = builder.header(http::header::HOST, *host);
+        }
+        let (parts, ()) = builder.body(()).unwrap_or_default().into_parts();
+        request_view(&parts, &Bytes::new())
+    }
+
+    /// An upstream or handler that routes on `Host` must see the authority that was judged.
+    #[test]
+    fn a_request_names_one_authority() {
+        let judged = |r: Result<HttpRequest, HttpError>| r.map(|v| v.authority);
+        assert_eq!(
+            judged(view("/pay", &["shop.example"])).ok().as_deref(),
+            Some("shop.example")
+        );
+        assert_eq!(
+            judged(view("http://shop.example/pay", &["Shop.Example"]))
+                .ok()
+                .as_deref(),
+            Some("shop.example")
+        );
+        assert_eq!(
+            judged(view("http://shop.example/pay", &[])).ok().as_deref(),
+            Some("shop.example")
+        );
+        assert!(matches!(
+            view("http://shop.example/pay", &["admin.internal"]),
+            Err(HttpError::BadRequest { detail }) if detail.contains("admin.internal")
+        ));
+        assert!(matches!(
+            view("/pay", &["shop.example", "admin.internal"]),
+            Err(HttpError::DuplicateHeader { name }) if name == "host"
+        ));
+        assert!(matches!(
+            view("/pay", &[]),
+            Err(HttpError::BadRequest { .. })
+        ));
+    }
+}

@@ -150,6 +150,7 @@ fn serve_one(stream: TcpStream, hits: &AtomicUsize) {
         let request_line = line.trim().to_owned();
         let mut seen = serde_json::Map::new();
         let mut length = 0usize;
+        let mut host = Value::Null;
         loop {
             let mut h = String::new();
             if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
@@ -160,6 +161,9 @@ fn serve_one(stream: TcpStream, hits: &AtomicUsize) {
                 if n == "content-length" {
                     length = v.trim().parse().unwrap_or(0);
                 }
+                if n == "host" {
+                    host = Value::String(v.trim().to_owned());
+                }
                 if n.starts_with("kya-verified-") {
                     seen.insert(n, Value::String(v.trim().to_owned()));
                 }
@@ -168,7 +172,8 @@ fn serve_one(stream: TcpStream, hits: &AtomicUsize) {
         let mut body = vec![0; length];
         let _ = reader.read_exact(&mut body);
         hits.fetch_add(1, Ordering::SeqCst);
-        let reply = serde_json::json!({"request": request_line, "identity": seen}).to_string();
+        let reply = serde_json::json!({"request": request_line, "host": host, "identity": seen})
+            .to_string();
         let out = format!(
             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{reply}",
             reply.len()
