@@ -55,12 +55,23 @@ fn balance(shop: &Shop, token: Address, who: Address) -> U256 {
 }
 
 fn config(shop: &Shop, upstream: &Upstream, token: Address, merchant: Address) -> String {
+    config_logging_to(shop, upstream, token, merchant, "receipts")
+}
+
+/// [`config`] with its receipt log in `log_dir`.
+fn config_logging_to(
+    shop: &Shop,
+    upstream: &Upstream,
+    token: Address,
+    merchant: Address,
+    log_dir: &str,
+) -> String {
     format!(
         "listen = \"127.0.0.1:0\"\nmode = \"proxy\"\nupstream = \"http://{}\"\npolicy = \"policy.json\"\nauthorities = [\"shop.example\"]\n\
 [[route]]\nmethod = \"POST\"\npath = \"/checkout\"\naction = \"payments/send\"\n[route.x402]\nprice = \"12.50\"\n\
 [[route]]\nmethod = \"POST\"\npath = \"/big\"\naction = \"payments/send\"\n[route.x402]\nprice = \"30.00\"\n\
 {}\n[x402]\nrpc = \"{}\"\nchain_id = 31337\ntoken = \"{token}\"\npay_to = \"{merchant}\"\neth_key_file = \"facilitator.key\"\nsettle_timeout_seconds = 3\n\
-[receipts]\nlog_dir = \"receipts\"\nkey_file = \"receipt.key\"\norigin = \"shop.example/kya/receipts\"\n",
+[receipts]\nlog_dir = \"{log_dir}\"\nkey_file = \"receipt.key\"\norigin = \"shop.example/kya/receipts\"\n",
         upstream.addr,
         shop.registry_toml(),
         shop.anvil.endpoint(),
@@ -551,4 +562,75 @@ fn cli_paid(shop: &Shop, path: &str, wallet: &PrivateKeySigner) -> Vec<(String, 
         }
     }
     h
+}
+
+/// Money moves only for a request that is then served. A receipt log that fails as a paid
+/// request is recorded does not turn the settled payment into a 503 (the payer would have
+/// paid for nothing and been told to retry): the request is served, its transaction on chain
+/// is its record. Once the log has stopped, no payment is settled at all: 503
+/// `receipt_unavailable` before any money moves, nothing forwarded, no settlement named.
+#[test]
+fn a_receipt_log_that_fails_never_takes_money_for_nothing() {
+    let shop = Shop::new();
+    let wallet = shop.anvil.keys()[1].clone();
+    let merchant = shop.anvil.keys()[4].address();
+    let token = deploy_token(&shop, &[wallet.address()]);
+    authorize_in_token(&shop, token);
+    std::fs::write(
+        shop.path("facilitator.key"),
+        format!("{}\n", shop.anvil.keys()[3].to_bytes()),
+    )
+    .unwrap();
+    shop.kya(&["key", "generate", "--out", "receipt.key"]);
+    // A log whose entries file is a full disk: it opens, but nothing can be made durable.
+    let dir = shop.path("receipts");
+    drop(kya_log::FileLog::create(&dir).unwrap());
+    std::fs::remove_file(dir.join("entries")).unwrap();
+    std::os::unix::fs::symlink("/dev/full", dir.join("entries")).unwrap();
+    let upstream = Upstream::start();
+    let synced = |gw: &Served| {
+        gw.wait_for("a synced registry view", |m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("kya_gateway_registry_syncs_total "))
+                .and_then(|v| v.parse::<u64>().ok())
+                .is_some_and(|n| n > 0)
+        });
+    };
+    // The terms, from an instance of the same shop whose log works.
+    let terms = Served::start(
+        shop.dir.path(),
+        &config_logging_to(&shop, &upstream, token, merchant, "receipts-ok"),
+    );
+    synced(&terms);
+    let broken = Served::start(shop.dir.path(), &config(&shop, &upstream, token, merchant));
+    synced(&broken);
+    let before = balance(&shop, token, merchant);
+
+    // The first receipt fails as the paid request is recorded: served all the same.
+    let payment = pay(&wallet, &requirements(&terms, &shop, "/checkout"));
+    let r = send_paid(&broken, &shop, "/checkout", &payment);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(upstream.hits(), 1);
+    assert!(!r.headers.contains_key("kya-receipt"), "{:?}", r.headers);
+    let settled = SettleResponse::from_header(&r.headers["payment-response"]).unwrap();
+    assert!(settled.success);
+    let paid_once = balance(&shop, token, merchant);
+    assert_eq!(paid_once - before, U256::from(12_500_000u64));
+
+    // The log has stopped: the next payment is not taken.
+    let payment = pay(&wallet, &requirements(&terms, &shop, "/checkout"));
+    let r = send_paid(&broken, &shop, "/checkout", &payment);
+    assert_eq!(
+        (r.status, r.codes()),
+        (503, vec!["receipt_unavailable".to_owned()]),
+        "{}",
+        r.body
+    );
+    assert!(
+        !r.headers.contains_key("payment-response"),
+        "{:?}",
+        r.headers
+    );
+    assert_eq!(balance(&shop, token, merchant), paid_once);
+    assert_eq!(upstream.hits(), 1);
 }

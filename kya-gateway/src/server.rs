@@ -395,12 +395,17 @@ async fn handle(shared: &Shared, req: http::Request<Incoming>, peer: SocketAddr)
         ),
     };
     let (admitted, settlement) = settle(shared, &gate, &mut outcome, admitted, &mut pay).await;
+    let settled = settlement.is_some();
     let (method, path) = view.as_ref().map_or_else(
         |_| (parts.method.to_string(), parts.uri.path().to_owned()),
         |v| (v.method.clone(), v.path.clone()),
     );
     let receipt = match receipt(shared, &parts, view, &outcome, admitted, settlement).await {
         Ok(r) => r,
+        // The payment moved: the request it paid for is served, and its transaction on chain
+        // is its record (the failure is logged and counted). `settle` refuses before any
+        // money moves once the log is known to have stopped.
+        Err(_) if settled => None,
         Err(unavailable) => {
             outcome = Outcome::Problem(unavailable);
             None
@@ -506,7 +511,8 @@ async fn receipt(
 
 /// Settles the payment of an allowed request on an x402 route, before anything goes on. A
 /// failed settlement turns the outcome into a 402 refusal (nothing is forwarded); a settled
-/// one adds its transaction to the identity headers and the receipt.
+/// one adds its transaction to the identity headers and the receipt. With required receipts
+/// and a receipt log that has stopped, nothing is settled (503, the budget given back).
 async fn settle(
     shared: &Shared,
     gate: &Gate,
@@ -520,6 +526,24 @@ async fn settle(
     let Outcome::Allowed(identity) = outcome else {
         return (admitted, None);
     };
+    if shared
+        .receipts
+        .as_ref()
+        .is_some_and(|r| r.required() && r.stopped())
+    {
+        // A sale that cannot be recorded is not made: nothing is sent for settlement.
+        if let Err(error) = checked.not_settled(gate.verifier()) {
+            tracing::warn!(event = "budget_refund_failed", %error);
+        }
+        *outcome = Outcome::Problem(crate::decide::Problem {
+            status: 503,
+            code: "receipt_unavailable",
+            message:
+                "the sale cannot be recorded in the receipt log; nothing was charged, retry later"
+                    .into(),
+        });
+        return (None, None);
+    }
     let Some(settler) = &shared.settler else {
         *outcome = Outcome::Problem(crate::decide::Problem {
             status: 500,

@@ -551,8 +551,16 @@ impl CheckedPayment {
         if error.outcome_unknown() {
             return Ok(false);
         }
-        verifier.refund(&self.decision)?;
+        self.not_settled(verifier)?;
         Ok(true)
+    }
+
+    /// When this payment is not sent for settlement at all (the merchant refuses to take it
+    /// after all, say because it could not record the sale): gives back the budget its
+    /// admission charged, through `verifier` (the one that admitted it). Rates keep the
+    /// request. Call it at most once, and never after a settlement was attempted.
+    pub fn not_settled(&self, verifier: &Verifier) -> Result<(), StoreUnavailable> {
+        verifier.refund(&self.decision)
     }
 }
 
