@@ -41,12 +41,7 @@ fn receipt_of(r: &Reply) -> SignedReceipt {
 
 fn ready(shop: &Shop, upstream: &Upstream, extra: &str) -> Served {
     let gw = Served::start(shop.dir.path(), &config(shop, upstream, extra));
-    gw.wait_for("a synced registry view", |m| {
-        m.lines()
-            .find_map(|l| l.strip_prefix("kya_gateway_registry_syncs_total "))
-            .and_then(|v| v.parse::<u64>().ok())
-            .is_some_and(|n| n > 0)
-    });
+    gw.wait_synced();
     gw
 }
 
@@ -234,11 +229,7 @@ fn every_decision_gets_a_logged_receipt_and_the_log_is_anchored() {
 fn a_receipt_log_that_cannot_be_written_answers_503_and_forwards_nothing() {
     let shop = Shop::new();
     shop.kya(&["key", "generate", "--out", "receipt.key"]);
-    // A log whose entries file is a full disk: it opens, but no receipt can be made durable.
-    let dir = shop.path("receipts");
-    drop(kya_log::FileLog::create(&dir).unwrap());
-    std::fs::remove_file(dir.join("entries")).unwrap();
-    std::os::unix::fs::symlink("/dev/full", dir.join("entries")).unwrap();
+    gateway_support::full_disk_receipt_log(&shop.path("receipts"));
     let upstream = Upstream::start();
     let gw = ready(&shop, &upstream, "");
 

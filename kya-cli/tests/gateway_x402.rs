@@ -192,12 +192,7 @@ fn pays_within_the_grant_once_and_refuses_replays_and_overspends_without_moving_
     shop.kya(&["key", "generate", "--out", "receipt.key"]);
     let upstream = Upstream::start();
     let gw = Served::start(shop.dir.path(), &config(&shop, &upstream, token, merchant));
-    gw.wait_for("a synced registry view", |m| {
-        m.lines()
-            .find_map(|l| l.strip_prefix("kya_gateway_registry_syncs_total "))
-            .and_then(|v| v.parse::<u64>().ok())
-            .is_some_and(|n| n > 0)
-    });
+    gw.wait_synced();
     let start = (
         balance(&shop, token, merchant),
         balance(&shop, token, wallet.address()),
@@ -408,12 +403,7 @@ fn pays_within_the_grant_once_and_refuses_replays_and_overspends_without_moving_
         std::fs::copy(shop.path(f), shop.path("second").join(f)).unwrap();
     }
     let gw2 = Served::start(&shop.path("second"), second);
-    gw2.wait_for("a synced registry view", |m| {
-        m.lines()
-            .find_map(|l| l.strip_prefix("kya_gateway_registry_syncs_total "))
-            .and_then(|v| v.parse::<u64>().ok())
-            .is_some_and(|n| n > 0)
-    });
+    gw2.wait_synced();
     let before = balance(&shop, token, merchant);
     let url = format!("http://127.0.0.1:{port}/checkout");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_kya"))
@@ -582,28 +572,16 @@ fn a_receipt_log_that_fails_never_takes_money_for_nothing() {
     )
     .unwrap();
     shop.kya(&["key", "generate", "--out", "receipt.key"]);
-    // A log whose entries file is a full disk: it opens, but nothing can be made durable.
-    let dir = shop.path("receipts");
-    drop(kya_log::FileLog::create(&dir).unwrap());
-    std::fs::remove_file(dir.join("entries")).unwrap();
-    std::os::unix::fs::symlink("/dev/full", dir.join("entries")).unwrap();
+    gateway_support::full_disk_receipt_log(&shop.path("receipts"));
     let upstream = Upstream::start();
-    let synced = |gw: &Served| {
-        gw.wait_for("a synced registry view", |m| {
-            m.lines()
-                .find_map(|l| l.strip_prefix("kya_gateway_registry_syncs_total "))
-                .and_then(|v| v.parse::<u64>().ok())
-                .is_some_and(|n| n > 0)
-        });
-    };
     // The terms, from an instance of the same shop whose log works.
     let terms = Served::start(
         shop.dir.path(),
         &config_logging_to(&shop, &upstream, token, merchant, "receipts-ok"),
     );
-    synced(&terms);
+    terms.wait_synced();
     let broken = Served::start(shop.dir.path(), &config(&shop, &upstream, token, merchant));
-    synced(&broken);
+    broken.wait_synced();
     let before = balance(&shop, token, merchant);
 
     // The first receipt fails as the paid request is recorded: served all the same.

@@ -405,6 +405,16 @@ pub struct Served {
 }
 
 impl Served {
+    /// Waits until the gateway's registry view has synced at least once.
+    pub fn wait_synced(&self) {
+        self.wait_for("a synced registry view", |m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("kya_gateway_registry_syncs_total "))
+                .and_then(|v| v.parse::<u64>().ok())
+                .is_some_and(|n| n > 0)
+        });
+    }
+
     pub fn start(dir: &Path, config: &str) -> Self {
         std::fs::write(dir.join("gateway.toml"), config).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_kya"))
@@ -461,4 +471,12 @@ impl Served {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0)
     }
+}
+
+/// A receipt log at `dir` whose entries file is a full disk: it opens, but no receipt can be
+/// made durable.
+pub fn full_disk_receipt_log(dir: &Path) {
+    drop(kya_log::FileLog::create(dir).unwrap());
+    std::fs::remove_file(dir.join("entries")).unwrap();
+    std::os::unix::fs::symlink("/dev/full", dir.join("entries")).unwrap();
 }
