@@ -250,7 +250,7 @@ impl VerifiedAgent {
             let mut allowed_by = None;
             let mut denials = Vec::new();
             for (g, grant) in link.grants().iter().enumerate() {
-                let evaluation = grant.evaluate(request);
+                let evaluation = grant.evaluate_at(request, now, skew);
                 if evaluation.is_allowed() {
                     allowed_by = Some(g);
                     for obligation in evaluation.obligations {

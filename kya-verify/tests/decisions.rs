@@ -184,3 +184,51 @@ fn a_refund_gives_back_the_budgets_a_decision_charged_and_nothing_else() {
         ["budget_exhausted"]
     );
 }
+
+/// A grant's window holds at the verifier's now, whatever time the request names: a caller
+/// that passes the time an agent claims (the request's JSON form carries one, and the Python
+/// and JavaScript `decide` take it) cannot revive an expired grant or start one early.
+#[test]
+fn a_grant_window_holds_now_whatever_time_the_request_names() {
+    // now() is 2026-02-01T12:00:00Z; the credential runs to 2027.
+    let verifier = kya_verify::Verifier::new(policy()).with_clock(std::sync::Arc::new(clock()));
+    let decide_at = |window: &str, time: &str| {
+        let g = grant(&format!(r#"{{"action": "payments", {window}}}"#));
+        let c = AgentAuthorization::builder(Did::Key(did(&principal())), did(&agent(0)))
+            .valid_from(t0())
+            .valid_until(t("2027-01-01T00:00:00Z"))
+            .grant(g)
+            .sign(&principal(), t0())
+            .unwrap();
+        let a = verifier.verify_chain(&bytes(&docs(&[c]))).unwrap();
+        let r = request(&format!(
+            r#"{{"action": "payments/send", "time": "{time}"}}"#
+        ));
+        verifier.decide(&a, &r).unwrap()
+    };
+    let ended = r#""validUntil": "2026-01-15T00:00:00Z""#;
+    assert_eq!(
+        decide_at(ended, &now().to_string()).codes(),
+        ["grant_expired"]
+    );
+    let d = decide_at(ended, "2026-01-10T00:00:00Z");
+    assert_eq!(d.codes(), ["grant_expired"], "{}", d.explain());
+    assert!(
+        d.explain().contains("2026-02-01T12:00:00Z"),
+        "{}",
+        d.explain()
+    );
+    let later = r#""validFrom": "2026-03-01T00:00:00Z""#;
+    assert_eq!(
+        decide_at(later, "2026-03-02T00:00:00Z").codes(),
+        ["grant_not_yet_valid"]
+    );
+    // Within the skew of now, and the window holding at the request's time: allowed.
+    let open = r#""validFrom": "2026-01-01T00:00:00Z", "validUntil": "2026-03-01T00:00:00Z""#;
+    assert!(decide_at(open, &now().to_string()).is_allowed());
+    let edge = r#""validUntil": "2026-02-01T11:59:30Z""#;
+    assert!(
+        decide_at(edge, "2026-02-01T11:59:00Z").is_allowed(),
+        "within the skew of now"
+    );
+}

@@ -490,6 +490,38 @@ impl Grant {
         }
     }
 
+    /// [`evaluate`](Self::evaluate) for a decision made now: the grant's window must also
+    /// hold at the decider's `now` (within `skew_secs`), since a request's `time` is whatever
+    /// its sender or caller names — an expired grant never allows a request that claims an
+    /// earlier time, nor a grant not yet valid one that claims a later time.
+    pub fn evaluate_at(
+        &self,
+        request: &Request,
+        now: Timestamp,
+        skew_secs: i64,
+    ) -> GrantEvaluation {
+        let mut evaluation = self.evaluate(request);
+        if let Some(until) = self.valid_until
+            && request.time <= until
+            && now.add_seconds(-skew_secs) > until
+        {
+            evaluation.violations.push(Violation::GrantExpired {
+                at: now,
+                valid_until: until,
+            });
+        }
+        if let Some(from) = self.valid_from
+            && request.time >= from
+            && now.add_seconds(skew_secs) < from
+        {
+            evaluation.violations.push(Violation::GrantNotYetValid {
+                at: now,
+                valid_from: from,
+            });
+        }
+        evaluation
+    }
+
     /// Whether this grant allows `request` (ignoring obligations).
     pub fn allows(&self, request: &Request) -> bool {
         self.evaluate(request).is_allowed()
