@@ -133,6 +133,11 @@ impl RegistryView for LiveView {
     fn state_id(&self) -> Option<[u8; 32]> {
         self.snapshot().state_id()
     }
+    /// The snapshot answering now, whole: a sync that lands during a verification is seen by
+    /// the next one, never by half of this one.
+    fn pinned(&self) -> Option<Arc<dyn RegistryView>> {
+        Some(self.snapshot())
+    }
 }
 
 /// Syncs the snapshot file and the view, once per poll interval, until shut down.

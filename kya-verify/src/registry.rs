@@ -304,6 +304,16 @@ pub trait RegistryView: Send + Sync {
     fn state_id(&self) -> Option<[u8; 32]> {
         None
     }
+
+    /// The state one verification answers from, for a view that changes underneath its
+    /// callers (a live view that a background sync replaces): the verifier asks every
+    /// question of one verification — its cache key included — of what this returns, so no
+    /// verdict combines facts of two states (a key still bound from before a sync, a
+    /// validation landed after it). `None` (the default) for a view that only changes when
+    /// its owner replaces it whole: the view itself answers.
+    fn pinned(&self) -> Option<std::sync::Arc<dyn RegistryView>> {
+        None
+    }
 }
 
 /// Whether a key was bound during `[bound_at, unbound_at)` at `at`.

@@ -227,9 +227,17 @@ impl Verifier {
         self.status_lists.as_deref()
     }
 
-    fn views(&self) -> Views<'_> {
+    /// The registry state of one verification, when the view is one that changes
+    /// underneath (see [`RegistryView::pinned`]).
+    fn pin_registry(&self) -> Option<Arc<dyn RegistryView>> {
+        self.registry.as_ref().and_then(|r| r.pinned())
+    }
+
+    /// What one verification is judged against: `pinned` (from
+    /// [`pin_registry`](Self::pin_registry)) if any, else the registry view itself.
+    fn views<'a>(&'a self, pinned: Option<&'a Arc<dyn RegistryView>>) -> Views<'a> {
         Views {
-            registry: self.registry(),
+            registry: pinned.map(Arc::as_ref).or_else(|| self.registry()),
             status: self.status_lists(),
             cards: self.cards.as_deref(),
         }
@@ -263,9 +271,11 @@ impl Verifier {
         proof: Option<&HolderProof<'_>>,
     ) -> Result<VerifiedAgent, VerifyError> {
         let now = self.now();
+        let pinned = self.pin_registry();
+        let views = self.views(pinned.as_ref());
         // Without a cache there is nothing to key: no hashing of the input.
         let context = (self.policy.cache_capacity() > 0)
-            .then(|| context_tag(&self.policy, self.views()))
+            .then(|| context_tag(&self.policy, views))
             .flatten();
         let (links, key) = match chain {
             ChainInput::Digest(digest) => {
@@ -274,19 +284,19 @@ impl Verifier {
                     .ok_or_else(|| VerifyError::ChainNotCached {
                         digest: digest.to_string(),
                     })?;
-                return self.finish_cached(agent, proof, now);
+                return self.finish_cached(agent, proof, now, views);
             }
             ChainInput::Bytes(bytes) => {
                 let key = context.map(|ctx| input_key(&ctx, InputForm::Json, bytes));
                 if let Some(agent) = key.as_ref().and_then(|k| self.cache.get(k, now)) {
-                    return self.finish_cached(agent, proof, now);
+                    return self.finish_cached(agent, proof, now, views);
                 }
                 (parse_chain_bytes(bytes, &self.policy)?, key)
             }
             ChainInput::Base64Url(text) => {
                 let key = context.map(|ctx| input_key(&ctx, InputForm::Base64Url, text.as_bytes()));
                 if let Some(agent) = key.as_ref().and_then(|k| self.cache.get(k, now)) {
-                    return self.finish_cached(agent, proof, now);
+                    return self.finish_cached(agent, proof, now, views);
                 }
                 let bytes = decode_base64url(text, self.policy.limits().max_input_bytes)?;
                 (parse_chain_bytes(&bytes, &self.policy)?, key)
@@ -304,12 +314,12 @@ impl Verifier {
                     None => None,
                 };
                 if let Some(agent) = key.as_ref().and_then(|k| self.cache.get(k, now)) {
-                    return self.finish_cached(agent, proof, now);
+                    return self.finish_cached(agent, proof, now, views);
                 }
                 (links.into_iter().map(ReadValue::from).collect(), key)
             }
         };
-        let agent = verify_links(links, &self.policy, now, self.views(), proof)?;
+        let agent = verify_links(links, &self.policy, now, views, proof)?;
         if let (Some(key), Some(ctx)) = (key, context) {
             self.cache.insert(key, ctx, &agent, now);
         }
@@ -485,10 +495,12 @@ impl Verifier {
 
     /// The cached chain named `digest`, if still valid.
     pub fn cached(&self, digest: &ChainDigest) -> Option<VerifiedAgent> {
-        let ctx = context_tag(&self.policy, self.views())?;
+        let pinned = self.pin_registry();
+        let views = self.views(pinned.as_ref());
+        let ctx = context_tag(&self.policy, views)?;
         let now = self.now();
         let agent = self.cache.get_by_digest(digest, &ctx, now)?;
-        self.finish_cached(agent, None, now).ok()
+        self.finish_cached(agent, None, now, views).ok()
     }
 }
 
@@ -501,8 +513,9 @@ impl Verifier {
         agent: VerifiedAgent,
         proof: Option<&HolderProof<'_>>,
         now: Timestamp,
+        views: Views<'_>,
     ) -> Result<VerifiedAgent, VerifyError> {
-        recheck_cached(&agent, &self.policy, now, self.views())?;
+        recheck_cached(&agent, &self.policy, now, views)?;
         if let Some(p) = proof {
             let key = agent.agent().public_key();
             verify_single(&holder_signature(p, &key, agent.inner.keyid.of(&key))?)?;
