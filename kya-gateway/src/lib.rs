@@ -9,7 +9,8 @@
 //!   `-Amount`, `-Registry-Block`); any such header a client sent is removed first. Refusals
 //!   are answered with kya's problem JSON;
 //! - **auth mode** answers nginx `auth_request`, Envoy `ext_authz` (HTTP) and Traefik
-//!   `forwardAuth` sub-requests: 200 with the identity headers, or 401/403/503;
+//!   `forwardAuth` sub-requests: 200 with the identity headers, or 401/403/503; `[auth] proxy`
+//!   names the proxy, and the original request is read from that proxy's headers alone;
 //! - a **live registry view** follows the chain with kya-registry's sync and is swapped
 //!   whole after each sync; a view older than its bound is refused (or, if configured,
 //!   degraded);
