@@ -9,7 +9,7 @@ mod jcs;
 pub mod journal;
 pub mod receipt;
 
-pub use audit::{Anchor, AuditError, Audited, Evidence, audit};
+pub use audit::{Anchor, AuditError, Audited, Evidence, ProveError, audit, prove};
 pub use explain::explain;
 pub use history::chain_at;
 pub use issuer::{RECEIPT_HEADER, ReceiptIssuer};

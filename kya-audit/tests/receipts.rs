@@ -9,7 +9,9 @@ use std::sync::Arc;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use kya_audit::audit::{ConsistencyEvidence, InclusionEvidence, hex_path};
-use kya_audit::{Anchor, AuditError, Evidence, Outcome, ReceiptIssuer, SignedReceipt, audit};
+use kya_audit::{
+    Anchor, AuditError, Evidence, Outcome, ProveError, ReceiptIssuer, SignedReceipt, audit,
+};
 use kya_core::credential::AgentAuthorization;
 use kya_core::grant::{Action, Amount, Asset, Grant};
 use kya_core::{Did, DidKey, SecretKey, Timestamp};
@@ -144,6 +146,16 @@ fn evidence(log: &FileLog, index: u64, size: u64, later: &[u64]) -> Evidence {
     }
 }
 
+/// The log's consistency proof from `old` to `new`, as evidence.
+fn proof(log: &FileLog, old: u64, new: u64) -> ConsistencyEvidence {
+    let p = log.prove_consistency(TreeSize(old), TreeSize(new)).unwrap();
+    ConsistencyEvidence {
+        old_size: old,
+        new_size: new,
+        path: hex_path(&p.path),
+    }
+}
+
 fn anchor_of(log: &FileLog, size: u64) -> Anchor {
     Anchor {
         tree_size: size,
@@ -266,6 +278,229 @@ fn a_forked_log_is_refused() {
         assert!(matches!(
             audit(&e, &log_key(), &anchors),
             Err(AuditError::Forked { .. })
+        ));
+    });
+}
+
+/// The merchant anchors its honest log at size 4, rewrites the log (same key, same origin:
+/// another receipt at index 1) and anchors the rewritten log at size 8, which the contract
+/// takes (sizes increase). Neither history's receipt at index 1 passes: the anchors 4 and 8
+/// cannot be shown consistent, whichever checkpoint the evidence shows and whichever proofs
+/// it leaves out.
+#[test]
+fn a_log_rewritten_between_anchors_is_refused() {
+    let honest = merchant();
+    let forked = merchant();
+    for i in 0..8 {
+        decide(&honest, &signed("1.00", &format!("h-{i}")));
+        decide(&forked, &signed("2.00", &format!("f-{i}")));
+    }
+    let anchors = [
+        honest.issuer.journal().with_log(|log| anchor_of(log, 4)),
+        forked.issuer.journal().with_log(|log| anchor_of(log, 8)),
+    ];
+    let honest_receipt = honest
+        .issuer
+        .journal()
+        .with_log(|log| log.entry(1).unwrap());
+    let forked_receipt = forked
+        .issuer
+        .journal()
+        .with_log(|log| log.entry(1).unwrap());
+    assert_ne!(honest_receipt, forked_receipt);
+
+    forked.issuer.journal().with_log(|log| {
+        // The rewritten receipt at the anchored size 8: the anchor below it must be shown
+        // consistent with it.
+        let mut e = evidence(log, 1, 8, &[]);
+        let refused = audit(&e, &log_key(), &anchors);
+        assert!(
+            matches!(
+                refused,
+                Err(AuditError::MissingConsistency {
+                    old_size: 4,
+                    new_size: 8
+                })
+            ),
+            "{refused:?}"
+        );
+        // With the rewritten log's own proof from 4 to 8: it does not start at the anchored 4.
+        e.consistency.push(proof(log, 4, 8));
+        let refused = audit(&e, &log_key(), &anchors);
+        assert!(
+            matches!(refused, Err(AuditError::Forked { .. })),
+            "{refused:?}"
+        );
+        // A checkpoint of the rewritten log between the anchors, with every proof it has.
+        let mut e = evidence(log, 1, 6, &[8]);
+        e.consistency.extend([proof(log, 4, 6), proof(log, 4, 8)]);
+        let refused = audit(&e, &log_key(), &anchors);
+        assert!(
+            matches!(refused, Err(AuditError::Forked { .. })),
+            "{refused:?}"
+        );
+        // The merchant's own tool will not write evidence the anchors contradict.
+        let refused = kya_audit::prove(log, &key(9), 1, &anchors);
+        assert!(
+            matches!(refused, Err(ProveError::AnchorNotInLog { size: 4, .. })),
+            "{refused:?}"
+        );
+    });
+    honest.issuer.journal().with_log(|log| {
+        // The honest receipt at the anchored size 4, its proof to 8 left out (none exists).
+        let mut e = evidence(log, 1, 4, &[]);
+        let refused = audit(&e, &log_key(), &anchors);
+        assert!(
+            matches!(
+                refused,
+                Err(AuditError::MissingConsistency {
+                    old_size: 4,
+                    new_size: 8
+                })
+            ),
+            "{refused:?}"
+        );
+        // With the honest log's proof from 4 to 8: it does not reach the anchored 8.
+        e.consistency.push(proof(log, 4, 8));
+        let refused = audit(&e, &log_key(), &anchors);
+        assert!(
+            matches!(refused, Err(AuditError::Forked { .. })),
+            "{refused:?}"
+        );
+        let refused = kya_audit::prove(log, &key(9), 1, &anchors);
+        assert!(
+            matches!(refused, Err(ProveError::AnchorNotInLog { size: 8, .. })),
+            "{refused:?}"
+        );
+        // Before the rewritten log was anchored, the honest receipt passed.
+        assert!(audit(&evidence(log, 1, 4, &[]), &log_key(), &anchors[..1]).is_ok());
+    });
+}
+
+/// Evidence must carry a consistency proof from every anchor to the next and between its
+/// checkpoint and the anchors next to it; one left out is a refusal naming its sizes.
+#[test]
+fn evidence_without_a_proof_between_anchors_is_refused() {
+    let m = merchant();
+    for i in 0..10 {
+        decide(&m, &signed("1.00", &format!("n-{i}")));
+    }
+    m.issuer.journal().with_log(|log| {
+        let anchors = [3, 5, 8].map(|s| anchor_of(log, s));
+        // Receipt 1 at the anchored checkpoint 3: the proofs 3 -> 5 and 5 -> 8.
+        let full = evidence(log, 1, 3, &[5, 8]);
+        let ok = audit(&full, &log_key(), &anchors).unwrap();
+        assert_eq!((ok.anchor.tree_size, ok.consistent_intervals), (3, 2));
+        for dropped in 0..full.consistency.len() {
+            let mut e = full.clone();
+            let gone = e.consistency.remove(dropped);
+            let refused = audit(&e, &log_key(), &anchors);
+            assert!(
+                matches!(
+                    refused,
+                    Err(AuditError::MissingConsistency { old_size, new_size })
+                        if (old_size, new_size) == (gone.old_size, gone.new_size)
+                ),
+                "{refused:?}"
+            );
+        }
+        // Receipt 6 at the last anchored checkpoint: the anchors below it are in the chain too.
+        let refused = audit(&evidence(log, 6, 8, &[]), &log_key(), &anchors);
+        assert!(
+            matches!(
+                refused,
+                Err(AuditError::MissingConsistency {
+                    old_size: 3,
+                    new_size: 5
+                })
+            ),
+            "{refused:?}"
+        );
+        // A checkpoint between two anchors (6): consistent with 5 below it and 8 above it.
+        let mut e = evidence(log, 4, 6, &[8]);
+        e.consistency.extend([proof(log, 3, 5), proof(log, 5, 8)]);
+        let refused = audit(&e, &log_key(), &anchors);
+        assert!(
+            matches!(
+                refused,
+                Err(AuditError::MissingConsistency {
+                    old_size: 5,
+                    new_size: 6
+                })
+            ),
+            "{refused:?}"
+        );
+        e.consistency.push(proof(log, 5, 6));
+        let ok = audit(&e, &log_key(), &anchors).unwrap();
+        assert_eq!((ok.anchor.tree_size, ok.consistent_intervals), (8, 4));
+        // Two proofs between the same sizes: refused, not one of them picked.
+        e.consistency.push(proof(log, 3, 5));
+        let refused = audit(&e, &log_key(), &anchors);
+        assert!(
+            matches!(
+                refused,
+                Err(AuditError::DuplicateConsistency {
+                    old_size: 3,
+                    new_size: 5
+                })
+            ),
+            "{refused:?}"
+        );
+    });
+}
+
+/// `prove` writes, for every receipt of an honest log, evidence that the auditor accepts
+/// with any set of anchors (in any order, read twice, or one at every size); a receipt
+/// after the last anchor is not anchored; an anchor beyond a stale copy of the log is an
+/// error.
+#[test]
+fn every_anchored_receipt_of_an_honest_log_is_proven_and_accepted() {
+    let m = merchant();
+    for i in 0..10 {
+        decide(&m, &signed("1.00", &format!("n-{i}")));
+    }
+    m.issuer.journal().with_log(|log| {
+        let some = [8, 3, 5, 3].map(|s| anchor_of(log, s)).to_vec();
+        let every: Vec<Anchor> = (1..=10).map(|s| anchor_of(log, s)).collect();
+        for index in 0..10 {
+            let e = kya_audit::prove(log, &key(9), index, &some).unwrap();
+            let audited = audit(&e, &log_key(), &some);
+            match [3, 5, 8].into_iter().find(|s| *s > index) {
+                Some(covering) => {
+                    let ok = audited.unwrap();
+                    assert_eq!(ok.checkpoint_size, covering);
+                    assert_eq!(ok.anchor.tree_size, covering);
+                    assert_eq!(ok.consistent_intervals, 2);
+                }
+                None => assert!(
+                    matches!(audited, Err(AuditError::NotAnchored { size: 10 })),
+                    "receipt {index}: {audited:?}"
+                ),
+            }
+            let e = kya_audit::prove(log, &key(9), index, &every).unwrap();
+            let ok = audit(&e, &log_key(), &every).unwrap();
+            assert_eq!(
+                (ok.checkpoint_size, ok.consistent_intervals),
+                (index + 1, 9)
+            );
+        }
+        // No anchors: the log's own checkpoint, not anchored.
+        let e = kya_audit::prove(log, &key(9), 0, &[]).unwrap();
+        assert!(matches!(
+            audit(&e, &log_key(), &[]),
+            Err(AuditError::NotAnchored { size: 10 })
+        ));
+        // An anchor beyond the log given (a stale copy): no evidence.
+        let beyond = Anchor {
+            tree_size: 12,
+            ..anchor_of(log, 10)
+        };
+        assert!(matches!(
+            kya_audit::prove(log, &key(9), 0, &[beyond]),
+            Err(ProveError::AnchorBeyondLog {
+                anchored: 12,
+                size: 10
+            })
         ));
     });
 }

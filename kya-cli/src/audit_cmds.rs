@@ -7,9 +7,8 @@ use anyhow::{Context, Result, bail};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::{Args, Subcommand};
-use kya_audit::audit::{ConsistencyEvidence, InclusionEvidence, hex_path};
 use kya_audit::{Anchor, Evidence, SignedReceipt, audit, explain};
-use kya_log::{FileLog, NoteVerifier, TreeSize};
+use kya_log::{FileLog, NoteVerifier};
 use kya_registry::{Address, B256, LogId, Registry, connect_http};
 
 use crate::io::read_secret_key;
@@ -21,8 +20,9 @@ pub(crate) enum AuditCommand {
     /// and receipts with.
     LogKey(LogKeyArgs),
     /// Write the evidence for one receipt: the receipt, a signed checkpoint that includes it
-    /// (the smallest anchored one when anchors are given), its inclusion proof, and
-    /// consistency proofs up through the later anchors.
+    /// (the smallest anchored one when anchors are given), its inclusion proof, and the
+    /// consistency proofs from each anchor to the next and between the checkpoint and the
+    /// anchors next to it.
     Prove(ProveArgs),
     /// Anchor the log's current checkpoint on chain (one transaction).
     Anchor(AnchorArgs),
@@ -130,8 +130,9 @@ pub(crate) struct ProveArgs {
     /// The receipt key file, which signs the checkpoint.
     #[arg(long, value_name = "FILE")]
     key: PathBuf,
-    /// Anchors read with `kya audit anchors`: the checkpoint is the smallest anchored one
-    /// that includes the receipt.
+    /// Anchors read with `kya audit anchors` (all of the log's: an auditor needs every one
+    /// shown consistent with the next): the checkpoint is the smallest anchored one that
+    /// includes the receipt.
     #[arg(long, value_name = "FILE")]
     anchors: Option<PathBuf>,
 }
@@ -164,7 +165,8 @@ pub(crate) struct AnchorsArgs {
     /// The log's origin.
     #[arg(long)]
     origin: String,
-    /// The first block to read.
+    /// The first block to read. From block 0 (the default) every anchor of the log is read,
+    /// and their number is checked against the contract's count; an audit needs them all.
     #[arg(long, default_value_t = 0)]
     from_block: u64,
 }
@@ -237,45 +239,11 @@ fn read_anchors(path: &Path) -> Result<Vec<Anchor>> {
 fn prove(a: ProveArgs) -> Result<ExitCode> {
     let log = FileLog::open(&a.log).with_context(|| format!("opening {}", a.log.display()))?;
     let key = read_secret_key(&a.key)?;
-    let entry = log.entry(a.index)?;
-    let receipt = SignedReceipt::from_slice(&entry)?;
-    let origin = receipt.receipt().activity.log.origin.clone();
-    let size = log.size().0;
-    let mut anchored: Vec<u64> = match &a.anchors {
-        Some(path) => read_anchors(path)?
-            .into_iter()
-            .map(|x| x.tree_size)
-            .filter(|s| *s > a.index && *s <= size)
-            .collect(),
+    let anchors = match &a.anchors {
+        Some(path) => read_anchors(path)?,
         None => Vec::new(),
     };
-    anchored.sort_unstable();
-    anchored.dedup();
-    let at = anchored.first().copied().unwrap_or(size);
-    let mut checkpoint = log.checkpoint(&origin);
-    checkpoint.size = TreeSize(at);
-    checkpoint.root = log.root_at(TreeSize(at))?;
-    let note = checkpoint.sign(&key)?;
-    let inclusion = log.prove_inclusion(a.index, TreeSize(at))?;
-    let mut consistency = Vec::new();
-    for pair in anchored.windows(2) {
-        let p = log.prove_consistency(TreeSize(pair[0]), TreeSize(pair[1]))?;
-        consistency.push(ConsistencyEvidence {
-            old_size: pair[0],
-            new_size: pair[1],
-            path: hex_path(&p.path),
-        });
-    }
-    let evidence = Evidence {
-        receipt: URL_SAFE_NO_PAD.encode(&entry),
-        checkpoint: note.as_note().to_owned(),
-        inclusion: InclusionEvidence {
-            index: a.index,
-            tree_size: at,
-            path: hex_path(&inclusion.path),
-        },
-        consistency,
-    };
+    let evidence = kya_audit::prove(&log, &key, a.index, &anchors)?;
     println!("{}", serde_json::to_string_pretty(&evidence)?);
     Ok(ExitCode::SUCCESS)
 }
@@ -317,14 +285,26 @@ async fn anchors(a: AnchorsArgs) -> Result<ExitCode> {
     // The contract says in which block the last anchor is: read the events up to it.
     let found = match reg.latest_checkpoint(a.anchorer, log_id).await? {
         Some(latest) if latest.block_number >= a.from_block => {
-            reg.checkpoint_anchors(
-                a.anchorer,
-                log_id,
-                a.from_block,
-                latest.block_number,
-                10_000,
-            )
-            .await?
+            let found = reg
+                .checkpoint_anchors(
+                    a.anchorer,
+                    log_id,
+                    a.from_block,
+                    latest.block_number,
+                    10_000,
+                )
+                .await?;
+            // The contract counts the anchors: from block 0, a node that leaves one out is
+            // caught here.
+            if a.from_block == 0 && u64::try_from(found.len()).ok() != Some(latest.anchor_count) {
+                bail!(
+                    "the node returned {} anchor(s) of {}, the contract counts {}",
+                    found.len(),
+                    a.origin,
+                    latest.anchor_count
+                );
+            }
+            found
         }
         _ => Vec::new(),
     };

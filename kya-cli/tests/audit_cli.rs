@@ -183,6 +183,44 @@ fn receipts_are_anchored_proven_and_audited() {
     );
     assert!(text.contains("refused it before judging it"), "{text}");
 
+    // Receipt 3: in the anchored checkpoint of size 5, shown consistent with the anchor at 3
+    // below it (the evidence carries the proof from 3 to 5).
+    let upper = ok(
+        &[
+            "audit",
+            "prove",
+            "--log",
+            "log",
+            "--index",
+            "3",
+            "--key",
+            "receipt.key",
+            "--anchors",
+            "anchors.json",
+        ],
+        &[],
+    );
+    std::fs::write(dir.join("upper.json"), &upper).unwrap();
+    let out = verify("upper.json");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("anchored at size 5"), "{text}");
+    assert!(
+        text.contains("1 anchored interval(s) shown consistent"),
+        "{text}"
+    );
+    // The same evidence without that proof: refused, naming the sizes.
+    let mut cut: serde_json::Value = serde_json::from_str(&upper).unwrap();
+    cut["consistency"] = serde_json::json!([]);
+    std::fs::write(dir.join("cut.json"), cut.to_string()).unwrap();
+    let out = verify("cut.json");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("no consistency proof from size 3 to size 5"),
+        "{text}"
+    );
+
     // Another receipt's bytes under receipt 1's proof: not in the log.
     let mut forged: serde_json::Value = serde_json::from_str(&evidence).unwrap();
     let other = ok(
