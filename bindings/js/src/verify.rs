@@ -41,6 +41,9 @@ export interface DecideOptions {
   amount?: string;
   audience?: string;
   resource?: string;
+  /** The request's time (default: the verifier's now). Credential and grant windows must
+   * hold at the verifier's now as well: a time taken from the agent cannot revive an
+   * expired grant. */
   time?: KyaTime;
 }
 export interface Route {

@@ -343,7 +343,8 @@ impl PyVerifier {
 
     /// Decides whether `agent` may perform `action` (with `amount="12.50 USD"`, an
     /// `audience`, a `resource` URL) at `time` (default: the verifier's now), charging the
-    /// ledger when allowed.
+    /// ledger when allowed. Credential and grant windows must hold at the verifier's now as
+    /// well: a `time` taken from the agent cannot revive an expired grant.
     #[pyo3(signature = (agent, action, *, amount=None, audience=None, resource=None, time=None))]
     fn decide(
         &self,
