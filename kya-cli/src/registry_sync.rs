@@ -338,8 +338,7 @@ pub(crate) async fn prove(a: ProveArgs) -> Result<ExitCode> {
                 .await?
         }
     };
-    let report =
-        kya_registry::proof::prove(&sources, d.chain_id, d.identity, block, &facts).await?;
+    let report = kya_registry::proof::prove(&sources, &d, block, &facts).await?;
     if let Some(s) = &snapshot {
         let b = s.block();
         if b.number == block
@@ -382,6 +381,10 @@ fn describe(r: &ProofReport) -> String {
 pub(crate) struct VerifyProofArgs {
     /// The report written by `kya registry prove`.
     report: PathBuf,
+    /// The registry the report must speak for: its chain id and identity registry (a report
+    /// about any other account proves nothing about this registry).
+    #[command(flatten)]
+    target: Target,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -391,12 +394,13 @@ pub(crate) struct VerifyProofArgs {
 pub(crate) fn verify_proof(a: VerifyProofArgs) -> Result<ExitCode> {
     let bytes =
         std::fs::read(&a.report).with_context(|| format!("reading {}", a.report.display()))?;
-    match read_report(&bytes) {
+    let d = read_deployment(&a.target.deployment)?;
+    match read_report(&bytes, &d) {
         Ok(r) if a.json => {
             println!(
                 "{}",
                 serde_json::to_string_pretty(
-                    &json!({"valid": true, "block": r.block.number, "blockHash": r.block.hash, "stateRoot": r.block.state_root, "facts": r.facts.iter().map(|f| json!({"fact": f.fact, "verdict": f.verdict})).collect::<Vec<_>>()})
+                    &json!({"valid": true, "chainId": r.chain_id, "registry": r.account.address, "block": r.block.number, "blockHash": r.block.hash, "stateRoot": r.block.state_root, "facts": r.facts.iter().map(|f| json!({"fact": f.fact, "verdict": f.verdict})).collect::<Vec<_>>()})
                 )?
             );
             Ok(ExitCode::SUCCESS)
@@ -528,7 +532,7 @@ pub(crate) fn explain_evidence(
                     .await?
             }
         };
-        kya_registry::proof::prove(&sources, d.chain_id, d.identity, block, &facts).await
+        kya_registry::proof::prove(&sources, &d, block, &facts).await
     })?;
     kya_registry::write_atomic(
         &p.proofs_out,

@@ -144,6 +144,14 @@ fn several_sources_outvote_a_liar_refuse_a_rewrite_and_prove_the_facts() {
     ))
     .unwrap();
     assert_eq!(v["valid"], true);
+    let deployment: Value =
+        serde_json::from_slice(&std::fs::read(d.join("registry.json")).unwrap()).unwrap();
+    assert!(v["chainId"].is_u64(), "{v}");
+    assert_eq!(v["chainId"], deployment["chainId"]);
+    assert_eq!(
+        v["registry"].as_str().unwrap().to_lowercase(),
+        deployment["identity"].as_str().unwrap().to_lowercase()
+    );
     // Facts come in order: key bindings, then revocations.
     assert_eq!(v["facts"][0]["verdict"]["is"], "bound");
     assert_eq!(v["facts"][1]["verdict"]["is"], "revoked");
@@ -228,6 +236,29 @@ fn several_sources_outvote_a_liar_refuse_a_rewrite_and_prove_the_facts() {
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("proof refused"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A genuine report checked against another registry (the auditor's deployment is not the
+    // one it speaks for): refused.
+    let mut other: Value =
+        serde_json::from_slice(&std::fs::read(d.join("registry.json")).unwrap()).unwrap();
+    other["identity"] = "0x00000000000000000000000000000000000000aa".into();
+    std::fs::write(d.join("other-registry.json"), other.to_string()).unwrap();
+    let out = kya(
+        d,
+        &[
+            "registry",
+            "verify-proof",
+            "report.json",
+            "--deployment",
+            "other-registry.json",
+        ],
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("identity registry"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

@@ -25,6 +25,7 @@ use alloy::trie::proof::verify_proof;
 use alloy::trie::{Nibbles, TrieAccount};
 use serde::{Deserialize, Serialize};
 
+use crate::Deployment;
 use crate::error::{RegistryError, Result};
 use crate::sources::Sources;
 
@@ -233,16 +234,16 @@ fn refuse(m: impl Into<String>) -> RegistryError {
     RegistryError::Proof(m.into())
 }
 
-/// Fetches and verifies proofs of `facts` about the identity registry at `registry` in block
-/// `number`, whose hash a quorum of `sources` must agree on. The proofs may come from any one
-/// endpoint: they are checked against the agreed block before the report is returned.
+/// Fetches and verifies proofs of `facts` about the identity registry of `deployment` in
+/// block `number`, whose hash a quorum of `sources` must agree on. The proofs may come from
+/// any one endpoint: they are checked against the agreed block before the report is returned.
 pub async fn prove(
     sources: &Sources,
-    chain_id: u64,
-    registry: Address,
+    deployment: &Deployment,
     number: u64,
     facts: &[Fact],
 ) -> Result<ProofReport> {
+    let (chain_id, registry) = (deployment.chain_id, deployment.identity);
     if facts.len() > MAX_FACTS {
         return Err(RegistryError::Invalid(format!(
             "{} facts: at most {MAX_FACTS} per report",
@@ -283,7 +284,7 @@ pub async fn prove(
             continue;
         }
         let report = report_of(chain_id, block.clone(), facts, response);
-        match verify_report(&report) {
+        match verify_report(&report, deployment) {
             Ok(()) => return Ok(report),
             Err(e) => last = e,
         }
@@ -324,15 +325,25 @@ fn report_of(
     }
 }
 
-/// Checks a report offline: the header hashes to the block hash and names the state root,
-/// the account proof verifies against it, every fact's slot is the one its layout gives,
-/// every storage proof verifies against the account's storage root, and every verdict is the
-/// one the proven value gives.
-pub fn verify_report(r: &ProofReport) -> Result<()> {
+/// Checks a report offline against the `deployment` the auditor holds: the report speaks for
+/// that deployment's identity registry on its chain (a proof about any other account — another
+/// deployment of the same contract, an account with no storage, where every fact reads as
+/// never set — proves nothing about this registry), the header hashes to the block hash and
+/// names the state root, the account proof verifies against it, every fact's slot is the one
+/// its layout gives, every storage proof verifies against the account's storage root, and
+/// every verdict is the one the proven value gives. The chain id is the auditor's to check:
+/// no header carries it, so the report's must equal the deployment's.
+pub fn verify_report(r: &ProofReport, deployment: &Deployment) -> Result<()> {
     if r.version != REPORT_VERSION {
         return Err(refuse(format!(
             "report version {} (this reader knows {REPORT_VERSION})",
             r.version
+        )));
+    }
+    if (r.chain_id, r.account.address) != (deployment.chain_id, deployment.identity) {
+        return Err(refuse(format!(
+            "the report speaks for account {} on chain {}; the deployment's identity registry is {} on chain {}",
+            r.account.address, r.chain_id, deployment.identity, deployment.chain_id
         )));
     }
     if r.facts.len() > MAX_FACTS {
@@ -422,8 +433,8 @@ fn check_proof(
 }
 
 /// Reads a report file's bytes strictly (size, duplicate keys, unknown members) and verifies
-/// it ([`verify_report`]).
-pub fn read_report(bytes: &[u8]) -> Result<ProofReport> {
+/// it against `deployment` ([`verify_report`]).
+pub fn read_report(bytes: &[u8], deployment: &Deployment) -> Result<ProofReport> {
     use kya_core::json::{JsonLimits, parse_strict};
     let value = parse_strict(
         bytes,
@@ -435,6 +446,6 @@ pub fn read_report(bytes: &[u8]) -> Result<ProofReport> {
     .map_err(|e| refuse(format!("the report is not valid JSON: {e}")))?;
     let report: ProofReport = serde_json::from_value(value)
         .map_err(|e| refuse(format!("the report is malformed: {e}")))?;
-    verify_report(&report)?;
+    verify_report(&report, deployment)?;
     Ok(report)
 }

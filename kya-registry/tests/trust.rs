@@ -320,13 +320,11 @@ async fn storage_proofs_of_a_revocation_and_a_key_binding_verify() {
             key: B256::from(ed_key(9).to_bytes()),
         },
     ];
-    let report = prove(&both, d.chain_id, d.identity, block, &facts)
-        .await
-        .unwrap();
+    let report = prove(&both, &d, block, &facts).await.unwrap();
     // Anchored in the block the snapshot reflects.
     assert_eq!(report.block.hash, B256::from(snap.block().hash));
     assert_eq!(report.block.state_root, B256::from(snap.block().state_root));
-    verify_report(&report).unwrap();
+    verify_report(&report, &d).unwrap();
     let verdicts: Vec<Verdict> = report.facts.iter().map(|f| f.verdict).collect();
     assert!(matches!(verdicts[0], Verdict::Revoked { .. }));
     assert_eq!(verdicts[1], Verdict::NotRevoked);
@@ -339,21 +337,31 @@ async fn storage_proofs_of_a_revocation_and_a_key_binding_verify() {
     assert!(!report.facts[0].value.is_zero() && !report.facts[2].value.is_zero());
 
     // From the liar alone, at that block, no proof is anchored in the agreed block.
-    let err = prove(
-        &sources(&[&liar, &a], Some(2)),
-        d.chain_id,
-        d.identity,
-        block,
-        &facts,
-    )
-    .await
-    .unwrap_err();
+    let err = prove(&sources(&[&liar, &a], Some(2)), &d, block, &facts)
+        .await
+        .unwrap_err();
     assert!(matches!(err, RegistryError::NoQuorum { .. }), "{err}");
 
-    tampered_reports_are_refused(&report);
+    // A report whose every proof is genuine, at the same agreed block, but about another
+    // account (here one with no storage, where every fact reads as never set: the revocation
+    // "not revoked", the key "never bound") proves nothing about this registry.
+    let elsewhere = kya_registry::Deployment {
+        identity: a.signer(9).address(),
+        ..d
+    };
+    let other = prove(&both, &elsewhere, block, &facts).await.unwrap();
+    assert_eq!(other.block.hash, report.block.hash);
+    assert_eq!(other.facts[0].verdict, Verdict::NotRevoked);
+    let err = verify_report(&other, &d).expect_err("a report about another account");
+    assert!(err.to_string().contains("identity registry"), "{err}");
+
+    tampered_reports_are_refused(&report, &d);
 }
 
-fn tampered_reports_are_refused(good: &kya_registry::proof::ProofReport) {
+fn tampered_reports_are_refused(
+    good: &kya_registry::proof::ProofReport,
+    deployment: &kya_registry::Deployment,
+) {
     let mut tampered = Vec::new();
     // The revocation hidden: the value zeroed, the verdict changed to match.
     let mut r = good.clone();
@@ -388,8 +396,12 @@ fn tampered_reports_are_refused(good: &kya_registry::proof::ProofReport) {
     let mut r = good.clone();
     r.block.state_root = B256::repeat_byte(3);
     tampered.push(("state root", r));
+    // Another chain claimed (no header carries the chain id: the auditor's deployment does).
+    let mut r = good.clone();
+    r.chain_id = 1;
+    tampered.push(("chain id", r));
     for (what, r) in tampered {
-        let err = verify_report(&r).expect_err(what);
+        let err = verify_report(&r, deployment).expect_err(what);
         assert!(
             matches!(err, RegistryError::Proof(_) | RegistryError::Trie { .. }),
             "{what}: {err}"

@@ -69,13 +69,17 @@ fn every_cited_test_exists() {
             }
         }
     }
-    assert!(checked > 100, "only {checked} citations found: is the parser right?");
+    assert!(
+        checked > 100,
+        "only {checked} citations found: is the parser right?"
+    );
     assert!(missing.is_empty(), "{}", missing.join("\n"));
 }
 
 #[test]
 fn citations_are_read_as_written() {
-    let doc = "| ✅ x | `a/b.rs::one`, `::two` (why), `c/d.t.sol::test_X`; `not a::path`, `e/f.rs` |";
+    let doc =
+        "| ✅ x | `a/b.rs::one`, `::two` (why), `c/d.t.sol::test_X`; `not a::path`, `e/f.rs` |";
     assert_eq!(
         citations(doc),
         [
@@ -86,5 +90,9 @@ fn citations_are_read_as_written() {
     );
     assert!(defines("async fn one() {}", "a/b.rs", "one"));
     assert!(!defines("fn one_more() {}", "a/b.rs", "one"));
-    assert!(defines("function test_X() public {}", "c/d.t.sol", "test_X"));
+    assert!(defines(
+        "function test_X() public {}",
+        "c/d.t.sol",
+        "test_X"
+    ));
 }
