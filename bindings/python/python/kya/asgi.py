@@ -7,6 +7,24 @@ decision), and then either passes the request on, with the :class:`kya.GateOutco
 answers itself exactly as kya's Rust middleware does: 401 / 403 / 400 / 413 / 429 / 503 with
 an RFC 9457 ``application/problem+json`` body naming every reason (``reasons[].code``),
 ``WWW-Authenticate: Signature tag="web-bot-auth"`` on a 401 and ``Retry-After: 1`` on a 503.
+
+What is guarded:
+
+* ``http`` and ``websocket`` scopes whose path lies under one of ``paths`` (all of them
+  when ``paths`` is ``None``). A WebSocket handshake is judged as the Rust middleware
+  judges the upgrade: a ``GET`` of its path with the handshake's headers and an empty body.
+  Refused, it is closed before it is accepted: with the HTTP refusal (status, headers and
+  problem JSON) where the server offers the ``websocket.http.response`` extension, else
+  with close code 1008 (policy violation).
+* The path matched against ``paths`` is the one the application routes on: the path below
+  ``root_path`` (as Starlette computes it, so under ``uvicorn --root-path`` and inside a
+  ``Mount`` the guard sees the route the handler serves); the full path is matched as well,
+  so a request is guarded when either lies under a guarded prefix.
+* The gate judges the request target as sent (``raw_path`` and query, ``root_path`` or
+  mount prefix included): that is what the agent signed, and what the gate's ``routes``
+  map to actions.
+* ``lifespan`` scopes pass through untouched; any other scope type the middleware does not
+  know is refused (never passed on) when its path is guarded or it has none.
 """
 
 from __future__ import annotations
@@ -25,6 +43,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 #: The body limit of the Rust middleware (``DEFAULT_MAX_BODY_BYTES``).
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
+#: The WebSocket close code of a refused handshake when no HTTP answer can be sent.
+POLICY_VIOLATION = 1008
+
 
 def request_target(scope: Scope) -> str:
     """The request target as sent: the raw path and the query."""
@@ -32,6 +53,20 @@ def request_target(scope: Scope) -> str:
     path = raw.decode("latin-1") if raw else scope.get("path", "/")
     query = scope.get("query_string", b"")
     return f"{path}?{query.decode('latin-1')}" if query else path
+
+
+def route_path(scope: Scope) -> str:
+    """The path the application routes on: ``path`` below ``root_path`` (the path itself when
+    it does not lie under ``root_path``), as Starlette's router reads it."""
+    path: str = scope.get("path", "/")
+    root_path: str = scope.get("root_path", "") or ""
+    if not root_path or not path.startswith(root_path):
+        return path
+    if path == root_path:
+        return ""
+    if path[len(root_path)] == "/":
+        return path[len(root_path):]
+    return path
 
 
 def problem_headers(status: int) -> List[Tuple[bytes, bytes]]:
@@ -62,6 +97,20 @@ async def send_problem(send: Send, status: int, problem: Dict[str, Any]) -> None
     headers = problem_headers(status) + [(b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+async def send_websocket_refusal(
+    scope: Scope, send: Send, status: int, problem: Dict[str, Any]
+) -> None:
+    """Refuses a WebSocket handshake before it is accepted: with the HTTP refusal where the
+    server supports the ``websocket.http.response`` extension, else with close code 1008."""
+    if "websocket.http.response" in (scope.get("extensions") or {}):
+        body = json.dumps(problem, separators=(",", ":")).encode()
+        headers = problem_headers(status) + [(b"content-length", str(len(body)).encode())]
+        await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
+        await send({"type": "websocket.http.response.body", "body": body, "more_body": False})
+    else:
+        await send({"type": "websocket.close", "code": POLICY_VIOLATION})
 
 
 async def read_body(receive: Receive, max_bytes: int) -> Optional[bytes]:
@@ -97,7 +146,9 @@ def replay(body: bytes, receive: Receive) -> Receive:
 
 
 class KyaMiddleware:
-    """Guards an ASGI app (or the paths under ``paths``) with a :class:`kya.Gate`.
+    """Guards an ASGI app (or the paths under ``paths``) with a :class:`kya.Gate`: its
+    ``http`` and ``websocket`` requests, matched on the path the app routes on (below
+    ``root_path``); see the module's documentation for what is guarded and how.
 
     ::
 
@@ -126,10 +177,26 @@ class KyaMiddleware:
             path == p or path.startswith(p.rstrip("/") + "/") for p in self.paths
         )
 
+    def guards_scope(self, scope: Scope) -> bool:
+        """Whether the request of ``scope`` is guarded: the path its application routes on
+        (below ``root_path``, ``"/"`` for ``root_path`` itself) or its full path is under a
+        guarded prefix. A scope without a path is guarded (fail closed)."""
+        if self.paths is None or "path" not in scope:
+            return True
+        return self.guards(route_path(scope) or "/") or self.guards(scope["path"])
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.guards(scope.get("path", "/")):
+        kind = scope["type"]
+        if kind == "lifespan" or not self.guards_scope(scope):
             await self.app(scope, receive, send)
             return
+        if kind == "http":
+            await self.judge_http(scope, receive, send)
+        elif kind == "websocket":
+            await self.judge_websocket(scope, receive, send)
+        # Any other scope type under a guarded path is refused: never passed on unjudged.
+
+    async def judge_http(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = await read_body(receive, self.max_body_bytes)
         if body is None:
             await send_problem(send, *body_too_large(self.max_body_bytes))
@@ -140,9 +207,28 @@ class KyaMiddleware:
         if not outcome.admitted:
             await send_problem(send, outcome.status, outcome.problem_dict() or {})
             return
-        scope["kya"] = outcome
-        scope.setdefault("state", {})["kya"] = outcome
+        admit(scope, outcome)
         await self.app(scope, replay(body, receive), send)
+
+    async def judge_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # The handshake is judged as the Rust middleware judges an upgrade: a GET of the path
+        # with the handshake's headers and an empty body.
+        outcome = self.gate.check(
+            "GET", request_target(scope), list(scope.get("headers", [])), b""
+        )
+        if not outcome.admitted:
+            await send_websocket_refusal(
+                scope, send, outcome.status, outcome.problem_dict() or {}
+            )
+            return
+        admit(scope, outcome)
+        await self.app(scope, receive, send)
+
+
+def admit(scope: Scope, outcome: GateOutcome) -> None:
+    """Records an admission in the scope (``scope["kya"]``, ``request.state.kya``)."""
+    scope["kya"] = outcome
+    scope.setdefault("state", {})["kya"] = outcome
 
 
 def admitted(scope: Scope) -> Optional[GateOutcome]:

@@ -26,7 +26,11 @@ def agent(
     gate: Gate, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 ) -> Callable[[Request], Awaitable[GateOutcome]]:
     """A dependency giving the admitted :class:`kya.GateOutcome`; a refused request raises
-    the :mod:`kya.errors` class of its code, answered by the handler :func:`install` adds."""
+    the :mod:`kya.errors` class of its code, answered by the handler :func:`install` adds.
+
+    It judges the HTTP route it is declared on, on the request target as sent (``raw_path``
+    and query, any ``root_path`` or mount prefix included: what the agent signed). To guard
+    WebSocket routes, use :class:`kya.asgi.KyaMiddleware`."""
 
     async def dependency(request: Request) -> GateOutcome:
         existing = request.scope.get("kya")
