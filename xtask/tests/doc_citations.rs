@@ -1,7 +1,7 @@
 //! Every test the threat model and the limits cite exists: a guarantee whose cited test was
 //! renamed or removed is shown by nothing. A citation is a code span naming a file and a test
-//! (`kya-verify/tests/cache.rs::the_cache_is_bounded`, `solidity/test/X.t.sol::test_Y`), or
-//! `::another_test` in the file named last.
+//! (`kya-verify/tests/cache.rs::the_cache_is_bounded`, `solidity/test/X.t.sol::test_Y`,
+//! `bindings/python/tests/test_x.py::test_y`), or `::another_test` in the file named last.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
@@ -31,7 +31,7 @@ fn citations(doc: &str) -> Vec<(String, String)> {
         let Some((path, name)) = span.split_once("::") else {
             continue;
         };
-        let cited_file = [".rs", ".sol"].iter().any(|ext| path.ends_with(ext))
+        let cited_file = [".rs", ".sol", ".py"].iter().any(|ext| path.ends_with(ext))
             && path.contains('/')
             && !path.contains(' ');
         if cited_file && is_name(name) {
@@ -45,6 +45,8 @@ fn citations(doc: &str) -> Vec<(String, String)> {
 fn defines(source: &str, file: &str, name: &str) -> bool {
     let keyword = if file.ends_with(".sol") {
         "function"
+    } else if file.ends_with(".py") {
+        "def"
     } else {
         "fn"
     };
