@@ -9,7 +9,8 @@ use kya_core::grant::Money;
 use kya_core::grant::Request;
 use kya_verify::http::{AdmitError, CheckedSignature};
 use kya_verify::http::{
-    Admitted, ChainStore, HttpPolicy, HttpRequest, KyaGate, ProblemReason, Refusal, Route, RouteMap,
+    Admitted, ChainStore, HttpPolicy, HttpRequest, KyaGate, ProblemReason, Refusal, Route,
+    longest_under,
 };
 use kya_verify::{Decision, Ledger, NonceStore, Policy, StatusLists, VerifiedAgent, Verifier};
 use kya_x402::PaymentTerms;
@@ -123,15 +124,14 @@ const DEFAULT_REDIS_LEDGER_COUNTERS: usize = 100_000;
 pub(crate) struct Gate {
     kya: Arc<KyaGate>,
     scheme: String,
-    /// Per route: a one-route map (to match exactly as kya-verify routes), its prefix length,
-    /// its price.
+    /// Per route, in the route map's order: its method, path prefix and price.
     prices: Vec<RoutePrice>,
 }
 
 /// What one route charges.
 struct RoutePrice {
-    one: RouteMap,
-    len: usize,
+    method: Option<String>,
+    path: String,
     price: Option<Money>,
     x402: Option<PaymentTerms>,
 }
@@ -181,12 +181,9 @@ impl Gate {
             if let Some(m) = &r.method {
                 route = route.method(m.clone());
             }
-            let one = RouteMap {
-                routes: vec![route.clone()],
-            };
             prices.push(RoutePrice {
-                one,
-                len: r.path.trim_end_matches('/').len(),
+                method: r.method.clone(),
+                path: r.path.clone(),
                 price: r.price()?,
                 x402: crate::pay::route_terms(config.x402.as_ref(), r)?,
             });
@@ -200,12 +197,13 @@ impl Gate {
         })
     }
 
-    /// The longest route matching, as kya-verify picks it.
+    /// The longest route matching, picked as kya-verify's route map picks the action.
     fn route(&self, method: &str, path: &str) -> Option<&RoutePrice> {
-        self.prices
+        let for_method = self
+            .prices
             .iter()
-            .filter(|r| r.one.action_for(method, path).is_some())
-            .max_by_key(|r| r.len)
+            .filter(|r| r.method.as_deref().is_none_or(|m| m == method));
+        longest_under(for_method.map(|r| (r.path.as_str(), r)), path)
     }
 
     /// The price of the longest route matching.

@@ -107,7 +107,10 @@ impl PaidGate {
         self
     }
 
-    /// Charges `terms` on requests to `path` (exact match of the path component).
+    /// Charges `terms` on requests to `path` and below it, by whole segments, as kya's routes
+    /// match paths ([`path_under`](kya_verify::http::path_under): `/api/checkout` prices
+    /// `/api/checkout/` and `/api/checkout/c-1` too, which the kya gate's `/api/checkout`
+    /// route maps); where several priced paths cover a request, the longest wins.
     #[must_use]
     pub fn price(mut self, path: impl Into<String>, terms: PaymentTerms) -> Self {
         self.prices.push((path.into(), terms));
@@ -119,10 +122,10 @@ impl PaidGate {
         &self.gate
     }
 
-    /// The terms for `request`'s path, if it is priced.
+    /// The terms for `request`'s path, if it is priced (see [`price`](Self::price)).
     pub fn terms_for(&self, request: &HttpRequest) -> Option<&PaymentTerms> {
-        let path = request.path_component();
-        self.prices.iter().find(|(p, _)| p == path).map(|(_, t)| t)
+        let priced = self.prices.iter().map(|(p, t)| (p.as_str(), t));
+        kya_verify::http::longest_under(priced, request.path_component())
     }
 
     /// The 402 answer for `request` under `terms`.

@@ -201,3 +201,34 @@ async fn refusals_move_nothing_and_reach_nothing() {
         start
     );
 }
+
+/// The kya gate's `/api/checkout` route maps `/api/checkout/` and `/api/checkout/c-1` too;
+/// a price on `/api/checkout` covers them as well (one path rule), so a request below the
+/// priced path, declaring one cent of its own, is never handed to the service unpaid: 402.
+/// Paid, it is settled and served like the priced path itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_path_below_a_priced_path_is_never_served_unpaid() {
+    let shop = Shop::open("25.00", None).await;
+    let checkout = Checkout::default();
+    let mut service = layer(&shop, "12.50", &checkout).await;
+    let start = shop.balance(shop.merchant).await;
+    for path in ["/api/checkout/", "/api/checkout/c-1"] {
+        let r = send(&mut service, &shop.request(path, Some("0.01"), None)).await;
+        assert_eq!(r.status(), 402, "{path}: {}", r.body());
+        assert!(header(&r, "payment-required").is_some(), "{path}");
+    }
+    assert!(checkout.seen.lock().unwrap().is_empty());
+    assert_eq!(shop.balance(shop.merchant).await, start);
+
+    let path = "/api/checkout/c-1";
+    let r = send(&mut service, &shop.request(path, None, None)).await;
+    let required = header(&r, "payment-required").unwrap().to_owned();
+    let payment = pay(&shop, &shop.agent_wallet, &required);
+    let r = send(&mut service, &shop.request(path, None, Some(&payment))).await;
+    assert_eq!(r.status(), 200, "{}", r.body());
+    assert_eq!(checkout.seen.lock().unwrap().len(), 1);
+    assert_eq!(
+        shop.balance(shop.merchant).await - start,
+        U256::from(12_500_000u64)
+    );
+}

@@ -80,7 +80,7 @@ pub use message::{
 pub use sign::{ChainTransport, RequestSigner, SignOptions, SignedHeaders};
 pub use verify::{
     ChainFrom, CheckedSignature, HttpPolicy, HttpVerifier, RequestChain, Route, RouteMap,
-    VerifiedRequest, check_normalized_path,
+    VerifiedRequest, check_normalized_path, longest_under, path_under,
 };
 
 /// `Signature-Input` (RFC 9421).

@@ -188,16 +188,33 @@ impl Route {
         self.method = Some(method.into());
         self
     }
+}
 
-    fn matches(&self, method: &str, path: &str) -> bool {
-        let prefix = self.path_prefix.trim_end_matches('/');
-        self.method.as_deref().is_none_or(|m| m == method)
-            && (path == prefix
-                || prefix.is_empty()
-                || path
-                    .strip_prefix(prefix)
-                    .is_some_and(|rest| rest.starts_with('/')))
-    }
+/// Whether `path` is `prefix` or lies below it by whole segments: `/pay` covers `/pay`,
+/// `/pay/` and `/pay/x`, not `/payment`; an empty prefix or `/` covers every path. The one
+/// rule by which kya's routes (and the prices put on them) match paths, so that a path a
+/// route maps is never one a price misses.
+pub fn path_under(prefix: &str, path: &str) -> bool {
+    let prefix = prefix.trim_end_matches('/');
+    path == prefix
+        || prefix.is_empty()
+        || path
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// Of `entries` (a path prefix and what it maps to), what the longest prefix `path` lies
+/// under maps to ([`path_under`]; trailing slashes aside): the one way kya picks a route or
+/// a price when several prefixes cover a path.
+pub fn longest_under<'a, T>(
+    entries: impl IntoIterator<Item = (&'a str, T)>,
+    path: &str,
+) -> Option<T> {
+    entries
+        .into_iter()
+        .filter(|(prefix, _)| path_under(prefix, path))
+        .max_by_key(|(prefix, _)| prefix.trim_end_matches('/').len())
+        .map(|(_, value)| value)
 }
 
 /// The merchant's routes; the longest matching prefix wins.
@@ -210,11 +227,14 @@ pub struct RouteMap {
 impl RouteMap {
     /// The action of the longest route matching `method` and `path`.
     pub fn action_for(&self, method: &str, path: &str) -> Option<&Action> {
-        self.routes
+        let for_method = self
+            .routes
             .iter()
-            .filter(|r| r.matches(method, path))
-            .max_by_key(|r| r.path_prefix.trim_end_matches('/').len())
-            .map(|r| &r.action)
+            .filter(|r| r.method.as_deref().is_none_or(|m| m == method));
+        longest_under(
+            for_method.map(|r| (r.path_prefix.as_str(), &r.action)),
+            path,
+        )
     }
 }
 
