@@ -213,6 +213,16 @@ fn budget_chain() -> Vec<Value> {
 }
 
 fn signed_pay(chain: &[Value], transport: ChainTransport, nonce: &str) -> HttpRequest {
+    signed_pay_by(&agent(1), chain, transport, nonce)
+}
+
+/// [`signed_pay`] by `signer`, the leaf agent of `chain`.
+fn signed_pay_by(
+    signer: &SecretKey,
+    chain: &[Value],
+    transport: ChainTransport,
+    nonce: &str,
+) -> HttpRequest {
     let (_, mut request) =
         HttpRequest::from_url("POST", &format!("https://{AUTHORITY}/pay")).unwrap();
     request.body = b"{}".to_vec();
@@ -223,7 +233,7 @@ fn signed_pay(chain: &[Value], transport: ChainTransport, nonce: &str) -> HttpRe
         Amount::parse("10.00").unwrap(),
         Asset::parse("USD").unwrap(),
     );
-    RequestSigner::new(&agent(1), &Value::Array(chain.to_vec()))
+    RequestSigner::new(signer, &Value::Array(chain.to_vec()))
         .unwrap()
         .transport(transport)
         .sign(
@@ -339,6 +349,76 @@ fn chain_registration_needs_the_leafs_signature_and_fits_its_share() {
         .register_chain(&signed_pay(&second, ChainTransport::Body, "r-2"))
         .unwrap_err();
     assert_eq!(e.code(), Code::ChainQuotaExceeded, "{e}");
+}
+
+/// One principal's agents fill only that principal's share of the chain store: a sub-agent
+/// that delegates to fresh keys of its own (an agent's share each) is refused once the
+/// principal's share is full, and never pushes another principal's registered chain out.
+#[test]
+fn one_principals_sub_agents_cannot_push_out_another_principals_chain() {
+    let victim_principal = SecretKey::from_seed(&[0x51; 32]);
+    let victim_agent = SecretKey::from_seed(&[0x52; 32]);
+    let victim_chain = vec![
+        kya_core::credential::AgentAuthorization::builder(
+            kya_core::Did::Key(did(&victim_principal)),
+            did(&victim_agent),
+        )
+        .valid_from(t0())
+        .valid_until(t("2026-03-01T00:00:00Z"))
+        .grant(root_grant())
+        .sign(&victim_principal, t0())
+        .unwrap()
+        .document()
+        .clone(),
+    ];
+    let policy = kya_verify::Policy::builder()
+        .trust_root(kya_core::Did::Key(did(&principal())))
+        .trust_root(kya_core::Did::Key(did(&victim_principal)))
+        .audience("did:web:shop.example")
+        .build();
+    let verifier = Verifier::new(policy)
+        .with_clock(Arc::new(clock()))
+        .with_ledger(Arc::new(MemoryLedger::default()));
+    // 256 KiB in all (64 KiB per principal), 4 KiB per agent.
+    let store = Arc::new(MemoryChainStore::new(256 << 10, 4 << 10));
+    let g = gate(verifier).chain_store(store.clone());
+    let victim = |transport, nonce| signed_pay_by(&victim_agent, &victim_chain, transport, nonce);
+    g.register_chain(&victim(ChainTransport::Body, "v-r"))
+        .unwrap();
+    g.admit(&victim(ChainTransport::Digest, "v-1")).unwrap();
+
+    let root = chain_of_root();
+    let mut refused = 0;
+    for i in 0..400u32 {
+        let mut seed = [0xA0; 32];
+        seed[..4].copy_from_slice(&i.to_be_bytes());
+        let sub = SecretKey::from_seed(&seed);
+        let link = AgentDelegation::builder(&root, did(&sub))
+            .unwrap()
+            .grant(child_grant())
+            .sign(&agent(0), t0())
+            .unwrap();
+        let sub_chain = [root.document().clone(), link.document().clone()];
+        let nonce = format!("a-{i}");
+        match g.register_chain(&signed_pay_by(
+            &sub,
+            &sub_chain,
+            ChainTransport::Body,
+            &nonce,
+        )) {
+            Ok(_) => {}
+            Err(e) if e.code() == Code::ChainQuotaExceeded => refused += 1,
+            Err(e) => panic!("sub-agent {i}: {e}"),
+        }
+    }
+    assert!(refused > 0, "the principal's share never filled");
+    assert!(
+        store.bytes() <= (64 << 10) + (4 << 10),
+        "{} bytes",
+        store.bytes()
+    );
+    g.admit(&victim(ChainTransport::Digest, "v-2"))
+        .expect("the victim's registered chain is still held");
 }
 
 fn chain_of_root() -> kya_core::credential::VerifiedCredential {

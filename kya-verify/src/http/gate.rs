@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::verify::{ChainFrom, CheckedSignature, HttpPolicy, HttpVerifier};
-use super::{ChainStore, HttpError, HttpRequest, MemoryChainStore};
+use super::{ChainOwner, ChainStore, HttpError, HttpRequest, MemoryChainStore};
 use crate::agent::{ChainDigest, VerifiedAgent};
 use crate::code::Code;
 use crate::decision::Decision;
@@ -279,7 +279,8 @@ impl KyaGate {
             .verifier
             .accept_and_decide(&agent, &checked.nonce, checked.expires_at(), &grant_request)
             .map_err(|e| refused(HttpError::Chain(e)))?;
-        if checked.chain_inline {
+        // A convenience for the agent's later requests by digest, kept for admitted ones.
+        if checked.chain_inline && decision.is_allowed() {
             let _ = self.store_chain(&agent, &checked, now);
         }
         if decision.is_allowed() {
@@ -360,10 +361,15 @@ impl KyaGate {
         if store.get(&digest, now).is_some() {
             return Ok(());
         }
+        let key = agent.agent().public_key();
+        let owner = ChainOwner {
+            principal: agent.principal(),
+            agent: &key,
+        };
         store.put(
             digest,
             checked.chain.to_bytes()?,
-            &agent.agent().public_key(),
+            owner,
             agent.valid_until(),
             now,
         )

@@ -70,7 +70,7 @@ mod sf;
 mod sign;
 mod verify;
 
-pub use chains::{ChainStore, MemoryChainStore};
+pub use chains::{ChainOwner, ChainStore, MemoryChainStore};
 pub use error::HttpError;
 pub use gate::{AdmitError, Admitted, KyaGate, ProblemReason, Refusal, one_reason_problem};
 pub use message::{
