@@ -152,6 +152,8 @@ codes! {
     AmountExceedsCeiling = "amount_exceeds_ceiling",
     /// Over the whole budget.
     AmountExceedsBudget = "amount_exceeds_budget",
+    /// More decimals than the budget counts.
+    AmountTooPrecise = "amount_too_precise",
     /// The grant needs an audience.
     AudienceMissing = "audience_missing",
     /// The audience is not allowed.
@@ -238,6 +240,7 @@ impl Code {
             Violation::AssetMismatch { .. } => Self::AssetMismatch,
             Violation::AmountExceedsCeiling { .. } => Self::AmountExceedsCeiling,
             Violation::AmountExceedsBudget { .. } => Self::AmountExceedsBudget,
+            Violation::AmountTooPrecise { .. } => Self::AmountTooPrecise,
             Violation::AudienceMissing { .. } => Self::AudienceMissing,
             Violation::AudienceNotAllowed { .. } => Self::AudienceNotAllowed,
             Violation::ResourceMissing { .. } => Self::ResourceMissing,

@@ -160,33 +160,84 @@ impl Usage {
 }
 
 /// An in-memory [`Ledger`] with fixed, epoch-aligned windows and a bounded number of
-/// counters (stale windows are pruned when full; still full means deny: fail closed).
+/// counters, a quarter of them for the chains of any one principal (stale windows are
+/// pruned when full; still full means deny: fail closed). One principal's sub-agents, each
+/// with counters of its own that stay open as long as their periods, fill only their
+/// principal's share.
 #[derive(Debug)]
 pub struct MemoryLedger {
     capacity: usize,
-    usage: Mutex<HashMap<LedgerKey, Usage>>,
+    principal_share: usize,
+    usage: Mutex<Counters>,
+}
+
+/// The counters, and whose they are.
+#[derive(Debug, Default)]
+struct Counters {
+    usage: HashMap<LedgerKey, Usage>,
+    owner: HashMap<LedgerKey, String>,
+    per_principal: HashMap<String, usize>,
+}
+
+impl Counters {
+    /// Forgets the counters whose window has closed at `t`.
+    fn prune(&mut self, t: i64) {
+        let closed: Vec<LedgerKey> = self
+            .usage
+            .iter()
+            .filter(|(_, u)| u.end() <= t)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in closed {
+            self.usage.remove(&k);
+            if let Some(p) = self.owner.remove(&k)
+                && let Some(n) = self.per_principal.get_mut(&p)
+            {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.per_principal.remove(&p);
+                }
+            }
+        }
+    }
+
+    /// Whether `new_keys` more counters of `principal` fit the ledger's `capacity` and the
+    /// principal's `share`.
+    fn fits(&self, principal: &str, new_keys: usize, (capacity, share): (usize, usize)) -> bool {
+        let held = self.per_principal.get(principal).copied().unwrap_or(0);
+        fits_capacity(self.usage.len(), new_keys, capacity) && fits_capacity(held, new_keys, share)
+    }
 }
 
 impl Default for MemoryLedger {
-    /// Capacity 100 000 counters.
+    /// Capacity 100 000 counters, 25 000 for any one principal.
     fn default() -> Self {
         Self::new(100_000)
     }
 }
 
 impl MemoryLedger {
-    /// A ledger holding at most `capacity` counters.
+    /// A ledger holding at most `capacity` counters, a quarter of them for the chains of any
+    /// one principal.
     pub fn new(capacity: usize) -> Self {
         Self {
             capacity,
-            usage: Mutex::new(HashMap::new()),
+            principal_share: (capacity / 4).max(1),
+            usage: Mutex::new(Counters::default()),
         }
+    }
+
+    /// Sets how many counters the chains of one principal may hold (at most the capacity).
+    #[must_use]
+    pub fn principal_share(mut self, counters: usize) -> Self {
+        self.principal_share = counters.min(self.capacity);
+        self
     }
 
     /// The amount spent in the current window of a budget counter.
     pub fn spent(&self, key: &LedgerKey, period_seconds: u64, now: Timestamp) -> Option<Amount> {
         let window = window_start(now, period_seconds);
-        match self.lock().get(key) {
+        match self.lock().usage.get(key) {
             Some(Usage::Budget {
                 window: w, spent, ..
             }) if *w == window => Some(spent.clone()),
@@ -194,7 +245,7 @@ impl MemoryLedger {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<LedgerKey, Usage>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Counters> {
         match self.usage.lock() {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
@@ -215,15 +266,15 @@ fn window_end(start: i64, period_seconds: u64) -> i64 {
 }
 
 impl Ledger for MemoryLedger {
-    /// The principal names nothing here: a counter is named by its credential, which fixes
-    /// its principal, and the capacity is the whole ledger's.
+    /// `principal` is whose share the new counters count against.
     fn try_charge_all(
         &self,
-        _principal: &Did,
+        principal: &Did,
         charges: &[Charge],
         now: Timestamp,
     ) -> Result<(), ChargeError> {
-        self.charge(charges, now).map_err(ChargeError::Refused)
+        self.charge(&principal.to_string(), charges, now)
+            .map_err(ChargeError::Refused)
     }
 
     fn refund_all(
@@ -232,9 +283,9 @@ impl Ledger for MemoryLedger {
         charges: &[Charge],
         charged_at: Timestamp,
     ) -> Result<(), StoreUnavailable> {
-        let mut usage = self.lock();
-        let updates = plan_refunds(charges, charged_at, |k| usage.get(k));
-        usage.extend(updates);
+        let mut counters = self.lock();
+        let updates = plan_refunds(charges, charged_at, |k| counters.usage.get(k));
+        counters.usage.extend(updates);
         Ok(())
     }
 }
@@ -400,27 +451,35 @@ pub fn ledger_full(charges: &[Charge]) -> Vec<Reason> {
 }
 
 impl MemoryLedger {
-    fn charge(&self, charges: &[Charge], now: Timestamp) -> Result<(), Vec<Reason>> {
-        let mut usage = self.lock();
-        let updates = plan_charges(charges, now, |k| usage.get(k))?;
-        let new_keys = updates
-            .iter()
-            .filter(|(k, _)| !usage.contains_key(k))
-            .count();
-        if !fits_capacity(usage.len(), new_keys, self.capacity) {
-            // Forget counters whose window has closed.
-            let t = now.unix();
-            usage.retain(|_, u| u.end() > t);
-            let new_keys = updates
+    fn charge(
+        &self,
+        principal: &str,
+        charges: &[Charge],
+        now: Timestamp,
+    ) -> Result<(), Vec<Reason>> {
+        let mut counters = self.lock();
+        let updates = plan_charges(charges, now, |k| counters.usage.get(k))?;
+        let new_keys = |c: &Counters| {
+            updates
                 .iter()
-                .filter(|(k, _)| !usage.contains_key(k))
-                .count();
-            if !fits_capacity(usage.len(), new_keys, self.capacity) {
+                .filter(|(k, _)| !c.usage.contains_key(k))
+                .count()
+        };
+        let bounds = (self.capacity, self.principal_share);
+        if !counters.fits(principal, new_keys(&counters), bounds) {
+            counters.prune(now.unix());
+            if !counters.fits(principal, new_keys(&counters), bounds) {
                 return Err(ledger_full(charges));
             }
         }
         for (k, u) in updates {
-            usage.insert(k, u);
+            if counters.usage.insert(k.clone(), u).is_none() {
+                counters.owner.insert(k, principal.to_owned());
+                *counters
+                    .per_principal
+                    .entry(principal.to_owned())
+                    .or_default() += 1;
+            }
         }
         Ok(())
     }

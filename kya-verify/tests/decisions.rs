@@ -232,3 +232,123 @@ fn a_grant_window_holds_now_whatever_time_the_request_names() {
         "within the skew of now"
     );
 }
+
+fn req_of(amount: &str) -> kya_core::grant::Request {
+    request(&format!(
+        r#"{{"action": "payments/send", "amount": {{"value": "{amount}", "asset": "USD"}},
+            "audience": "did:web:shop.example", "time": "2026-02-01T12:00:00Z"}}"#
+    ))
+}
+
+/// A parent's 100.00 USD a day shared by two siblings: one of them (hostile, or a thief of
+/// its key) cannot lock the budget for the other by charging an amount so precise that no
+/// later sum fits the ledger's digits (10⁻³⁸, or 1 written with 36 trailing zeros): a charge
+/// with more than 18 decimals is refused as too precise, and the sibling spends its share.
+#[test]
+fn a_sibling_cannot_lock_a_shared_budget_with_a_tiny_charge() {
+    let budget = r#""budget": {"value": "100.00", "asset": "USD", "periodSeconds": 86400}"#;
+    let root = AgentAuthorization::builder(Did::Key(did(&principal())), did(&agent(0)))
+        .valid_from(t0())
+        .valid_until(t("2027-01-01T00:00:00Z"))
+        .grant(grant(&format!(r#"{{"action": "payments", {budget}}}"#)))
+        .sign(&principal(), t0())
+        .unwrap();
+    let sibling = |sub: usize| {
+        let link = AgentDelegation::builder(&root, did(&agent(sub)))
+            .unwrap()
+            .grant(grant(&format!(
+                r#"{{"action": "payments/send", {budget}}}"#
+            )))
+            .sign(&agent(0), t0())
+            .unwrap();
+        verify_chain(
+            &bytes(&docs(&[root.clone(), link])),
+            &policy(),
+            &clock(),
+            None,
+        )
+        .unwrap()
+    };
+    let (hostile, honest) = (sibling(1), sibling(2));
+    let ledger = MemoryLedger::default();
+    for precise in [
+        format!("0.{}1", "0".repeat(37)),
+        format!("1.{}", "0".repeat(36)),
+    ] {
+        let d = hostile
+            .decide_with_ledger(&req_of(&precise), now(), &ledger)
+            .unwrap();
+        assert_eq!(d.codes(), ["amount_too_precise"], "{}", d.explain());
+    }
+    // The most precise charge a budget counts (18 decimals) is allowed, and leaves room for
+    // every other charge up to the budget.
+    let finest = format!("0.{}1", "0".repeat(17));
+    assert!(
+        hostile
+            .decide_with_ledger(&req_of(&finest), now(), &ledger)
+            .unwrap()
+            .is_allowed()
+    );
+    let d = honest
+        .decide_with_ledger(&req_of("99.00"), now(), &ledger)
+        .unwrap();
+    assert!(d.is_allowed(), "{}", d.explain());
+    let d = honest
+        .decide_with_ledger(&req_of("1.00"), now(), &ledger)
+        .unwrap();
+    assert_eq!(d.codes(), ["budget_exhausted"], "{}", d.explain());
+}
+
+/// One principal's sub-agents, each delegated fresh counters that stay open for a century
+/// (a period any multiple of the parent's is sound narrowing), fill only their principal's
+/// share of the in-memory ledger (`kya serve`'s default): another principal's first charge
+/// is still counted. (Capacity 8, a share of 2, stands in for 100 000 and 25 000.)
+#[test]
+fn one_principals_sub_agents_fill_only_its_share_of_the_ledger() {
+    let ledger = MemoryLedger::new(8);
+    let root = AgentAuthorization::builder(Did::Key(did(&principal())), did(&agent(0)))
+        .valid_from(t0())
+        .valid_until(t("2027-01-01T00:00:00Z"))
+        .grant(grant(r#"{"action": "payments"}"#))
+        .sign(&principal(), t0())
+        .unwrap();
+    let century =
+        r#"{"action": "payments/send", "rate": {"count": 1, "periodSeconds": 3155760000}}"#;
+    for sub in 1..=3 {
+        let link = AgentDelegation::builder(&root, did(&agent(sub)))
+            .unwrap()
+            .grant(grant(century))
+            .sign(&agent(0), t0())
+            .unwrap();
+        let v = verify_chain(
+            &bytes(&docs(&[root.clone(), link])),
+            &policy(),
+            &clock(),
+            None,
+        )
+        .unwrap();
+        let d = v
+            .decide_with_ledger(&req_of("1.00"), now(), &ledger)
+            .unwrap();
+        let expected: &[&str] = if sub <= 2 { &[] } else { &["ledger_full"] };
+        assert_eq!(d.codes(), expected, "sub-agent {sub}: {}", d.explain());
+    }
+    let other = agent(7);
+    let their_root = AgentAuthorization::builder(Did::Key(did(&other)), did(&agent(8)))
+        .valid_from(t0())
+        .valid_until(t("2027-01-01T00:00:00Z"))
+        .grant(grant(
+            r#"{"action": "payments", "rate": {"count": 10, "periodSeconds": 60}}"#,
+        ))
+        .sign(&other, t0())
+        .unwrap();
+    let both = kya_verify::Policy::builder()
+        .trust_root(Did::Key(did(&other)))
+        .audience("did:web:shop.example")
+        .build();
+    let theirs = verify_chain(&bytes(&docs(&[their_root])), &both, &clock(), None).unwrap();
+    let d = theirs
+        .decide_with_ledger(&req_of("1.00"), now().add_seconds(120), &ledger)
+        .unwrap();
+    assert!(d.is_allowed(), "{}", d.explain());
+}

@@ -50,6 +50,7 @@ export type KyaCode =
   | "asset_mismatch"
   | "amount_exceeds_ceiling"
   | "amount_exceeds_budget"
+  | "amount_too_precise"
   | "audience_missing"
   | "audience_not_allowed"
   | "resource_missing"
@@ -216,6 +217,8 @@ export declare class AssetMismatch extends Denied { static readonly code: "asset
 export declare class AmountExceedsCeiling extends Denied { static readonly code: "amount_exceeds_ceiling"; readonly code: "amount_exceeds_ceiling"; }
 /** `amount_exceeds_budget`: Over the whole budget. */
 export declare class AmountExceedsBudget extends Denied { static readonly code: "amount_exceeds_budget"; readonly code: "amount_exceeds_budget"; }
+/** `amount_too_precise`: More decimals than the budget counts. */
+export declare class AmountTooPrecise extends Denied { static readonly code: "amount_too_precise"; readonly code: "amount_too_precise"; }
 /** `audience_missing`: The grant needs an audience. */
 export declare class AudienceMissing extends Denied { static readonly code: "audience_missing"; readonly code: "audience_missing"; }
 /** `audience_not_allowed`: The audience is not allowed. */

@@ -217,6 +217,9 @@ AmountExceedsCeiling.code = "amount_exceeds_ceiling";
 /** `amount_exceeds_budget`: Over the whole budget. */
 export class AmountExceedsBudget extends Denied {}
 AmountExceedsBudget.code = "amount_exceeds_budget";
+/** `amount_too_precise`: More decimals than the budget counts. */
+export class AmountTooPrecise extends Denied {}
+AmountTooPrecise.code = "amount_too_precise";
 /** `audience_missing`: The grant needs an audience. */
 export class AudienceMissing extends Denied {}
 AudienceMissing.code = "audience_missing";
@@ -381,6 +384,7 @@ export const BY_CODE = Object.freeze(Object.fromEntries([
   AssetMismatch,
   AmountExceedsCeiling,
   AmountExceedsBudget,
+  AmountTooPrecise,
   AudienceMissing,
   AudienceNotAllowed,
   ResourceMissing,

@@ -33,4 +33,7 @@ pub use constraint::{
 };
 pub use error::GrantError;
 pub use model::{Grant, GrantBuilder, KNOWN_MEMBERS};
-pub use request::{Allowed, Denied, GrantEvaluation, Obligation, Request, Violation, grants_allow};
+pub use request::{
+    Allowed, Denied, GrantEvaluation, MAX_BUDGET_DECIMALS, Obligation, Request, Violation,
+    grants_allow,
+};

@@ -164,6 +164,22 @@ pub enum Violation {
         /// The grant's budget.
         budget: Budget,
     },
+    /// The amount is written with more decimals than a budget counts
+    /// ([`MAX_BUDGET_DECIMALS`]): a period's total is counted at the finest scale charged, and
+    /// one charge of a tiny amount must not leave the counter no room for any other.
+    #[error(
+        "amount {requested} is written with {decimals} decimals; a budget of {budget} counts at most {max_decimals}"
+    )]
+    AmountTooPrecise {
+        /// The request's amount.
+        requested: Money,
+        /// The decimals it is written with.
+        decimals: u8,
+        /// The most decimals the budget counts.
+        max_decimals: u8,
+        /// The grant's budget.
+        budget: Budget,
+    },
     /// The grant restricts the audience but the request names none.
     #[error(
         "the grant restricts audience to {}, but the request names none",
@@ -237,6 +253,7 @@ impl Violation {
             Self::AssetMismatch { .. } => "asset_mismatch",
             Self::AmountExceedsCeiling { .. } => "amount_exceeds_ceiling",
             Self::AmountExceedsBudget { .. } => "amount_exceeds_budget",
+            Self::AmountTooPrecise { .. } => "amount_too_precise",
             Self::AudienceMissing { .. } => "audience_missing",
             Self::AudienceNotAllowed { .. } => "audience_not_allowed",
             Self::ResourceMissing { .. } => "resource_missing",
@@ -379,6 +396,13 @@ impl GrantEvaluation {
     }
 }
 
+/// The most decimals a charge against a budget may be written with (an ERC-20 token's
+/// finest unit has 18). A period's total is counted at the finest scale charged, so with 18
+/// decimals any total up to 10^20 fits the ledger's [`MAX_AMOUNT_DIGITS`](super::MAX_AMOUNT_DIGITS)
+/// digits (a budget beyond that may refuse a charge that would fit it: fail closed). One
+/// bound for every grant, so that a narrowed grant never allows what its parent refuses.
+pub const MAX_BUDGET_DECIMALS: u8 = 18;
+
 impl Grant {
     /// Checks `request` against this grant, listing every violation and the obligations.
     pub fn evaluate(&self, request: &Request) -> GrantEvaluation {
@@ -424,6 +448,16 @@ impl Grant {
                     if m.value > limit.value {
                         v.push(Violation::AmountExceedsBudget {
                             requested: m.clone(),
+                            budget: budget.clone(),
+                        });
+                    }
+                    // A charge more precise than a total can be counted at would leave the
+                    // period's counter no room for any other charge.
+                    if m.value.scale() > MAX_BUDGET_DECIMALS {
+                        v.push(Violation::AmountTooPrecise {
+                            requested: m.clone(),
+                            decimals: m.value.scale(),
+                            max_decimals: MAX_BUDGET_DECIMALS,
                             budget: budget.clone(),
                         });
                     }

@@ -98,7 +98,10 @@ pub fn same_answers_as_memory(url: &str, name: &str, steps: usize) {
         .per_agent(3);
     let memory_nonces = MemoryNonceStore::new(quotas);
     let redis_nonces = RedisNonceStore::new(config(url, name), quotas).unwrap();
-    let memory_ledgers = [MemoryLedger::new(6), MemoryLedger::new(6)];
+    let memory_ledgers = [
+        MemoryLedger::new(6).principal_share(6),
+        MemoryLedger::new(6).principal_share(6),
+    ];
     let redis_ledger = RedisLedger::new(config(url, name), 6).unwrap();
     let principals = [principal(100), principal(101)];
     let agents = [pk(1), pk(2), pk(3)];
@@ -227,7 +230,10 @@ pub fn same_admissions_as_memory(url: &str, name: &str, steps: usize) {
         .per_principal(5)
         .per_agent(3);
     let memory_nonces = MemoryNonceStore::new(quotas);
-    let memory_ledgers = [MemoryLedger::new(6), MemoryLedger::new(6)];
+    let memory_ledgers = [
+        MemoryLedger::new(6).principal_share(6),
+        MemoryLedger::new(6).principal_share(6),
+    ];
     let stores = RedisStores::new(config(url, name), quotas, 6).unwrap();
     let principals = [principal(100), principal(101)];
     let agents = [pk(1), pk(2), pk(3)];

@@ -404,6 +404,12 @@ class AmountExceedsBudget(Denied):
     code = "amount_exceeds_budget"
 
 
+class AmountTooPrecise(Denied):
+    """`amount_too_precise`: More decimals than the budget counts."""
+
+    code = "amount_too_precise"
+
+
 class AudienceMissing(Denied):
     """`audience_missing`: The grant needs an audience."""
 
