@@ -190,13 +190,8 @@ impl Counters {
             .collect();
         for k in closed {
             self.usage.remove(&k);
-            if let Some(p) = self.owner.remove(&k)
-                && let Some(n) = self.per_principal.get_mut(&p)
-            {
-                *n = n.saturating_sub(1);
-                if *n == 0 {
-                    self.per_principal.remove(&p);
-                }
+            if let Some(p) = self.owner.remove(&k) {
+                crate::nonce::release(&mut self.per_principal, &p, 1);
             }
         }
     }

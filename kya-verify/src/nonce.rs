@@ -104,8 +104,8 @@ impl Inner {
             let scoped = (agent, nonce);
             if self.seen.get(&scoped).map(|(e, _)| *e) == Some(exp) {
                 if let Some((_, principal)) = self.seen.remove(&scoped) {
-                    decrement(&mut self.per_agent, &agent);
-                    decrement(&mut self.per_principal, &principal);
+                    release(&mut self.per_agent, &agent, 1);
+                    release(&mut self.per_principal, &principal, 1);
                 }
             }
         }
@@ -129,10 +129,16 @@ impl PrincipalId {
     }
 }
 
-fn decrement<K: std::hash::Hash + Eq>(counts: &mut Keyed<K, usize>, key: &K) {
-    if let Some(n) = counts.get_mut(key) {
-        *n = n.saturating_sub(1);
-        if *n == 0 {
+/// Takes `n` from the count under `key`, dropping the count at zero: how the bounded stores
+/// (nonces, stored chains, ledger counters) give back a share.
+pub(crate) fn release<K, S>(counts: &mut HashMap<K, usize, S>, key: &K, n: usize)
+where
+    K: std::hash::Hash + Eq,
+    S: std::hash::BuildHasher,
+{
+    if let Some(held) = counts.get_mut(key) {
+        *held = held.saturating_sub(n);
+        if *held == 0 {
             counts.remove(key);
         }
     }

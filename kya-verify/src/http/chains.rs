@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use kya_core::{Did, PublicKey, Timestamp};
 
 use super::HttpError;
+use crate::nonce::release;
 
 /// Whose chain is stored: the root issuer of the chain, whose agents share a quota, and the
 /// agent that signed for it.
@@ -59,16 +60,6 @@ struct Inner {
     bytes_per_principal: HashMap<String, usize>,
     bytes_per_agent: HashMap<[u8; 32], usize>,
     bytes: usize,
-}
-
-/// Takes `n` from the count under `key`, dropping the count at zero.
-fn release<K: std::hash::Hash + Eq>(counts: &mut HashMap<K, usize>, key: &K, n: usize) {
-    if let Some(held) = counts.get_mut(key) {
-        *held = held.saturating_sub(n);
-        if *held == 0 {
-            counts.remove(key);
-        }
-    }
 }
 
 impl Inner {
