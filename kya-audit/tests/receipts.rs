@@ -311,26 +311,8 @@ fn a_log_rewritten_between_anchors_is_refused() {
 
     forked.issuer.journal().with_log(|log| {
         // The rewritten receipt at the anchored size 8: the anchor below it must be shown
-        // consistent with it.
-        let mut e = evidence(log, 1, 8, &[]);
-        let refused = audit(&e, &log_key(), &anchors);
-        assert!(
-            matches!(
-                refused,
-                Err(AuditError::MissingConsistency {
-                    old_size: 4,
-                    new_size: 8
-                })
-            ),
-            "{refused:?}"
-        );
-        // With the rewritten log's own proof from 4 to 8: it does not start at the anchored 4.
-        e.consistency.push(proof(log, 4, 8));
-        let refused = audit(&e, &log_key(), &anchors);
-        assert!(
-            matches!(refused, Err(AuditError::Forked { .. })),
-            "{refused:?}"
-        );
+        // consistent with it, and cannot be.
+        contradicted_by_the_other_anchor(log, 8, &anchors, 4);
         // A checkpoint of the rewritten log between the anchors, with every proof it has.
         let mut e = evidence(log, 1, 6, &[8]);
         e.consistency.extend([proof(log, 4, 6), proof(log, 4, 8)]);
@@ -339,42 +321,43 @@ fn a_log_rewritten_between_anchors_is_refused() {
             matches!(refused, Err(AuditError::Forked { .. })),
             "{refused:?}"
         );
-        // The merchant's own tool will not write evidence the anchors contradict.
-        let refused = kya_audit::prove(log, &key(9), 1, &anchors);
-        assert!(
-            matches!(refused, Err(ProveError::AnchorNotInLog { size: 4, .. })),
-            "{refused:?}"
-        );
     });
     honest.issuer.journal().with_log(|log| {
-        // The honest receipt at the anchored size 4, its proof to 8 left out (none exists).
-        let mut e = evidence(log, 1, 4, &[]);
-        let refused = audit(&e, &log_key(), &anchors);
-        assert!(
-            matches!(
-                refused,
-                Err(AuditError::MissingConsistency {
-                    old_size: 4,
-                    new_size: 8
-                })
-            ),
-            "{refused:?}"
-        );
-        // With the honest log's proof from 4 to 8: it does not reach the anchored 8.
-        e.consistency.push(proof(log, 4, 8));
-        let refused = audit(&e, &log_key(), &anchors);
-        assert!(
-            matches!(refused, Err(AuditError::Forked { .. })),
-            "{refused:?}"
-        );
-        let refused = kya_audit::prove(log, &key(9), 1, &anchors);
-        assert!(
-            matches!(refused, Err(ProveError::AnchorNotInLog { size: 8, .. })),
-            "{refused:?}"
-        );
+        // The honest receipt at the anchored size 4: its proof to 8 cannot exist.
+        contradicted_by_the_other_anchor(log, 4, &anchors, 8);
         // Before the rewritten log was anchored, the honest receipt passed.
         assert!(audit(&evidence(log, 1, 4, &[]), &log_key(), &anchors[..1]).is_ok());
     });
+}
+
+/// The receipt at index 1 of `log`, at its anchored `size`, under anchors of which one
+/// (`foreign`) is of another history: refused for the missing proof from 4 to 8, refused as
+/// a fork with `log`'s own proof from 4 to 8, and the merchant's own tool will not write
+/// evidence the anchors contradict.
+fn contradicted_by_the_other_anchor(log: &FileLog, size: u64, anchors: &[Anchor], foreign: u64) {
+    let mut e = evidence(log, 1, size, &[]);
+    let refused = audit(&e, &log_key(), anchors);
+    assert!(
+        matches!(
+            refused,
+            Err(AuditError::MissingConsistency {
+                old_size: 4,
+                new_size: 8
+            })
+        ),
+        "{refused:?}"
+    );
+    e.consistency.push(proof(log, 4, 8));
+    let refused = audit(&e, &log_key(), anchors);
+    assert!(
+        matches!(refused, Err(AuditError::Forked { .. })),
+        "{refused:?}"
+    );
+    let refused = kya_audit::prove(log, &key(9), 1, anchors);
+    assert!(
+        matches!(refused, Err(ProveError::AnchorNotInLog { size, .. }) if size == foreign),
+        "{refused:?}"
+    );
 }
 
 /// Evidence must carry a consistency proof from every anchor to the next and between its

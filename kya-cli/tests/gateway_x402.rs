@@ -36,6 +36,21 @@ fn deploy_token(shop: &Shop, payers: &[Address]) -> Address {
     })
 }
 
+/// The shop ready to sell in the token: the token deployed with 100.00 minted to each of
+/// `payers`, the agent authorised in it, the gateway's facilitator and receipt keys
+/// written; the token's address.
+fn ready_to_sell(shop: &Shop, payers: &[Address]) -> Address {
+    let token = deploy_token(shop, payers);
+    authorize_in_token(shop, token);
+    std::fs::write(
+        shop.path("facilitator.key"),
+        format!("{}\n", shop.anvil.keys()[3].to_bytes()),
+    )
+    .unwrap();
+    shop.kya(&["key", "generate", "--out", "receipt.key"]);
+    token
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -182,14 +197,7 @@ fn pays_within_the_grant_once_and_refuses_replays_and_overspends_without_moving_
     let merchant = shop.anvil.keys()[4].address();
     // Funded, but tied to neither the agent nor its principal.
     let stranger = shop.anvil.keys()[5].clone();
-    let token = deploy_token(&shop, &[wallet.address(), stranger.address()]);
-    authorize_in_token(&shop, token);
-    std::fs::write(
-        shop.path("facilitator.key"),
-        format!("{}\n", shop.anvil.keys()[3].to_bytes()),
-    )
-    .unwrap();
-    shop.kya(&["key", "generate", "--out", "receipt.key"]);
+    let token = ready_to_sell(&shop, &[wallet.address(), stranger.address()]);
     let upstream = Upstream::start();
     let gw = Served::start(shop.dir.path(), &config(&shop, &upstream, token, merchant));
     gw.wait_synced();
@@ -564,14 +572,7 @@ fn a_receipt_log_that_fails_never_takes_money_for_nothing() {
     let shop = Shop::new();
     let wallet = shop.anvil.keys()[1].clone();
     let merchant = shop.anvil.keys()[4].address();
-    let token = deploy_token(&shop, &[wallet.address()]);
-    authorize_in_token(&shop, token);
-    std::fs::write(
-        shop.path("facilitator.key"),
-        format!("{}\n", shop.anvil.keys()[3].to_bytes()),
-    )
-    .unwrap();
-    shop.kya(&["key", "generate", "--out", "receipt.key"]);
+    let token = ready_to_sell(&shop, &[wallet.address()]);
     gateway_support::full_disk_receipt_log(&shop.path("receipts"));
     let upstream = Upstream::start();
     // The terms, from an instance of the same shop whose log works.
